@@ -1,0 +1,108 @@
+import type { DType, TypedArray } from './dtype.ts';
+
+/**
+ * The backend interface: the only thing a new device has to implement.
+ *
+ * A backend owns flat, contiguous storage (row-major) and runs a small set of kernels on it. It
+ * knows nothing of autograd, of broadcasting rules or of error messages for the user: the
+ * frontend (`engine/tensor.ts`, `engine/ops/*`) checks shapes and dtypes, works out strides, and
+ * records the graph. Every kernel returns fresh storage, except `copy` and `fill`, which write
+ * into storage the frontend has just allocated (used to assemble concat, pad, stack).
+ *
+ * Shapes and strides are in elements. A stride of 0 repeats an element (broadcasting).
+ * All kernels are synchronous from the caller's point of view (a GPU backend may queue the work);
+ * only `read` waits for results.
+ */
+export interface Storage {
+  readonly backend: Backend;
+  readonly dtype: DType;
+  /** Number of elements. */
+  readonly size: number;
+}
+
+export type UnaryOp =
+  | 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'sin' | 'cos' | 'tanh' | 'sigmoid' | 'relu'
+  | 'sign';
+
+/** Arithmetic: output dtype = input dtype. Comparisons: output dtype `bool`. */
+export type BinaryOp =
+  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
+  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
+
+export type ReduceOp = 'sum' | 'max';
+
+/** How an operand is read: element (i0..in) of the output comes from offset + Σ i_d·strides[d]. */
+export interface View {
+  offset: number;
+  strides: readonly number[];
+}
+
+export interface MatmulSpec {
+  /** Number of independent products. */
+  batch: number;
+  /** Output is [batch, m, n]; the shared dimension is k. */
+  m: number;
+  n: number;
+  k: number;
+  /** a is stored [m, k] (or [k, m] when transA); b is stored [k, n] (or [n, k] when transB). */
+  transA: boolean;
+  transB: boolean;
+  /** Elements between consecutive batch entries of a and b: m·k (or n·k), or 0 to broadcast. */
+  aBatchStride: number;
+  bBatchStride: number;
+}
+
+export interface Backend {
+  readonly name: 'cpu' | 'webgpu';
+  /** Whether this backend can hold tensors of `dtype` (the WebGPU backend has no float64). */
+  supports(dtype: DType): boolean;
+
+  // ---- memory -------------------------------------------------------------------------------
+  /** Zero-filled storage. */
+  alloc(dtype: DType, size: number): Storage;
+  upload(dtype: DType, data: TypedArray): Storage;
+  /** The contents as a host array (Uint8Array of 0/1 for bool). */
+  read(s: Storage): Promise<TypedArray>;
+  /** Return storage to the backend (its memory may be reused at once by later kernels). */
+  release(s: Storage): void;
+
+  // ---- kernels ------------------------------------------------------------------------------
+  /** out[i] = op(x[i]) over the whole storage. */
+  unary(op: UnaryOp, x: Storage): Storage;
+  /** out[idx] = op(a[view a], b[view b]) for every idx of `shape` (row-major). */
+  binary(op: BinaryOp, shape: readonly number[], a: Storage, av: View, b: Storage, bv: View): Storage;
+  /** out[idx] = cond ? a : b, all three read through views over `shape`. */
+  where(shape: readonly number[], cond: Storage, cv: View, a: Storage, av: View, b: Storage, bv: View): Storage;
+  /**
+   * Reduce x (contiguous, `shape`) over `axes`; the result keeps reduced axes as size 1.
+   * `sum` of bool/int32 is int32; `max` keeps the dtype.
+   */
+  reduce(op: ReduceOp, x: Storage, shape: readonly number[], axes: readonly number[]): Storage;
+  /** Index (int32) of the first maximum along `axis`; result keeps `axis` as size 1. */
+  argmax(x: Storage, shape: readonly number[], axis: number): Storage;
+  /** Batched matrix product, [batch, m, n]; see MatmulSpec. */
+  matmul(a: Storage, b: Storage, spec: MatmulSpec): Storage;
+  /** dst[dstView(idx)] = src[srcView(idx)] for every idx of `shape`. Writes in place. */
+  copy(shape: readonly number[], src: Storage, sv: View, dst: Storage, dv: View): void;
+  /** Sets every element to `value`. Writes in place. */
+  fill(s: Storage, value: number): void;
+  /** Converts element type (float→int truncates toward zero; anything→bool is `!= 0`). */
+  cast(x: Storage, dtype: DType): Storage;
+  /**
+   * torch.gather: x is contiguous `shape`; index (int32) is contiguous `indexShape` (same rank);
+   * out[idx] = x[idx with idx[axis] replaced by index[idx]]. Out has `indexShape`.
+   * Indices must be in range (the frontend checks).
+   */
+  gather(x: Storage, shape: readonly number[], axis: number, index: Storage, indexShape: readonly number[]): Storage;
+  /**
+   * torch.scatter_add: out = copy of base (`shape`), then for every idx of `indexShape`,
+   * out[idx with idx[axis] replaced by index[idx]] += src[idx]. Deterministic order.
+   */
+  scatterAdd(base: Storage, shape: readonly number[], axis: number, index: Storage, src: Storage,
+    indexShape: readonly number[]): Storage;
+  /**
+   * The k largest values along the last axis of x ([rows, cols]), in descending order; ties keep
+   * the lower index first. Returns values [rows, k] and int32 indices [rows, k].
+   */
+  topk(x: Storage, rows: number, cols: number, k: number): { values: Storage; indices: Storage };
+}

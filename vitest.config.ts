@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+// Dawn must not be started inside worker threads (it crashes), so every test file runs in its own
+// forked process, which acquires the device once in `beforeAll`.
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
