@@ -1,0 +1,146 @@
+import type { Tensor } from './tensor.ts';
+import type { Primitive } from './gradients.ts';
+import { gradientRules } from './gradients.ts';
+import { formatShape, sameShape, ShapeError } from './shape.ts';
+import { keep, tidy } from './memory.ts';
+
+/**
+ * Reverse-mode automatic differentiation.
+ *
+ * Every primitive op that has an input requiring gradients records a `GraphNode` on its output:
+ * which primitive ran, on which inputs, with which attributes. `backward` walks these nodes from
+ * the output back to the leaves in reverse topological order and applies the gradient rule of each
+ * primitive, found in the one table in `gradients.ts`. Composite ops (softmax, RMSNorm, attention…)
+ * are made of primitives and so never need a rule of their own.
+ */
+export interface GraphNode {
+  op: Primitive;
+  inputs: Tensor[];
+  /** Op-specific attributes (axes, flags…), as the op recorded them; read by its gradient rule. */
+  attrs: any;
+  output: Tensor;
+}
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs `fn` without recording a graph (inference, optimiser updates, gradient rules themselves). */
+export function noGrad<T>(fn: () => T): T {
+  const previous = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = previous;
+  }
+}
+
+/** Same as `noGrad` for async functions. */
+export async function noGradAsync<T>(fn: () => Promise<T>): Promise<T> {
+  const previous = gradEnabled;
+  gradEnabled = false;
+  try {
+    return await fn();
+  } finally {
+    gradEnabled = previous;
+  }
+}
+
+/** Attaches a node to `output` when gradients are on and some input needs one. Returns `output`. */
+export function record(op: Primitive, inputs: Tensor[], output: Tensor, attrs: any = {}): Tensor {
+  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    output.requiresGrad = true;
+    output.node = { op, inputs, attrs, output };
+  }
+  return output;
+}
+
+/** Nodes reachable from `root`, ordered so that every node comes after the nodes of its inputs. */
+function topologicalOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const visited = new Set<Tensor>();
+  // Iterative depth-first search: deep graphs (long training sequences) would overflow recursion.
+  const stack: Array<{ t: Tensor; expanded: boolean }> = [{ t: root, expanded: false }];
+  while (stack.length > 0) {
+    const top = stack.pop()!;
+    if (top.expanded) {
+      order.push(top.t);
+      continue;
+    }
+    if (visited.has(top.t)) continue;
+    visited.add(top.t);
+    stack.push({ t: top.t, expanded: true });
+    for (const input of top.t.node?.inputs ?? []) {
+      if (input.requiresGrad && !visited.has(input)) stack.push({ t: input, expanded: false });
+    }
+  }
+  return order;
+}
+
+/**
+ * Accumulates d(root)/d(leaf) into `leaf.grad` for every leaf that requires gradients.
+ * `grad` is d(loss)/d(root); it may be omitted only when root is a scalar (then it is 1).
+ * The graph is freed afterwards (as PyTorch does without retain_graph), so intermediate tensors
+ * can be reclaimed.
+ */
+export function backward(root: Tensor, grad?: Tensor): void {
+  if (!root.requiresGrad) {
+    throw new Error('backward: element 0 of tensors does not require grad and does not have a grad_fn');
+  }
+  if (grad === undefined) {
+    if (root.size !== 1) throw new Error(`backward: grad can be implicitly created only for scalar outputs (got shape ${formatShape(root.shape)})`);
+    grad = root.onesLike();
+  } else if (!sameShape(grad.shape, root.shape)) {
+    throw new ShapeError(`backward: upstream gradient has shape ${formatShape(grad.shape)} but the output has shape ${formatShape(root.shape)}`);
+  }
+
+  const order = topologicalOrder(root);
+  const grads = new Map<Tensor, Tensor>([[root, grad]]);
+  noGrad(() => {
+    for (let i = order.length - 1; i >= 0; i--) {
+      const t = order[i]!;
+      const g = grads.get(t);
+      if (g === undefined) continue; // this branch does not influence root
+      grads.delete(t);
+      const node = t.node;
+      if (node === null) {
+        accumulateLeafGrad(t, g);
+        continue;
+      }
+      const inputGrads = tidy(() => gradientRules[node.op](g, node));
+      const handedOut = new Set<Tensor>([g]);
+      node.inputs.forEach((input, j) => {
+        let gi = inputGrads[j];
+        if (!input.requiresGrad || gi === null || gi === undefined) return;
+        // Each stored gradient is its own tensor object (sharing storage where a rule passed one
+        // through), so disposing one never pulls the storage from under another.
+        if (handedOut.has(gi)) gi = gi.alias();
+        handedOut.add(gi);
+        const previous = grads.get(input);
+        if (previous === undefined) {
+          grads.set(input, gi);
+        } else {
+          grads.set(input, previous.add(gi)); // the input was used more than once: gradients add up
+          previous.dispose();
+          gi.dispose();
+        }
+      });
+      if (g !== grad) g.dispose();
+      t.node = null; // free the graph behind t
+    }
+  });
+}
+
+/** A leaf's gradient outlives any `tidy` around backward: the optimiser reads it later. */
+function accumulateLeafGrad(leaf: Tensor, g: Tensor): void {
+  if (leaf.grad === null) {
+    leaf.grad = keep(g);
+  } else {
+    const sum = leaf.grad.add(g);
+    leaf.grad.dispose();
+    leaf.grad = keep(sum);
+  }
+}

@@ -1,0 +1,128 @@
+import type { Backend, BinaryOp, MatmulSpec, ReduceOp, Storage, UnaryOp, View } from '../../backend.ts';
+import { allocHost, type DType, type TypedArray } from '../../dtype.ts';
+import { binaryKernel, copyKernel, unaryKernel, whereKernel } from './elementwise.ts';
+import { gatherKernel, scatterAddKernel, topkKernel } from './indexing.ts';
+import { matmulKernel } from './matmul.ts';
+import { argmaxKernel, reduceKernel } from './reduce.ts';
+
+/**
+ * The CPU backend: plain TypeScript loops over typed arrays, one thread. It is the oracle the
+ * WebGPU backend is tested against, and the only backend with float64 (for gradient checks).
+ */
+export class CpuStorage implements Storage {
+  constructor(readonly backend: CpuBackend, readonly dtype: DType, readonly data: TypedArray) {}
+  get size(): number {
+    return this.data.length;
+  }
+}
+
+const COMPARISONS = new Set<BinaryOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
+
+export class CpuBackend implements Backend {
+  readonly name = 'cpu';
+
+  supports(_dtype: DType): boolean {
+    return true;
+  }
+
+  private data(s: Storage): TypedArray {
+    return (s as CpuStorage).data;
+  }
+
+  private make(dtype: DType, size: number): CpuStorage {
+    return new CpuStorage(this, dtype, allocHost(dtype, size));
+  }
+
+  alloc(dtype: DType, size: number): Storage {
+    return this.make(dtype, size);
+  }
+
+  upload(dtype: DType, data: TypedArray): Storage {
+    const s = this.make(dtype, data.length);
+    s.data.set(data);
+    return s;
+  }
+
+  async read(s: Storage): Promise<TypedArray> {
+    return this.data(s).slice();
+  }
+
+  release(_s: Storage): void {
+    // Garbage collection reclaims host arrays.
+  }
+
+  unary(op: UnaryOp, x: Storage): Storage {
+    const out = this.make(x.dtype, x.size);
+    unaryKernel(op, this.data(x), out.data);
+    return out;
+  }
+
+  binary(op: BinaryOp, shape: readonly number[], a: Storage, av: View, b: Storage, bv: View): Storage {
+    const out = this.make(COMPARISONS.has(op) ? 'bool' : a.dtype, shape.reduce((p, d) => p * d, 1));
+    binaryKernel(op, shape, this.data(a), av, this.data(b), bv, out.data);
+    return out;
+  }
+
+  where(shape: readonly number[], cond: Storage, cv: View, a: Storage, av: View, b: Storage, bv: View): Storage {
+    const out = this.make(a.dtype, shape.reduce((p, d) => p * d, 1));
+    whereKernel(shape, this.data(cond), cv, this.data(a), av, this.data(b), bv, out.data);
+    return out;
+  }
+
+  reduce(op: ReduceOp, x: Storage, shape: readonly number[], axes: readonly number[]): Storage {
+    const outDtype: DType = op === 'sum' && (x.dtype === 'bool' || x.dtype === 'int32') ? 'int32' : x.dtype;
+    const out = this.make(outDtype, shape.reduce((p, d, i) => (axes.includes(i) ? p : p * d), 1));
+    reduceKernel(op, this.data(x), shape, axes, out.data);
+    return out;
+  }
+
+  argmax(x: Storage, shape: readonly number[], axis: number): Storage {
+    const out = this.make('int32', x.size / shape[axis]!);
+    argmaxKernel(this.data(x), shape, axis, out.data);
+    return out;
+  }
+
+  matmul(a: Storage, b: Storage, spec: MatmulSpec): Storage {
+    const out = this.make(a.dtype, spec.batch * spec.m * spec.n);
+    matmulKernel(this.data(a), this.data(b), spec, out.data);
+    return out;
+  }
+
+  copy(shape: readonly number[], src: Storage, sv: View, dst: Storage, dv: View): void {
+    copyKernel(shape, this.data(src), sv, this.data(dst), dv);
+  }
+
+  fill(s: Storage, value: number): void {
+    this.data(s).fill(s.dtype === 'bool' ? (value !== 0 ? 1 : 0) : value);
+  }
+
+  cast(x: Storage, dtype: DType): Storage {
+    const out = this.make(dtype, x.size);
+    const src = this.data(x);
+    if (dtype === 'bool') for (let i = 0; i < src.length; i++) out.data[i] = src[i] !== 0 ? 1 : 0;
+    else if (dtype === 'int32') for (let i = 0; i < src.length; i++) out.data[i] = Math.trunc(src[i]!);
+    else out.data.set(src);
+    return out;
+  }
+
+  gather(x: Storage, shape: readonly number[], axis: number, index: Storage, indexShape: readonly number[]): Storage {
+    const out = this.make(x.dtype, index.size);
+    gatherKernel(this.data(x), shape, axis, this.data(index), indexShape, out.data);
+    return out;
+  }
+
+  scatterAdd(base: Storage, shape: readonly number[], axis: number, index: Storage, src: Storage, indexShape: readonly number[]): Storage {
+    const out = this.upload(base.dtype, this.data(base)) as CpuStorage;
+    scatterAddKernel(out.data, shape, axis, this.data(index), this.data(src), indexShape);
+    return out;
+  }
+
+  topk(x: Storage, rows: number, cols: number, k: number): { values: Storage; indices: Storage } {
+    const values = this.make(x.dtype, rows * k);
+    const indices = this.make('int32', rows * k);
+    topkKernel(this.data(x), rows, cols, k, values.data, indices.data);
+    return { values, indices };
+  }
+}
+
+export const cpuBackend = new CpuBackend();

@@ -1,0 +1,59 @@
+import { record } from '../autograd.ts';
+import { isFloat } from '../dtype.ts';
+import { broadcastShapes, formatShape, numel, sameShape, ShapeError } from '../shape.ts';
+import { Tensor } from '../tensor.ts';
+import { checkSameBackend, checkSameDtype } from './elementwise.ts';
+
+export interface MatmulOptions {
+  /** Use the transpose of a's last two axes, without materialising it. */
+  transA?: boolean;
+  /** Use the transpose of b's last two axes, without materialising it. */
+  transB?: boolean;
+}
+
+/**
+ * Matrix product with PyTorch's torch.matmul semantics: a [..., m, k] @ b [..., k, n] → [..., m, n],
+ * batch axes broadcast; a 1-D operand is a vector (a row for a, a column for b) and its axis is
+ * dropped from the result. Either operand may be used transposed (`transA`, `transB`).
+ */
+export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  checkSameBackend('matmul', a, b);
+  checkSameDtype('matmul', a, b);
+  if (!isFloat(a.dtype)) throw new TypeError(`matmul: not implemented for ${a.dtype} tensors`);
+  if (a.rank === 0 || b.rank === 0) throw new ShapeError(`matmul: both arguments to matmul need to be at least 1D, but they are ${a.rank}D and ${b.rank}D`);
+  // Vectors become matrices for the product, and lose that axis again afterwards.
+  const a2 = a.rank === 1 ? a.reshape([1, a.shape[0]!]) : a;
+  const b2 = b.rank === 1 ? b.reshape([b.shape[0]!, 1]) : b;
+  let out = matmulPrimitive(a2, b2, a.rank === 1 ? false : !!options.transA, b.rank === 1 ? false : !!options.transB);
+  if (a.rank === 1) out = out.reshape([...out.shape.slice(0, -2), out.shape[out.rank - 1]!]);
+  if (b.rank === 1) out = out.reshape(out.shape.slice(0, -1));
+  return out;
+}
+
+/** [..., m, k] @ [..., k, n] for rank ≥ 2 operands; the recorded primitive. */
+function matmulPrimitive(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+  const [m, ka] = transA ? [a.shape[a.rank - 1]!, a.shape[a.rank - 2]!] : [a.shape[a.rank - 2]!, a.shape[a.rank - 1]!];
+  const [kb, n] = transB ? [b.shape[b.rank - 1]!, b.shape[b.rank - 2]!] : [b.shape[b.rank - 2]!, b.shape[b.rank - 1]!];
+  if (ka !== kb) {
+    throw new ShapeError(`matmul: mat1 and mat2 shapes cannot be multiplied (${m}x${ka} and ${kb}x${n}) (shapes ${formatShape(a.shape)}${transA ? 'ᵀ' : ''} and ${formatShape(b.shape)}${transB ? 'ᵀ' : ''})`);
+  }
+  const batchA = a.shape.slice(0, -2);
+  const batchB = b.shape.slice(0, -2);
+  // A plain 2-D weight on the right (a linear layer): fold a's batch into its rows, one big product.
+  if (batchB.length === 0 && batchA.length > 0 && !transA) {
+    const flat = matmulPrimitive(a.reshape([numel(batchA) * m, ka]), b, false, transB);
+    return flat.reshape([...batchA, m, n]);
+  }
+  const batch = broadcastShapes('matmul', batchA, batchB);
+  // An operand whose batch is broadcast along some axes but not all is materialised (rare).
+  const fit = (t: Tensor, own: readonly number[]): Tensor =>
+    numel(own) === 1 || sameShape(own, batch) ? t : t.expand([...batch, ...t.shape.slice(-2)]);
+  const af = fit(a, batchA);
+  const bf = fit(b, batchB);
+  const storage = a.backend.matmul(af.storage('matmul'), bf.storage('matmul'), {
+    batch: numel(batch), m, n, k: ka, transA, transB,
+    aBatchStride: numel(af.shape.slice(0, -2)) === 1 && numel(batch) > 1 ? 0 : m * ka,
+    bBatchStride: numel(bf.shape.slice(0, -2)) === 1 && numel(batch) > 1 ? 0 : ka * n,
+  });
+  return record('matmul', [af, bf], new Tensor(storage, [...batch, m, n]), { transA, transB });
+}
