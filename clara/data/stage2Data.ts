@@ -1,0 +1,56 @@
+/**
+ * Stage 2 (compression instruction tuning) rows, spec §7:
+ *
+ *     {"question":str,"docs":[5 × str],"answer":str,"gold_answer":str}
+ *
+ * The training target is `answer`, else `answers[0]`, else `golden_answers[0]`, in that order.
+ */
+import { FieldError } from './dataError.ts';
+import { isStringList, requireDocs, requireNonEmptyString, type JsonObject } from './fields.ts';
+import { loadJsonLinesFile, parseJsonLines, type LoadOptions, type LoadResult } from './jsonLines.ts';
+
+export interface Stage2Row {
+  question: string;
+  /** The k documents the generator gets, in order. */
+  docs: string[];
+  /** The target the generator learns to write. */
+  answer: string;
+  goldAnswer?: string;
+}
+
+export interface Stage2Json {
+  question: string;
+  docs: string[];
+  answer: string;
+  gold_answer: string;
+}
+
+/** The target answer of a stage-2 or stage-3 row, by the official precedence. */
+export function resolveAnswer(row: JsonObject): string {
+  if (typeof row['answer'] === 'string') return row['answer'];
+  for (const field of ['answers', 'golden_answers']) {
+    const list = row[field];
+    if (isStringList(list) && list.length > 0) return list[0]!;
+  }
+  throw new FieldError('answer', 'must be a string (or "answers" / "golden_answers" a non-empty list of strings)');
+}
+
+export function parseStage2Row(row: JsonObject, options: LoadOptions = {}): Stage2Row {
+  const question = requireNonEmptyString(row, 'question');
+  const docs = requireDocs(row, options.docsPerRow);
+  const answer = resolveAnswer(row);
+  const parsed: Stage2Row = { question, docs, answer };
+  if (row['gold_answer'] !== undefined) {
+    if (typeof row['gold_answer'] !== 'string') throw new FieldError('gold_answer', 'must be a string');
+    parsed.goldAnswer = row['gold_answer'];
+  }
+  return parsed;
+}
+
+export function parseStage2Jsonl(text: string, source: string, options?: LoadOptions): LoadResult<Stage2Row> {
+  return parseJsonLines(text, source, parseStage2Row, options);
+}
+
+export function loadStage2File(path: string, options?: LoadOptions): LoadResult<Stage2Row> {
+  return loadJsonLinesFile(path, parseStage2Row, options);
+}

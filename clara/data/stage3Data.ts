@@ -1,0 +1,47 @@
+/**
+ * Stage 3 (end to end) rows, spec §7:
+ *
+ *     {"question":str,"docs":[N × str],"answer":str,"pos_index":[int,…]}
+ *
+ * `docs` are the N candidates the query reasoner ranks; `pos_index` lists the relevant ones (0-based).
+ * It feeds recall metrics only, never the loss, and defaults to [] as in the official reader.
+ */
+import { FieldError } from './dataError.ts';
+import { requireDocs, requireNonEmptyString, type JsonObject } from './fields.ts';
+import { loadJsonLinesFile, parseJsonLines, type LoadOptions, type LoadResult } from './jsonLines.ts';
+import { resolveAnswer } from './stage2Data.ts';
+
+export interface Stage3Row {
+  question: string;
+  /** The N candidate documents. */
+  docs: string[];
+  answer: string;
+  /** Indices into `docs` of the relevant documents. */
+  posIndex: number[];
+}
+
+export interface Stage3Json {
+  question: string;
+  docs: string[];
+  answer: string;
+  pos_index: number[];
+}
+
+export function parseStage3Row(row: JsonObject, options: LoadOptions = {}): Stage3Row {
+  const question = requireNonEmptyString(row, 'question');
+  const docs = requireDocs(row, options.docsPerRow);
+  const answer = resolveAnswer(row);
+  const posIndex = row['pos_index'] ?? [];
+  const valid =
+    Array.isArray(posIndex) && posIndex.every((i) => Number.isInteger(i) && i >= 0 && i < docs.length);
+  if (!valid) throw new FieldError('pos_index', `must be a list of integers in [0, ${docs.length}) (indices into "docs")`);
+  return { question, docs, answer, posIndex: posIndex as number[] };
+}
+
+export function parseStage3Jsonl(text: string, source: string, options?: LoadOptions): LoadResult<Stage3Row> {
+  return parseJsonLines(text, source, parseStage3Row, options);
+}
+
+export function loadStage3File(path: string, options?: LoadOptions): LoadResult<Stage3Row> {
+  return loadJsonLinesFile(path, parseStage3Row, options);
+}

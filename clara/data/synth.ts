@@ -1,0 +1,323 @@
+/**
+ * A seeded synthetic corpus for training CLaRa from scratch (see shared/docs/toy-scale.md).
+ *
+ * Invented people, each with 2–4 facts (birthplace, birth year, job, favourite colour, pet), one
+ * short document per person (~20 words), one question per fact with a one-word answer. Names are
+ * invented and unique (full names and surnames), so each question is answered by exactly one
+ * document. For a share of the people one fact is **held out**: its question appears in no training
+ * target (no stage-1 QA row, no paraphrase, no stage-2 or stage-3 training row), while the document
+ * still states it, so answers can be scored on facts the model was never trained to answer.
+ *
+ * Everything is drawn from one `Generator(seed)`, in a fixed order: the same options give the same
+ * corpus, byte for byte.
+ */
+import { Generator } from '../../engine/random.ts';
+import type { Stage1Json } from './stage1Data.ts';
+import type { Stage2Json } from './stage2Data.ts';
+import type { Stage3Json } from './stage3Data.ts';
+
+export interface SynthOptions {
+  seed?: number;
+  /** Number of people (documents). Must be at least `candidates`. Default 300. */
+  entities?: number;
+  /** Facts per person, drawn uniformly in [minFacts, maxFacts]. Defaults 2 and 4 (at most 5). */
+  minFacts?: number;
+  maxFacts?: number;
+  /** Share of people that get one fact held out (only people with ≥ 2 facts qualify). Default 0.5. */
+  heldOutShare?: number;
+  /** N, candidate documents per stage-3 question. Default 20. */
+  candidates?: number;
+  /** k, documents per stage-2 question. Default 5. */
+  generationTopK?: number;
+  /**
+   * Stage-1 `qa` rows: `'per-question'` (default, what worked at toy scale) writes one row per
+   * trained question; `'per-document'` one row per document with all its trained questions, as the
+   * official data does.
+   */
+  qaRows?: 'per-question' | 'per-document';
+  /** Write a stage-1 `paraphrase` row per document (its trained facts, reworded). Default true. */
+  paraphraseRows?: boolean;
+}
+
+export type Attribute = 'birthplace' | 'birthYear' | 'job' | 'colour' | 'pet';
+export const ATTRIBUTES: readonly Attribute[] = ['birthplace', 'birthYear', 'job', 'colour', 'pet'];
+
+export interface Fact {
+  attribute: Attribute;
+  /** One word: a town, a year, a job, a colour or an animal. */
+  value: string;
+  /** True when this fact's question is kept out of every training target. */
+  heldOut: boolean;
+}
+
+export interface Entity {
+  /** Index of the person, and of their document in `documents`. */
+  id: number;
+  firstName: string;
+  lastName: string;
+  fullName: string;
+  facts: Fact[];
+}
+
+export interface SynthQuestion {
+  /** Stable id, `q{entity}-{attribute}`. */
+  id: string;
+  entityId: number;
+  attribute: Attribute;
+  question: string;
+  answer: string;
+  heldOut: boolean;
+}
+
+export interface SyntheticCorpus {
+  options: Required<SynthOptions>;
+  entities: Entity[];
+  /** `documents[i]` describes `entities[i]`. */
+  documents: string[];
+  /** Every fact's question, trained and held out, in entity order. */
+  questions: SynthQuestion[];
+  /** Stage-1 rows: `qa` rows then `paraphrase` rows, held-out facts excluded. */
+  stage1: Stage1Json[];
+  /** Stage-2 rows for trained questions: k documents including the gold one. */
+  stage2: Stage2Json[];
+  /** Stage-3 rows for trained questions: N candidates, `pos_index` = [gold position]. */
+  stage3Train: Stage3Json[];
+  /** Stage-3 rows for held-out questions (evaluation only). */
+  stage3HeldOut: Stage3Json[];
+}
+
+const DEFAULTS: Required<SynthOptions> = {
+  seed: 0,
+  entities: 300,
+  minFacts: 2,
+  maxFacts: 4,
+  heldOutShare: 0.5,
+  candidates: 20,
+  generationTopK: 5,
+  qaRows: 'per-question',
+  paraphraseRows: true,
+};
+
+const JOBS = ['baker', 'carpenter', 'teacher', 'nurse', 'pilot', 'farmer', 'painter', 'plumber', 'tailor', 'sailor',
+  'doctor', 'lawyer', 'chemist', 'miner', 'potter', 'weaver', 'butcher', 'jeweller', 'librarian', 'architect'];
+const COLOURS = ['red', 'blue', 'green', 'yellow', 'purple', 'orange', 'pink', 'brown', 'black', 'white', 'grey', 'teal'];
+const PETS = ['dog', 'cat', 'parrot', 'rabbit', 'horse', 'goat', 'turtle', 'hamster', 'owl', 'iguana'];
+const TOWN_COUNT = 24;
+
+/** Two wordings per attribute; a document uses one, its paraphrase the other. `{a}` is a/an. */
+const SENTENCES: Record<Attribute, readonly [string, string]> = {
+  birthplace: ['{name} was born in {value}.', '{name} comes from the town of {value}.'],
+  birthYear: ['{name} was born in the year {value}.', 'The birth year of {name} is {value}.'],
+  job: ['{name} works as {a} {value}.', 'By trade, {name} is {a} {value}.'],
+  colour: ['The favourite colour of {name} is {value}.', '{name} likes the colour {value} best.'],
+  pet: ['{name} keeps {a} {value} as a pet.', 'At home, {name} looks after {a} {value}.'],
+};
+
+const QUESTIONS: Record<Attribute, readonly [string, string]> = {
+  birthplace: ['Where was {name} born?', 'Which town does {name} come from?'],
+  birthYear: ['In which year was {name} born?', 'What is the birth year of {name}?'],
+  job: ['What is the job of {name}?', 'What does {name} do for a living?'],
+  colour: ['What is the favourite colour of {name}?', 'Which colour does {name} like best?'],
+  pet: ['Which pet does {name} keep?', 'What animal does {name} look after?'],
+};
+
+export function generateSyntheticCorpus(options: SynthOptions = {}): SyntheticCorpus {
+  const opts = { ...DEFAULTS, ...options };
+  checkOptions(opts);
+  const rng = new Generator(opts.seed);
+  const words = new InventedWords(rng);
+  const towns = Array.from({ length: TOWN_COUNT }, () => words.town());
+
+  // People and their facts.
+  const entities: Entity[] = [];
+  for (let id = 0; id < opts.entities; id++) {
+    const firstName = words.firstName();
+    const lastName = words.lastName();
+    const factCount = opts.minFacts + rng.int(opts.maxFacts - opts.minFacts + 1);
+    const attributes = rng.shuffle([...ATTRIBUTES]).slice(0, factCount);
+    const facts = attributes.map((attribute) => ({ attribute, value: drawValue(rng, attribute, towns), heldOut: false }));
+    entities.push({ id, firstName, lastName, fullName: `${firstName} ${lastName}`, facts });
+  }
+
+  // Hold out one fact for a share of the people who have at least two.
+  const eligible = rng.shuffle(entities.filter((e) => e.facts.length >= 2).map((e) => e.id));
+  const heldOutCount = Math.min(eligible.length, Math.round(opts.heldOutShare * opts.entities));
+  for (const id of eligible.slice(0, heldOutCount)) {
+    const facts = entities[id]!.facts;
+    facts[rng.int(facts.length)]!.heldOut = true;
+  }
+
+  // Documents (one wording per fact) and paraphrases (the other wording, trained facts only).
+  const documents: string[] = [];
+  const paraphrases: string[] = [];
+  for (const entity of entities) {
+    const wordings = entity.facts.map(() => rng.int(2));
+    documents.push(describe(entity, entity.facts, wordings));
+    const trained = entity.facts.map((fact, i) => ({ fact, wording: 1 - wordings[i]! })).filter((x) => !x.fact.heldOut);
+    rng.shuffle(trained);
+    paraphrases.push(describe(entity, trained.map((x) => x.fact), trained.map((x) => x.wording)));
+  }
+
+  // One question per fact.
+  const questions: SynthQuestion[] = [];
+  for (const entity of entities) {
+    for (const fact of entity.facts) {
+      const template = QUESTIONS[fact.attribute][rng.int(2)]!;
+      questions.push({
+        id: `q${entity.id}-${fact.attribute}`,
+        entityId: entity.id,
+        attribute: fact.attribute,
+        question: template.replace('{name}', entity.fullName),
+        answer: fact.value,
+        heldOut: fact.heldOut,
+      });
+    }
+  }
+  const trainedQuestions = questions.filter((q) => !q.heldOut);
+
+  // Stage 1: QA rows over trained questions, then paraphrase rows.
+  const stage1: Stage1Json[] = [];
+  for (const entity of entities) {
+    const own = trainedQuestions.filter((q) => q.entityId === entity.id);
+    if (own.length === 0) continue;
+    const docs = [documents[entity.id]!];
+    if (opts.qaRows === 'per-document') {
+      stage1.push({ data_type: 'qa', question: own.map((q) => q.question), answers: own.map((q) => q.answer), docs });
+    } else {
+      for (const q of own) stage1.push({ data_type: 'qa', question: [q.question], answers: [q.answer], docs });
+    }
+  }
+  if (opts.paraphraseRows) {
+    for (const entity of entities) {
+      if (paraphrases[entity.id]!.length === 0) continue;
+      stage1.push({ data_type: 'paraphrase', answers: [paraphrases[entity.id]!], docs: [documents[entity.id]!] });
+    }
+  }
+
+  // Stages 2 and 3: the gold document among randomly drawn others, at a random place.
+  const withCandidates = (q: SynthQuestion, count: number) => {
+    const ids = drawCandidates(rng, q.entityId, count, opts.entities);
+    return { docs: ids.map((i) => documents[i]!), gold: ids.indexOf(q.entityId) };
+  };
+  const stage2: Stage2Json[] = trainedQuestions.map((q) => {
+    const { docs } = withCandidates(q, opts.generationTopK);
+    return { question: q.question, docs, answer: q.answer, gold_answer: q.answer };
+  });
+  const stage3 = (q: SynthQuestion): Stage3Json => {
+    const { docs, gold } = withCandidates(q, opts.candidates);
+    return { question: q.question, docs, answer: q.answer, pos_index: [gold] };
+  };
+  const stage3Train = trainedQuestions.map(stage3);
+  const stage3HeldOut = questions.filter((q) => q.heldOut).map(stage3);
+
+  return { options: opts, entities, documents, questions, stage1, stage2, stage3Train, stage3HeldOut };
+}
+
+function checkOptions(opts: Required<SynthOptions>): void {
+  const positiveInteger = (name: string, value: number) => {
+    if (!Number.isInteger(value) || value < 1) throw new Error(`synth: ${name} must be a positive integer, got ${value}`);
+  };
+  positiveInteger('entities', opts.entities);
+  positiveInteger('candidates', opts.candidates);
+  positiveInteger('generationTopK', opts.generationTopK);
+  positiveInteger('minFacts', opts.minFacts);
+  if (!Number.isInteger(opts.maxFacts) || opts.maxFacts < opts.minFacts || opts.maxFacts > ATTRIBUTES.length) {
+    throw new Error(`synth: maxFacts must be an integer in [minFacts, ${ATTRIBUTES.length}], got ${opts.maxFacts}`);
+  }
+  if (!(opts.heldOutShare >= 0 && opts.heldOutShare <= 1)) throw new Error(`synth: heldOutShare must be in [0, 1], got ${opts.heldOutShare}`);
+  if (opts.candidates > opts.entities || opts.generationTopK > opts.entities) {
+    throw new Error(`synth: candidates (${opts.candidates}) and generationTopK (${opts.generationTopK}) cannot exceed entities (${opts.entities})`);
+  }
+}
+
+function drawValue(rng: Generator, attribute: Attribute, towns: readonly string[]): string {
+  const pick = (list: readonly string[]) => list[rng.int(list.length)]!;
+  switch (attribute) {
+    case 'birthplace':
+      return pick(towns);
+    case 'birthYear':
+      return String(1900 + rng.int(100));
+    case 'job':
+      return pick(JOBS);
+    case 'colour':
+      return pick(COLOURS);
+    case 'pet':
+      return pick(PETS);
+  }
+}
+
+/** Sentences for the given facts; the first names the person in full, the others by first name. */
+function describe(entity: Entity, facts: readonly Fact[], wordings: readonly number[]): string {
+  return facts
+    .map((fact, i) => {
+      const name = i === 0 ? entity.fullName : entity.firstName;
+      let sentence = SENTENCES[fact.attribute][wordings[i]!]!;
+      sentence = sentence.replace('{a}', /^[aeiou]/.test(fact.value) ? 'an' : 'a').replace('{value}', fact.value);
+      return sentence.replace('{name}', name);
+    })
+    .join(' ');
+}
+
+/** `count` distinct document ids including `gold`, in random order. */
+function drawCandidates(rng: Generator, gold: number, count: number, total: number): number[] {
+  const chosen = new Set<number>([gold]);
+  while (chosen.size < count) chosen.add(rng.int(total));
+  return rng.shuffle([...chosen]);
+}
+
+/**
+ * Pronounceable invented words. Every word handed out is new (a first name may repeat across people,
+ * but a surname never does, and no name equals a town), so a question names exactly one person.
+ */
+class InventedWords {
+  private readonly used = new Set<string>();
+  private readonly firstNames = new Set<string>();
+  private static readonly ONSETS = ['b', 'd', 'f', 'g', 'k', 'l', 'm', 'n', 'p', 'r', 's', 't', 'v', 'z', 'br', 'dr', 'gr', 'kr', 'st', 'th'];
+  private static readonly VOWELS = ['a', 'e', 'i', 'o', 'u', 'ai', 'ei', 'ou'];
+  private static readonly CODAS = ['', '', 'n', 'r', 'l', 's', 'm', 'k'];
+  private static readonly TOWN_ENDINGS = ['ford', 'holm', 'by', 'ton', 'mar', 'wick', 'stead', 'mouth'];
+
+  constructor(private readonly rng: Generator) {}
+
+  /** First names may be shared; they are only ever used inside their own document. */
+  firstName(): string {
+    for (;;) {
+      const word = this.word(2);
+      if (!this.used.has(word) || this.firstNames.has(word)) {
+        this.firstNames.add(word);
+        this.used.add(word);
+        return word;
+      }
+    }
+  }
+
+  lastName(): string {
+    return this.fresh(() => this.word(2 + this.rng.int(2)));
+  }
+
+  town(): string {
+    return this.fresh(() => this.word(1 + this.rng.int(2)) + this.pick(InventedWords.TOWN_ENDINGS));
+  }
+
+  private fresh(make: () => string): string {
+    for (;;) {
+      const word = make();
+      if (!this.used.has(word)) {
+        this.used.add(word);
+        return word;
+      }
+    }
+  }
+
+  private word(syllables: number): string {
+    let word = '';
+    for (let i = 0; i < syllables; i++) {
+      word += this.pick(InventedWords.ONSETS) + this.pick(InventedWords.VOWELS) + this.pick(InventedWords.CODAS);
+    }
+    return word[0]!.toUpperCase() + word.slice(1);
+  }
+
+  private pick(list: readonly string[]): string {
+    return list[this.rng.int(list.length)]!;
+  }
+}

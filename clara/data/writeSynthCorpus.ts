@@ -1,0 +1,73 @@
+/**
+ * Writes a synthetic corpus to a folder in the spec §7 formats; this is what `npx clara synth` runs.
+ *
+ *     stage1.jsonl          qa and paraphrase rows (held-out facts excluded)
+ *     stage2.jsonl          trained questions, k documents each, gold included
+ *     stage3-train.jsonl    trained questions, N candidates each, pos_index = [gold]
+ *     stage3-heldout.jsonl  held-out questions, same layout (evaluation only)
+ *     documents.jsonl       the corpus, {"id": i, "text": document} per line
+ *     split.json            options, counts, and every question with its split (trained / held out)
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeJsonLines } from './jsonLines.ts';
+import { generateSyntheticCorpus, type SynthOptions, type SyntheticCorpus } from './synth.ts';
+
+export interface SynthFiles {
+  stage1: string;
+  stage2: string;
+  stage3Train: string;
+  stage3HeldOut: string;
+  documents: string;
+  split: string;
+}
+
+/** The side file that says which questions are held out. */
+export interface SynthSplit {
+  options: Required<SynthOptions>;
+  counts: { entities: number; questions: number; trained: number; heldOut: number; stage1Rows: number };
+  questions: { id: string; entity: number; attribute: string; question: string; answer: string; split: 'trained' | 'heldOut' }[];
+}
+
+export function synthSplit(corpus: SyntheticCorpus): SynthSplit {
+  const heldOut = corpus.questions.filter((q) => q.heldOut).length;
+  return {
+    options: corpus.options,
+    counts: {
+      entities: corpus.entities.length,
+      questions: corpus.questions.length,
+      trained: corpus.questions.length - heldOut,
+      heldOut,
+      stage1Rows: corpus.stage1.length,
+    },
+    questions: corpus.questions.map((q) => ({
+      id: q.id,
+      entity: q.entityId,
+      attribute: q.attribute,
+      question: q.question,
+      answer: q.answer,
+      split: q.heldOut ? 'heldOut' : 'trained',
+    })),
+  };
+}
+
+/** Generates the corpus for `options` and writes it under `outDir`; returns the corpus and the paths. */
+export function writeSyntheticCorpus(outDir: string, options: SynthOptions = {}): { corpus: SyntheticCorpus; files: SynthFiles } {
+  const corpus = generateSyntheticCorpus(options);
+  const files: SynthFiles = {
+    stage1: join(outDir, 'stage1.jsonl'),
+    stage2: join(outDir, 'stage2.jsonl'),
+    stage3Train: join(outDir, 'stage3-train.jsonl'),
+    stage3HeldOut: join(outDir, 'stage3-heldout.jsonl'),
+    documents: join(outDir, 'documents.jsonl'),
+    split: join(outDir, 'split.json'),
+  };
+  mkdirSync(outDir, { recursive: true });
+  writeJsonLines(files.stage1, corpus.stage1);
+  writeJsonLines(files.stage2, corpus.stage2);
+  writeJsonLines(files.stage3Train, corpus.stage3Train);
+  writeJsonLines(files.stage3HeldOut, corpus.stage3HeldOut);
+  writeJsonLines(files.documents, corpus.documents.map((text, id) => ({ id, text })));
+  writeFileSync(files.split, JSON.stringify(synthSplit(corpus), null, 2) + '\n');
+  return { corpus, files };
+}

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateSyntheticCorpus, type SyntheticCorpus } from '../../clara/data/synth.ts';
+import { writeSyntheticCorpus, type SynthSplit } from '../../clara/data/writeSynthCorpus.ts';
+import { loadStage1File } from '../../clara/data/stage1Data.ts';
+import { loadStage2File } from '../../clara/data/stage2Data.ts';
+import { loadStage3File } from '../../clara/data/stage3Data.ts';
+
+const corpus = generateSyntheticCorpus({ seed: 7, entities: 120, candidates: 20, generationTopK: 5 });
+
+/** True when `text` mentions `name` as whole words. */
+function mentions(text: string, name: string): boolean {
+  return new RegExp(`(^|[^A-Za-z])${name}([^A-Za-z]|$)`).test(text);
+}
+
+function entityOfQuestion(c: SyntheticCorpus, question: string) {
+  const matches = c.entities.filter((e) => mentions(question, e.fullName));
+  expect(matches.length).toBe(1);
+  return matches[0]!;
+}
+
+describe('synthetic corpus', () => {
+  it('is deterministic for a seed and changes with it', () => {
+    const again = generateSyntheticCorpus({ seed: 7, entities: 120, candidates: 20, generationTopK: 5 });
+    expect(JSON.stringify(again)).toBe(JSON.stringify(corpus));
+    const other = generateSyntheticCorpus({ seed: 8, entities: 120, candidates: 20, generationTopK: 5 });
+    expect(JSON.stringify(other.documents)).not.toBe(JSON.stringify(corpus.documents));
+  });
+
+  it('gives every person a unique name and surname, 2-4 facts, and a short document stating them all', () => {
+    const names = new Set(corpus.entities.map((e) => e.fullName));
+    const surnames = new Set(corpus.entities.map((e) => e.lastName));
+    expect(names.size).toBe(corpus.entities.length);
+    expect(surnames.size).toBe(corpus.entities.length);
+    for (const entity of corpus.entities) {
+      expect(entity.facts.length).toBeGreaterThanOrEqual(2);
+      expect(entity.facts.length).toBeLessThanOrEqual(4);
+      const document = corpus.documents[entity.id]!;
+      expect(document.split(' ').length).toBeLessThanOrEqual(35);
+      for (const fact of entity.facts) expect(mentions(document, fact.value)).toBe(true);
+      // The surname appears in this document only.
+      expect(corpus.documents.filter((d) => mentions(d, entity.lastName)).length).toBe(1);
+    }
+  });
+
+  it("puts every question's answer in exactly one candidate, the one pos_index points to", () => {
+    const rows = [...corpus.stage3Train, ...corpus.stage3HeldOut];
+    expect(rows.length).toBe(corpus.questions.length);
+    for (const row of rows) {
+      expect(row.docs.length).toBe(20);
+      expect(new Set(row.docs).size).toBe(20);
+      const entity = entityOfQuestion(corpus, row.question);
+      const holders = row.docs.map((d, i) => (mentions(d, entity.fullName) ? i : -1)).filter((i) => i >= 0);
+      expect(holders).toEqual(row.pos_index);
+      expect(mentions(row.docs[row.pos_index[0]!]!, row.answer)).toBe(true);
+      expect(row.answer.split(' ').length).toBe(1);
+    }
+    for (const row of corpus.stage2) {
+      expect(row.docs.length).toBe(5);
+      const entity = entityOfQuestion(corpus, row.question);
+      expect(row.docs.filter((d) => mentions(d, entity.fullName)).length).toBe(1);
+    }
+  });
+
+  it('keeps held-out facts out of every training target, while the documents still state them', () => {
+    const heldOut = corpus.questions.filter((q) => q.heldOut);
+    expect(heldOut.length).toBe(Math.round(0.5 * 120));
+    const trainingQuestions = new Set([
+      ...corpus.stage1.flatMap((r) => (r.data_type === 'qa' ? r.question : [])),
+      ...corpus.stage2.map((r) => r.question),
+      ...corpus.stage3Train.map((r) => r.question),
+    ]);
+    for (const q of heldOut) {
+      expect(trainingQuestions.has(q.question)).toBe(false);
+      expect(mentions(corpus.documents[q.entityId]!, q.answer)).toBe(true);
+      const paraphrase = corpus.stage1.find(
+        (r) => r.data_type === 'paraphrase' && r.docs[0] === corpus.documents[q.entityId],
+      );
+      if (paraphrase) expect(mentions(paraphrase.answers[0]!, q.answer)).toBe(false);
+    }
+    expect(corpus.stage3HeldOut.map((r) => r.question)).toEqual(heldOut.map((q) => q.question));
+    expect(corpus.stage2.length + heldOut.length).toBe(corpus.questions.length);
+  });
+
+  it('writes files that the loaders read back, and the split side file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'clara-synth-'));
+    const { files } = writeSyntheticCorpus(dir, { seed: 3, entities: 40, candidates: 10, qaRows: 'per-document' });
+    const stage1 = loadStage1File(files.stage1);
+    const stage2 = loadStage2File(files.stage2, { docsPerRow: 5 });
+    const train = loadStage3File(files.stage3Train, { docsPerRow: 10 });
+    const heldOut = loadStage3File(files.stage3HeldOut, { docsPerRow: 10 });
+    expect(stage1.rows.filter((r) => r.dataType === 'qa').length).toBe(40);
+    expect(stage1.rows.filter((r) => r.dataType === 'paraphrase').length).toBe(40);
+    const split = JSON.parse(readFileSync(files.split, 'utf8')) as SynthSplit;
+    expect(split.counts.heldOut).toBe(heldOut.rows.length);
+    expect(split.counts.trained).toBe(train.rows.length);
+    expect(stage2.rows.length).toBe(train.rows.length);
+    expect(split.options.seed).toBe(3);
+    expect(split.questions.filter((q) => q.split === 'heldOut').map((q) => q.question)).toEqual(heldOut.rows.map((r) => r.question));
+    const documents = readFileSync(files.documents, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(documents.length).toBe(40);
+  });
+
+  it('rejects impossible options', () => {
+    expect(() => generateSyntheticCorpus({ entities: 10, candidates: 20 })).toThrow(/cannot exceed entities/);
+    expect(() => generateSyntheticCorpus({ maxFacts: 6 })).toThrow(/maxFacts/);
+    expect(() => generateSyntheticCorpus({ heldOutShare: 1.5 })).toThrow(/heldOutShare/);
+  });
+});
