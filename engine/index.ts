@@ -20,3 +20,5 @@ export { softmax, logSoftmax, crossEntropy, mseLoss, dropout } from './ops/nn.ts
 export type { MatmulOptions } from './ops/matmul.ts';
 export { gradientRules, unbroadcast } from './gradients.ts';
 export type { Primitive } from './gradients.ts';
+export * from './nn/index.ts';
+export * from './optim/index.ts';

@@ -32,7 +32,7 @@ export function trackTensor(tensor: Tensor, handle: StorageHandle): void {
   scopes[scopes.length - 1]?.push(tensor);
 }
 
-/** Called by `Tensor.dispose()`; returns false when the tensor was already disposed. */
+/** Called by `Tensor.dispose()` (once per tensor). */
 export function untrackTensor(tensor: Tensor, handle: StorageHandle): void {
   finalizer.unregister(tensor);
   handle.release();

@@ -32,7 +32,7 @@ export class Tensor {
   grad: Tensor | null = null;
   /** The op that produced this tensor, while a graph for backward is alive. */
   node: GraphNode | null = null;
-  private handle: StorageHandle | null;
+  protected handle: StorageHandle | null;
 
   /** Wraps backend storage; ops use this, users use the creation functions in `ops/creation.ts`. */
   constructor(storage: Storage | StorageHandle, shape: readonly number[]) {

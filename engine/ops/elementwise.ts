@@ -40,6 +40,7 @@ export function scalarLike(like: Tensor, value: number): Tensor {
   if (perBackend === undefined) scalarCache.set(like.backend, (perBackend = new Map()));
   let t = perBackend.get(key);
   if (t === undefined || t.isDisposed) {
+    // Entries dropped from the cache are not disposed: a graph awaiting backward may still hold them.
     const storage = like.backend.alloc(like.dtype, 1);
     like.backend.fill(storage, value);
     t = keep(new Tensor(storage, []));

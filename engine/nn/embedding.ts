@@ -1,0 +1,39 @@
+import type { Backend } from '../backend.ts';
+import type { DType } from '../dtype.ts';
+import type { Generator } from '../random.ts';
+import type { Tensor } from '../tensor.ts';
+import { normal } from '../ops/creation.ts';
+import { Module } from './module.ts';
+import { Parameter } from './parameter.ts';
+
+export interface EmbeddingOptions {
+  generator?: Generator;
+  dtype?: DType;
+  backend?: Backend;
+}
+
+/**
+ * A lookup table, torch.nn.Embedding: int32 ids of any shape [...] → vectors [..., dim].
+ *
+ * weight [num, dim] starts N(0, 1) as in PyTorch. The lookup is `indexSelect` on the flattened
+ * ids, whose gradient scatter-adds into the table, so an id used several times in a batch gets
+ * the sum of its gradients. To train only some rows (CLaRa's `<MEM>` tokens), use
+ * `embedding.weight.setTrainableRows(rows)`.
+ */
+export class Embedding extends Module {
+  /** [num, dim] */
+  readonly weight: Parameter;
+
+  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, options: EmbeddingOptions = {}) {
+    super();
+    this.weight = new Parameter(normal([numEmbeddings, embeddingDim], options));
+  }
+
+  /** ids [...] (int32) → [..., dim] */
+  forward(ids: Tensor): Tensor {
+    if (ids.dtype !== 'int32') {
+      throw new TypeError(`Embedding: Expected tensor for argument #1 'indices' to have scalar type int32, but got ${ids.dtype}`);
+    }
+    return this.weight.indexSelect(0, ids.flatten()).reshape([...ids.shape, this.embeddingDim]);
+  }
+}

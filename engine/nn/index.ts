@@ -1,0 +1,6 @@
+/** Layers: Parameter (a trainable leaf), Module (a named tree of them), Linear, Embedding, RMSNorm. */
+export { Parameter, isParameter, type ParameterOptions } from './parameter.ts';
+export { Module, type StateDict, type LoadStateDictOptions, type LoadStateDictResult } from './module.ts';
+export { Linear, type LinearOptions } from './linear.ts';
+export { Embedding, type EmbeddingOptions } from './embedding.ts';
+export { RMSNorm, type RMSNormOptions } from './rmsnorm.ts';
