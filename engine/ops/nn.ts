@@ -44,7 +44,13 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
   const safeTargets = where(kept, targets, 0).unsqueeze(-1);
   const picked = logits.logSoftmax(-1).gather(-1, safeTargets).squeeze(-1);
   const weight = kept.cast(logits.dtype);
-  return picked.mul(weight).sum().neg().div(weight.sum());
+  // Divide by the number of kept targets; with none kept the loss is NaN (0/0) but, as in PyTorch,
+  // the gradient is 0, so both constants are made outside the graph.
+  const [scale, nanIfEmpty] = noGrad(() => {
+    const count = weight.sum();
+    return [where(count.gt(0), count.maximum(1).pow(-1), 0), where(count.gt(0), count.mul(0), NaN)];
+  });
+  return picked.mul(weight).sum().neg().mul(scale).add(nanIfEmpty);
 }
 
 /** Mean of (a − b)² over every element. */

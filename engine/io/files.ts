@@ -1,0 +1,83 @@
+/**
+ * The two file-system operations engine/io needs: read a whole file into memory, and write one
+ * atomically.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { SafetensorsError } from './safetensorsError.ts';
+
+/** readFileSync refuses files over 2 GB; checkpoint shards can be bigger, so read in chunks. */
+const CHUNK_BYTES = 1 << 30;
+
+export function readWholeFile(file: string): Uint8Array {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    throw new SafetensorsError('IO_ERROR', file, `cannot open: ${(e as Error).message}`);
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const bytes = new Uint8Array(size);
+    let done = 0;
+    while (done < size) {
+      const n = fs.readSync(fd, bytes, done, Math.min(CHUNK_BYTES, size - done), done);
+      if (n === 0) throw new SafetensorsError('IO_ERROR', file, `the file shrank while being read (${done} of ${size} bytes)`);
+      done += n;
+    }
+    return bytes;
+  } catch (e) {
+    if (e instanceof SafetensorsError) throw e;
+    throw new SafetensorsError('IO_ERROR', file, `cannot read: ${(e as Error).message}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Writes `chunks` to `file` so that `file` is, at every moment, either its old self or the complete
+ * new contents: the bytes go to a temporary file in the same directory (rename is only atomic
+ * within one file system), are flushed to disk with fsync, and only then renamed over `file`.
+ * If anything throws on the way (including the chunk iterator itself), the temporary file is
+ * removed and `file` is untouched.
+ */
+export function atomicWriteFile(file: string, chunks: Iterable<Uint8Array>): void {
+  const dir = path.dirname(file);
+  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  let fd: number | null = null;
+  try {
+    fd = fs.openSync(temp, 'wx'); // 'x': never clobber someone else's file
+    for (const chunk of chunks) {
+      let done = 0;
+      while (done < chunk.length) done += fs.writeSync(fd, chunk, done, chunk.length - done);
+    }
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = null;
+    fs.renameSync(temp, file);
+  } catch (e) {
+    if (fd !== null) fs.closeSync(fd);
+    fs.rmSync(temp, { force: true });
+    if (e instanceof SafetensorsError) throw e;
+    throw new SafetensorsError('IO_ERROR', file, `cannot write: ${(e as Error).message}`);
+  }
+  syncDirectory(dir);
+}
+
+/** Makes the rename itself durable. Some platforms (Windows) cannot open a directory; skip there. */
+function syncDirectory(dir: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(dir, 'r');
+  } catch {
+    return;
+  }
+  try {
+    fs.fsyncSync(fd);
+  } catch {
+    // fsync on a directory is not supported everywhere; the data itself is already on disk.
+  } finally {
+    fs.closeSync(fd);
+  }
+}
