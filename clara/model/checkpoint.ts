@@ -1,0 +1,150 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { getDefaultBackend, noGrad, tensor, tidy, type Backend, type Tensor } from '../../engine/index.ts';
+import {
+  atomicWriteFile, float32ToBf16Array, float32ToF16Array, INDEX_FILE, readSafetensorsFile, readShardedCheckpoint,
+  writeSafetensorsFile, writeShardedCheckpoint, type HostTensor, type TensorToWrite,
+} from '../../engine/io/index.ts';
+import type { Parameter } from '../../engine/nn/index.ts';
+import { validateConfig, type MistralConfig } from './config.ts';
+import { DEFAULT_LORA, type LoraConfig } from './lora.ts';
+import { MistralForCausalLM } from './mistral.ts';
+
+/**
+ * Checkpoints in Hugging Face's layout: a directory with `config.json` and either
+ * `model.safetensors` or shards listed in `model.safetensors.index.json`, tensors named
+ * `model.embed_tokens.weight`, `model.layers.{i}.self_attn.q_proj.weight`, …, `lm_head.weight`;
+ * float32, bfloat16 or float16 on disk (16-bit values are widened to float32 on load).
+ * LoRA adapters are saved as PEFT does: `adapter_model.safetensors` (keys
+ * `base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight`) and `adapter_config.json`.
+ */
+
+export type StorageDType = 'float32' | 'bfloat16' | 'float16';
+
+/** A source of named host tensors: one safetensors file or a sharded checkpoint. */
+interface TensorSource {
+  names(): string[];
+  has(name: string): boolean;
+  toHost(name: string): HostTensor;
+}
+
+function openWeights(dir: string): TensorSource {
+  const single = join(dir, 'model.safetensors');
+  if (existsSync(single)) return readSafetensorsFile(single);
+  const index = join(dir, INDEX_FILE);
+  if (existsSync(index)) return readShardedCheckpoint(index);
+  throw new Error(`${dir}: no model.safetensors or ${INDEX_FILE} found`);
+}
+
+/** Rotary frequency buffers some checkpoints carry; they are recomputed, never loaded. */
+const IGNORED = /\.rotary_emb\.inv_freq$/;
+
+export function loadConfigFromDir(dir: string): MistralConfig {
+  const file = join(dir, 'config.json');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new Error(`${file}: cannot read the model config (${(error as Error).message})`);
+  }
+  return validateConfig(raw as Record<string, unknown>, file);
+}
+
+/** Loads a model from a checkpoint directory onto `backend` (float32). */
+export function loadModel(dir: string, options: { backend?: Backend } = {}): MistralForCausalLM {
+  const config = loadConfigFromDir(dir);
+  const backend = options.backend ?? getDefaultBackend();
+  const model = new MistralForCausalLM(config, { backend });
+  loadWeights(model, openWeights(dir), dir);
+  return model;
+}
+
+function loadWeights(model: MistralForCausalLM, source: TensorSource, where: string): void {
+  const expected = new Map(model.namedParameters());
+  const missing = [...expected.keys()].filter((name) => !source.has(name));
+  if (missing.length > 0) throw new Error(`${where}: checkpoint is missing ${missing.length} tensor(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`);
+  const unexpected = source.names().filter((name) => !expected.has(name) && !IGNORED.test(name));
+  if (unexpected.length > 0) throw new Error(`${where}: checkpoint has unexpected tensor(s): ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ', …' : ''}`);
+  for (const [name, param] of expected) assignFromHost(param, source.toHost(name), `${where}: ${name}`);
+}
+
+function assignFromHost(param: Parameter, host: HostTensor, where: string): void {
+  if (host.shape.join() !== param.shape.join()) throw new Error(`${where}: expected shape [${param.shape.join(', ')}], found [${host.shape.join(', ')}]`);
+  if (host.dtype !== 'float32' && host.dtype !== 'float64') throw new Error(`${where}: expected a floating-point tensor, found ${host.dtype}`);
+  noGrad(() => tidy(() => param.assign(tensor(host.data, host.shape, { dtype: host.dtype, backend: param.backend }).cast(param.dtype))));
+}
+
+async function toWritable(t: Tensor, dtype: StorageDType): Promise<TensorToWrite> {
+  const values = Float32Array.from(await t.toArray());
+  if (dtype === 'bfloat16') return { dtype: 'BF16', shape: t.shape, data: float32ToBf16Array(values) };
+  if (dtype === 'float16') return { dtype: 'F16', shape: t.shape, data: float32ToF16Array(values) };
+  return { dtype: 'F32', shape: t.shape, data: values };
+}
+
+export interface SaveModelOptions {
+  dtype?: StorageDType;
+  /** Split into shards of at most this many bytes (with an index); default one file. */
+  maxShardBytes?: number;
+}
+
+/** Writes config.json and the weights (atomically, file by file). */
+export async function saveModel(model: MistralForCausalLM, dir: string, options: SaveModelOptions = {}): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const tensors: Record<string, TensorToWrite> = {};
+  for (const [name, p] of model.namedParameters()) tensors[name] = await toWritable(p, options.dtype ?? 'float32');
+  const metadata = { format: 'pt' };
+  if (options.maxShardBytes !== undefined) writeShardedCheckpoint(dir, tensors, { maxShardBytes: options.maxShardBytes, metadata });
+  else writeSafetensorsFile(join(dir, 'model.safetensors'), tensors, metadata);
+  atomicWriteFile(join(dir, 'config.json'), [new TextEncoder().encode(`${JSON.stringify({ architectures: ['MistralForCausalLM'], model_type: 'mistral', ...model.config }, null, 2)}\n`)]);
+}
+
+const PEFT_PREFIX = 'base_model.model.';
+const TARGET_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+
+/** Saves one adapter as PEFT does, into `dir` (adapter_model.safetensors + adapter_config.json). */
+export async function saveAdapter(model: MistralForCausalLM, name: string, dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const params = model.adapterParameters(name);
+  const config = model.loraLayers()[0]!.adapter(name).config;
+  const tensors: Record<string, TensorToWrite> = {};
+  for (const [key, p] of params) tensors[PEFT_PREFIX + key] = await toWritable(p, 'float32');
+  writeSafetensorsFile(join(dir, 'adapter_model.safetensors'), tensors, { format: 'pt' });
+  const peftConfig = { peft_type: 'LORA', task_type: 'CAUSAL_LM', r: config.r, lora_alpha: config.alpha, lora_dropout: config.dropout, target_modules: TARGET_MODULES, bias: 'none', adapter_name: name };
+  atomicWriteFile(join(dir, 'adapter_config.json'), [new TextEncoder().encode(`${JSON.stringify(peftConfig, null, 2)}\n`)]);
+}
+
+/**
+ * Loads a PEFT adapter directory into the model under `name` (replacing one of that name).
+ * Keys may carry PEFT's `base_model.model.` prefix and an adapter-name segment (`lora_A.default.weight`).
+ */
+export function loadAdapter(model: MistralForCausalLM, name: string, dir: string): void {
+  const configFile = join(dir, 'adapter_config.json');
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(configFile, 'utf8'));
+  } catch (error) {
+    throw new Error(`${configFile}: cannot read the adapter config (${(error as Error).message})`);
+  }
+  const config: LoraConfig = {
+    r: Number(raw.r ?? DEFAULT_LORA.r),
+    alpha: Number(raw.lora_alpha ?? DEFAULT_LORA.alpha),
+    dropout: Number(raw.lora_dropout ?? DEFAULT_LORA.dropout),
+  };
+  const file = readSafetensorsFile(join(dir, 'adapter_model.safetensors'));
+  const byKey = new Map<string, string>();
+  for (const stored of file.names()) byKey.set(stored.replace(PEFT_PREFIX, '').replace(/\.lora_([AB])\.[^.]+\.weight$/, '.lora_$1.weight'), stored);
+  for (const layer of model.loraLayers()) {
+    const get = (which: 'A' | 'B'): Tensor => {
+      const key = `${layer.path}.lora_${which}.weight`;
+      const stored = byKey.get(key);
+      if (stored === undefined) throw new Error(`${dir}: adapter file has no tensor for ${key}`);
+      const host = file.toHost(stored);
+      return tensor(host.data, host.shape, { dtype: host.dtype, backend: model.backend });
+    };
+    const A = get('A');
+    const B = get('B');
+    layer.setAdapter(name, config, A, B);
+    A.dispose();
+    B.dispose();
+  }
+}

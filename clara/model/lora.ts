@@ -1,0 +1,124 @@
+import { dropout, Generator, kaimingUniform, noGrad, zeros, type Backend, type DType, type Tensor } from '../../engine/index.ts';
+import { Module, Parameter } from '../../engine/nn/index.ts';
+
+/**
+ * A linear layer with a frozen base weight and any number of named LoRA adapters.
+ *
+ *   y = x Wᵀ + (alpha / r) · B(A(dropout(x)))      W [out, in], A [r, in], B [out, r]
+ *
+ * Exactly one adapter (or none) is active in a call, named by the caller, so the three CLaRa roles
+ * (compressor, generator, query reasoner) share one base model. Each adapter is its own set of
+ * parameters; whichever adapter a forward used is the one that receives gradients.
+ * A fresh adapter starts as the identity (B = 0), with A ~ kaiming-uniform(a = √5) as in PEFT.
+ *
+ * Adapters are kept out of the module tree on purpose: `namedParameters()` lists the base model
+ * only (what a Hugging Face checkpoint holds); `adapterParameters(name)` lists an adapter.
+ */
+export interface LoraConfig {
+  r: number;
+  alpha: number;
+  /** Dropout on the adapter's input, in training mode only. */
+  dropout: number;
+}
+
+export const DEFAULT_LORA: LoraConfig = { r: 16, alpha: 32, dropout: 0.1 };
+
+export class LoraAdapter {
+  constructor(readonly A: Parameter, readonly B: Parameter, readonly config: LoraConfig) {}
+  get scale(): number {
+    return this.config.alpha / this.config.r;
+  }
+}
+
+export class LoraLinear extends Module {
+  /** [out, in], frozen. */
+  readonly weight: Parameter;
+  private readonly adapters = new Map<string, LoraAdapter>();
+  /** Where this layer sits in the model (for error messages and PEFT key names). */
+  path = '';
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, options: { generator?: Generator; backend?: Backend; dtype?: DType } = {}) {
+    super();
+    this.weight = new Parameter(kaimingUniform([outFeatures, inFeatures], options), { requiresGrad: false });
+  }
+
+  /** Adds a fresh adapter (identity at start). */
+  addAdapter(name: string, config: LoraConfig, generator?: Generator): LoraAdapter {
+    if (this.adapters.has(name)) throw new Error(`LoRA adapter '${name}' already exists on ${this.path || 'this layer'}`);
+    const opts = { backend: this.weight.backend, dtype: this.weight.dtype };
+    const adapter = new LoraAdapter(
+      new Parameter(kaimingUniform([config.r, this.inFeatures], { ...opts, generator, a: Math.sqrt(5) })),
+      new Parameter(zeros([this.outFeatures, config.r], opts)),
+      { ...config },
+    );
+    this.adapters.set(name, adapter);
+    return adapter;
+  }
+
+  /** Sets an adapter from given tensors (loading); A [r, in], B [out, r]. */
+  setAdapter(name: string, config: LoraConfig, A: Tensor, B: Tensor): LoraAdapter {
+    const where = `${this.path || 'LoraLinear'}: adapter '${name}'`;
+    if (A.shape.join() !== `${config.r},${this.inFeatures}`) throw new Error(`${where}: lora_A must have shape [${config.r}, ${this.inFeatures}], got [${A.shape.join(', ')}]`);
+    if (B.shape.join() !== `${this.outFeatures},${config.r}`) throw new Error(`${where}: lora_B must have shape [${this.outFeatures}, ${config.r}], got [${B.shape.join(', ')}]`);
+    // Wrap the new values before freeing the old ones: A or B may be the current adapter's own
+    // parameter (replacing only B, say), which must not be disposed before it is wrapped.
+    const wrap = (t: Tensor): Parameter => {
+      const cast = noGrad(() => t.cast(this.weight.dtype));
+      const p = new Parameter(cast);
+      if (cast !== t) cast.dispose(); // the parameter holds its own reference to the storage
+      return p;
+    };
+    const adapter = new LoraAdapter(wrap(A), wrap(B), { ...config });
+    const previous = this.adapters.get(name);
+    previous?.A.dispose();
+    previous?.B.dispose();
+    this.adapters.set(name, adapter);
+    return adapter;
+  }
+
+  /** A new adapter `to` with a copy of `from`'s values (e.g. the query reasoner from the compressor). */
+  copyAdapter(from: string, to: string): void {
+    const source = this.adapter(from);
+    if (this.adapters.has(to)) throw new Error(`LoRA adapter '${to}' already exists on ${this.path || 'this layer'}`);
+    // A copy must not share storage: the optimiser replaces storage, it never writes into it, but an
+    // explicit copy keeps the two adapters independent whatever happens to either.
+    const copy = (p: Parameter) => new Parameter(noGrad(() => p.mul(1)));
+    this.adapters.set(to, new LoraAdapter(copy(source.A), copy(source.B), { ...source.config }));
+  }
+
+  deleteAdapter(name: string): void {
+    const adapter = this.adapter(name);
+    adapter.A.dispose();
+    adapter.B.dispose();
+    this.adapters.delete(name);
+  }
+
+  adapter(name: string): LoraAdapter {
+    const adapter = this.adapters.get(name);
+    if (adapter === undefined) {
+      throw new Error(`LoRA adapter '${name}' does not exist on ${this.path || 'this layer'} (it has: ${[...this.adapters.keys()].join(', ') || 'none'})`);
+    }
+    return adapter;
+  }
+
+  adapterNames(): string[] {
+    return [...this.adapters.keys()];
+  }
+
+  /** W ← W + (alpha/r)·B·A and the adapter removed: faster inference, the same outputs. */
+  mergeAdapter(name: string): void {
+    const a = this.adapter(name);
+    const merged = noGrad(() => this.weight.add(a.B.matmul(a.A).mul(a.scale)));
+    this.weight.assign(merged);
+    this.deleteAdapter(name);
+  }
+
+  /** x [..., in] → [..., out], with adapter `active` (or none). */
+  forward(x: Tensor, active: string | null, generator?: Generator): Tensor {
+    const base = x.matmul(this.weight, { transB: true });
+    if (active === null) return base;
+    const a = this.adapter(active);
+    const dropped = dropout(x, a.config.dropout, { training: this.training, generator });
+    return base.add(dropped.matmul(a.A, { transB: true }).matmul(a.B, { transB: true }).mul(a.scale));
+  }
+}
