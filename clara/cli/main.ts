@@ -1,6 +1,7 @@
-import { BACKEND_CHOICES, backendChoiceFromEnv, type BackendChoice } from '../../engine/backends/select.ts';
-import { choiceOption, parseOptions, UsageError } from './args.ts';
+import { parseOptions, UsageError } from './args.ts';
+import { backendOption } from './backendOption.ts';
 import { doctor, DOCTOR_HELP, formatDoctorReport } from './doctor.ts';
+import { runTrace } from './trace.ts';
 
 /**
  * The `clara` command line: parse, call the library, print. Each command is a library call a
@@ -10,13 +11,10 @@ const USAGE = `Usage: clara <command> [options]
 
 Commands:
   doctor     report the backends, the WebGPU adapter and a self-check
+  trace      run a checkpoint on given inputs; write hidden states, logits, loss, gradients
 
 Run \`clara <command> --help\` for a command's options. Every command takes
 --backend auto|webgpu|cpu (default: $CLARA_BACKEND, else auto).`;
-
-function backendOption(command: string, value: string | boolean | undefined): BackendChoice {
-  return choiceOption(command, 'backend', value, BACKEND_CHOICES, backendChoiceFromEnv());
-}
 
 async function runDoctor(argv: string[]): Promise<number> {
   const { values } = parseOptions('doctor', argv, { json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
@@ -32,6 +30,7 @@ async function runDoctor(argv: string[]): Promise<number> {
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   doctor: runDoctor,
+  trace: runTrace,
 };
 
 export async function main(argv: string[]): Promise<number> {
