@@ -1,0 +1,122 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Generator, noGrad, normal, tensor, tidy, type Backend } from '../engine/index.ts';
+import { atomicWriteFile } from '../engine/io/index.ts';
+import { loadAdapter, loadModel, saveAdapter, saveModel } from './model/checkpoint.ts';
+import { PRESETS, type MistralConfig } from './model/config.ts';
+import { DEFAULT_LORA, type LoraConfig } from './model/lora.ts';
+import { MistralForCausalLM } from './model/mistral.ts';
+import { CompactTokenizer, type CompactTokenizerJson } from './tokenizer/compactTokenizer.ts';
+import { MistralTokenizer } from './tokenizer/mistralTokenizer.ts';
+import type { Tokenizer } from './tokenizer/tokenizer.ts';
+
+/**
+ * A CLaRa model: one frozen backbone, its tokenizer (with the `<MEMi>`, `<AE>`, `<ENC>`, `<SEP>`
+ * tokens), the CLaRa settings, and up to three LoRA adapters on the backbone:
+ * `encoder_adapter` (compressor), `decoder_adapter` (generator), `query_reasoner_adapter`.
+ *
+ * On disk (a directory): the backbone in Hugging Face layout (config.json, model.safetensors),
+ * `clara.json` (settings and stage), `tokenizer.json`, and `adapters/<name>/` in PEFT layout.
+ */
+export interface ClaraSettings {
+  /** Document tokens the compressor reads (official: 256); longer documents are cut. */
+  docMaxLength: number;
+  /** Document tokens per memory token; n = docMaxLength / compressionRate. */
+  compressionRate: number;
+  /** Question tokens the query reasoner reads. */
+  questionMaxLength: number;
+  /** k: documents the generator reads per question. */
+  generationTopK: number;
+  lora: LoraConfig;
+  /** The last training stage this model went through (0 = none). */
+  stage: number;
+}
+
+export const DEFAULT_SETTINGS: ClaraSettings = {
+  docMaxLength: 256, compressionRate: 16, questionMaxLength: 256, generationTopK: 5, lora: DEFAULT_LORA, stage: 0,
+};
+
+/** n, the number of memory tokens per document. */
+export function memoryTokenCount(settings: Pick<ClaraSettings, 'docMaxLength' | 'compressionRate'>): number {
+  const n = settings.docMaxLength / settings.compressionRate;
+  if (!Number.isInteger(n) || n < 1) {
+    throw new Error(`compression rate ${settings.compressionRate} must divide the document length ${settings.docMaxLength} (n = doc length / rate memory tokens)`);
+  }
+  return n;
+}
+
+type TokenizerJson = { kind: 'mistral'; nMem: number } | ({ kind: 'compact' } & CompactTokenizerJson);
+
+export class ClaraModel {
+  constructor(readonly backbone: MistralForCausalLM, readonly tokenizer: Tokenizer, public settings: ClaraSettings) {
+    if (tokenizer.vocabSize > backbone.config.vocab_size) {
+      throw new Error(`ClaraModel: the tokenizer has ${tokenizer.vocabSize} tokens but the backbone's vocab_size is ${backbone.config.vocab_size}`);
+    }
+  }
+
+  get nMem(): number {
+    return this.tokenizer.nMem;
+  }
+
+  /**
+   * A model with a randomly initialised, frozen backbone and a compact vocabulary built from
+   * `texts` (every text the run will tokenize): the way to train CLaRa from scratch on a CPU.
+   * The new tokens' embedding and lm_head rows start at the mean of the other rows plus a little
+   * noise, which breaks the symmetry between the memory tokens.
+   */
+  static fromScratch(options: { texts: Iterable<string>; base: MistralConfig | keyof typeof PRESETS; settings?: Partial<ClaraSettings>; seed?: number; backend?: Backend }): ClaraModel {
+    const settings = { ...DEFAULT_SETTINGS, ...options.settings };
+    const tokenizer = CompactTokenizer.fromTexts(options.texts, { nMem: memoryTokenCount(settings) });
+    const base = typeof options.base === 'string' ? PRESETS[options.base] : options.base;
+    if (base === undefined) throw new Error(`unknown backbone preset '${String(options.base)}' (known: ${Object.keys(PRESETS).join(', ')})`);
+    const generator = new Generator(options.seed ?? 0);
+    const backbone = new MistralForCausalLM({ ...base, vocab_size: tokenizer.vocabSize }, { generator, backend: options.backend });
+    const added = [...tokenizer.special.mem, tokenizer.special.ae, tokenizer.special.enc, tokenizer.special.sep];
+    initialiseAddedRows(backbone, added, generator);
+    return new ClaraModel(backbone, tokenizer, settings);
+  }
+
+  async save(dir: string): Promise<void> {
+    mkdirSync(dir, { recursive: true });
+    await saveModel(this.backbone, dir);
+    for (const name of this.backbone.adapterNames()) await saveAdapter(this.backbone, name, join(dir, 'adapters', name));
+    const tok: TokenizerJson = this.tokenizer instanceof CompactTokenizer ? { kind: 'compact', ...this.tokenizer.toJSON() } : { kind: 'mistral', nMem: this.nMem };
+    const write = (file: string, value: unknown) => atomicWriteFile(join(dir, file), [new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`)]);
+    write('tokenizer.json', tok);
+    write('clara.json', { ...this.settings, adapters: this.backbone.adapterNames() });
+  }
+
+  static load(dir: string, options: { backend?: Backend } = {}): ClaraModel {
+    const read = (file: string): any => {
+      const path = join(dir, file);
+      if (!existsSync(path)) throw new Error(`${dir}: not a CLaRa model directory (no ${file})`);
+      try {
+        return JSON.parse(readFileSync(path, 'utf8'));
+      } catch (error) {
+        throw new Error(`${path}: invalid JSON (${(error as Error).message})`);
+      }
+    };
+    const { adapters, ...settings } = read('clara.json') as ClaraSettings & { adapters: string[] };
+    const tok = read('tokenizer.json') as TokenizerJson;
+    const tokenizer = tok.kind === 'compact' ? CompactTokenizer.fromJSON(tok) : new MistralTokenizer({ nMem: tok.nMem });
+    const backbone = loadModel(dir, options);
+    for (const name of adapters) loadAdapter(backbone, name, join(dir, 'adapters', name));
+    return new ClaraModel(backbone, tokenizer, { ...DEFAULT_SETTINGS, ...settings });
+  }
+}
+
+/** Embedding and lm_head rows of new tokens = mean of the existing rows + N(0, 0.02²) noise. */
+function initialiseAddedRows(backbone: MistralForCausalLM, rows: readonly number[], generator: Generator): void {
+  const isAdded = new Uint8Array(backbone.config.vocab_size);
+  for (const r of rows) isAdded[r] = 1;
+  const d = backbone.config.hidden_size;
+  for (const param of new Set([backbone.model.embedTokens.weight, backbone.lmHead])) {
+    noGrad(() => tidy(() => {
+      const keep = tensor(isAdded.map((v) => 1 - v), [isAdded.length, 1], { dtype: 'float32', backend: param.backend }).cast(param.dtype);
+      const mean = param.mul(keep).sum(0, true).div(keep.sum()); // [1, d]
+      const noise = normal([isAdded.length, d], { generator, std: 0.02, backend: param.backend, dtype: param.dtype });
+      const fresh = mean.add(noise);
+      param.assign(param.mul(keep).add(fresh.mul(keep.neg().add(1))));
+    }));
+  }
+}

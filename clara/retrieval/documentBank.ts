@@ -1,0 +1,67 @@
+import { concat, keep, noGrad, tensor, tidy, type Backend, type Tensor } from '../../engine/index.ts';
+import { readSafetensorsFile, writeSafetensorsFile } from '../../engine/io/index.ts';
+import type { ClaraModel } from '../claraModel.ts';
+import { compressDocuments, ENCODER_ADAPTER } from '../compressor.ts';
+import { buildEncoderBatch } from '../tokenizer/encoderInput.ts';
+
+/**
+ * The document bank: every document of a corpus compressed once by the (frozen) compressor, stored
+ * as n·d numbers per document (spec §6: "compressed documents can be precomputed").
+ *
+ * On disk (`clara compress`), a safetensors file:
+ *   vectors   F32 [docs, n, d]   the compressed documents
+ *   doc_ids   I32 [docs]         each row's document id (its line in the corpus file)
+ *   metadata  "documents"        the texts, as a JSON array (so `clara ask` can show them)
+ */
+export interface DocumentBank {
+  /** [docs, n, d] */
+  vectors: Tensor;
+  docIds: number[];
+  texts: string[];
+}
+
+/** Compresses `texts` in batches, without gradients. `onProgress(done)` after each batch. */
+export function compressCorpus(clara: ClaraModel, texts: readonly string[], options: { batchSize?: number; onProgress?: (done: number) => void } = {}): Tensor {
+  const batchSize = options.batchSize ?? 16;
+  const wasTraining = clara.backbone.training;
+  clara.backbone.eval();
+  const parts: Tensor[] = [];
+  try {
+    for (let start = 0; start < texts.length; start += batchSize) {
+      const batch = buildEncoderBatch(clara.tokenizer, texts.slice(start, start + batchSize), { maxTextLength: clara.settings.docMaxLength, padding: 'longest' });
+      parts.push(keep(tidy(() => noGrad(() => compressDocuments(clara.backbone, batch, ENCODER_ADAPTER).compressed))));
+      options.onProgress?.(Math.min(start + batchSize, texts.length));
+    }
+  } finally {
+    if (wasTraining) clara.backbone.train();
+  }
+  if (parts.length === 0) throw new Error('compressCorpus: no documents to compress');
+  const bank = keep(concat(parts, 0));
+  if (parts.length > 1) for (const p of parts) p.dispose();
+  return bank;
+}
+
+export async function saveDocumentBank(file: string, bank: DocumentBank): Promise<void> {
+  writeSafetensorsFile(file, {
+    vectors: { dtype: 'F32', shape: bank.vectors.shape, data: Float32Array.from(await bank.vectors.toArray()) },
+    doc_ids: { dtype: 'I32', shape: [bank.docIds.length], data: Int32Array.from(bank.docIds) },
+  }, { documents: JSON.stringify(bank.texts), format: 'clara-document-bank' });
+}
+
+export function loadDocumentBank(file: string, backend: Backend): DocumentBank {
+  const f = readSafetensorsFile(file);
+  for (const name of ['vectors', 'doc_ids']) if (!f.has(name)) throw new Error(`${file}: not a document bank (no tensor '${name}')`);
+  const vectors = f.toHost('vectors');
+  if (vectors.shape.length !== 3) throw new Error(`${file}: 'vectors' must be [docs, n, d], got [${vectors.shape.join(', ')}]`);
+  let texts: string[];
+  try {
+    texts = JSON.parse(f.metadata.documents ?? '[]');
+  } catch {
+    throw new Error(`${file}: metadata "documents" is not a JSON array of strings`);
+  }
+  return {
+    vectors: keep(tensor(vectors.data, vectors.shape, { dtype: 'float32', backend })),
+    docIds: Array.from(f.toHost('doc_ids').data),
+    texts,
+  };
+}

@@ -1,0 +1,81 @@
+import { tensor, type Generator, type Parameter, type Tensor } from '../engine/index.ts';
+import { answerCrossEntropy } from './answerLoss.ts';
+import type { ClaraModel } from './claraModel.ts';
+import { DECODER_ADAPTER } from './compressionLoss.ts';
+import { ENCODER_ADAPTER, idsTensor } from './compressor.ts';
+import type { TopKEstimator, TopKSelection } from './differentiableTopK.ts';
+import { answerExample } from './examples.ts';
+import { cosineScores, encodeQueries, QUERY_REASONER_ADAPTER } from './queryReasoner.ts';
+import { spliceCompressed } from './splice.ts';
+import { collateGeneratorInputs } from './tokenizer/generatorBatch.ts';
+
+/**
+ * Stage 3, end to end (spec §6): retrieval and generation trained through one loss.
+ *
+ *   q = QR(question)                          [B, n·d]   (query_reasoner_adapter)
+ *   D = the question's N compressed candidates [B, N, n·d] (precomputed, no gradient)
+ *   s = cosine(q, D)                          [B, N]
+ *   W = differentiable top-k of s             [B, k, N]
+ *   sel = W · D                               [B, k, n·d] → k generator slots
+ *   L = answer cross-entropy                  (decoder_adapter)
+ *
+ * The only loss is the answer's: relevance labels are never used. Gradients reach the generator
+ * directly and the query reasoner through W and s.
+ */
+export interface Stage3Item {
+  question: string;
+  /** Rows of the document bank that are this question's N candidates. */
+  candidates: number[];
+  answer: string;
+}
+
+export interface Stage3LossOutput {
+  loss: Tensor;
+  scores: Tensor;
+  selection: TopKSelection;
+  logits: Tensor;
+}
+
+/**
+ * bank [docs, n, d]: every candidate document compressed once by the (frozen) compressor.
+ */
+export function stage3Loss(clara: ClaraModel, bank: Tensor, items: readonly Stage3Item[], options: { k: number; temperature: number; estimator: TopKEstimator; generator?: Generator }): Stage3LossOutput {
+  const model = clara.backbone;
+  const [, nMem, hidden] = bank.shape as [number, number, number];
+  const batch = items.length;
+  const candidateCount = items[0]?.candidates.length ?? 0;
+  if (items.some((it) => it.candidates.length !== candidateCount)) throw new Error('stage3Loss: every question of a batch needs the same number of candidates');
+  const ids = tensor(Int32Array.from(items.flatMap((it) => it.candidates)), [batch * candidateCount], { dtype: 'int32', backend: model.backend });
+  const candidates = bank.indexSelect(0, ids).reshape([batch, candidateCount, nMem * hidden]);
+
+  const queries = encodeQueries(clara, items.map((it) => it.question));
+  const scores = cosineScores(queries, candidates);
+  const selection = options.estimator(scores, { k: options.k, temperature: options.temperature, generator: options.generator });
+  const selected = selection.weights.matmul(candidates).reshape([batch * options.k, nMem, hidden]);
+
+  // The prompt has k slots; their text never matters (every slot is overwritten), so the docs are placeholders.
+  const placeholders = new Array<string>(options.k).fill('');
+  const rows = items.map((it) => answerExample(clara.tokenizer, it.question, placeholders, it.answer).generator);
+  const generatorBatch = collateGeneratorInputs(rows, clara.tokenizer.padId);
+  const embeds = model.embed(idsTensor(model, generatorBatch.inputIds));
+  const spliced = spliceCompressed(embeds, generatorBatch.memoryPositions, selected);
+  const logits = model.forward({ inputsEmbeds: spliced, attentionMask: generatorBatch.attentionMask.flat(), adapter: DECODER_ADAPTER }).logits!;
+  return { loss: answerCrossEntropy(logits, generatorBatch.labels), scores, selection, logits };
+}
+
+/**
+ * What trains in stage 3: the query reasoner (created as a copy of the compressor when absent) and
+ * the generator. The compressor and the embedding table stay frozen.
+ */
+export function prepareStage3(clara: ClaraModel, options: { trainGenerator?: boolean } = {}): { queryReasoner: Parameter[]; generator: Parameter[] } {
+  const model = clara.backbone;
+  const names = model.adapterNames();
+  for (const needed of [ENCODER_ADAPTER, DECODER_ADAPTER]) {
+    if (!names.includes(needed)) throw new Error(`stage 3 needs a model trained in stage 1 or 2: it has no ${needed}`);
+  }
+  if (!names.includes(QUERY_REASONER_ADAPTER)) model.copyAdapter(ENCODER_ADAPTER, QUERY_REASONER_ADAPTER);
+  model.model.embedTokens.weight.setTrainableRows(null).requiresGrad_(false);
+  for (const [, p] of model.adapterParameters(ENCODER_ADAPTER)) p.requiresGrad_(false);
+  const generator = model.adapterParameters(DECODER_ADAPTER).map(([, p]) => p.requiresGrad_(options.trainGenerator ?? true));
+  return { queryReasoner: model.adapterParameters(QUERY_REASONER_ADAPTER).map(([, p]) => p.requiresGrad_(true)), generator: options.trainGenerator === false ? [] : generator };
+}
