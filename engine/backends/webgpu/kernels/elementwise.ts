@@ -1,0 +1,98 @@
+import type { BinaryOp, UnaryOp, View } from '../../../backend.ts';
+import type { DType } from '../../../dtype.ts';
+import type { GpuContext } from '../context.ts';
+import { Params } from '../params.ts';
+import type { GpuStorage } from '../storage.ts';
+import { stridedParams } from '../strided.ts';
+import { computeType, wgslType } from './types.ts';
+
+/** Op codes: the `override OP` of shaders/unary.wgsl and shaders/binary.wgsl. */
+const UNARY_CODES: Record<UnaryOp, number> = {
+  neg: 0, exp: 1, log: 2, sqrt: 3, rsqrt: 4, abs: 5, sin: 6, cos: 7, tanh: 8, sigmoid: 9, relu: 10, sign: 11,
+};
+const BINARY_CODES: Record<BinaryOp, number> = {
+  add: 0, sub: 1, mul: 2, div: 3, pow: 4, maximum: 5, minimum: 6,
+  eq: 7, ne: 8, lt: 9, le: 10, gt: 11, ge: 12,
+};
+const COMPARISONS = new Set<BinaryOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
+
+export function unary(ctx: GpuContext, op: UnaryOp, x: GpuStorage): GpuStorage {
+  if (x.dtype === 'bool') throw new Error(`webgpu: unary ${op} is not defined on bool`);
+  const out = ctx.storage(x.dtype, x.size);
+  if (x.size === 0) return out;
+  const type = wgslType(x.dtype);
+  const kernel = { file: 'unary.wgsl', defines: { ELEM: type, CT: type }, constants: { OP: UNARY_CODES[op] } };
+  ctx.run(`unary ${op}`, kernel, new Params(4).set(0, x.size), [x, out], ctx.grid1D(x.size));
+  return out;
+}
+
+/** Output dtype: the inputs' for arithmetic, bool for comparisons. */
+export function binary(ctx: GpuContext, op: BinaryOp, shape: readonly number[],
+  a: GpuStorage, av: View, b: GpuStorage, bv: View): GpuStorage {
+  if (a.dtype !== b.dtype) throw new Error(`webgpu: binary ${op} on ${a.dtype} and ${b.dtype}`);
+  const compare = COMPARISONS.has(op);
+  const outDtype: DType = compare ? 'bool' : a.dtype;
+  const size = shape.reduce((p, d) => p * d, 1);
+  const out = ctx.storage(outDtype, size);
+  if (size === 0) return out;
+  const ct = computeType(a.dtype);
+  const toOut = compare ? 'u32' : a.dtype === 'bool' ? 'to_bool' : ct;
+  const kernel = {
+    file: 'binary.wgsl',
+    defines: { ELEM: wgslType(a.dtype), CT: ct, OUT: wgslType(outDtype), TO_OUT: toOut, IS_INT: ct === 'i32' },
+    constants: { OP: BINARY_CODES[op] },
+  };
+  ctx.run(`binary ${op}`, kernel, stridedParams(`binary ${op}`, shape, [av, bv]), [a, b, out], ctx.grid1D(size));
+  return out;
+}
+
+export function where(ctx: GpuContext, shape: readonly number[], cond: GpuStorage, cv: View,
+  a: GpuStorage, av: View, b: GpuStorage, bv: View): GpuStorage {
+  if (a.dtype !== b.dtype) throw new Error(`webgpu: where on ${a.dtype} and ${b.dtype}`);
+  const size = shape.reduce((p, d) => p * d, 1);
+  const out = ctx.storage(a.dtype, size);
+  if (size === 0) return out;
+  const kernel = { file: 'where.wgsl', defines: { COND: wgslType(cond.dtype), ELEM: wgslType(a.dtype) } };
+  ctx.run('where', kernel, stridedParams('where', shape, [cv, av, bv]), [cond, a, b, out], ctx.grid1D(size));
+  return out;
+}
+
+export function copy(ctx: GpuContext, shape: readonly number[], src: GpuStorage, sv: View,
+  dst: GpuStorage, dv: View): void {
+  const size = shape.reduce((p, d) => p * d, 1);
+  if (size === 0) return;
+  if (src === dst) {
+    // A buffer cannot be bound for reading and writing in one dispatch: go through a copy.
+    const tmp = cast(ctx, src, src.dtype);
+    copy(ctx, shape, tmp, sv, dst, dv);
+    ctx.release(tmp);
+    return;
+  }
+  const kernel = { file: 'copy.wgsl' };
+  ctx.run('copy', kernel, stridedParams('copy', shape, [sv, dv]), [src, dst], ctx.grid1D(size));
+}
+
+export function fill(ctx: GpuContext, s: GpuStorage, value: number): void {
+  if (s.size === 0) return;
+  const p = new Params(4).set(0, s.size);
+  if (s.dtype === 'float32') p.setFloat(1, value);
+  else p.set(1, s.dtype === 'bool' ? Number(value !== 0) : Math.trunc(value));
+  ctx.run('fill', { file: 'fill.wgsl' }, p, [s], ctx.grid1D(s.size));
+}
+
+export function cast(ctx: GpuContext, x: GpuStorage, dtype: DType): GpuStorage {
+  const out = ctx.storage(dtype, x.size);
+  if (x.size === 0) return out;
+  if (x.dtype === dtype) {
+    const whole = { offset: 0, strides: [1] };
+    ctx.run('cast (copy)', { file: 'copy.wgsl' }, stridedParams('cast', [x.size], [whole, whole]), [x, out],
+      ctx.grid1D(x.size));
+    return out;
+  }
+  const kernel = {
+    file: 'cast.wgsl',
+    defines: { IN: wgslType(x.dtype), OUT: wgslType(dtype), TO_BOOL: dtype === 'bool' },
+  };
+  ctx.run(`cast ${x.dtype}→${dtype}`, kernel, new Params(4).set(0, x.size), [x, out], ctx.grid1D(x.size));
+  return out;
+}

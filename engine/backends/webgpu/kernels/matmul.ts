@@ -1,0 +1,75 @@
+import type { MatmulSpec } from '../../../backend.ts';
+import type { GpuContext } from '../context.ts';
+import { Params } from '../params.ts';
+import type { GpuStorage } from '../storage.ts';
+import { fill } from './elementwise.ts';
+
+/**
+ * Two matmul kernels, one per world:
+ * - `blocked` (shaders/matmul_blocked.wgsl): register blocking without shared memory, for CPU
+ *   adapters such as llvmpipe, where shared memory and barriers are slow;
+ * - `tiled` (shaders/matmul_tiled.wgsl): shared-memory tiles, for real GPUs.
+ * matmulVariant.ts decides which one a device uses.
+ */
+export type MatmulVariant = 'blocked' | 'tiled';
+
+/**
+ * Invocations per workgroup of the blocked kernel, and the block each invocation computes
+ * (ROWS and COLS are fixed in shaders/tools/gen_matmul_blocked.py). Measured on llvmpipe, 2 cores,
+ * 1024³: 16 × 16 per invocation with 32 invocations beat 16 × 8 and 8 × 16, and 64 or 16 invocations.
+ */
+const BLOCKED_WGX = 32;
+const BLOCKED_ROWS = 16;
+const BLOCKED_COLS = 16;
+const TILE = 64;
+
+/** a, b float32 as described by `spec`; returns [batch, m, n]. */
+export function matmul(ctx: GpuContext, a: GpuStorage, b: GpuStorage, spec: MatmulSpec,
+  variant: MatmulVariant): GpuStorage {
+  const { batch, m, n, k, transA, transB } = spec;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32') {
+    throw new Error(`webgpu: matmul needs float32 operands, got ${a.dtype} and ${b.dtype}`);
+  }
+  const out = ctx.storage('float32', batch * m * n);
+  if (batch * m * n === 0) return out;
+  if (k === 0) {
+    fill(ctx, out, 0);
+    return out;
+  }
+  if (batch > ctx.device.limits.maxComputeWorkgroupsPerDimension) {
+    throw new Error(`webgpu: matmul batch of ${batch} exceeds maxComputeWorkgroupsPerDimension`);
+  }
+  const p = new Params(12)
+    .set(0, m).set(1, n).set(2, k)
+    .set(3, spec.aBatchStride).set(4, spec.bBatchStride)
+    .set(5, transA ? 1 : k).set(6, transA ? m : 1)
+    .set(7, transB ? 1 : n).set(8, transB ? k : 1);
+
+  if (variant === 'tiled') {
+    const kernel = { file: 'matmul_tiled.wgsl' };
+    ctx.run('matmul', kernel, p, [a, b, out], [Math.ceil(n / TILE), Math.ceil(m / TILE), batch]);
+    return out;
+  }
+  const kernel = { file: 'matmul_blocked.wgsl', defines: blockedLayouts(spec), constants: { WGX: BLOCKED_WGX } };
+  const grid = [Math.ceil(n / (BLOCKED_WGX * BLOCKED_COLS)), Math.ceil(m / BLOCKED_ROWS), batch];
+  ctx.run('matmul', kernel, p, [a, b, out], grid);
+  return out;
+}
+
+/**
+ * How the blocked kernel loads each operand: as vec4 along the contiguous axis when that axis and
+ * every batch's start are multiples of 4 (a quarter of the loads), else element by element.
+ */
+function blockedLayouts(spec: MatmulSpec): Record<string, boolean> {
+  const { m, n, k, transA, transB } = spec;
+  const aAligned = spec.aBatchStride % 4 === 0;
+  const bAligned = spec.bBatchStride % 4 === 0;
+  const aK4 = !transA && k % 4 === 0 && aAligned;
+  const aM4 = transA && m % 4 === 0 && aAligned;
+  const bN4 = !transB && n % 4 === 0 && bAligned;
+  const bK4 = transB && k % 4 === 0 && bAligned;
+  return {
+    A_K4: aK4, A_M4: aM4, A_VEC4: aK4 || aM4, A_SCALAR: !aK4 && !aM4,
+    B_N4: bN4, B_K4: bK4, B_VEC4: bN4 || bK4, B_SCALAR: !bN4 && !bK4,
+  };
+}

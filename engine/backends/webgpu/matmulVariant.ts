@@ -1,0 +1,69 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { WebGPUBackend } from './backend.ts';
+import type { MatmulVariant } from './kernels/matmul.ts';
+
+/** `auto`: a cached autotune result, else by adapter kind; `autotune`: measure once and cache. */
+export type MatmulChoice = 'auto' | 'autotune' | MatmulVariant;
+
+const VARIANTS: MatmulVariant[] = ['blocked', 'tiled'];
+
+/** Where autotune results live: $CLARA_CACHE_DIR, else ~/.cache/clara. */
+function cacheFile(): string {
+  return join(process.env.CLARA_CACHE_DIR ?? join(homedir(), '.cache', 'clara'), 'webgpu-matmul.json');
+}
+
+function readCache(): Record<string, MatmulVariant> {
+  try {
+    return JSON.parse(readFileSync(cacheFile(), 'utf8')) as Record<string, MatmulVariant>;
+  } catch {
+    return {};
+  }
+}
+
+export async function chooseMatmulVariant(backend: WebGPUBackend, choice: MatmulChoice): Promise<MatmulVariant> {
+  if (choice === 'blocked' || choice === 'tiled') return choice;
+  const a = backend.adapter;
+  const key = `${a.name} | ${a.description} | ${a.dawnBackend}`;
+  const cached = readCache()[key];
+  if (cached && VARIANTS.includes(cached)) return cached;
+  // Software adapters run workgroups as CPU threads, where shared memory only costs.
+  if (choice === 'auto') return a.isCpu ? 'blocked' : 'tiled';
+
+  const best = await autotune(backend);
+  try {
+    mkdirSync(join(cacheFile(), '..'), { recursive: true });
+    writeFileSync(cacheFile(), JSON.stringify({ ...readCache(), [key]: best }, null, 2));
+  } catch {
+    // A read-only home only costs a re-tune next time.
+  }
+  return best;
+}
+
+/** Times each variant on a 512³ product (after one untimed run that compiles it). */
+async function autotune(backend: WebGPUBackend): Promise<MatmulVariant> {
+  const size = 512;
+  const data = Float32Array.from({ length: size * size }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+  const a = backend.upload('float32', data);
+  const b = backend.upload('float32', data);
+  const spec = { batch: 1, m: size, n: size, k: size, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 };
+  let best: MatmulVariant = VARIANTS[0];
+  let bestMs = Infinity;
+  for (const variant of VARIANTS) {
+    backend.matmulVariant = variant;
+    backend.release(backend.matmul(a, b, spec));
+    await backend.sync();
+    const start = performance.now();
+    for (let i = 0; i < 3; i++) backend.release(backend.matmul(a, b, spec));
+    await backend.sync();
+    const ms = performance.now() - start;
+    if (ms < bestMs) {
+      bestMs = ms;
+      best = variant;
+    }
+  }
+  backend.release(a);
+  backend.release(b);
+  return best;
+}

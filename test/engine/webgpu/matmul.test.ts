@@ -1,0 +1,106 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import type { MatmulSpec } from '../../../engine/backend.ts';
+import type { WebGPUBackend } from '../../../engine/backends/webgpu/backend.ts';
+import type { MatmulVariant } from '../../../engine/backends/webgpu/kernels/matmul.ts';
+import { acquireBackend, expectClose, randomArray } from './helpers.ts';
+
+let gpu: WebGPUBackend | null = null;
+beforeAll(async () => { gpu = await acquireBackend(); });
+afterAll(() => gpu?.destroy());
+
+function need(t: TestContext): WebGPUBackend {
+  if (!gpu) t.skip();
+  return gpu!;
+}
+
+/** Reference product in float64, with the spec's layouts; also returns Σ|a||b| per output for the tolerance. */
+function matmulRef(a: number[], b: number[], s: MatmulSpec): { out: number[]; scale: number[] } {
+  const out: number[] = [];
+  const scale: number[] = [];
+  for (let p = 0; p < s.batch; p++) {
+    for (let i = 0; i < s.m; i++) {
+      for (let j = 0; j < s.n; j++) {
+        let acc = 0;
+        let abs = 0;
+        for (let k = 0; k < s.k; k++) {
+          const av = a[p * s.aBatchStride + (s.transA ? k * s.m + i : i * s.k + k)];
+          const bv = b[p * s.bBatchStride + (s.transB ? j * s.k + k : k * s.n + j)];
+          acc += av * bv;
+          abs += Math.abs(av * bv);
+        }
+        out.push(acc);
+        scale.push(abs);
+      }
+    }
+  }
+  return { out, scale };
+}
+
+async function check(g: WebGPUBackend, s: MatmulSpec, seed: number): Promise<void> {
+  const aBatches = s.aBatchStride === 0 ? 1 : s.batch;
+  const bBatches = s.bBatchStride === 0 ? 1 : s.batch;
+  const ad = randomArray(aBatches * s.m * s.k, seed);
+  const bd = randomArray(bBatches * s.k * s.n, seed + 1);
+  const a = g.upload('float32', Float32Array.from(ad));
+  const b = g.upload('float32', Float32Array.from(bd));
+  const out = g.matmul(a, b, s);
+  const got = await g.read(out);
+  const { out: want, scale } = matmulRef(ad, bd, s);
+  expect(got.length).toBe(want.length);
+  for (let i = 0; i < want.length; i++) {
+    // f32 accumulation: error grows with Σ|a·b|, not with the result.
+    if (Math.abs(got[i] - want[i]) > 1e-5 + 2e-6 * scale[i] * Math.sqrt(s.k)) {
+      throw new Error(`${JSON.stringify(s)}: element ${i}: got ${got[i]}, want ${want[i]}`);
+    }
+  }
+  for (const x of [a, b, out]) g.release(x);
+}
+
+const SIZES = [1, 3, 4, 8, 17, 33, 64, 65];
+
+for (const variant of ['blocked', 'tiled'] as MatmulVariant[]) {
+  describe(`matmul (${variant})`, () => {
+    it('random shapes, transposes and (broadcast) batches', async (t) => {
+      const g = need(t);
+      g.matmulVariant = variant;
+      await fc.assert(fc.asyncProperty(
+        fc.constantFrom(...SIZES), fc.constantFrom(...SIZES), fc.constantFrom(...SIZES),
+        fc.constantFrom(1, 2, 3), fc.boolean(), fc.boolean(), fc.boolean(), fc.boolean(), fc.nat(1000),
+        async (m, n, k, batch, transA, transB, broadcastA, broadcastB, seed) => {
+          await check(g, {
+            batch, m, n, k, transA, transB,
+            aBatchStride: broadcastA ? 0 : m * k, bBatchStride: broadcastB ? 0 : n * k,
+          }, seed);
+        }), { numRuns: 60 });
+    });
+
+    it('sizes that straddle the tiles: 255, 257', async (t) => {
+      const g = need(t);
+      g.matmulVariant = variant;
+      await check(g, { batch: 1, m: 257, n: 255, k: 257, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 }, 1);
+      await check(g, { batch: 2, m: 255, n: 257, k: 129, transA: true, transB: true, aBatchStride: 255 * 129, bBatchStride: 0 }, 2);
+      await check(g, { batch: 1, m: 1, n: 260, k: 255, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 }, 3);
+    });
+
+    it('every operand layout: vec4 along k or m or n, transposed or not, and scalar fallbacks', async (t) => {
+      const g = need(t);
+      g.matmulVariant = variant;
+      for (const [m, n, k] of [[20, 36, 12], [21, 35, 13], [20, 35, 12], [21, 36, 13], [4, 4, 4]]) {
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            await check(g, { batch: 2, m, n, k, transA, transB, aBatchStride: m * k, bBatchStride: n * k }, m + n + k);
+          }
+        }
+      }
+    });
+
+    it('k = 0 gives zeros', async (t) => {
+      const g = need(t);
+      g.matmulVariant = variant;
+      const a = g.alloc('float32', 0);
+      const out = g.matmul(a, a, { batch: 2, m: 3, n: 2, k: 0, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 });
+      expectClose(await g.read(out), new Array(12).fill(0));
+    });
+  });
+}
