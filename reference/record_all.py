@@ -17,7 +17,7 @@ import torch
 
 import fixture_manifest
 
-RECORDERS = ["record_ops", "record_mistral"]
+RECORDERS = ["record_ops", "record_mistral", "record_clara_stage1"]
 
 
 def main(names: list) -> None:
