@@ -7,7 +7,8 @@ import type { TopKEstimator, TopKSelection } from './differentiableTopK.ts';
 import { answerExample } from './examples.ts';
 import { cosineScores, encodeQueries, QUERY_REASONER_ADAPTER } from './queryReasoner.ts';
 import { spliceCompressed } from './splice.ts';
-import { collateGeneratorInputs } from './tokenizer/generatorBatch.ts';
+import { collateGeneratorInputs, type GeneratorBatch } from './tokenizer/generatorBatch.ts';
+import type { Tokenizer } from './tokenizer/tokenizer.ts';
 
 /**
  * Stage 3, end to end (spec §6): retrieval and generation trained through one loss.
@@ -29,6 +30,19 @@ export interface Stage3Item {
   answer: string;
 }
 
+/** A stage-3 micro-batch: the items and their tokenized generator prompts (k slots each). */
+export interface Stage3Batch {
+  items: readonly Stage3Item[];
+  generator: GeneratorBatch;
+}
+
+/** Tokenizes and left-pads the prompts; their k slots' text never matters (every slot is overwritten). */
+export function collateStage3(tokenizer: Tokenizer, items: readonly Stage3Item[], k: number): Stage3Batch {
+  const placeholders = new Array<string>(k).fill('');
+  const rows = items.map((it) => answerExample(tokenizer, it.question, placeholders, it.answer).generator);
+  return { items, generator: collateGeneratorInputs(rows, tokenizer.padId) };
+}
+
 export interface Stage3LossOutput {
   loss: Tensor;
   scores: Tensor;
@@ -39,24 +53,20 @@ export interface Stage3LossOutput {
 /**
  * bank [docs, n, d]: every candidate document compressed once by the (frozen) compressor.
  */
-export function stage3Loss(clara: ClaraModel, bank: Tensor, items: readonly Stage3Item[], options: { k: number; temperature: number; estimator: TopKEstimator; generator?: Generator }): Stage3LossOutput {
+export function stage3Loss(clara: ClaraModel, bank: Tensor, batch: Stage3Batch, options: { k: number; temperature: number; estimator: TopKEstimator; generator?: Generator }): Stage3LossOutput {
   const model = clara.backbone;
+  const { items, generator: generatorBatch } = batch;
   const [, nMem, hidden] = bank.shape as [number, number, number];
-  const batch = items.length;
+  const size = items.length;
   const candidateCount = items[0]?.candidates.length ?? 0;
   if (items.some((it) => it.candidates.length !== candidateCount)) throw new Error('stage3Loss: every question of a batch needs the same number of candidates');
-  const ids = tensor(Int32Array.from(items.flatMap((it) => it.candidates)), [batch * candidateCount], { dtype: 'int32', backend: model.backend });
-  const candidates = bank.indexSelect(0, ids).reshape([batch, candidateCount, nMem * hidden]);
+  const ids = tensor(Int32Array.from(items.flatMap((it) => it.candidates)), [size * candidateCount], { dtype: 'int32', backend: model.backend });
+  const candidates = bank.indexSelect(0, ids).reshape([size, candidateCount, nMem * hidden]);
 
   const queries = encodeQueries(clara, items.map((it) => it.question));
   const scores = cosineScores(queries, candidates);
   const selection = options.estimator(scores, { k: options.k, temperature: options.temperature, generator: options.generator });
-  const selected = selection.weights.matmul(candidates).reshape([batch * options.k, nMem, hidden]);
-
-  // The prompt has k slots; their text never matters (every slot is overwritten), so the docs are placeholders.
-  const placeholders = new Array<string>(options.k).fill('');
-  const rows = items.map((it) => answerExample(clara.tokenizer, it.question, placeholders, it.answer).generator);
-  const generatorBatch = collateGeneratorInputs(rows, clara.tokenizer.padId);
+  const selected = selection.weights.matmul(candidates).reshape([size * options.k, nMem, hidden]);
   const embeds = model.embed(idsTensor(model, generatorBatch.inputIds));
   const spliced = spliceCompressed(embeds, generatorBatch.memoryPositions, selected);
   const logits = model.forward({ inputsEmbeds: spliced, attentionMask: generatorBatch.attentionMask.flat(), adapter: DECODER_ADAPTER }).logits!;

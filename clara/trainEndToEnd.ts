@@ -1,0 +1,75 @@
+import { Generator, type Tensor } from '../engine/index.ts';
+import type { ClaraModel } from './claraModel.ts';
+import type { Stage3Row } from './data/stage3Data.ts';
+import { topKEstimator } from './differentiableTopK.ts';
+import { candidateBank } from './eval/evaluate.ts';
+import { stage3Objective } from './stage3Objective.ts';
+import { prepareStage3, type Stage3Item } from './stage3Loss.ts';
+import { mix32 } from './train/dataOrder.ts';
+import type { StepMetrics } from './train/metricsLog.ts';
+import { nameParameters } from './train/stageParameters.ts';
+import { train, type TrainingResult } from './train/trainer.ts';
+import { resolveTrainingConfig, type TrainingConfig } from './train/trainingConfig.ts';
+
+/**
+ * Stage 3 as a library call (`clara e2e` is a thin layer over it): compress every candidate once
+ * with the frozen compressor, create the query reasoner as a copy of the compressor, and train it
+ * with the generator through the answer loss alone.
+ *
+ *     const clara = ClaraModel.load('runs/stage1');
+ *     const { rows } = loadStage3File('stage3-train.jsonl');
+ *     await trainEndToEnd({ clara, rows, steps: 300, lr: 1e-3, out: 'runs/stage3' });
+ */
+export interface EndToEndOptions extends Partial<TrainingConfig> {
+  clara: ClaraModel;
+  rows: readonly Stage3Row[];
+  /** Documents the generator reads (default: the model's generationTopK). */
+  k?: number;
+  /** τ of the top-k (official 0.02). */
+  temperature?: number;
+  /** 'straight-through' (official), 'gumbel' or 'soft'. */
+  estimator?: string;
+  /** Train the generator too (default true, as the official code does). */
+  trainGenerator?: boolean;
+  out?: string;
+  resume?: boolean;
+  saveEvery?: number;
+  progress?: boolean;
+  onStep?: (metrics: StepMetrics) => void | Promise<void>;
+  /** A bank already compressed for these rows' candidates (see eval/evaluate.ts candidateBank). */
+  bank?: { bank: Tensor; candidates: number[][] };
+}
+
+const DROPOUT_STREAM = 3;
+
+export async function trainEndToEnd(options: EndToEndOptions): Promise<TrainingResult & { bank: Tensor }> {
+  const { clara, rows } = options;
+  if (rows.length === 0) throw new Error('no training rows');
+  const k = options.k ?? clara.settings.generationTopK;
+  const candidates = rows[0]!.docs.length;
+  if (rows.some((r) => r.docs.length !== candidates)) throw new Error('every stage-3 row needs the same number of candidate documents');
+  if (k > candidates) throw new Error(`k = ${k} documents cannot be chosen from ${candidates} candidates`);
+  const config = resolveTrainingConfig(options, rows.length);
+  const estimatorName = options.estimator ?? 'straight-through';
+  const groups = prepareStage3(clara, { trainGenerator: options.trainGenerator });
+  const { bank, candidates: bankRows } = options.bank ?? candidateBank(clara, rows);
+  const items: Stage3Item[] = rows.map((r, i) => ({ question: r.question, candidates: bankRows[i]!, answer: r.answer }));
+  clara.settings.stage = 3;
+  const dropout = clara.backbone.generator;
+  if (!options.resume) dropout.setState(new Generator(mix32(config.seed, DROPOUT_STREAM)).state());
+  clara.backbone.train();
+  const result = await train({
+    objective: stage3Objective(clara, { bank, k, temperature: options.temperature ?? 0.02, estimator: topKEstimator(estimatorName), estimatorName }),
+    rows: items,
+    parameters: nameParameters(clara, [...groups.queryReasoner, ...groups.generator]),
+    generators: { dropout },
+    config,
+    saveModel: (dir) => clara.save(dir),
+    out: options.out,
+    resume: options.resume,
+    saveEvery: options.saveEvery,
+    progress: options.progress,
+    onStep: options.onStep,
+  });
+  return { ...result, bank };
+}
