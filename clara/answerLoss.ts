@@ -1,15 +1,45 @@
 import { crossEntropy, tensor, type Tensor } from '../engine/index.ts';
+import { IGNORE_INDEX } from './tokenizer/tokenizer.ts';
 
 /**
  * The generator's loss (spec §4): next-token cross-entropy where only the answer tokens and the
  * closing `</s>` are supervised (labels −100 elsewhere), averaged over all supervised tokens of the
  * batch. Position t predicts label t + 1.
- *
- * logits [B, L, V]; labels host (B, L) → scalar.
  */
+
+/** The flattened positions b·L + t whose next label is supervised, and those labels. */
+export function supervisedTargets(labels: readonly (readonly number[])[]): { positions: number[]; targets: number[] } {
+  const positions: number[] = [];
+  const targets: number[] = [];
+  labels.forEach((row, b) => {
+    for (let t = 0; t + 1 < row.length; t++) {
+      if (row[t + 1] === IGNORE_INDEX) continue;
+      positions.push(b * row.length + t);
+      targets.push(row[t + 1]!);
+    }
+  });
+  return { positions, targets };
+}
+
+/** From full logits [B, L, V] (what `clara trace` reports): scalar. */
 export function answerCrossEntropy(logits: Tensor, labels: readonly (readonly number[])[]): Tensor {
   const [batch, length, vocab] = logits.shape as [number, number, number];
-  const shifted = Int32Array.from(labels.flatMap((row) => row.slice(1)));
-  const targets = tensor(shifted, [batch * (length - 1)], { dtype: 'int32', backend: logits.backend });
-  return crossEntropy(logits.slice(1, 0, length - 1).reshape([batch * (length - 1), vocab]), targets);
+  const shifted = Int32Array.from(labels.flatMap((row) => [...row.slice(1), IGNORE_INDEX]));
+  const targets = tensor(shifted, [batch * length], { dtype: 'int32', backend: logits.backend });
+  return crossEntropy(logits.reshape([batch * length, vocab]), targets);
+}
+
+/**
+ * The same loss from the last hidden states [B, L, d] and the lm_head weight [V, d], projecting
+ * only the supervised positions onto the vocabulary: the prompt (most of a CLaRa sequence) never
+ * needs logits, so this skips most of the largest matrix product of the step.
+ */
+export function answerLoss(hidden: Tensor, lmHead: Tensor, labels: readonly (readonly number[])[]): Tensor {
+  const [batch, length, d] = hidden.shape as [number, number, number];
+  const { positions, targets } = supervisedTargets(labels);
+  if (positions.length === 0) throw new Error('answerLoss: the batch has no supervised answer tokens (every label is −100)');
+  const backend = hidden.backend;
+  const rows = hidden.reshape([batch * length, d]).indexSelect(0, tensor(Int32Array.from(positions), [positions.length], { dtype: 'int32', backend }));
+  const logits = rows.matmul(lmHead, { transB: true }); // [supervised, V]
+  return crossEntropy(logits, tensor(Int32Array.from(targets), [targets.length], { dtype: 'int32', backend }));
 }

@@ -1,5 +1,5 @@
 import type { Tensor } from '../engine/index.ts';
-import { answerCrossEntropy } from './answerLoss.ts';
+import { answerLoss } from './answerLoss.ts';
 import type { ClaraModel } from './claraModel.ts';
 import { compressDocuments, ENCODER_ADAPTER, idsTensor } from './compressor.ts';
 import type { Batch } from './examples.ts';
@@ -23,8 +23,8 @@ export interface CompressionLossOutput {
   mse: Tensor;
   /** [B·k, n, d] */
   compressed: Tensor;
-  /** [B, L, V] */
-  logits: Tensor;
+  /** [B, L, V], computed on first access (training never needs the prompt's logits). */
+  readonly logits: Tensor;
 }
 
 export function compressionLoss(clara: ClaraModel, batch: Batch, mseWeight: number): CompressionLossOutput {
@@ -33,7 +33,15 @@ export function compressionLoss(clara: ClaraModel, batch: Batch, mseWeight: numb
   const mse = memoryMseLoss(hidden, batch.encoder.attentionMask, clara.nMem).loss;
   const embeds = model.embed(idsTensor(model, batch.generator.inputIds));
   const spliced = spliceCompressed(embeds, batch.generator.memoryPositions, compressed);
-  const logits = model.forward({ inputsEmbeds: spliced, attentionMask: batch.generator.attentionMask.flat(), adapter: DECODER_ADAPTER }).logits!;
-  const ce = answerCrossEntropy(logits, batch.generator.labels);
-  return { loss: mseWeight === 0 ? ce : ce.add(mse.mul(mseWeight)), ce, mse, compressed, logits };
+  const hiddenStates = model.forward({ inputsEmbeds: spliced, attentionMask: batch.generator.attentionMask.flat(), adapter: DECODER_ADAPTER, computeLogits: false }).lastHiddenState;
+  const ce = answerLoss(hiddenStates, model.lmHead, batch.generator.labels);
+  return {
+    loss: mseWeight === 0 ? ce : ce.add(mse.mul(mseWeight)),
+    ce,
+    mse,
+    compressed,
+    get logits() {
+      return hiddenStates.matmul(model.lmHead, { transB: true });
+    },
+  };
 }

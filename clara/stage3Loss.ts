@@ -1,5 +1,5 @@
 import { tensor, type Generator, type Parameter, type Tensor } from '../engine/index.ts';
-import { answerCrossEntropy } from './answerLoss.ts';
+import { answerLoss } from './answerLoss.ts';
 import type { ClaraModel } from './claraModel.ts';
 import { DECODER_ADAPTER } from './compressionLoss.ts';
 import { ENCODER_ADAPTER, idsTensor } from './compressor.ts';
@@ -47,7 +47,8 @@ export interface Stage3LossOutput {
   loss: Tensor;
   scores: Tensor;
   selection: TopKSelection;
-  logits: Tensor;
+  /** [B, L, V], computed on first access. */
+  readonly logits: Tensor;
 }
 
 /**
@@ -69,8 +70,15 @@ export function stage3Loss(clara: ClaraModel, bank: Tensor, batch: Stage3Batch, 
   const selected = selection.weights.matmul(candidates).reshape([size * options.k, nMem, hidden]);
   const embeds = model.embed(idsTensor(model, generatorBatch.inputIds));
   const spliced = spliceCompressed(embeds, generatorBatch.memoryPositions, selected);
-  const logits = model.forward({ inputsEmbeds: spliced, attentionMask: generatorBatch.attentionMask.flat(), adapter: DECODER_ADAPTER }).logits!;
-  return { loss: answerCrossEntropy(logits, generatorBatch.labels), scores, selection, logits };
+  const hiddenStates = model.forward({ inputsEmbeds: spliced, attentionMask: generatorBatch.attentionMask.flat(), adapter: DECODER_ADAPTER, computeLogits: false }).lastHiddenState;
+  return {
+    loss: answerLoss(hiddenStates, model.lmHead, generatorBatch.labels),
+    scores,
+    selection,
+    get logits() {
+      return hiddenStates.matmul(model.lmHead, { transB: true });
+    },
+  };
 }
 
 /**

@@ -1,0 +1,51 @@
+import type { MistralConfig } from '../model/config.ts';
+import { PRESETS } from '../model/config.ts';
+
+/**
+ * The demo's two sizes. The full run is tuned to finish in about ten minutes on 2 CPU cores with
+ * WebGPU on llvmpipe; `quick` runs every step of the pipeline on a small corpus in under two minutes
+ * and makes no quality claim. Everything a researcher would vary is here, in one place.
+ */
+export interface DemoSettings {
+  entities: number;
+  /** N, candidates per question. */
+  candidates: number;
+  heldOutShare: number;
+  backbone: MistralConfig;
+  docMaxLength: number;
+  compressionRate: number;
+  lora: { r: number; alpha: number; dropout: number };
+  stage1: { steps: number; batchSize: number; lr: number };
+  stage3: { steps: number; batchSize: number; lr: number; k: number; temperature: number; estimator: string };
+  /** Held-out questions scored for the recall curve during stage 3, and every how many steps. */
+  curve: { questions: number; every: number };
+  /** Questions whose answers are generated and scored, per split. */
+  answerQuestions: number;
+}
+
+const backbone: MistralConfig = { ...PRESETS.small!, hidden_size: 128, intermediate_size: 256, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 32 };
+
+export const FULL_DEMO: DemoSettings = {
+  entities: 300,
+  candidates: 20,
+  heldOutShare: 0.5,
+  backbone,
+  docMaxLength: 64,
+  compressionRate: 16,
+  lora: { r: 32, alpha: 64, dropout: 0 },
+  stage1: { steps: 600, batchSize: 16, lr: 2e-3 },
+  stage3: { steps: 300, batchSize: 16, lr: 1e-3, k: 1, temperature: 0.02, estimator: 'straight-through' },
+  curve: { questions: 60, every: 25 },
+  answerQuestions: 150,
+};
+
+export const QUICK_DEMO: DemoSettings = {
+  ...FULL_DEMO,
+  entities: 40,
+  backbone: { ...backbone, hidden_size: 64, intermediate_size: 128, head_dim: 16 },
+  lora: { r: 8, alpha: 16, dropout: 0 },
+  stage1: { steps: 30, batchSize: 8, lr: 2e-3 },
+  stage3: { ...FULL_DEMO.stage3, steps: 15, batchSize: 8 },
+  curve: { questions: 20, every: 5 },
+  answerQuestions: 20,
+};

@@ -1,0 +1,175 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Backend, Tensor } from '../../engine/index.ts';
+import { answerQuestions, rankCandidates } from '../answering.ts';
+import { ClaraModel, memoryTokenCount } from '../claraModel.ts';
+import { ENCODER_ADAPTER } from '../compressor.ts';
+import { parseStage1Row, type Stage1Row } from '../data/stage1Data.ts';
+import { parseStage3Row, type Stage3Row } from '../data/stage3Data.ts';
+import { writeSyntheticCorpus } from '../data/writeSynthCorpus.ts';
+import { candidateBank } from '../eval/evaluate.ts';
+import { meanRecall, scoreAnswers } from '../eval/metrics.ts';
+import { QUERY_REASONER_ADAPTER } from '../queryReasoner.ts';
+import { rankCandidatesBm25 } from '../retrieval/bm25.ts';
+import { claraTextsForVocabulary } from '../tokenizer/vocabularyTexts.ts';
+import { vocabularyTexts } from '../train/freshModel.ts';
+import type { StepMetrics } from '../train/metricsLog.ts';
+import { trainCompressionStage } from '../train/trainCompressionStage.ts';
+import { trainEndToEnd } from '../trainEndToEnd.ts';
+import { demoChart, demoTable } from './demoReport.ts';
+import type { DemoSettings } from './demoSettings.ts';
+
+/**
+ * The demo: CLaRa end to end on a synthetic corpus, from nothing to a table of results.
+ *
+ *  1. generate the corpus: invented people, one document each, questions with one-word answers;
+ *     some facts are held out of every training target (their documents still state them);
+ *  2. stage 1 (salient compressor pretraining) on a random frozen backbone: CE + 0.1·MSE;
+ *  3. compress every document once; score the held-out questions' candidates with the compressor
+ *     as query encoder (recall "before"), with BM25, and by chance;
+ *  4. stage 3: the query reasoner (a copy of the compressor) and the generator trained through the
+ *     answer loss alone (no relevance labels), recall tracked on held-out questions;
+ *  5. recall "after"; answers generated from the retrieved compressed documents and with no
+ *     documents at all, on trained and on held-out questions.
+ */
+export type Recall = { 1: number; 3: number; 5: number };
+export interface AnswerQuality { em: number; f1: number }
+
+export interface DemoResult {
+  recall: { before: Recall; after: Recall; random: Recall; bm25: Recall };
+  answers: {
+    trained: { withDocs: AnswerQuality; noDocs: AnswerQuality };
+    heldOut: { withDocs: AnswerQuality; noDocs: AnswerQuality };
+  };
+  compressionRate: number;
+  memoryTokens: number;
+  candidates: number;
+  backend: string;
+  seconds: number;
+  counts: { documents: number; trainedQuestions: number; heldOutQuestions: number; vocabulary: number };
+  stage1: { steps: number; firstLoss: number; lastLoss: number };
+  stage3: { steps: number; firstLoss: number; lastLoss: number };
+  runDir: string;
+}
+
+export interface DemoOptions {
+  settings: DemoSettings;
+  out: string;
+  seed: number;
+  backend: Backend;
+  /** Progress bars and phase lines on stderr. */
+  progress: boolean;
+}
+
+const KS = [1, 3, 5] as const;
+
+function asRecall(r: Record<number, number>): Recall {
+  return { 1: r[1]!, 3: r[3]!, 5: r[5]! };
+}
+
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
+  const started = performance.now();
+  const { settings: s, out } = options;
+  const say = (line: string) => options.progress && process.stderr.write(`demo: ${line}\n`);
+  mkdirSync(out, { recursive: true });
+
+  // 1. The corpus.
+  const { corpus } = writeSyntheticCorpus(join(out, 'data'), { seed: options.seed, entities: s.entities, candidates: s.candidates, heldOutShare: s.heldOutShare });
+  const stage1Rows: Stage1Row[] = corpus.stage1.map((r) => parseStage1Row(r as never));
+  const trainRows: Stage3Row[] = corpus.stage3Train.map((r) => parseStage3Row(r as never));
+  const heldOutRows: Stage3Row[] = corpus.stage3HeldOut.map((r) => parseStage3Row(r as never));
+  say(`${corpus.documents.length} documents, ${trainRows.length} trained and ${heldOutRows.length} held-out questions, ${s.candidates} candidates each`);
+
+  // 2. The model, and stage 1. The vocabulary covers every text the run will tokenize, held-out
+  // questions included (they are never trained on, but must not become <unk>).
+  const settings = { docMaxLength: s.docMaxLength, compressionRate: s.compressionRate, questionMaxLength: s.docMaxLength, generationTopK: s.stage3.k, lora: s.lora, stage: 0 };
+  const n = memoryTokenCount(settings);
+  const texts = [
+    ...vocabularyTexts(1, stage1Rows, n),
+    ...claraTextsForVocabulary({ documents: [], qa: corpus.questions.map((q) => ({ question: q.question, answer: q.answer })) }, n),
+  ];
+  const clara = ClaraModel.fromScratch({ texts, base: s.backbone, settings, seed: options.seed, backend: options.backend });
+  say(`stage 1: ${s.stage1.steps} steps, batch ${s.stage1.batchSize}, vocabulary ${clara.tokenizer.vocabSize}, n = ${n} memory tokens`);
+  const stage1 = await trainCompressionStage({
+    clara, stage: 1, rows: stage1Rows, steps: s.stage1.steps, batchSize: s.stage1.batchSize, lr: s.stage1.lr,
+    seed: options.seed, out: join(out, 'stage1'), saveEvery: 0, progress: options.progress,
+  });
+
+  // 3. Compress every candidate once; retrieval before stage 3 and the baselines.
+  say('compressing the corpus');
+  const allRows = [...trainRows, ...heldOutRows];
+  const { bank, candidates } = candidateBank(clara, allRows);
+  const trainBank = { bank, candidates: candidates.slice(0, trainRows.length) };
+  const heldOutCandidates = candidates.slice(trainRows.length);
+  const gold = heldOutRows.map((r) => r.posIndex);
+  const rankHeldOut = async (adapter: string, rows = heldOutRows, cands = heldOutCandidates) =>
+    (await rankCandidates(clara, bank, rows.map((r) => r.question), cands, { adapter })).map((r) => r.order);
+  const before = asRecall(meanRecall(await rankHeldOut(ENCODER_ADAPTER), gold, KS));
+  const bm25 = asRecall(meanRecall(heldOutRows.map((r) => rankCandidatesBm25(r.question, r.docs)), gold, KS));
+  // Chance: one relevant document among N, so recall@k = k / N exactly.
+  const random = asRecall(Object.fromEntries(KS.map((k) => [k, Math.min(1, k / s.candidates)])));
+
+  // 4. Stage 3, with the held-out recall curve.
+  const curveRows = heldOutRows.slice(0, s.curve.questions);
+  const curveCandidates = heldOutCandidates.slice(0, s.curve.questions);
+  const curve: Array<[number, number]> = [[0, meanRecall(await rankHeldOut(ENCODER_ADAPTER, curveRows, curveCandidates), curveRows.map((r) => r.posIndex), [1])[1]!]];
+  say(`stage 3: ${s.stage3.steps} steps, top-${s.stage3.k} of ${s.candidates} at τ = ${s.stage3.temperature}, no relevance labels`);
+  const stage3 = await trainEndToEnd({
+    clara, rows: trainRows, steps: s.stage3.steps, batchSize: s.stage3.batchSize, lr: s.stage3.lr, k: s.stage3.k,
+    temperature: s.stage3.temperature, estimator: s.stage3.estimator, seed: options.seed, out: join(out, 'stage3'),
+    saveEvery: 0, progress: options.progress, bank: trainBank,
+    onStep: async (m: StepMetrics) => {
+      if (m.step % s.curve.every !== 0 && m.step !== s.stage3.steps) return;
+      const orders = await rankHeldOut(QUERY_REASONER_ADAPTER, curveRows, curveCandidates);
+      curve.push([m.step, meanRecall(orders, curveRows.map((r) => r.posIndex), [1])[1]!]);
+      clara.backbone.train();
+    },
+  });
+
+  // 5. Retrieval after stage 3, and answers with and without documents.
+  const after = asRecall(meanRecall(await rankHeldOut(QUERY_REASONER_ADAPTER), gold, KS));
+  say('answering questions');
+  const answer = async (rows: Stage3Row[], cands: number[][], withDocs: boolean): Promise<AnswerQuality> => {
+    const pick = rows.slice(0, s.answerQuestions);
+    const pickCands = cands.slice(0, s.answerQuestions);
+    let docs: number[][] = pick.map(() => []);
+    if (withDocs) {
+      const orders = (await rankCandidates(clara, bank, pick.map((r) => r.question), pickCands)).map((r) => r.order);
+      docs = orders.map((order, i) => order.slice(0, s.stage3.k).map((j) => pickCands[i]![j]!));
+    }
+    const predictions = await answerQuestions(clara, bank, pick.map((r) => r.question), docs, { maxNewTokens: 8 });
+    const scores = scoreAnswers(predictions, pick.map((r) => r.answer));
+    return { em: scores.em, f1: scores.f1 };
+  };
+  const answers = {
+    trained: { withDocs: await answer(trainRows, trainBank.candidates, true), noDocs: await answer(trainRows, trainBank.candidates, false) },
+    heldOut: { withDocs: await answer(heldOutRows, heldOutCandidates, true), noDocs: await answer(heldOutRows, heldOutCandidates, false) },
+  };
+
+  const result: DemoResult = {
+    recall: { before, after, random, bm25 },
+    answers,
+    compressionRate: s.compressionRate,
+    memoryTokens: n,
+    candidates: s.candidates,
+    backend: options.backend.name,
+    seconds: (performance.now() - started) / 1000,
+    counts: { documents: corpus.documents.length, trainedQuestions: trainRows.length, heldOutQuestions: heldOutRows.length, vocabulary: clara.tokenizer.vocabSize },
+    stage1: summary(stage1.history),
+    stage3: summary(stage3.history),
+    runDir: out,
+  };
+  writeFileSync(join(out, 'metrics.json'), `${JSON.stringify({ ...result, recallCurve: curve, settings: s }, null, 2)}\n`);
+  writeFileSync(join(out, 'curves.svg'), demoChart(stage1.history, stage3.history, curve));
+  writeFileSync(join(out, 'results.txt'), `${demoTable(result)}\n`);
+  disposeAll([bank]);
+  return result;
+}
+
+function summary(history: readonly StepMetrics[]): { steps: number; firstLoss: number; lastLoss: number } {
+  return { steps: history.length, firstLoss: history[0]?.loss ?? NaN, lastLoss: history[history.length - 1]?.loss ?? NaN };
+}
+
+function disposeAll(tensors: Tensor[]): void {
+  for (const t of tensors) t.dispose();
+}
