@@ -105,4 +105,72 @@ export interface Backend {
    * the lower index first. Returns values [rows, k] and int32 indices [rows, k].
    */
   topk(x: Storage, rows: number, cols: number, k: number): { values: Storage; indices: Storage };
+
+  /**
+   * Storage whose contents are undefined, for outputs the frontend overwrites completely before
+   * reading (a strided copy's target). Optional: `alloc` serves when it is missing.
+   */
+  allocEmpty?(dtype: DType, size: number): Storage;
+  /** Fused kernels (optional; see FusedKernels). */
+  readonly fused?: FusedKernels;
+}
+
+/** Shapes of a fused scaled-dot-product attention (see FusedKernels.attention). */
+export interface AttentionSpec {
+  batch: number;
+  /** Query heads H and key/value heads Hkv (H a multiple of Hkv; head h reads kv head ⌊h / (H/Hkv)⌋). */
+  heads: number;
+  kvHeads: number;
+  /** Queries S, keys T, head dimension D. */
+  seq: number;
+  keys: number;
+  dim: number;
+  /** Multiplies q·k (1/√D for the usual attention). */
+  scale: number;
+}
+
+/**
+ * Optional fused kernels for the transformer's hot paths. Each replaces a chain of primitives
+ * (its composite in engine/ops/fused.ts is the reference) by one pass over memory, forward and
+ * backward. All operands are contiguous and float (float32, or float64 on the CPU backend); the
+ * frontend checks shapes. A backend without `fused` runs the composites.
+ */
+export interface FusedKernels {
+  /** Softmax along the last axis of x [rows, cols]. */
+  softmax(x: Storage, rows: number, cols: number): Storage;
+  /** dx = y·(g − Σ_cols g·y), from the softmax output y and upstream g, both [rows, cols]. */
+  softmaxBackward(y: Storage, g: Storage, rows: number, cols: number): Storage;
+  /** y = x·inv·w with inv = 1/√(mean(x², last axis) + eps); x [rows, cols], w [cols]; inv [rows]. */
+  rmsNorm(x: Storage, w: Storage, rows: number, cols: number, eps: number): { y: Storage; inv: Storage };
+  /** dx, and dw = Σ_rows g·x·inv when `wantDw` (else null). */
+  rmsNormBackward(x: Storage, w: Storage, inv: Storage, g: Storage, rows: number, cols: number, wantDw: boolean):
+    { dx: Storage; dw: Storage | null };
+  /**
+   * Rotary embedding ("rotate half"): x [B, H, S, D], cos and sin [B, 1, S, D];
+   * y = x·cos + [−x₂, x₁]·sin. `transpose`: the adjoint, g·cos + [(g·sin)₂, −(g·sin)₁] (the gradient).
+   */
+  rotary(x: Storage, cos: Storage, sin: Storage, batch: number, heads: number, seq: number, dim: number,
+    transpose: boolean): Storage;
+  /** silu(a)·b = a·σ(a)·b, elementwise over equal sizes. */
+  siluMul(a: Storage, b: Storage): Storage;
+  siluMulBackward(a: Storage, b: Storage, g: Storage): { da: Storage; db: Storage };
+  /**
+   * Per row of logits [rows, cols] with int32 targets [rows]: loss = logsumexp(row) − row[target],
+   * 0 where target = ignoreIndex; also lse [rows]. Targets must be in range (or ignoreIndex).
+   */
+  crossEntropy(logits: Storage, targets: Storage, rows: number, cols: number, ignoreIndex: number):
+    { loss: Storage; lse: Storage };
+  /** d logits = g_row·(softmax(row) − onehot(target)), 0 on ignored rows. g [rows]. */
+  crossEntropyBackward(logits: Storage, targets: Storage, lse: Storage, g: Storage, rows: number, cols: number,
+    ignoreIndex: number): Storage;
+  /**
+   * out = softmax(where(allowed, scale·q·kᵀ, −1e30))·v per head: q [B, H, S, D], k and v [B, Hkv, T, D],
+   * allowed (bool) [B, S, T]; also lse [B, H, S], the log of each row's softmax denominator
+   * (plus its maximum). A row with no allowed key attends uniformly, as the composite does.
+   */
+  attention(q: Storage, k: Storage, v: Storage, allowed: Storage, spec: AttentionSpec): { out: Storage; lse: Storage };
+  /** Whether `attention` takes these shapes (the WebGPU kernel needs D a multiple of 4, say). */
+  supportsAttention(spec: AttentionSpec): boolean;
+  attentionBackward(q: Storage, k: Storage, v: Storage, allowed: Storage, out: Storage, lse: Storage, g: Storage,
+    spec: AttentionSpec): { dq: Storage; dk: Storage; dv: Storage };
 }

@@ -2,6 +2,7 @@ import type { GraphNode } from './autograd.ts';
 import { sameShape } from './shape.ts';
 import type { Tensor } from './tensor.ts';
 import { fullLike, where } from './ops/elementwise.ts';
+import { fusedRules } from './ops/fused.ts';
 
 /**
  * THE table of gradient rules: one entry per primitive, nothing else in the engine knows how to
@@ -16,7 +17,9 @@ export type Primitive =
   | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'where' | 'cast'
   | 'sum' | 'max' | 'matmul'
   | 'reshape' | 'permute' | 'expand' | 'slice' | 'pad' | 'concat'
-  | 'gather' | 'scatterAdd';
+  | 'gather' | 'scatterAdd'
+  // fused (engine/ops/fused.ts): each has a fused backward kernel
+  | 'softmax' | 'rmsNorm' | 'rotary' | 'siluMul' | 'crossEntropyRows' | 'attention';
 
 type Rule = (g: Tensor, node: GraphNode) => Array<Tensor | null>;
 
@@ -142,4 +145,12 @@ export const gradientRules: Record<Primitive, Rule> = {
   // ---- indexing ------------------------------------------------------------------------------
   gather: (g, { inputs: [x, index], attrs: { axis } }) => [fullLike(x!, 0).scatterAdd(axis, index!, g), null],
   scatterAdd: (g, { inputs: [, index], attrs: { axis } }) => [g, null, g.gather(axis, index!)],
+
+  // ---- fused ops: one backward kernel each (the statistic a kernel saved is an extra input) ----
+  softmax: (g, node) => fusedRules.softmax(g, node),
+  rmsNorm: (g, node) => fusedRules.rmsNorm(g, node),
+  rotary: (g, node) => fusedRules.rotary(g, node),
+  siluMul: (g, node) => fusedRules.siluMul(g, node),
+  crossEntropyRows: (g, node) => fusedRules.crossEntropyRows(g, node),
+  attention: (g, node) => fusedRules.attention(g, node),
 };

@@ -17,6 +17,7 @@ export { where, cast, silu, maskedFill } from './ops/elementwise.ts';
 export { concat, stack } from './ops/movement.ts';
 export { oneHot, topk } from './ops/indexing.ts';
 export { softmax, logSoftmax, crossEntropy, mseLoss, dropout } from './ops/nn.ts';
+export { setFusion, fusionEnabled, rmsNorm, applyRotary, siluMul, scaledDotProductAttention, MASKED_SCORE } from './ops/fused.ts';
 export type { MatmulOptions } from './ops/matmul.ts';
 export { gradientRules, unbroadcast } from './gradients.ts';
 export type { Primitive } from './gradients.ts';

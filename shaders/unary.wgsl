@@ -1,6 +1,7 @@
 // out[i] = op(x[i]) over a whole contiguous storage.
 //
-// Host defines: ELEM (storage type of x and out: f32 or i32), CT (the same, as the compute type).
+// Host defines: ELEM (storage type of x and out: f32 or i32), CT (the same, as the compute type),
+// VEC4 (the size is a multiple of 4: each invocation does one vec4; P.size counts vec4s then).
 // Override OP picks the operation. On int32, neg/abs/sign/relu are exact and the rest are
 // computed in f32 and truncated, as storing Math.exp(x) into an Int32Array would.
 #include "common.wgsl"
@@ -12,8 +13,13 @@ const SIN = 6u; const COS = 7u; const TANH = 8u; const SIGMOID = 9u; const RELU 
 
 struct Params { size: u32, unused0: u32, unused1: u32, unused2: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
+#if VEC4
+@group(0) @binding(1) var<storage, read> x: array<vec4<ELEM>>;
+@group(0) @binding(2) var<storage, read_write> out: array<vec4<ELEM>>;
+#else
 @group(0) @binding(1) var<storage, read> x: array<ELEM>;
 @group(0) @binding(2) var<storage, read_write> out: array<ELEM>;
+#endif
 
 fn float_op(v: f32) -> f32 {
   switch OP {
@@ -38,10 +44,17 @@ fn apply(v: CT) -> CT {
   }
 }
 
+fn apply_elem(v: ELEM) -> ELEM { return ELEM(apply(CT(v))); }
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_id) lid: vec3<u32>) {
   let i = work_index(wid, nwg, lid);
   if (i >= P.size) { return; }
-  out[i] = ELEM(apply(CT(x[i])));
+#if VEC4
+  let v = x[i];
+  out[i] = vec4<ELEM>(apply_elem(v.x), apply_elem(v.y), apply_elem(v.z), apply_elem(v.w));
+#else
+  out[i] = apply_elem(x[i]);
+#endif
 }

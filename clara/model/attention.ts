@@ -1,4 +1,4 @@
-import { softmax, tensor, where, type Backend, type Tensor } from '../../engine/index.ts';
+import { MASKED_SCORE as ENGINE_MASKED_SCORE, scaledDotProductAttention, tensor, type Backend, type Tensor } from '../../engine/index.ts';
 
 /**
  * Scaled dot-product attention with grouped-query heads, as a composite of engine primitives.
@@ -10,7 +10,7 @@ import { softmax, tensor, where, type Backend, type Tensor } from '../../engine/
  */
 
 /** Score given to a masked-out (query, key) pair: exp of it is exactly 0 next to any real score. */
-export const MASKED_SCORE = -1e30;
+export const MASKED_SCORE = ENGINE_MASKED_SCORE;
 
 /**
  * Which keys each query may attend to: allowed[b, 0, 0, s, t] for queries s (the last S of T
@@ -39,12 +39,7 @@ export function attentionMask(keyMask: ArrayLike<number>, batch: number, queries
  * q [B, H, S, Dh], k and v [B, Hkv, T, Dh], allowed [B, 1, 1, S, T] (bool) → [B, H, S, Dh].
  */
 export function groupedQueryAttention(q: Tensor, k: Tensor, v: Tensor, allowed: Tensor): Tensor {
-  const [batch, heads, seq, headDim] = q.shape as [number, number, number, number];
-  const kvHeads = k.shape[1]!;
-  const group = heads / kvHeads;
-  const keys = k.shape[2]!;
-  const grouped = q.reshape([batch, kvHeads, group * seq, headDim]);
-  const scores = grouped.matmul(k, { transB: true }).mul(1 / Math.sqrt(headDim)).reshape([batch, kvHeads, group, seq, keys]);
-  const weights = softmax(where(allowed, scores, MASKED_SCORE), -1).reshape([batch, kvHeads, group * seq, keys]);
-  return weights.matmul(v).reshape([batch, heads, seq, headDim]);
+  // The engine op: one fused kernel forward and backward where the backend has them, else the
+  // composite described above (engine/ops/fused.ts, attentionComposite).
+  return scaledDotProductAttention(q, k, v, allowed);
 }

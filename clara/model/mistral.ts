@@ -1,4 +1,4 @@
-import { concat, Generator, kaimingUniform, keep, type Backend, type DType, type Tensor } from '../../engine/index.ts';
+import { concat, Generator, kaimingUniform, keep, siluMul, type Backend, type DType, type Tensor } from '../../engine/index.ts';
 import { Embedding, Module, Parameter, RMSNorm } from '../../engine/nn/index.ts';
 import type { MistralConfig } from './config.ts';
 import { attentionMask, groupedQueryAttention } from './attention.ts';
@@ -105,9 +105,9 @@ export class MistralMLP extends Module {
 
   /** SwiGLU: x [B, S, d] → down(silu(gate(x)) · up(x)) [B, S, d]. */
   forward(x: Tensor, ctx: ForwardContext): Tensor {
-    const gate = this.gateProj.forward(x, ctx.adapter, ctx.generator).silu();
+    const gate = this.gateProj.forward(x, ctx.adapter, ctx.generator);
     const up = this.upProj.forward(x, ctx.adapter, ctx.generator);
-    return this.downProj.forward(gate.mul(up), ctx.adapter, ctx.generator);
+    return this.downProj.forward(siluMul(gate, up), ctx.adapter, ctx.generator);
   }
 }
 

@@ -1,4 +1,4 @@
-import { concat, tensor, type Backend, type Tensor } from '../../engine/index.ts';
+import { applyRotary as engineApplyRotary, tensor, type Backend, type Tensor } from '../../engine/index.ts';
 
 /**
  * Rotary position embedding in Hugging Face's convention ("rotate half"): the head dimension is
@@ -32,10 +32,7 @@ export function rotaryTables(positions: ArrayLike<number>, batch: number, seq: n
 
 /** x·cos + rotateHalf(x)·sin, x [B, H, S, Dh], where rotateHalf([x₁, x₂]) = [−x₂, x₁]. */
 export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
-  const half = x.shape[x.rank - 1]! / 2;
-  const [x1, x2] = x.split(half, -1);
-  const rotated = concat([x2!.neg(), x1!], -1);
-  return x.mul(cos).add(rotated.mul(sin));
+  return engineApplyRotary(x, cos, sin); // fused where the backend can (engine/ops/fused.ts)
 }
 
 /**

@@ -4,6 +4,13 @@ import { broadcastStrides, contiguousStrides, formatShape, normalizeAxis, numel,
 import { Tensor } from '../tensor.ts';
 import { checkSameBackend, checkSameDtype, fullLike } from './elementwise.ts';
 
+/** A tensor of `shape` whose contents are undefined (no zero fill): only for outputs written in full. */
+function emptyLike(like: Tensor, shape: readonly number[]): Tensor {
+  const b = like.backend;
+  const n = numel(shape);
+  return new Tensor(b.allocEmpty ? b.allocEmpty(like.dtype, n) : b.alloc(like.dtype, n), shape);
+}
+
 /**
  * Layout ops. `reshape` shares storage; `permute`, `expand`, `slice`, `pad` and `concat` are each
  * one strided copy on the backend (`Backend.copy`), and are the recorded primitives. `transpose`,
@@ -14,7 +21,7 @@ const CONTIGUOUS = (shape: readonly number[]): View => ({ offset: 0, strides: co
 
 /** Copies x read through `view` into a fresh contiguous tensor of `shape`. */
 function stridedCopy(x: Tensor, shape: readonly number[], view: View, op: string): Tensor {
-  const out = fullLike(x, 0, shape);
+  const out = emptyLike(x, shape); // the copy writes every element
   x.backend.copy(shape, x.storage(op), view, out.storage(op), CONTIGUOUS(shape));
   return out;
 }
@@ -151,7 +158,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   });
   if (tensors.length === 1) return first;
   const shape = first.shape.map((d, j) => (j === a ? tensors.reduce((s, t) => s + t.shape[a]!, 0) : d));
-  const out = fullLike(first, 0, shape);
+  const out = emptyLike(first, shape); // the pieces cover every element
   const outStrides = contiguousStrides(shape);
   let start = 0;
   for (const t of tensors) {

@@ -4,6 +4,7 @@ import { formatShape, normalizeAxis, sameShape, ShapeError } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { uniform } from './creation.ts';
 import { where } from './elementwise.ts';
+import { crossEntropyRows, fusionEnabled, softmaxComposite, softmaxLastAxis } from './fused.ts';
 
 /**
  * Neural-network functions, all composites of primitives: their gradients come from the chain
@@ -13,9 +14,8 @@ import { where } from './elementwise.ts';
 /** exp(x) / Σ exp(x) along `axis`, shifted by the (constant) maximum for stability. */
 export function softmax(x: Tensor, axis = -1): Tensor {
   const a = normalizeAxis('softmax', axis, x.rank);
-  const m = noGrad(() => x.max(a, true));
-  const e = x.sub(m).exp();
-  return e.div(e.sum(a, true));
+  // Along the last axis, a fused kernel when the backend has one (engine/ops/fused.ts).
+  return a === x.rank - 1 ? softmaxLastAxis(x) : softmaxComposite(x, a);
 }
 
 /** x − logsumexp(x) along `axis`. */
@@ -39,6 +39,17 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
   if (targets.dtype !== 'int32') throw new TypeError(`crossEntropy: expected int32 targets, got ${targets.dtype}`);
   if (!sameShape(logits.shape.slice(0, -1), targets.shape)) {
     throw new ShapeError(`crossEntropy: Expected target of shape ${formatShape(logits.shape.slice(0, -1))} for input of shape ${formatShape(logits.shape)}, got ${formatShape(targets.shape)}`);
+  }
+  const classes = logits.shape[logits.rank - 1] ?? 0;
+  if (fusionEnabled() && logits.backend.fused !== undefined && logits.rank >= 1 && logits.size > 0 && classes > 0) {
+    // One fused pass per row for the loss and one for its gradient (engine/ops/fused.ts).
+    const rows = logits.size / classes;
+    const perRow = crossEntropyRows(logits.reshape([rows, classes]), targets.reshape([rows]), ignoreIndex);
+    const [scale, nanIfEmpty] = noGrad(() => {
+      const count = targets.ne(ignoreIndex).cast(logits.dtype).sum();
+      return [where(count.gt(0), count.maximum(1).pow(-1), 0), where(count.gt(0), count.mul(0), NaN)];
+    });
+    return perRow.sum().mul(scale).add(nanIfEmpty);
   }
   const kept = targets.ne(ignoreIndex);
   const safeTargets = where(kept, targets, 0).unsqueeze(-1);

@@ -1,8 +1,9 @@
-import type { Backend, BinaryOp, MatmulSpec, ReduceOp, Storage, UnaryOp, View } from '../../backend.ts';
+import type { Backend, BinaryOp, FusedKernels, MatmulSpec, ReduceOp, Storage, UnaryOp, View } from '../../backend.ts';
 import { allocHost, type DType, type TypedArray } from '../../dtype.ts';
 import { binaryKernel, copyKernel, unaryKernel, whereKernel } from './elementwise.ts';
 import { gatherKernel, scatterAddKernel, topkKernel } from './indexing.ts';
 import { matmulKernel } from './matmul.ts';
+import { cpuFusedKernels } from './fused.ts';
 import { argmaxKernel, reduceKernel } from './reduce.ts';
 
 /**
@@ -20,6 +21,7 @@ const COMPARISONS = new Set<BinaryOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
 
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
+  readonly fused: FusedKernels = cpuFusedKernels((dtype, size) => this.make(dtype, size));
 
   supports(_dtype: DType): boolean {
     return true;
@@ -34,6 +36,10 @@ export class CpuBackend implements Backend {
   }
 
   alloc(dtype: DType, size: number): Storage {
+    return this.make(dtype, size);
+  }
+
+  allocEmpty(dtype: DType, size: number): Storage {
     return this.make(dtype, size);
   }
 

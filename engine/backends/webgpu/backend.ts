@@ -1,4 +1,4 @@
-import type { Backend, BinaryOp, MatmulSpec, ReduceOp, Storage, UnaryOp, View } from '../../backend.ts';
+import type { Backend, BinaryOp, FusedKernels, MatmulSpec, ReduceOp, Storage, UnaryOp, View } from '../../backend.ts';
 import type { DType, TypedArray } from '../../dtype.ts';
 import { GpuContext, type ContextOptions } from './context.ts';
 import { acquireDevice, type AcquiredDevice, type AdapterDescription, type DeviceOptions } from './device.ts';
@@ -6,6 +6,7 @@ import * as elementwise from './kernels/elementwise.ts';
 import * as indexing from './kernels/indexing.ts';
 import { matmul, type MatmulVariant } from './kernels/matmul.ts';
 import { reduce } from './kernels/reduce.ts';
+import { webgpuFusedKernels } from './kernels/fused.ts';
 import { chooseMatmulVariant, type MatmulChoice } from './matmulVariant.ts';
 import { GpuStorage } from './storage.ts';
 
@@ -27,8 +28,12 @@ export class WebGPUBackend implements Backend {
   /** The matmul kernel this device uses. */
   matmulVariant: MatmulVariant = 'blocked';
 
+  /** Fused kernels for the transformer's hot paths (engine/backend.ts, FusedKernels). */
+  readonly fused: FusedKernels;
+
   constructor(acquired: AcquiredDevice, opts: ContextOptions = {}) {
     this.ctx = new GpuContext(this, acquired, opts);
+    this.fused = webgpuFusedKernels(this.ctx, (s) => this.own(s));
   }
 
   /** Name, description, Dawn backend, features and limits of the adapter (for `clara doctor`). */
@@ -44,6 +49,11 @@ export class WebGPUBackend implements Backend {
     const s = this.ctx.storage(dtype, size);
     elementwise.fill(this.ctx, s, 0);
     return s;
+  }
+
+  /** Storage with undefined contents (no zero fill): for outputs that are written in full. */
+  allocEmpty(dtype: DType, size: number): Storage {
+    return this.ctx.storage(dtype, size);
   }
 
   upload(dtype: DType, data: TypedArray): Storage {

@@ -58,3 +58,54 @@ export function contiguousStrides(shape: readonly number[]): number[] {
   }
   return strides;
 }
+
+/**
+ * How an element-wise kernel walks its operands (the `#if` modes of shaders/strided.wgsl):
+ * - `flat4`: every operand is contiguous (offset a multiple of 4) or a single broadcast element,
+ *   and the size is a multiple of 4: each invocation handles one vec4, no index arithmetic;
+ * - `grid`: at most 4 dimensions after merging, spread over the dispatch grid (x the innermost,
+ *   y the next, z the outer two), so an invocation finds its element without any division but one;
+ * - `strided`: anything else, decoded dimension by dimension (integer divisions: slow on CPUs).
+ * `scalar[k]`: operand k is one element broadcast (read once, at its offset).
+ */
+export interface Walk {
+  mode: 'flat4' | 'grid' | 'strided';
+  scalar: boolean[];
+  params: Params;
+  grid: [number, number, number];
+}
+
+/** Invocations per workgroup along x in `grid` mode (GX in shaders/strided.wgsl). */
+export const GRID_X = 64;
+
+export function planWalk(op: string, shape: readonly number[], views: readonly View[], maxPerDim: number,
+  grid1D: (n: number, per?: number) => [number, number], allowFlat = true): Walk {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const merged = mergeDims(shape, views.map((v) => v.strides));
+  const rank = merged.shape.length;
+  const scalar = merged.strides.map((s) => s.every((x) => x === 0));
+  const contiguous = merged.strides.map((s) => rank === 0 || (rank === 1 && s[0] === 1));
+  if (allowFlat && size % 4 === 0 && views.every((v, k) => scalar[k] || (contiguous[k] && v.offset % 4 === 0))) {
+    const p = new Params(40).set(0, size / 4).set(1, 1);
+    views.forEach((v, k) => p.set(2 + k, scalar[k] ? v.offset : v.offset / 4));
+    const g = grid1D(size / 4);
+    return { mode: 'flat4', scalar, params: p, grid: [g[0], g[1], 1] };
+  }
+  if (rank <= 4) {
+    const pad = 4 - rank;
+    const d = [...new Array<number>(pad).fill(1), ...merged.shape];
+    const gx = Math.ceil(d[3] / GRID_X);
+    // Rows per workgroup: about 2048 elements each (workgroups have a fixed cost on CPU adapters).
+    const rows = Math.max(1, Math.min(d[2], Math.floor(2048 / Math.min(d[3], GRID_X))));
+    const gy = Math.ceil(d[2] / rows);
+    if (gx <= maxPerDim && gy <= maxPerDim && d[0] * d[1] <= maxPerDim) {
+      const p = new Params(40).set(0, size).set(1, 4).set(5, rows);
+      views.forEach((v, k) => p.set(2 + k, v.offset));
+      p.setArray(8, d);
+      merged.strides.forEach((s, k) => p.setArray(16 + 8 * k, [...new Array<number>(pad).fill(0), ...s]));
+      return { mode: 'grid', scalar: views.map(() => false), params: p, grid: [gx, gy, d[0] * d[1]] };
+    }
+  }
+  const g = grid1D(size);
+  return { mode: 'strided', scalar: views.map(() => false), params: stridedParams(op, shape, views), grid: [g[0], g[1], 1] };
+}

@@ -3,7 +3,7 @@ import type { DType } from '../../../dtype.ts';
 import type { GpuContext } from '../context.ts';
 import { Params } from '../params.ts';
 import type { GpuStorage } from '../storage.ts';
-import { stridedParams } from '../strided.ts';
+import { planWalk, type Walk } from '../strided.ts';
 import { computeType, wgslType } from './types.ts';
 
 /** Op codes: the `override OP` of shaders/unary.wgsl and shaders/binary.wgsl. */
@@ -21,8 +21,10 @@ export function unary(ctx: GpuContext, op: UnaryOp, x: GpuStorage): GpuStorage {
   const out = ctx.storage(x.dtype, x.size);
   if (x.size === 0) return out;
   const type = wgslType(x.dtype);
-  const kernel = { file: 'unary.wgsl', defines: { ELEM: type, CT: type }, constants: { OP: UNARY_CODES[op] } };
-  ctx.run(`unary ${op}`, kernel, new Params(4).set(0, x.size), [x, out], ctx.grid1D(x.size));
+  const vec4 = x.size % 4 === 0;
+  const kernel = { file: 'unary.wgsl', defines: { ELEM: type, CT: type, VEC4: vec4 }, constants: { OP: UNARY_CODES[op] } };
+  const n = vec4 ? x.size / 4 : x.size;
+  ctx.run(`unary ${op}`, kernel, new Params(4).set(0, n), [x, out], ctx.grid1D(n));
   return out;
 }
 
@@ -35,14 +37,18 @@ export function binary(ctx: GpuContext, op: BinaryOp, shape: readonly number[],
   const size = shape.reduce((p, d) => p * d, 1);
   const out = ctx.storage(outDtype, size);
   if (size === 0) return out;
+  const walk = plan(ctx, `binary ${op}`, shape, [av, bv]);
   const ct = computeType(a.dtype);
   const toOut = compare ? 'u32' : a.dtype === 'bool' ? 'to_bool' : ct;
   const kernel = {
     file: 'binary.wgsl',
-    defines: { ELEM: wgslType(a.dtype), CT: ct, OUT: wgslType(outDtype), TO_OUT: toOut, IS_INT: ct === 'i32' },
+    defines: {
+      ELEM: wgslType(a.dtype), CT: ct, OUT: wgslType(outDtype), TO_OUT: toOut, IS_INT: ct === 'i32',
+      ...walkDefines(walk, ['A', 'B']),
+    },
     constants: { OP: BINARY_CODES[op] },
   };
-  ctx.run(`binary ${op}`, kernel, stridedParams(`binary ${op}`, shape, [av, bv]), [a, b, out], ctx.grid1D(size));
+  ctx.run(`binary ${op}`, kernel, walk.params, [a, b, out], walk.grid);
   return out;
 }
 
@@ -52,8 +58,12 @@ export function where(ctx: GpuContext, shape: readonly number[], cond: GpuStorag
   const size = shape.reduce((p, d) => p * d, 1);
   const out = ctx.storage(a.dtype, size);
   if (size === 0) return out;
-  const kernel = { file: 'where.wgsl', defines: { COND: wgslType(cond.dtype), ELEM: wgslType(a.dtype) } };
-  ctx.run('where', kernel, stridedParams('where', shape, [cv, av, bv]), [cond, a, b, out], ctx.grid1D(size));
+  const walk = plan(ctx, 'where', shape, [cv, av, bv]);
+  const kernel = {
+    file: 'where.wgsl',
+    defines: { COND: wgslType(cond.dtype), ELEM: wgslType(a.dtype), ...walkDefines(walk, ['C', 'A', 'B']) },
+  };
+  ctx.run('where', kernel, walk.params, [cond, a, b, out], walk.grid);
   return out;
 }
 
@@ -68,8 +78,10 @@ export function copy(ctx: GpuContext, shape: readonly number[], src: GpuStorage,
     ctx.release(tmp);
     return;
   }
-  const kernel = { file: 'copy.wgsl' };
-  ctx.run('copy', kernel, stridedParams('copy', shape, [sv, dv]), [src, dst], ctx.grid1D(size));
+  // The destination is written, so it may not be a broadcast element (FLAT4 with D_SCALAR).
+  let walk = plan(ctx, 'copy', shape, [sv, dv]);
+  if (walk.mode === 'flat4' && walk.scalar[1]) walk = plan(ctx, 'copy', shape, [sv, dv], false);
+  ctx.run('copy', { file: 'copy.wgsl', defines: walkDefines(walk, ['S', 'D']) }, walk.params, [src, dst], walk.grid);
 }
 
 export function fill(ctx: GpuContext, s: GpuStorage, value: number): void {
@@ -84,9 +96,7 @@ export function cast(ctx: GpuContext, x: GpuStorage, dtype: DType): GpuStorage {
   const out = ctx.storage(dtype, x.size);
   if (x.size === 0) return out;
   if (x.dtype === dtype) {
-    const whole = { offset: 0, strides: [1] };
-    ctx.run('cast (copy)', { file: 'copy.wgsl' }, stridedParams('cast', [x.size], [whole, whole]), [x, out],
-      ctx.grid1D(x.size));
+    copy(ctx, [x.size], x, CONTIGUOUS, out, CONTIGUOUS);
     return out;
   }
   const kernel = {
@@ -95,4 +105,30 @@ export function cast(ctx: GpuContext, x: GpuStorage, dtype: DType): GpuStorage {
   };
   ctx.run(`cast ${x.dtype}→${dtype}`, kernel, new Params(4).set(0, x.size), [x, out], ctx.grid1D(x.size));
   return out;
+}
+
+const CONTIGUOUS: View = { offset: 0, strides: [1] };
+
+/** How to walk `views` over `shape` (see planWalk); outputs of binary and where are contiguous. */
+function plan(ctx: GpuContext, op: string, shape: readonly number[], views: readonly View[], flat = true): Walk {
+  // A 1-D contiguous view stands for any rank: expand it to the shape's own strides.
+  const full = views.map((v) => (v === CONTIGUOUS ? { offset: 0, strides: rowMajor(shape) } : v));
+  return planWalk(op, shape, full, ctx.device.limits.maxComputeWorkgroupsPerDimension, (n, per) => ctx.grid1D(n, per), flat);
+}
+
+function rowMajor(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    strides[d] = s;
+    s *= shape[d]!;
+  }
+  return strides;
+}
+
+/** The #defines of a walk: FLAT4 / GRID, and <NAME>_SCALAR for broadcast operands in FLAT4. */
+function walkDefines(walk: Walk, names: readonly string[]): Record<string, boolean> {
+  const d: Record<string, boolean> = { FLAT4: walk.mode === 'flat4', GRID: walk.mode === 'grid' };
+  if (walk.mode === 'flat4') names.forEach((n, k) => { if (walk.scalar[k]) d[`${n}_SCALAR`] = true; });
+  return d;
 }

@@ -1,0 +1,176 @@
+// Scaled-dot-product attention with grouped-query heads and a boolean mask, forward and backward:
+// q [B, H, S, D], k and v [B, Hkv, T, D] (query head h reads kv head h / G, G = H / Hkv),
+// allowed [B, S, T] (u32 0/1). Scores of masked pairs are REPLACED by −1e30 (as the composite in
+// engine/ops/fused.ts does), so a query with no allowed key attends uniformly.
+//
+// Written for CPU adapters first: invocations of a workgroup share one (b, head) and differ only
+// in their query (or key), so every load of the other side (keys and values, or queries and
+// gradients) is the same address for the whole workgroup: one load and a broadcast on llvmpipe.
+// No shared memory, no barriers. D is a multiple of 4; rows are held as DV = D/4 vec4 registers.
+//
+// Host defines: DV, and one of
+//   FORWARD  grid [⌈S/QB⌉, H, B], one query per invocation: online softmax over the keys;
+//            writes out and lse = max + log Σ exp (per query row)
+//   BWD_Q    same grid: delta = Σ g·out (written for BWD_KV) and dq = Σ_t ds_t·k_t·scale
+//   BWD_KV   grid [⌈T/QB⌉, Hkv, B], one key per invocation, looping over the G·S queries that
+//            read it: dv = Σ p·g, dk = Σ ds·q·scale
+// where p = exp(score − lse) (1/T on a row with no allowed key) and ds = p·(g·v − delta) on
+// allowed pairs, 0 on masked ones (the mask replaced their score: no gradient flows to it).
+const QB: u32 = 16u;
+const MASKED: f32 = -1e30;
+
+struct Params {
+  heads: u32,
+  kv_heads: u32,
+  seq: u32,
+  keys: u32,
+  group: u32,
+  scale: f32,
+  unused0: u32,
+  unused1: u32,
+}
+
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> k: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> v: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> allowed: array<u32>;
+#if FORWARD
+@group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> lse: array<f32>;
+#endif
+#if BWD_Q
+@group(0) @binding(5) var<storage, read> out: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> lse: array<f32>;
+@group(0) @binding(7) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read_write> delta: array<f32>;
+@group(0) @binding(9) var<storage, read_write> dq: array<vec4<f32>>;
+#endif
+#if BWD_KV
+@group(0) @binding(5) var<storage, read> lse: array<f32>;
+@group(0) @binding(6) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read> delta: array<f32>;
+@group(0) @binding(8) var<storage, read_write> dk: array<vec4<f32>>;
+@group(0) @binding(9) var<storage, read_write> dv: array<vec4<f32>>;
+#endif
+
+#if FORWARD
+@compute @workgroup_size(QB)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let s = wid.x * QB + lid.x;
+  let sc = min(s, P.seq - 1u);
+  let b = wid.z;
+  let row = (b * P.heads + wid.y) * P.seq + sc;
+  let kv0 = (b * P.kv_heads + wid.y / P.group) * P.keys;
+  let mask0 = (b * P.seq + sc) * P.keys;
+  var qr: array<vec4<f32>, DV>;
+  var acc: array<vec4<f32>, DV>;
+  for (var i = 0u; i < DV; i++) {
+    qr[i] = q[row * DV + i];
+    acc[i] = vec4<f32>();
+  }
+  var m = -3.0e38;
+  var l = 0.0;
+  for (var t = 0u; t < P.keys; t++) {
+    let kr = (kv0 + t) * DV;
+    var d = 0.0;
+    for (var i = 0u; i < DV; i++) { d += dot(qr[i], k[kr + i]); }
+    let score = select(MASKED, d * P.scale, allowed[mask0 + t] != 0u);
+    let mn = max(m, score);
+    let corr = exp(m - mn);
+    let p = exp(score - mn);
+    l = l * corr + p;
+    for (var i = 0u; i < DV; i++) { acc[i] = acc[i] * corr + p * v[kr + i]; }
+    m = mn;
+  }
+  if (s >= P.seq) { return; }
+  for (var i = 0u; i < DV; i++) { out[row * DV + i] = acc[i] / l; }
+  lse[row] = m + log(l);
+}
+#endif
+
+#if BWD_Q
+@compute @workgroup_size(QB)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let s = wid.x * QB + lid.x;
+  let sc = min(s, P.seq - 1u);
+  let b = wid.z;
+  let row = (b * P.heads + wid.y) * P.seq + sc;
+  let kv0 = (b * P.kv_heads + wid.y / P.group) * P.keys;
+  let mask0 = (b * P.seq + sc) * P.keys;
+  var qr: array<vec4<f32>, DV>;
+  var gr: array<vec4<f32>, DV>;
+  var acc: array<vec4<f32>, DV>;
+  var di = 0.0;
+  for (var i = 0u; i < DV; i++) {
+    qr[i] = q[row * DV + i];
+    gr[i] = g[row * DV + i];
+    acc[i] = vec4<f32>();
+    di += dot(gr[i], out[row * DV + i]);
+  }
+  let l = lse[row];
+  // A row with no allowed key has only masked pairs: no gradient reaches q.
+  for (var t = 0u; t < P.keys; t++) {
+    if (allowed[mask0 + t] == 0u) { continue; }
+    let kr = (kv0 + t) * DV;
+    var d = 0.0;
+    var dp = 0.0;
+    for (var i = 0u; i < DV; i++) {
+      d += dot(qr[i], k[kr + i]);
+      dp += dot(gr[i], v[kr + i]);
+    }
+    let ds = exp(d * P.scale - l) * (dp - di) * P.scale;
+    for (var i = 0u; i < DV; i++) { acc[i] += ds * k[kr + i]; }
+  }
+  if (s >= P.seq) { return; }
+  delta[row] = di;
+  for (var i = 0u; i < DV; i++) { dq[row * DV + i] = acc[i]; }
+}
+#endif
+
+#if BWD_KV
+@compute @workgroup_size(QB)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let t = wid.x * QB + lid.x;
+  let tc = min(t, P.keys - 1u);
+  let b = wid.z;
+  let kvh = wid.y;
+  let kr = ((b * P.kv_heads + kvh) * P.keys + tc) * DV;
+  var kk: array<vec4<f32>, DV>;
+  var vv: array<vec4<f32>, DV>;
+  var dka: array<vec4<f32>, DV>;
+  var dva: array<vec4<f32>, DV>;
+  for (var i = 0u; i < DV; i++) {
+    kk[i] = k[kr + i];
+    vv[i] = v[kr + i];
+    dka[i] = vec4<f32>();
+    dva[i] = vec4<f32>();
+  }
+  let uniform_p = 1.0 / f32(P.keys);
+  for (var gi = 0u; gi < P.group; gi++) {
+    let h = kvh * P.group + gi;
+    for (var s = 0u; s < P.seq; s++) {
+      let row = (b * P.heads + h) * P.seq + s;
+      let l = lse[row];
+      let ok = allowed[(b * P.seq + s) * P.keys + tc] != 0u;
+      var d = 0.0;
+      var dp = 0.0;
+      for (var i = 0u; i < DV; i++) {
+        d += dot(q[row * DV + i], kk[i]);
+        dp += dot(g[row * DV + i], vv[i]);
+      }
+      let p = select(select(0.0, exp(d * P.scale - l), ok), uniform_p, l < MASKED * 0.5);
+      let ds = select(0.0, p * (dp - delta[row]) * P.scale, ok);
+      for (var i = 0u; i < DV; i++) {
+        dva[i] += p * g[row * DV + i];
+        dka[i] += ds * q[row * DV + i];
+      }
+    }
+  }
+  if (t >= P.keys) { return; }
+  for (var i = 0u; i < DV; i++) {
+    dk[kr + i] = dka[i];
+    dv[kr + i] = dva[i];
+  }
+}
+#endif
