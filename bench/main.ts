@@ -1,16 +1,14 @@
 /**
- * Benchmark dispatcher: `npm run bench -- <suite> [--json]`, e.g. `npm run bench -- matmul --json`.
- * Each suite is a module in bench/ exporting `run(args)`; with --json every row is printed as one
- * JSON object ({ suite, case, backend, ms, gflops? }), otherwise as a table.
+ * Benchmark dispatcher: `npm run bench [-- SUITE…] [--json] [--quick]`, e.g. `npm run bench -- matmul --json`.
+ * The compared suites (bench/runner.ts: matmul, attention, rmsnorm, crossentropy, stage1, stage3,
+ * compress, generate) run on every backend and side by side with PyTorch; a standalone suite below
+ * is a module in bench/ exporting `run(args)` that prints its own rows.
  */
 const SUITES: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
-  matmul: () => import('./matmul.ts'),
+  step: () => import('./step.ts'),
 };
 
 const [suite, ...args] = process.argv.slice(2);
 const load = suite ? SUITES[suite] : undefined;
-if (!load) {
-  console.error(`usage: npm run bench -- <${Object.keys(SUITES).join('|')}> [--json]`);
-  process.exit(2);
-}
-await (await load()).run(args);
+if (load) await (await load()).run(args);
+else await (await import('./runner.ts')).main(process.argv.slice(2));
