@@ -1,6 +1,13 @@
 import { parseOptions, UsageError } from './args.ts';
 import { backendOption } from './backendOption.ts';
 import { doctor, DOCTOR_HELP, formatDoctorReport } from './doctor.ts';
+import { runAsk } from './ask.ts';
+import { runCompress } from './compress.ts';
+import { runDemoCommand } from './demo.ts';
+import { runE2e } from './e2e.ts';
+import { runEval } from './evaluate.ts';
+import { runPretrain } from './pretrain.ts';
+import { runSynth } from './synth.ts';
 import { runTrace } from './trace.ts';
 
 /**
@@ -10,7 +17,14 @@ import { runTrace } from './trace.ts';
 const USAGE = `Usage: clara <command> [options]
 
 Commands:
+  demo       the whole pipeline on a generated corpus, with a table of results (the main job)
   doctor     report the backends, the WebGPU adapter and a self-check
+  synth      write the seeded synthetic corpus (stage 1, 2 and 3 files)
+  pretrain   train stage 1 (compressor pretraining) or stage 2 (instruction tuning)
+  e2e        train stage 3 (query reasoner and generator, end to end)
+  compress   compress a corpus into a document bank
+  ask        retrieve from a document bank and answer a question
+  eval       recall@1/3/5, EM, F1 and cover accuracy on stage-3 rows
   trace      run a checkpoint on given inputs; write hidden states, logits, loss, gradients
 
 Run \`clara <command> --help\` for a command's options. Every command takes
@@ -29,7 +43,14 @@ async function runDoctor(argv: string[]): Promise<number> {
 }
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  demo: runDemoCommand,
   doctor: runDoctor,
+  synth: runSynth,
+  pretrain: runPretrain,
+  e2e: runE2e,
+  compress: runCompress,
+  ask: runAsk,
+  eval: runEval,
   trace: runTrace,
 };
 

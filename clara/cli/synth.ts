@@ -1,0 +1,76 @@
+import { writeSyntheticCorpus } from '../data/writeSynthCorpus.ts';
+import { choiceOption, parseOptions, UsageError, type OptionSpec } from './args.ts';
+import { backendOption } from './backendOption.ts';
+import { flagReader } from './pretrain.ts';
+
+/** `clara synth`: writes the seeded synthetic corpus (clara/data/writeSynthCorpus.ts). */
+export const SYNTH_HELP = `Usage: clara synth --out DIR [options]
+
+Writes a seeded synthetic corpus of invented people and their facts, in the formats of spec §7:
+  DIR/stage1.jsonl          qa and paraphrase rows (held-out facts excluded)
+  DIR/stage2.jsonl          trained questions with k documents each
+  DIR/stage3-train.jsonl    trained questions with N candidates and pos_index
+  DIR/stage3-heldout.jsonl  held-out questions (evaluation only)
+  DIR/documents.jsonl       the documents
+  DIR/split.json            options, counts and every question's split
+The same options give the same files, byte for byte.
+
+  --out DIR               output directory (required)
+  --seed S                (default 0)
+  --entities N            people, one document each (default 300)
+  --candidates N          stage-3 candidates per question (default 20)
+  --top-k K               stage-2 documents per question (default 5)
+  --held-out-share X      share of people with one fact held out (default 0.5)
+  --min-facts N           facts per person, at least (default 2)
+  --max-facts N           facts per person, at most, ≤ 5 (default 4)
+  --qa-rows per-question|per-document
+                          stage-1 qa rows: one per question (default) or one per document
+  --no-paraphrase         write no stage-1 paraphrase rows
+  --backend B             accepted for uniformity; synth runs no model
+  -h, --help              this help`;
+
+const OPTIONS: OptionSpec = {
+  out: { type: 'string' }, seed: { type: 'string' }, entities: { type: 'string' }, candidates: { type: 'string' },
+  'top-k': { type: 'string' }, 'held-out-share': { type: 'string' }, 'min-facts': { type: 'string' }, 'max-facts': { type: 'string' },
+  'qa-rows': { type: 'string' }, 'no-paraphrase': { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+};
+
+export async function runSynth(argv: string[]): Promise<number> {
+  const { values, positionals } = parseOptions('synth', argv, OPTIONS);
+  if (values.help) {
+    console.log(SYNTH_HELP);
+    return 0;
+  }
+  if (positionals.length > 0) throw new UsageError(`clara synth: unexpected argument '${positionals[0]}' (see \`clara synth --help\`)`);
+  const flag = flagReader('synth', values);
+  backendOption('synth', values.backend); // accepted like every command's, checked, but synth computes nothing
+  const options = {
+    seed: flag.int('seed', 0),
+    entities: flag.int('entities', 1),
+    candidates: flag.int('candidates', 1),
+    generationTopK: flag.int('top-k', 1),
+    heldOutShare: flag.number('held-out-share', (x) => x >= 0 && x <= 1, 'a number in [0, 1]'),
+    minFacts: flag.int('min-facts', 1),
+    maxFacts: flag.int('max-facts', 1),
+    qaRows: values['qa-rows'] === undefined ? undefined : choiceOption('synth', 'qa-rows', values['qa-rows'], ['per-question', 'per-document'] as const, 'per-question'),
+    paraphraseRows: values['no-paraphrase'] === true ? false : undefined,
+  };
+  const out = flag.required('out');
+  let written;
+  try {
+    written = writeSyntheticCorpus(out, Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)));
+  } catch (error) {
+    // The generator's option checks ("synth: candidates … cannot exceed entities") are usage errors.
+    if ((error as Error).message.startsWith('synth: ')) throw new UsageError(`clara ${(error as Error).message}`);
+    throw error;
+  }
+  const { corpus, files } = written;
+  const heldOut = corpus.questions.filter((q) => q.heldOut).length;
+  console.log(`wrote ${out}: ${corpus.entities.length} documents, ${corpus.questions.length} questions (${heldOut} held out)`);
+  console.log(`  ${files.stage1}  ${corpus.stage1.length} rows`);
+  console.log(`  ${files.stage2}  ${corpus.stage2.length} rows`);
+  console.log(`  ${files.stage3Train}  ${corpus.stage3Train.length} rows`);
+  console.log(`  ${files.stage3HeldOut}  ${corpus.stage3HeldOut.length} rows`);
+  console.log(`  ${files.documents}, ${files.split}`);
+  return 0;
+}

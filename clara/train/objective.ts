@@ -1,0 +1,31 @@
+import type { Generator, Tensor } from '../../engine/index.ts';
+import type { Units } from './accumulation.ts';
+
+/**
+ * What a stage trains on, as the generic trainer sees it. The trainer owns the loop (data order,
+ * accumulation, optimiser, schedule, checkpoints); an objective says how rows become a batch and
+ * which loss terms a batch gives. Stages 1 and 2 use `compressionObjective`; stage 3 brings its own.
+ *
+ * The loss the trainer minimises is  L = Σ_t weights[t] · term_t,  each term a mean over its units.
+ */
+export interface TrainingObjective<Row, Batch> {
+  /** Coefficient of each loss term in L, e.g. { ce: 1, mse: 0.1 }. Every term `terms()` returns is listed. */
+  readonly weights: Readonly<Record<string, number>>;
+  /**
+   * Settings that change the numbers (stage, λ, document length…). Saved with a checkpoint and
+   * checked on resume, so a run is never continued under different settings by mistake.
+   */
+  readonly settings: Readonly<Record<string, unknown>>;
+  /** Host side: tokenize and pad the rows of one micro-batch. `generator` is seeded by (seed, step). */
+  collate(rows: readonly Row[], generator: Generator): MicroBatch<Batch>;
+  /** Forward pass: each term as a scalar tensor, the mean over its units in this micro-batch. */
+  terms(batch: Batch): Record<string, Tensor>;
+}
+
+export interface MicroBatch<Batch> {
+  batch: Batch;
+  /** Units each term averages over, known before the forward pass (see accumulation.ts). */
+  units: Units;
+  /** Non-padding tokens the model reads (for tokens per second). */
+  tokens: number;
+}

@@ -1,0 +1,106 @@
+import { Generator, type Backend } from '../../engine/index.ts';
+import { ClaraModel, memoryTokenCount } from '../claraModel.ts';
+import type { Stage1Row } from '../data/stage1Data.ts';
+import type { Stage2Row } from '../data/stage2Data.ts';
+import { latestCheckpoint, readTrainerState } from './checkpoint.ts';
+import { compressionObjective } from './compressionObjective.ts';
+import { mix32 } from './dataOrder.ts';
+import type { StepMetrics } from './metricsLog.ts';
+import { compressionStageParameters } from './stageParameters.ts';
+import { train, type TrainingJob, type TrainingResult } from './trainer.ts';
+import { resolveTrainingConfig, type TrainingConfig } from './trainingConfig.ts';
+
+/**
+ * Stages 1 and 2 as library calls; `clara pretrain` is a thin layer over these.
+ *
+ *     const clara = ClaraModel.fromScratch(…)   // or ClaraModel.load(stage1Dir) for stage 2
+ *     const { rows } = loadStage1File('data.jsonl');
+ *     await trainCompressionStage({ clara, stage: 1, rows, steps: 300, lr: 2e-3, out: 'runs/s1' });
+ *     // later, after an interruption:
+ *     await resumeCompressionStage({ out: 'runs/s1', rows });
+ */
+export interface CompressionStageOptions extends Partial<TrainingConfig> {
+  clara: ClaraModel;
+  stage: 1 | 2;
+  rows: readonly Stage1Row[] | readonly Stage2Row[];
+  /** λ of L = L_ce + λ·L_mse (default 0.1). */
+  mseWeight?: number;
+  /** Run directory: metrics.jsonl and checkpoint/ (see checkpoint.ts). */
+  out?: string;
+  /** Continue the run in `out`; `clara` must be loaded from its checkpoint (resumeCompressionStage does this). */
+  resume?: boolean;
+  saveEvery?: number;
+  progress?: boolean;
+  onStep?: (metrics: StepMetrics) => void | Promise<void>;
+  transformTerms?: TrainingJob<unknown, unknown>['transformTerms'];
+}
+
+/** Seeds derived from the run's seed, one per use, so that they never share a stream. */
+const ADAPTER_INIT_STREAM = 1;
+const DROPOUT_STREAM = 2;
+
+export async function trainCompressionStage(options: CompressionStageOptions): Promise<TrainingResult> {
+  const { clara, stage, rows } = options;
+  if (stage !== 1 && stage !== 2) throw new Error(`stage must be 1 or 2, got ${String(stage)}`);
+  if (rows.length === 0) throw new Error('no training rows');
+  const n = memoryTokenCount(clara.settings);
+  if (n !== clara.nMem) {
+    throw new Error(`document length ${clara.settings.docMaxLength} / compression rate ${clara.settings.compressionRate} gives ${n} memory tokens, but the model's tokenizer has ${clara.nMem}`);
+  }
+  const config = resolveTrainingConfig(options, rows.length);
+  const resume = options.resume ?? false;
+  if (resume && clara.settings.stage !== stage) throw new Error(`resume: the checkpoint is a stage-${clara.settings.stage} model, not stage ${stage}`);
+
+  const parameters = compressionStageParameters(clara, stage, { resume, generator: new Generator(mix32(config.seed, ADAPTER_INIT_STREAM)) });
+  clara.settings.stage = stage;
+  const dropout = clara.backbone.generator;
+  if (!resume) dropout.setState(new Generator(mix32(config.seed, DROPOUT_STREAM)).state());
+  clara.backbone.train();
+
+  return train({
+    objective: compressionObjective(clara, stage, { mseWeight: options.mseWeight ?? 0.1 }),
+    rows: rows as readonly (Stage1Row | Stage2Row)[],
+    parameters,
+    generators: { dropout },
+    config,
+    saveModel: (dir) => clara.save(dir),
+    out: options.out,
+    resume,
+    saveEvery: options.saveEvery,
+    progress: options.progress,
+    onStep: options.onStep,
+    transformTerms: options.transformTerms,
+  });
+}
+
+/**
+ * Continues the run in `out` from its last checkpoint, with the settings it was started with:
+ * loads the checkpoint's model and calls `trainCompressionStage` with `resume`. `rows` must be the
+ * run's data (checked by a fingerprint).
+ */
+export async function resumeCompressionStage(options: {
+  out: string;
+  rows: readonly Stage1Row[] | readonly Stage2Row[];
+  backend?: Backend;
+  saveEvery?: number;
+  progress?: boolean;
+  onStep?: (metrics: StepMetrics) => void | Promise<void>;
+}): Promise<TrainingResult & { clara: ClaraModel }> {
+  const dir = latestCheckpoint(options.out);
+  if (dir === null) throw new Error(`${options.out} holds no checkpoint to resume from`);
+  const state = readTrainerState(dir);
+  const clara = ClaraModel.load(dir, { backend: options.backend });
+  const result = await trainCompressionStage({
+    ...state.config,
+    clara,
+    stage: state.objective.stage as 1 | 2,
+    mseWeight: state.objective.mseWeight as number,
+    rows: options.rows,
+    out: options.out,
+    resume: true,
+    saveEvery: options.saveEvery,
+    progress: options.progress,
+    onStep: options.onStep,
+  });
+  return { ...result, clara };
+}

@@ -1,0 +1,70 @@
+import { defaultWarmupSteps, DEFAULT_MIN_LR_RATIO } from './schedule.ts';
+
+/**
+ * The hyper-parameters of a run: everything besides the data and the objective that changes the
+ * numbers. Saved in every checkpoint and checked on resume.
+ */
+export interface TrainingConfig {
+  /** Optimiser steps. */
+  steps: number;
+  /** Examples per micro-batch (one forward and backward pass). */
+  batchSize: number;
+  /** Micro-batches per optimiser step; the effective batch is batchSize · gradAccum. */
+  gradAccum: number;
+  /** Peak learning rate. */
+  lr: number;
+  warmupSteps: number;
+  /** Floor of the cosine, as a share of lr. */
+  minLrRatio: number;
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+  /** Gradients are clipped to this global L2 norm. */
+  maxGradNorm: number;
+  /** Seeds the data order and the per-step example randomness. */
+  seed: number;
+}
+
+/** CLaRa's official optimiser settings (spec §4); lr 1e-4 is the official rate. */
+export const TRAINING_DEFAULTS = {
+  batchSize: 8, gradAccum: 1, lr: 1e-4, minLrRatio: DEFAULT_MIN_LR_RATIO, betas: [0.9, 0.95] as [number, number],
+  eps: 1e-8, weightDecay: 0, maxGradNorm: 1.0, seed: 0,
+};
+
+/**
+ * Fills in the defaults: `steps` defaults to one pass over the data (`rowCount` rows), warm-up to
+ * 3 % of the steps. Throws a RangeError naming the first bad value.
+ */
+export function resolveTrainingConfig(partial: Partial<TrainingConfig>, rowCount: number): TrainingConfig {
+  const d = TRAINING_DEFAULTS;
+  const batchSize = partial.batchSize ?? d.batchSize;
+  const gradAccum = partial.gradAccum ?? d.gradAccum;
+  const steps = partial.steps ?? Math.max(1, Math.ceil(rowCount / (batchSize * gradAccum)));
+  const config: TrainingConfig = {
+    steps, batchSize, gradAccum,
+    lr: partial.lr ?? d.lr,
+    warmupSteps: partial.warmupSteps ?? defaultWarmupSteps(steps),
+    minLrRatio: partial.minLrRatio ?? d.minLrRatio,
+    betas: partial.betas ?? d.betas,
+    eps: partial.eps ?? d.eps,
+    weightDecay: partial.weightDecay ?? d.weightDecay,
+    maxGradNorm: partial.maxGradNorm ?? d.maxGradNorm,
+    seed: partial.seed ?? d.seed,
+  };
+  const positiveInt = (name: keyof TrainingConfig) => {
+    const v = config[name] as number;
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
+  };
+  positiveInt('steps');
+  positiveInt('batchSize');
+  positiveInt('gradAccum');
+  if (!Number.isInteger(config.warmupSteps) || config.warmupSteps < 0 || config.warmupSteps > steps) {
+    throw new RangeError(`warmupSteps must be an integer in [0, steps = ${steps}], got ${config.warmupSteps}`);
+  }
+  // lr may be Infinity on purpose (tests use it to provoke a non-finite loss); NaN or negative is a mistake.
+  if (!(config.lr >= 0)) throw new RangeError(`lr must be a non-negative number, got ${config.lr}`);
+  if (!(config.minLrRatio >= 0 && config.minLrRatio <= 1)) throw new RangeError(`minLrRatio must be in [0, 1], got ${config.minLrRatio}`);
+  if (!(config.maxGradNorm > 0)) throw new RangeError(`maxGradNorm must be positive, got ${config.maxGradNorm}`);
+  if (!Number.isInteger(config.seed)) throw new RangeError(`seed must be an integer, got ${config.seed}`);
+  return config;
+}
