@@ -1,0 +1,94 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { ClaraModel } from '../../../clara/claraModel.ts';
+import { main } from '../../../clara/cli/main.ts';
+import { readSafetensorsFile } from '../../../engine/io/index.ts';
+import { tempDir } from '../train/helpers.ts';
+
+/**
+ * The stage-3 commands through `main(argv)`, as the `clara` binary runs them: e2e trains, compress
+ * writes a bank, ask retrieves and answers, eval reports the metrics, and the quick demo runs the
+ * whole pipeline with its JSON contract.
+ */
+describe('clara e2e / compress / ask / eval', () => {
+  let errors: MockInstance;
+  let logs: MockInstance;
+  const stderr = () => errors.mock.calls.map((c) => c.join(' ')).join('\n');
+  const stdout = () => logs.mock.calls.map((c) => c.join(' ')).join('\n');
+  beforeEach(() => {
+    errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    logs = vi.spyOn(console, 'log').mockImplementation(() => {});
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  it('trains stage 3 from a stage-1 model, then compresses, asks and evaluates', async () => {
+    const dir = tempDir('stage3-cli');
+    const data = join(dir, 'data');
+    expect(await main(['synth', '--out', data, '--entities', '12', '--candidates', '6', '--seed', '3'])).toBe(0);
+    const stage1 = join(dir, 'stage1');
+    expect(await main(['pretrain', '--stage', '1', '--data', join(data, 'stage1.jsonl'), '--out', stage1, '--config', 'tiny',
+      '--doc-max-length', '32', '--compression-rate', '8', '--lora-r', '4', '--steps', '2', '--batch-size', '2', '--backend', 'cpu']), stderr()).toBe(0);
+
+    const stage3 = join(dir, 'stage3');
+    expect(await main(['e2e', '--model', join(stage1, 'checkpoint'), '--data', join(data, 'stage3-train.jsonl'), '--out', stage3,
+      '--steps', '2', '--batch-size', '2', '--k', '2', '--candidates', '4', '--estimator', 'gumbel', '--backend', 'cpu']), stderr()).toBe(0);
+    const model = ClaraModel.load(join(stage3, 'checkpoint'));
+    expect(model.backbone.adapterNames().sort()).toEqual(['decoder_adapter', 'encoder_adapter', 'query_reasoner_adapter']);
+    expect(model.settings.stage).toBe(3);
+
+    const index = join(dir, 'bank.safetensors');
+    expect(await main(['compress', '--model', join(stage3, 'checkpoint'), '--docs', join(data, 'documents.jsonl'), '--out', index, '--backend', 'cpu']), stderr()).toBe(0);
+    const bank = readSafetensorsFile(index);
+    expect(bank.info('vectors').shape).toEqual([12, model.nMem, model.backbone.config.hidden_size]);
+    expect(JSON.parse(bank.metadata.documents!)).toHaveLength(12);
+
+    logs.mockClear();
+    expect(await main(['ask', '--model', join(stage3, 'checkpoint'), '--index', index, '--k', '3', '--max-new-tokens', '4', '--json', '--backend', 'cpu', 'Where was somebody born?']), stderr()).toBe(0);
+    const asked = JSON.parse(stdout().trim().split('\n').pop()!);
+    expect(asked.documents).toHaveLength(3);
+    const scores = asked.documents.map((d: { score: number }) => d.score);
+    expect([...scores].sort((a: number, b: number) => b - a)).toEqual(scores); // best first
+    expect(typeof asked.answer).toBe('string');
+
+    logs.mockClear();
+    expect(await main(['eval', '--model', join(stage3, 'checkpoint'), '--data', join(data, 'stage3-heldout.jsonl'), '--limit', '3', '--k', '1', '--json', '--backend', 'cpu']), stderr()).toBe(0);
+    const report = JSON.parse(stdout().trim().split('\n').pop()!);
+    expect(Object.keys(report).sort()).toEqual(['acc', 'count', 'em', 'f1', 'recall']);
+    expect(Object.keys(report.recall).sort()).toEqual(['1', '3', '5']);
+    expect(report.count).toBe(3);
+  });
+
+  it('rejects bad options with usage errors', async () => {
+    expect(await main(['e2e', '--model', 'x'])).toBe(2);
+    expect(await main(['e2e', '--model', 'x', '--data', 'y', '--out', 'z', '--estimator', 'nope'])).toBe(2);
+    expect(stderr()).toContain("--estimator must be one of straight-through, gumbel, soft; got 'nope'");
+    expect(await main(['ask', '--model', 'x', '--index', 'y'])).toBe(2);
+    expect(await main(['compress', '--docs', 'y'])).toBe(2);
+    expect(await main(['eval', '--model', 'x', '--data', 'y', '--k', 'two'])).toBe(1);
+  });
+});
+
+describe('clara demo --quick', () => {
+  it('runs the whole pipeline on the default backend and ends with the JSON contract', async () => {
+    const logs = vi.spyOn(console, 'log').mockImplementation(() => {});
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const out = join(tempDir('demo'), 'run');
+    try {
+      expect(await main(['demo', '--quick', '--json', '--out', out])).toBe(0);
+      const last = JSON.parse(logs.mock.calls.map((c) => c.join(' ')).join('\n').trim().split('\n').pop()!);
+      for (const which of ['before', 'after', 'random', 'bm25']) expect(Object.keys(last.recall[which]).sort()).toEqual(['1', '3', '5']);
+      for (const split of ['trained', 'heldOut']) {
+        for (const docs of ['withDocs', 'noDocs']) expect(Object.keys(last.answers[split][docs]).sort()).toEqual(['em', 'f1']);
+      }
+      expect(last.recall.random[1]).toBeCloseTo(1 / 20, 12);
+      expect(typeof last.compressionRate).toBe('number');
+      expect(['webgpu', 'cpu']).toContain(last.backend);
+      expect(last.seconds).toBeGreaterThan(0);
+      for (const file of ['metrics.json', 'curves.svg', 'results.txt', 'stage1/metrics.jsonl', 'stage3/metrics.jsonl']) expect(existsSync(join(out, file)), file).toBe(true);
+      expect(readFileSync(join(out, 'curves.svg'), 'utf8')).toMatch(/^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    } finally {
+      vi.restoreAllMocks();
+    }
+  });
+});
