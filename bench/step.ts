@@ -1,6 +1,6 @@
 /**
  * One CLaRa stage-1 training step on the 'small' preset, timed: `npm run bench -- step [--backend
- * webgpu|cpu] [--steps N] [--fusion 0|1] [--profile] [--json]`.
+ * webgpu|cpu] [--steps N] [--fusion 0|1] [--optim-fusion 0|1] [--profile] [--json]`.
  *
  * Prints the best and median ms/step over N steps (after two warm-up steps that compile the
  * kernels), the time of each phase (forward, backward, clip, optimiser; measured with a sync after
@@ -8,7 +8,7 @@
  * --profile, a last step runs with a submit and wait after every dispatch and prints the time per
  * kernel (this inflates small dispatches by the ~0.1 ms a submit costs).
  */
-import { AdamW, clipGradNorm, Generator, setDefaultBackend, tidy, cpuBackend, type Backend } from '../engine/index.ts';
+import { AdamW, clipGradNorm, Generator, setDefaultBackend, setOptimizerFusion, tidy, cpuBackend, type Backend } from '../engine/index.ts';
 import { setFusion } from '../engine/ops/fused.ts';
 import { createWebGPUBackend, WebGPUBackend } from '../engine/backends/webgpu/backend.ts';
 import { Dispatcher } from '../engine/backends/webgpu/dispatcher.ts';
@@ -30,6 +30,7 @@ export async function run(args: string[]): Promise<void> {
   const steps = Number(flag(args, '--steps', '5'));
   const json = args.includes('--json');
   setFusion(flag(args, '--fusion', '1') !== '0');
+  setOptimizerFusion(flag(args, '--optim-fusion', '1') !== '0');
   const backend: Backend = which === 'cpu' ? cpuBackend : await createWebGPUBackend();
   setDefaultBackend(backend);
   const gpu = backend instanceof WebGPUBackend ? backend : null;

@@ -113,6 +113,52 @@ export interface Backend {
   allocEmpty?(dtype: DType, size: number): Storage;
   /** Fused kernels (optional; see FusedKernels). */
   readonly fused?: FusedKernels;
+  /** Fused optimiser kernels (optional; see OptimizerKernels). */
+  readonly optim?: OptimizerKernels;
+}
+
+/**
+ * The scalars of one AdamW update (engine/optim/adamw.ts): the same for every parameter of a step.
+ * On a float32 backend each is rounded to float32 first, as the composite's constant tensors are.
+ */
+export interface AdamWScalars {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** 1 − lr·λ (decoupled weight decay); exactly 1 means no decay (the multiply is skipped). */
+  decay: number;
+  /** lr / (1 − β₁ᵗ). */
+  stepSize: number;
+  /** √(1 − β₂ᵗ). */
+  bc2Sqrt: number;
+}
+
+/**
+ * Optional fused kernels for the optimiser: one pass per parameter instead of a dozen elementwise
+ * ops. Each reproduces its composite in engine/optim (the reference) operation for operation, with
+ * the same rounding, so results agree to the last bit or nearly (a GPU compiler may contract a
+ * multiply-add). All operands are contiguous and float.
+ */
+export interface OptimizerKernels {
+  /**
+   * AdamW on one parameter p with gradient g and moments m, v (all `size` elements), returning new
+   * storage for each (the inputs are not modified). Per element, in this order and with a rounding
+   * after every operation:
+   *
+   *   m' = m·β₁ + g·(1 − β₁)
+   *   v' = v·β₂ + (g·g)·(1 − β₂)
+   *   p' = (decay = 1 ? p : p·decay) − (m' / (√v' / bc2Sqrt + ε))·stepSize
+   *
+   * `rowMask` (bool, one element per row of `rowSize` elements, or null): where it is false,
+   * p', m' and v' are p, m and v unchanged.
+   */
+  adamw(p: Storage, g: Storage, m: Storage, v: Storage, rowMask: Storage | null, rowSize: number, s: AdamWScalars):
+    { p: Storage; m: Storage; v: Storage };
+  /**
+   * Σ g² over every element of every storage in `gs` (float, any sizes), as a one-element storage
+   * of `gs[0]`'s dtype, accumulated at least in that dtype (the order of the sum is the backend's).
+   */
+  sumOfSquares(gs: readonly Storage[]): Storage;
 }
 
 /** Shapes of a fused scaled-dot-product attention (see FusedKernels.attention). */

@@ -21,6 +21,9 @@
 //   (neither) any strides, scalar loads
 // Rows past m and columns past n are clamped when loading and skipped when storing; steps of k
 // past the end multiply by a zero from A.
+// The output is written through strides, so the host can compute a skinny product (n of 16 or so,
+// which would leave most SIMD lanes idle) as its transpose, out^T = B^T A^T, with the roles of
+// rows and columns swapped.
 // Override WGX: invocations per workgroup.
 
 override WGX: u32 = 32u;
@@ -36,9 +39,9 @@ struct Params {
   a_k_stride: u32,     // step along k in A (1, or m when transposed)
   b_k_stride: u32,     // step along k in B (n, or 1 when B is stored transposed)
   b_col_stride: u32,   // step between columns of B (1, or k when transposed)
+  out_row_stride: u32, // step between rows of out (n; 1 when the host computes a transposed product)
+  out_col_stride: u32, // step between columns of out (1; m when transposed)
   unused0: u32,
-  unused1: u32,
-  unused2: u32,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -70,23 +73,23 @@ fn b_at(base: u32, k: u32, c: u32) -> f32 {
 
 fn store_row(base: u32, row: u32, col0: u32, v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>) {
   if (row >= P.m) { return; }
-  let at = base + row * P.n + col0;
-  if (col0 + 0u < P.n) { out[at + 0u] = v0.x; }
-  if (col0 + 1u < P.n) { out[at + 1u] = v0.y; }
-  if (col0 + 2u < P.n) { out[at + 2u] = v0.z; }
-  if (col0 + 3u < P.n) { out[at + 3u] = v0.w; }
-  if (col0 + 4u < P.n) { out[at + 4u] = v1.x; }
-  if (col0 + 5u < P.n) { out[at + 5u] = v1.y; }
-  if (col0 + 6u < P.n) { out[at + 6u] = v1.z; }
-  if (col0 + 7u < P.n) { out[at + 7u] = v1.w; }
-  if (col0 + 8u < P.n) { out[at + 8u] = v2.x; }
-  if (col0 + 9u < P.n) { out[at + 9u] = v2.y; }
-  if (col0 + 10u < P.n) { out[at + 10u] = v2.z; }
-  if (col0 + 11u < P.n) { out[at + 11u] = v2.w; }
-  if (col0 + 12u < P.n) { out[at + 12u] = v3.x; }
-  if (col0 + 13u < P.n) { out[at + 13u] = v3.y; }
-  if (col0 + 14u < P.n) { out[at + 14u] = v3.z; }
-  if (col0 + 15u < P.n) { out[at + 15u] = v3.w; }
+  let at = base + row * P.out_row_stride + col0 * P.out_col_stride;
+  if (col0 + 0u < P.n) { out[at + 0u * P.out_col_stride] = v0.x; }
+  if (col0 + 1u < P.n) { out[at + 1u * P.out_col_stride] = v0.y; }
+  if (col0 + 2u < P.n) { out[at + 2u * P.out_col_stride] = v0.z; }
+  if (col0 + 3u < P.n) { out[at + 3u * P.out_col_stride] = v0.w; }
+  if (col0 + 4u < P.n) { out[at + 4u * P.out_col_stride] = v1.x; }
+  if (col0 + 5u < P.n) { out[at + 5u * P.out_col_stride] = v1.y; }
+  if (col0 + 6u < P.n) { out[at + 6u * P.out_col_stride] = v1.z; }
+  if (col0 + 7u < P.n) { out[at + 7u * P.out_col_stride] = v1.w; }
+  if (col0 + 8u < P.n) { out[at + 8u * P.out_col_stride] = v2.x; }
+  if (col0 + 9u < P.n) { out[at + 9u * P.out_col_stride] = v2.y; }
+  if (col0 + 10u < P.n) { out[at + 10u * P.out_col_stride] = v2.z; }
+  if (col0 + 11u < P.n) { out[at + 11u * P.out_col_stride] = v2.w; }
+  if (col0 + 12u < P.n) { out[at + 12u * P.out_col_stride] = v3.x; }
+  if (col0 + 13u < P.n) { out[at + 13u * P.out_col_stride] = v3.y; }
+  if (col0 + 14u < P.n) { out[at + 14u * P.out_col_stride] = v3.z; }
+  if (col0 + 15u < P.n) { out[at + 15u * P.out_col_stride] = v3.w; }
 }
 
 @compute @workgroup_size(WGX)

@@ -1,10 +1,12 @@
 import { noGrad } from '../autograd.ts';
 import { keep, tidy } from '../memory.ts';
 import { formatShape, sameShape } from '../shape.ts';
-import type { Tensor } from '../tensor.ts';
+import type { AdamWScalars, OptimizerKernels } from '../backend.ts';
+import { Tensor } from '../tensor.ts';
 import { full } from '../ops/creation.ts';
 import { fullLike, where } from '../ops/elementwise.ts';
 import { Parameter } from '../nn/parameter.ts';
+import { optimizerKernelsFor } from './fusion.ts';
 import type { LRSchedule } from './schedules.ts';
 
 export interface AdamWOptions {
@@ -16,6 +18,12 @@ export interface AdamWOptions {
   eps?: number;
   /** Decoupled weight decay (default 0.01, as torch.optim.AdamW). */
   weightDecay?: number;
+  /**
+   * Use the backend's fused AdamW kernel (one dispatch per parameter) when it has one: `true` or
+   * `false` for this optimiser, or leave it out to follow `setOptimizerFusion` (on by default).
+   * The composite (a chain of elementwise ops) is the reference; both give the same results.
+   */
+  fused?: boolean;
 }
 
 /**
@@ -59,6 +67,8 @@ export class AdamW {
   readonly betas: readonly [number, number];
   readonly eps: number;
   readonly weightDecay: number;
+  /** Fused kernel or composite: see AdamWOptions.fused (undefined follows the global setting). */
+  fused: boolean | undefined;
   /** Number of `step()` calls so far (the t of the bias corrections is stepCount after increment). */
   stepCount = 0;
   private readonly slots: Slot[];
@@ -68,6 +78,7 @@ export class AdamW {
     this.betas = options.betas ?? [0.9, 0.999];
     this.eps = options.eps ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0.01;
+    this.fused = options.fused;
     if (typeof this.lr === 'number' && !(this.lr >= 0)) throw new RangeError(`AdamW: Invalid learning rate: ${this.lr}`);
     if (!(this.eps >= 0)) throw new RangeError(`AdamW: Invalid epsilon value: ${this.eps}`);
     this.betas.forEach((b, i) => {
@@ -110,6 +121,7 @@ export class AdamW {
     const stepSize = lr / (1 - beta1 ** t);
     const bc2Sqrt = Math.sqrt(1 - beta2 ** t);
     const decay = 1 - lr * this.weightDecay;
+    const scalars: AdamWScalars = { beta1, beta2, eps: this.eps, decay, stepSize, bc2Sqrt };
     // These three change every step. As plain numbers they would each become a new entry of the
     // engine's cache of constant tensors; made here once per step (per backend and dtype) and
     // freed at the end, they cost three one-element fills per step.
@@ -129,6 +141,11 @@ export class AdamW {
         for (const slot of this.slots) {
           const p = slot.param;
           if (p.grad === null) continue;
+          const kernels = optimizerKernelsFor([p, p.grad], this.fused);
+          if (kernels !== null) {
+            tidy(() => this.fusedUpdate(slot, kernels, scalars));
+            continue;
+          }
           const c = constantsFor(p);
           tidy(() => this.update(slot, c.decay, c.stepSize, c.bc2Sqrt, decay === 1));
         }
@@ -162,6 +179,24 @@ export class AdamW {
     slot.v?.dispose();
     slot.m = keep(m1);
     slot.v = keep(v1);
+  }
+
+  /** The same update in one backend kernel (inside a tidy, gradients off). */
+  private fusedUpdate(slot: Slot, kernels: OptimizerKernels, scalars: AdamWScalars): void {
+    const p = slot.param;
+    const g = p.maskGrad()!;
+    const m = slot.m ?? fullLike(g, 0);
+    const v = slot.v ?? fullLike(g, 0);
+    const mask = p.rowMask;
+    const rowSize = mask === null || p.shape[0] === 0 ? 1 : p.size / p.shape[0]!;
+    const op = 'AdamW.step';
+    const out = kernels.adamw(p.storage(op), g.storage(op), m.storage(op), v.storage(op), mask?.storage(op) ?? null,
+      rowSize, scalars);
+    p.assign(new Tensor(out.p, p.shape));
+    slot.m?.dispose();
+    slot.v?.dispose();
+    slot.m = keep(new Tensor(out.m, p.shape));
+    slot.v = keep(new Tensor(out.v, p.shape));
   }
 
   /** Drops every parameter's gradient (PyTorch's zero_grad(set_to_none=True)). */

@@ -2,8 +2,9 @@ import { noGrad } from '../autograd.ts';
 import { getDefaultBackend } from '../defaultBackend.ts';
 import { keep, tidy } from '../memory.ts';
 import { full, zeros } from '../ops/creation.ts';
-import type { Tensor } from '../tensor.ts';
+import { Tensor } from '../tensor.ts';
 import { Parameter } from '../nn/parameter.ts';
+import { optimizerKernelsFor } from './fusion.ts';
 
 /** The norm is computed after any row masks are applied: frozen rows' gradients do not count. */
 function gradsOf(params: Iterable<Tensor>): Array<{ t: Tensor; g: Tensor }> {
@@ -21,7 +22,9 @@ function gradsOf(params: Iterable<Tensor>): Array<{ t: Tensor; g: Tensor }> {
  *
  * As in PyTorch, every gradient is multiplied by min(1, maxNorm / (norm + 1e-6)): nothing is read
  * back to the host (no GPU stall), and when the norm is within bounds the factor is exactly 1.
- * Parameters without a gradient are skipped. Call `.item()` on the result to log it; dispose it
+ * Parameters without a gradient are skipped. With the backend's fused kernels (see
+ * `setOptimizerFusion`) the sum of squares is one pass per gradient into one buffer, added up in
+ * the backend's order (so the norm may differ from the composite's in the last bits). Call `.item()` on the result to log it; dispose it
  * (or let a `tidy` do so) afterwards.
  */
 export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): Tensor {
@@ -33,7 +36,11 @@ export function clipGradNorm(params: Iterable<Tensor>, maxNorm: number): Tensor 
     if (g.backend !== backend) throw new Error(`clipGradNorm: all gradients must be on the same backend (found ${backend.name} and ${g.backend.name})`);
   }
   return noGrad(() => {
+    const kernels = optimizerKernelsFor(entries.map(({ g }) => g));
     const total = tidy(() => {
+      if (kernels !== null) {
+        return new Tensor(kernels.sumOfSquares(entries.map(({ g }) => g.storage('clipGradNorm'))), []).sqrt();
+      }
       let sumSquares: Tensor | null = null;
       for (const { g } of entries) {
         const s = g.mul(g).sum().cast(dtype);

@@ -1,4 +1,5 @@
 /** Optimisation: AdamW, gradient clipping, learning-rate schedules. */
 export { AdamW, type AdamWOptions, type AdamWState } from './adamw.ts';
 export { clipGradNorm, zeroGrad } from './clipGradNorm.ts';
+export { setOptimizerFusion, optimizerFusionEnabled } from './fusion.ts';
 export { constantSchedule, cosineSchedule, type LRSchedule, type CosineScheduleOptions, type WarmupOptions } from './schedules.ts';

@@ -182,6 +182,7 @@ export function cpuFusedKernels(make: Make): FusedKernels {
       const M = d(allowed);
       const group = heads / kvHeads;
       const p = new Float64Array(keys);
+      const acc = new Float64Array(dim);
       for (let b = 0; b < batch; b++) {
         for (let h = 0; h < heads; h++) {
           const kv = (b * kvHeads + Math.floor(h / group)) * keys * dim;
@@ -189,19 +190,28 @@ export function cpuFusedKernels(make: Make): FusedKernels {
             const qo = ((b * heads + h) * seq + s) * dim;
             let m = -Infinity;
             for (let t = 0; t < keys; t++) {
-              let dot = 0;
-              for (let i = 0; i < dim; i++) dot += Q[qo + i]! * K[kv + t * dim + i]!;
-              p[t] = M[(b * seq + s) * keys + t] ? dot * scale : MASKED;
-              m = Math.max(m, p[t]!);
+              // A masked key's score is MASKED whatever q·k is: skip the dot product.
+              let score = MASKED;
+              if (M[(b * seq + s) * keys + t]) {
+                let dot = 0;
+                for (let i = 0; i < dim; i++) dot += Q[qo + i]! * K[kv + t * dim + i]!;
+                score = dot * scale;
+              }
+              p[t] = score;
+              m = Math.max(m, score);
             }
             let sum = 0;
             for (let t = 0; t < keys; t++) sum += (p[t] = Math.exp(p[t]! - m));
             lse.data[(b * heads + h) * seq + s] = m + Math.log(sum);
-            for (let i = 0; i < dim; i++) {
-              let acc = 0;
-              for (let t = 0; t < keys; t++) acc += p[t]! * V[kv + t * dim + i]!;
-              out.data[qo + i] = acc / sum;
+            // Σ_t p_t·v_t, one contiguous row of v at a time (keys of probability 0 add nothing).
+            acc.fill(0);
+            for (let t = 0; t < keys; t++) {
+              const pt = p[t]!;
+              if (pt === 0) continue;
+              const vo = kv + t * dim;
+              for (let i = 0; i < dim; i++) acc[i]! += pt * V[vo + i]!;
             }
+            for (let i = 0; i < dim; i++) out.data[qo + i] = acc[i]! / sum;
           }
         }
       }
@@ -235,9 +245,13 @@ export function cpuFusedKernels(make: Make): FusedKernels {
             for (let t = 0; t < keys; t++) {
               const ko = kv + t * dim;
               const ok = M[(b * seq + s) * keys + t];
-              let dot = 0;
-              for (let i = 0; i < dim; i++) dot += Q[qo + i]! * K[ko + i]!;
-              const pr = uniform ? 1 / keys : ok ? Math.exp(dot * scale - L[row]!) : 0;
+              if (!ok && !uniform) continue; // probability 0: no gradient to or through this key
+              let pr = 1 / keys;
+              if (!uniform) {
+                let dot = 0;
+                for (let i = 0; i < dim; i++) dot += Q[qo + i]! * K[ko + i]!;
+                pr = Math.exp(dot * scale - L[row]!);
+              }
               let dp = 0;
               for (let i = 0; i < dim; i++) {
                 dp += G[qo + i]! * V[ko + i]!;

@@ -1,9 +1,10 @@
-import type { Backend, BinaryOp, FusedKernels, MatmulSpec, ReduceOp, Storage, UnaryOp, View } from '../../backend.ts';
+import type { Backend, BinaryOp, FusedKernels, MatmulSpec, OptimizerKernels, ReduceOp, Storage, UnaryOp, View } from '../../backend.ts';
 import { allocHost, type DType, type TypedArray } from '../../dtype.ts';
 import { binaryKernel, copyKernel, unaryKernel, whereKernel } from './elementwise.ts';
 import { gatherKernel, scatterAddKernel, topkKernel } from './indexing.ts';
 import { matmulKernel } from './matmul.ts';
 import { cpuFusedKernels } from './fused.ts';
+import { cpuOptimizerKernels } from './optim.ts';
 import { argmaxKernel, reduceKernel } from './reduce.ts';
 
 /**
@@ -22,6 +23,7 @@ const COMPARISONS = new Set<BinaryOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
   readonly fused: FusedKernels = cpuFusedKernels((dtype, size) => this.make(dtype, size));
+  readonly optim: OptimizerKernels = cpuOptimizerKernels((dtype, size) => this.make(dtype, size));
 
   supports(_dtype: DType): boolean {
     return true;

@@ -38,3 +38,41 @@ export function isContiguous(shape: readonly number[], view: View): boolean {
   }
   return true;
 }
+
+/**
+ * Walks `shape` one row (its last axis) at a time for several views at once, without an offset
+ * per element: `offsets[v]` is where view v's current row starts, `steps[v]` its stride along
+ * the row. Kernels loop
+ *
+ *   for (let r = 0; r < w.rows; r++, w.next()) for (let j = 0; j < w.len; j++) …offsets[v] + j·steps[v]…
+ */
+export class RowWalker {
+  readonly rows: number;
+  readonly len: number;
+  readonly steps: number[];
+  readonly offsets: number[];
+  private readonly index: number[];
+
+  constructor(private readonly shape: readonly number[], private readonly views: readonly View[]) {
+    const rank = shape.length;
+    this.len = rank === 0 ? 1 : shape[rank - 1]!;
+    let size = 1;
+    for (const d of shape) size *= d;
+    this.rows = this.len === 0 ? 0 : size / this.len;
+    this.steps = views.map((v) => (rank === 0 ? 0 : v.strides[rank - 1]!));
+    this.offsets = views.map((v) => v.offset);
+    this.index = new Array<number>(Math.max(rank - 1, 0)).fill(0);
+  }
+
+  /** Moves every offset to the start of the next row (an odometer over the outer axes). */
+  next(): void {
+    const { shape, views, offsets, index } = this;
+    for (let d = index.length - 1; d >= 0; d--) {
+      index[d]!++;
+      for (let v = 0; v < views.length; v++) offsets[v]! += views[v]!.strides[d]!;
+      if (index[d]! < shape[d]!) return;
+      for (let v = 0; v < views.length; v++) offsets[v]! -= index[d]! * views[v]!.strides[d]!;
+      index[d] = 0;
+    }
+  }
+}

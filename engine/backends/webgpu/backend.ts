@@ -1,4 +1,4 @@
-import type { Backend, BinaryOp, FusedKernels, MatmulSpec, ReduceOp, Storage, UnaryOp, View } from '../../backend.ts';
+import type { Backend, BinaryOp, FusedKernels, MatmulSpec, OptimizerKernels, ReduceOp, Storage, UnaryOp, View } from '../../backend.ts';
 import type { DType, TypedArray } from '../../dtype.ts';
 import { GpuContext, type ContextOptions } from './context.ts';
 import { acquireDevice, type AcquiredDevice, type AdapterDescription, type DeviceOptions } from './device.ts';
@@ -7,6 +7,7 @@ import * as indexing from './kernels/indexing.ts';
 import { matmul, type MatmulVariant } from './kernels/matmul.ts';
 import { reduce } from './kernels/reduce.ts';
 import { webgpuFusedKernels } from './kernels/fused.ts';
+import { webgpuOptimizerKernels } from './kernels/optim.ts';
 import { chooseMatmulVariant, type MatmulChoice } from './matmulVariant.ts';
 import { GpuStorage } from './storage.ts';
 
@@ -30,10 +31,13 @@ export class WebGPUBackend implements Backend {
 
   /** Fused kernels for the transformer's hot paths (engine/backend.ts, FusedKernels). */
   readonly fused: FusedKernels;
+  /** Fused optimiser kernels (engine/backend.ts, OptimizerKernels). */
+  readonly optim: OptimizerKernels;
 
   constructor(acquired: AcquiredDevice, opts: ContextOptions = {}) {
     this.ctx = new GpuContext(this, acquired, opts);
     this.fused = webgpuFusedKernels(this.ctx, (s) => this.own(s));
+    this.optim = webgpuOptimizerKernels(this.ctx, (s) => this.own(s));
   }
 
   /** Name, description, Dawn backend, features and limits of the adapter (for `clara doctor`). */

@@ -95,6 +95,19 @@ for (const variant of ['blocked', 'tiled'] as MatmulVariant[]) {
       }
     });
 
+    it('skinny products (n ≤ 16, run transposed by the blocked kernel): every layout and batch broadcast', async (t) => {
+      const g = need(t);
+      g.matmulVariant = variant;
+      for (const [m, n, k] of [[64, 16, 128], [65, 5, 13], [600, 16, 36], [130, 1, 16], [257, 12, 7]]) {
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            await check(g, { batch: 2, m, n, k, transA, transB, aBatchStride: m * k, bBatchStride: 0 }, m * n + k);
+            await check(g, { batch: 2, m, n, k, transA, transB, aBatchStride: 0, bBatchStride: n * k }, m * n + k + 1);
+          }
+        }
+      }
+    });
+
     it('k = 0 gives zeros', async (t) => {
       const g = need(t);
       g.matmulVariant = variant;

@@ -41,22 +41,43 @@ export function matmul(ctx: GpuContext, a: GpuStorage, b: GpuStorage, spec: Matm
   if (batch > ctx.device.limits.maxComputeWorkgroupsPerDimension) {
     throw new Error(`webgpu: matmul batch of ${batch} exceeds maxComputeWorkgroupsPerDimension`);
   }
-  const p = new Params(12)
+  if (variant === 'tiled') {
+    const kernel = { file: 'matmul_tiled.wgsl' };
+    ctx.run('matmul', kernel, params(spec, n, 1), [a, b, out], [Math.ceil(n / TILE), Math.ceil(m / TILE), batch]);
+    return out;
+  }
+  if (n <= SKINNY && m >= 4 * BLOCKED_ROWS) {
+    // A skinny product (a LoRA rank of 16): with one invocation per 16 columns, n = 16 would keep
+    // one SIMD lane of 8 busy. Compute outᵀ = op(B)ᵀ·op(A)ᵀ instead (rows and columns swapped,
+    // written through transposed output strides): the m rows become the lanes' columns.
+    const t: MatmulSpec = {
+      batch, m: n, n: m, k, transA: !transB, transB: !transA, aBatchStride: spec.bBatchStride, bBatchStride: spec.aBatchStride,
+    };
+    const wgx = matmulTuning.wgx ?? (m >= 512 ? 8 : 4);
+    const kernel = { file: 'matmul_blocked.wgsl', defines: blockedLayouts(t), constants: { WGX: wgx } };
+    const grid = [Math.ceil(m / (wgx * BLOCKED_COLS)), Math.ceil(n / BLOCKED_ROWS), batch];
+    ctx.run('matmul', kernel, params(t, 1, n), [b, a, out], grid);
+    return out;
+  }
+  const wgx = matmulTuning.wgx ?? blockedWgx(n, Math.ceil(m / BLOCKED_ROWS) * batch);
+  const kernel = { file: 'matmul_blocked.wgsl', defines: blockedLayouts(spec), constants: { WGX: wgx } };
+  const grid = [Math.ceil(n / (wgx * BLOCKED_COLS)), Math.ceil(m / BLOCKED_ROWS), batch];
+  ctx.run('matmul', kernel, params(spec, n, 1), [a, b, out], grid);
+  return out;
+}
+
+/** Products at most this many columns wide run transposed on the blocked kernel (see above). */
+const SKINNY = 16;
+
+/** The uniform block of both kernels (the tiled one ignores the output strides). */
+function params(spec: MatmulSpec, outRowStride: number, outColStride: number): Params {
+  const { m, n, k, transA, transB } = spec;
+  return new Params(12)
     .set(0, m).set(1, n).set(2, k)
     .set(3, spec.aBatchStride).set(4, spec.bBatchStride)
     .set(5, transA ? 1 : k).set(6, transA ? m : 1)
-    .set(7, transB ? 1 : n).set(8, transB ? k : 1);
-
-  if (variant === 'tiled') {
-    const kernel = { file: 'matmul_tiled.wgsl' };
-    ctx.run('matmul', kernel, p, [a, b, out], [Math.ceil(n / TILE), Math.ceil(m / TILE), batch]);
-    return out;
-  }
-  const wgx = matmulTuning.wgx ?? blockedWgx(n);
-  const kernel = { file: 'matmul_blocked.wgsl', defines: blockedLayouts(spec), constants: { WGX: wgx } };
-  const grid = [Math.ceil(n / (wgx * BLOCKED_COLS)), Math.ceil(m / BLOCKED_ROWS), batch];
-  ctx.run('matmul', kernel, p, [a, b, out], grid);
-  return out;
+    .set(7, transB ? 1 : n).set(8, transB ? k : 1)
+    .set(9, outRowStride).set(10, outColStride);
 }
 
 /**
@@ -65,8 +86,11 @@ export function matmul(ctx: GpuContext, a: GpuStorage, b: GpuStorage, spec: Matm
  * so a workgroup much wider than n only burns time: measured on the skinny products of a training
  * step (n = 16…512, m ≈ 600), 4 or 8 invocations beat 32 by 2–8×.
  */
-function blockedWgx(n: number): number {
-  return n <= 64 ? 4 : 8;
+function blockedWgx(n: number, rowBlocks: number): number {
+  // Also 4 when 8 would leave fewer than 4 workgroups (a product only 16 rows tall, such as a
+  // LoRA factor's gradient): llvmpipe runs a workgroup on one thread, so smaller ones spread the
+  // work over the cores.
+  return n <= 64 || rowBlocks * Math.ceil(n / (8 * BLOCKED_COLS)) < 4 ? 4 : 8;
 }
 
 /**
