@@ -9,6 +9,7 @@ import { MistralForCausalLM } from './model/mistral.ts';
 import { CompactTokenizer, type CompactTokenizerJson } from './tokenizer/compactTokenizer.ts';
 import { MistralTokenizer } from './tokenizer/mistralTokenizer.ts';
 import type { Tokenizer } from './tokenizer/tokenizer.ts';
+import { WordTokenizer, type WordTokenizerJson } from './tokenizer/wordTokenizer.ts';
 
 /**
  * A CLaRa model: one frozen backbone, its tokenizer (with the `<MEMi>`, `<AE>`, `<ENC>`, `<SEP>`
@@ -45,7 +46,10 @@ export function memoryTokenCount(settings: Pick<ClaraSettings, 'docMaxLength' | 
   return n;
 }
 
-type TokenizerJson = { kind: 'mistral'; nMem: number } | ({ kind: 'compact' } & CompactTokenizerJson);
+type TokenizerJson = { kind: 'mistral'; nMem: number } | ({ kind: 'compact' } & CompactTokenizerJson) | ({ kind: 'word' } & WordTokenizerJson);
+
+/** The vocabularies a model trained from scratch can have: Mistral's pieces renumbered, or whole words. */
+export type ScratchTokenizerKind = 'compact' | 'word';
 
 export class ClaraModel {
   constructor(readonly backbone: MistralForCausalLM, readonly tokenizer: Tokenizer, public settings: ClaraSettings) {
@@ -62,11 +66,16 @@ export class ClaraModel {
    * A model with a randomly initialised, frozen backbone and a compact vocabulary built from
    * `texts` (every text the run will tokenize): the way to train CLaRa from scratch on a CPU.
    * The new tokens' embedding and lm_head rows start at the mean of the other rows plus a little
-   * noise, which breaks the symmetry between the memory tokens.
+   * noise, which breaks the symmetry between the memory tokens. `tokenizer` chooses the vocabulary:
+   * `'compact'` (default, Mistral's pieces that the texts use) or `'word'` (one token per word and
+   * punctuation mark, see tokenizer/wordTokenizer.ts).
    */
-  static fromScratch(options: { texts: Iterable<string>; base: MistralConfig | keyof typeof PRESETS; settings?: Partial<ClaraSettings>; seed?: number; backend?: Backend }): ClaraModel {
+  static fromScratch(options: { texts: Iterable<string>; base: MistralConfig | keyof typeof PRESETS; settings?: Partial<ClaraSettings>; seed?: number; backend?: Backend; tokenizer?: ScratchTokenizerKind }): ClaraModel {
     const settings = { ...DEFAULT_SETTINGS, ...options.settings };
-    const tokenizer = CompactTokenizer.fromTexts(options.texts, { nMem: memoryTokenCount(settings) });
+    const kind = options.tokenizer ?? 'compact';
+    if (kind !== 'compact' && kind !== 'word') throw new Error(`unknown tokenizer kind '${String(kind)}' (known: compact, word)`);
+    const nMem = memoryTokenCount(settings);
+    const tokenizer = kind === 'word' ? WordTokenizer.fromTexts(options.texts, { nMem }) : CompactTokenizer.fromTexts(options.texts, { nMem });
     const base = typeof options.base === 'string' ? PRESETS[options.base] : options.base;
     if (base === undefined) throw new Error(`unknown backbone preset '${String(options.base)}' (known: ${Object.keys(PRESETS).join(', ')})`);
     const generator = new Generator(options.seed ?? 0);
@@ -80,7 +89,9 @@ export class ClaraModel {
     mkdirSync(dir, { recursive: true });
     await saveModel(this.backbone, dir);
     for (const name of this.backbone.adapterNames()) await saveAdapter(this.backbone, name, join(dir, 'adapters', name));
-    const tok: TokenizerJson = this.tokenizer instanceof CompactTokenizer ? { kind: 'compact', ...this.tokenizer.toJSON() } : { kind: 'mistral', nMem: this.nMem };
+    const tok: TokenizerJson = this.tokenizer instanceof CompactTokenizer
+      ? { kind: 'compact', ...this.tokenizer.toJSON() }
+      : this.tokenizer instanceof WordTokenizer ? { kind: 'word', ...this.tokenizer.toJSON() } : { kind: 'mistral', nMem: this.nMem };
     const write = (file: string, value: unknown) => atomicWriteFile(join(dir, file), [new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`)]);
     write('tokenizer.json', tok);
     write('clara.json', { ...this.settings, adapters: this.backbone.adapterNames() });
@@ -98,7 +109,9 @@ export class ClaraModel {
     };
     const { adapters, ...settings } = read('clara.json') as ClaraSettings & { adapters: string[] };
     const tok = read('tokenizer.json') as TokenizerJson;
-    const tokenizer = tok.kind === 'compact' ? CompactTokenizer.fromJSON(tok) : new MistralTokenizer({ nMem: tok.nMem });
+    const tokenizer = tok.kind === 'compact'
+      ? CompactTokenizer.fromJSON(tok)
+      : tok.kind === 'word' ? WordTokenizer.fromJSON(tok) : new MistralTokenizer({ nMem: tok.nMem });
     const backbone = loadModel(dir, options);
     for (const name of adapters) loadAdapter(backbone, name, join(dir, 'adapters', name));
     return new ClaraModel(backbone, tokenizer, { ...DEFAULT_SETTINGS, ...settings });

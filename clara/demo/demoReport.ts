@@ -11,7 +11,7 @@ export function demoTable(r: DemoResult): string {
     `  ${name.padEnd(34)} ${pct(rec[1]).padStart(6)} ${pct(rec[3]).padStart(6)} ${pct(rec[5]).padStart(6)}`;
   const ans = (name: string, a: { em: number; f1: number }) => `  ${name.padEnd(34)} ${pct(a.em).padStart(6)} ${pct(a.f1).padStart(6)}`;
   return [
-    `CLaRa demo: ${r.counts.documents} documents, compression rate ${r.compressionRate} (${r.memoryTokens} memory tokens per document), backend ${r.backend}, ${r.seconds.toFixed(0)} s`,
+    `CLaRa demo: ${r.counts.documents} documents, compression rate ${r.compressionRate} (${r.memoryTokens} memory tokens per document), ${r.tokenizer} vocabulary of ${r.counts.vocabulary}, backend ${r.backend}, ${r.seconds.toFixed(0)} s`,
     '',
     `Retrieval on ${r.counts.heldOutQuestions} held-out questions, ${r.candidates} candidates each   R@1    R@3    R@5`,
     row('random choice', r.recall.random),

@@ -1,3 +1,4 @@
+import type { ScratchTokenizerKind } from '../claraModel.ts';
 import type { MistralConfig } from '../model/config.ts';
 import { PRESETS } from '../model/config.ts';
 
@@ -11,6 +12,10 @@ export interface DemoSettings {
   /** N, candidates per question. */
   candidates: number;
   heldOutShare: number;
+  /** Stage-1 rows of the corpus: one `qa` row per question or per document, and paraphrase rows or not. */
+  corpus: { qaRows: 'per-question' | 'per-document'; paraphraseRows: boolean };
+  /** The vocabulary: `'word'` (one token per word, as the toy-scale trial had) or `'compact'` (Mistral's pieces). */
+  tokenizer: ScratchTokenizerKind;
   backbone: MistralConfig;
   docMaxLength: number;
   compressionRate: number;
@@ -29,12 +34,14 @@ export const FULL_DEMO: DemoSettings = {
   entities: 300,
   candidates: 20,
   heldOutShare: 0.5,
+  corpus: { qaRows: 'per-question', paraphraseRows: true },
+  tokenizer: 'word',
   backbone,
   docMaxLength: 64,
   compressionRate: 16,
   lora: { r: 32, alpha: 64, dropout: 0 },
-  stage1: { steps: 600, batchSize: 16, lr: 2e-3 },
-  stage3: { steps: 300, batchSize: 16, lr: 1e-3, k: 1, temperature: 0.02, estimator: 'straight-through' },
+  stage1: { steps: 700, batchSize: 16, lr: 3e-3 },
+  stage3: { steps: 250, batchSize: 16, lr: 1e-3, k: 1, temperature: 0.02, estimator: 'straight-through' },
   curve: { questions: 60, every: 25 },
   answerQuestions: 150,
 };

@@ -44,6 +44,8 @@ export interface DemoResult {
   compressionRate: number;
   memoryTokens: number;
   candidates: number;
+  /** The vocabulary kind ('word' or 'compact'); its size is in `counts.vocabulary`. */
+  tokenizer: string;
   backend: string;
   seconds: number;
   counts: { documents: number; trainedQuestions: number; heldOutQuestions: number; vocabulary: number };
@@ -74,7 +76,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   mkdirSync(out, { recursive: true });
 
   // 1. The corpus.
-  const { corpus } = writeSyntheticCorpus(join(out, 'data'), { seed: options.seed, entities: s.entities, candidates: s.candidates, heldOutShare: s.heldOutShare });
+  const { corpus } = writeSyntheticCorpus(join(out, 'data'), {
+    seed: options.seed, entities: s.entities, candidates: s.candidates, heldOutShare: s.heldOutShare, qaRows: s.corpus.qaRows, paraphraseRows: s.corpus.paraphraseRows,
+  });
   const stage1Rows: Stage1Row[] = corpus.stage1.map((r) => parseStage1Row(r as never));
   const trainRows: Stage3Row[] = corpus.stage3Train.map((r) => parseStage3Row(r as never));
   const heldOutRows: Stage3Row[] = corpus.stage3HeldOut.map((r) => parseStage3Row(r as never));
@@ -88,8 +92,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     ...vocabularyTexts(1, stage1Rows, n),
     ...claraTextsForVocabulary({ documents: [], qa: corpus.questions.map((q) => ({ question: q.question, answer: q.answer })) }, n),
   ];
-  const clara = ClaraModel.fromScratch({ texts, base: s.backbone, settings, seed: options.seed, backend: options.backend });
-  say(`stage 1: ${s.stage1.steps} steps, batch ${s.stage1.batchSize}, vocabulary ${clara.tokenizer.vocabSize}, n = ${n} memory tokens`);
+  const clara = ClaraModel.fromScratch({ texts, base: s.backbone, settings, seed: options.seed, backend: options.backend, tokenizer: s.tokenizer });
+  say(`stage 1: ${s.stage1.steps} steps, batch ${s.stage1.batchSize}, ${s.tokenizer} vocabulary of ${clara.tokenizer.vocabSize}, n = ${n} memory tokens`);
   const stage1 = await trainCompressionStage({
     clara, stage: 1, rows: stage1Rows, steps: s.stage1.steps, batchSize: s.stage1.batchSize, lr: s.stage1.lr,
     seed: options.seed, out: join(out, 'stage1'), saveEvery: 0, progress: options.progress,
@@ -152,6 +156,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     compressionRate: s.compressionRate,
     memoryTokens: n,
     candidates: s.candidates,
+    tokenizer: s.tokenizer,
     backend: options.backend.name,
     seconds: (performance.now() - started) / 1000,
     counts: { documents: corpus.documents.length, trainedQuestions: trainRows.length, heldOutQuestions: heldOutRows.length, vocabulary: clara.tokenizer.vocabSize },
