@@ -80,6 +80,7 @@ export class ClaraModel {
     if (base === undefined) throw new Error(`unknown backbone preset '${String(options.base)}' (known: ${Object.keys(PRESETS).join(', ')})`);
     const generator = new Generator(options.seed ?? 0);
     const backbone = new MistralForCausalLM({ ...base, vocab_size: tokenizer.vocabSize }, { generator, backend: options.backend });
+    if (!backbone.config.tie_word_embeddings) widenFrozenHead(backbone, generator);
     const added = [...tokenizer.special.mem, tokenizer.special.ae, tokenizer.special.enc, tokenizer.special.sep];
     initialiseAddedRows(backbone, added, generator);
     return new ClaraModel(backbone, tokenizer, settings);
@@ -116,6 +117,23 @@ export class ClaraModel {
     for (const name of adapters) loadAdapter(backbone, name, join(dir, 'adapters', name));
     return new ClaraModel(backbone, tokenizer, { ...DEFAULT_SETTINGS, ...settings });
   }
+}
+
+/**
+ * The std of a from-scratch model's lm_head rows. The head is frozen, and the final RMSNorm gives
+ * states of norm √d, so the largest logit margin a row of norm |w| allows is about √d·|w|. With
+ * nn.Linear's kaiming initialisation (|w| ≈ 1/√3) that is √(d/3) ≈ 6.5 for d = 128: too small to
+ * make any token confident among a thousand, which floors the cross-entropy near 1 nat per token and
+ * starves training of signal (stage 1 then never learns to read its documents). Rows of std 0.3
+ * allow margins of about 0.3·d (38 for d = 128). Measured on a 20-document corpus, 300 steps: CE 0.13
+ * and first-answer-token accuracy 0.92 with the gold document (0.40 with a wrong one), against CE 1.27
+ * and 0.33 (0.25) with the kaiming head.
+ */
+export const FROM_SCRATCH_HEAD_STD = 0.3;
+
+function widenFrozenHead(backbone: MistralForCausalLM, generator: Generator): void {
+  const head = backbone.lmHead;
+  noGrad(() => tidy(() => head.assign(normal(head.shape, { std: FROM_SCRATCH_HEAD_STD, generator, backend: head.backend, dtype: head.dtype }))));
 }
 
 /** Embedding and lm_head rows of new tokens = mean of the existing rows + N(0, 0.02²) noise. */
