@@ -12,8 +12,13 @@ export interface DemoSettings {
   /** N, candidates per question. */
   candidates: number;
   heldOutShare: number;
-  /** Stage-1 rows of the corpus: one `qa` row per question or per document, and paraphrase rows or not. */
-  corpus: { qaRows: 'per-question' | 'per-document'; paraphraseRows: boolean };
+  /**
+   * Stage-1 rows of the corpus: one `qa` row per question or per document, and paraphrase rows or
+   * not; `reconstruct` makes each paraphrase row's target the document itself (document
+   * reconstruction, as the toy-scale trial did), which makes every token of it pass through the
+   * memory vectors.
+   */
+  corpus: { qaRows: 'per-question' | 'per-document'; paraphraseRows: boolean; reconstruct: boolean };
   /** The vocabulary: `'word'` (one token per word, as the toy-scale trial had) or `'compact'` (Mistral's pieces). */
   tokenizer: ScratchTokenizerKind;
   backbone: MistralConfig;
@@ -31,10 +36,10 @@ export interface DemoSettings {
 const backbone: MistralConfig = { ...PRESETS.small!, hidden_size: 128, intermediate_size: 256, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 32 };
 
 export const FULL_DEMO: DemoSettings = {
-  entities: 300,
+  entities: 100,
   candidates: 20,
   heldOutShare: 0.5,
-  corpus: { qaRows: 'per-question', paraphraseRows: true },
+  corpus: { qaRows: 'per-question', paraphraseRows: true, reconstruct: true },
   tokenizer: 'word',
   backbone,
   docMaxLength: 64,
