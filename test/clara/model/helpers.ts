@@ -6,43 +6,10 @@ import { readSafetensorsFile, type HostTensor, type SafetensorsFile } from '../.
 import { PRESETS, validateConfig, type MistralConfig } from '../../../clara/model/config.ts';
 import type { LoraConfig } from '../../../clara/model/lora.ts';
 import { MistralForCausalLM } from '../../../clara/model/mistral.ts';
+import { mismatch, upload, type Tolerance } from '../../helpers/compare.ts';
+export { maxAbsDiff, mismatch, upload, type Tolerance } from '../../helpers/compare.ts';
 
-/** Shared by the model tests: tolerant comparison and the golden fixture of reference/record_mistral.py. */
-
-export interface Tolerance { rtol: number; atol: number }
-
-/** |actual − expected| ≤ atol + rtol·|expected| everywhere: null, or where it fails worst. */
-export function mismatch(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance): string | null {
-  if (actual.length !== expected.length) return `length ${actual.length}, expected ${expected.length}`;
-  let worst = -1;
-  let worstExcess = 0;
-  let bad = 0;
-  let maxAbs = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!;
-    const e = expected[i]!;
-    const diff = Math.abs(a - e);
-    if (!(diff <= maxAbs)) maxAbs = Number.isNaN(diff) ? Infinity : Math.max(maxAbs, diff);
-    const excess = Number.isFinite(diff) ? diff - (tol.atol + tol.rtol * Math.abs(e)) : Infinity;
-    if (excess > 0) {
-      bad++;
-      if (worst < 0 || excess > worstExcess) {
-        worst = i;
-        worstExcess = excess;
-      }
-    }
-  }
-  if (bad === 0) return null;
-  return `${bad} of ${expected.length} differ (max |diff| ${maxAbs.toExponential(2)}); worst at ${worst}: got ${actual[worst]}, expected ${expected[worst]}`;
-}
-
-/** The largest |a − b|. */
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
+/** Shared by the model tests: the golden fixture of reference/record_mistral.py and random models (comparison: test/helpers/compare.ts). */
 
 export async function expectClose(actual: Tensor, expected: HostTensor | { shape: readonly number[]; data: ArrayLike<number> }, tol: Tolerance, what: string): Promise<void> {
   expect(actual.shape, `${what}: shape`).toEqual([...expected.shape]);
@@ -87,10 +54,6 @@ export function loadGolden(): Golden {
     seq: mask.shape[1]!,
     host: (name) => file.toHost(name),
   };
-}
-
-export function upload(h: HostTensor, backend: Backend): Tensor {
-  return tensor(h.data, h.shape, { dtype: h.dtype, backend });
 }
 
 /** The tiny model with the fixture's base weights and both adapters, on `backend`. */

@@ -11,41 +11,10 @@ import { MistralForCausalLM } from '../../../clara/model/mistral.ts';
 import { splitOnSpecialTokens } from '../../../clara/tokenizer/addedTokens.ts';
 import { CompactTokenizer } from '../../../clara/tokenizer/compactTokenizer.ts';
 import type { Tokenizer } from '../../../clara/tokenizer/tokenizer.ts';
+import { maxAbsDiff, mismatch, upload, type Tolerance } from '../../helpers/compare.ts';
+export { maxAbsDiff, mismatch, upload, type Tolerance } from '../../helpers/compare.ts';
 
-/** The stage-1 golden fixture of reference/record_clara_stage1.py, and tolerant comparison. */
-
-export interface Tolerance { rtol: number; atol: number }
-
-/** |actual − expected| ≤ atol + rtol·|expected| everywhere: null, or a description of the worst miss. */
-export function mismatch(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance): string | null {
-  if (actual.length !== expected.length) return `length ${actual.length}, expected ${expected.length}`;
-  let worst = -1;
-  let worstExcess = 0;
-  let bad = 0;
-  let maxAbs = 0;
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!;
-    const e = expected[i]!;
-    const diff = Math.abs(a - e);
-    maxAbs = Number.isNaN(diff) ? Infinity : Math.max(maxAbs, diff);
-    const excess = Number.isFinite(diff) ? diff - (tol.atol + tol.rtol * Math.abs(e)) : Infinity;
-    if (excess > 0) {
-      bad++;
-      if (worst < 0 || excess > worstExcess) {
-        worst = i;
-        worstExcess = excess;
-      }
-    }
-  }
-  if (bad === 0) return null;
-  return `${bad} of ${expected.length} differ (max |diff| ${maxAbs.toExponential(2)}); worst at ${worst}: got ${actual[worst]}, expected ${expected[worst]}`;
-}
-
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = a.length === b.length ? 0 : Infinity;
-  for (let i = 0; i < Math.min(a.length, b.length); i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return Number.isNaN(m) ? Infinity : m;
-}
+/** The stage-1 golden fixture of reference/record_clara_stage1.py (comparison: test/helpers/compare.ts). */
 
 /** Largest |actual − expected| seen by `expectClose`, per label: the test file prints them. */
 export const observed = new Map<string, number>();
@@ -116,10 +85,6 @@ export function loadStage1Golden(): Stage1Golden {
     },
     host,
   };
-}
-
-export function upload(h: HostTensor, backend: Backend): Tensor {
-  return tensor(h.data, h.shape, { dtype: h.dtype, backend });
 }
 
 /**
