@@ -2,11 +2,10 @@ import { noGrad, tensor, tidy, type Tensor } from '../engine/index.ts';
 import type { ClaraModel } from './claraModel.ts';
 import { DECODER_ADAPTER } from './compressionLoss.ts';
 import { idsTensor } from './compressor.ts';
-import { answerExample } from './examples.ts';
+import { slotPromptBatch } from './examples.ts';
 import { generateGreedy } from './model/generate.ts';
 import { cosineScores, encodeQueries, QUERY_REASONER_ADAPTER } from './queryReasoner.ts';
 import { spliceCompressed } from './splice.ts';
-import { collateGeneratorInputs } from './tokenizer/generatorBatch.ts';
 
 /**
  * Inference (spec §6, last paragraph): score candidates by cosine against the query reasoner's
@@ -66,8 +65,7 @@ export async function answerQuestions(clara: ClaraModel, bank: Tensor, questions
     const docs = documents.slice(start, start + batchSize);
     const k = docs[0]?.length ?? 0;
     if (docs.some((d) => d.length !== k)) throw new Error('answerQuestions: every question of a batch needs the same number of documents');
-    const rows = qs.map((q) => answerExample(clara.tokenizer, q, new Array<string>(k).fill('')).generator);
-    const batch = collateGeneratorInputs(rows, clara.tokenizer.padId);
+    const batch = slotPromptBatch(clara.tokenizer, qs, k);
     const embeds = tidy(() => noGrad(() => {
       const e = model.embed(idsTensor(model, batch.inputIds));
       if (k === 0) return e;

@@ -36,6 +36,16 @@ export function answerExample(tokenizer: Tokenizer, question: string, docs: read
   return { docs: [...docs], generator: tokenizeChatPrompt(tokenizer, parts, { k: docs.length }) };
 }
 
+/**
+ * Answer prompts (question and, in training, answer) with k document slots whose contents will be
+ * compressed vectors spliced in, so the slots' text is never read: B left-padded generator rows.
+ */
+export function slotPromptBatch(tokenizer: Tokenizer, questions: readonly string[], k: number, answers?: readonly string[]): GeneratorBatch {
+  const placeholders = new Array<string>(k).fill('');
+  const rows = questions.map((q, i) => answerExample(tokenizer, q, placeholders, answers?.[i]).generator);
+  return collateGeneratorInputs(rows, tokenizer.padId);
+}
+
 export function collateBatch(tokenizer: Tokenizer, examples: readonly Example[], docMaxLength: number): Batch {
   return {
     encoder: buildEncoderBatch(tokenizer, examples.flatMap((e) => e.docs), { maxTextLength: docMaxLength, padding: 'longest' }),

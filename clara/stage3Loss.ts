@@ -4,10 +4,10 @@ import type { ClaraModel } from './claraModel.ts';
 import { DECODER_ADAPTER } from './compressionLoss.ts';
 import { ENCODER_ADAPTER, idsTensor } from './compressor.ts';
 import type { TopKEstimator, TopKSelection } from './differentiableTopK.ts';
-import { answerExample } from './examples.ts';
+import { slotPromptBatch } from './examples.ts';
 import { cosineScores, encodeQueries, QUERY_REASONER_ADAPTER } from './queryReasoner.ts';
 import { spliceCompressed } from './splice.ts';
-import { collateGeneratorInputs, type GeneratorBatch } from './tokenizer/generatorBatch.ts';
+import type { GeneratorBatch } from './tokenizer/generatorBatch.ts';
 import type { Tokenizer } from './tokenizer/tokenizer.ts';
 
 /**
@@ -36,11 +36,9 @@ export interface Stage3Batch {
   generator: GeneratorBatch;
 }
 
-/** Tokenizes and left-pads the prompts; their k slots' text never matters (every slot is overwritten). */
+/** Tokenizes and left-pads the prompts, k slots each. */
 export function collateStage3(tokenizer: Tokenizer, items: readonly Stage3Item[], k: number): Stage3Batch {
-  const placeholders = new Array<string>(k).fill('');
-  const rows = items.map((it) => answerExample(tokenizer, it.question, placeholders, it.answer).generator);
-  return { items, generator: collateGeneratorInputs(rows, tokenizer.padId) };
+  return { items, generator: slotPromptBatch(tokenizer, items.map((it) => it.question), k, items.map((it) => it.answer)) };
 }
 
 export interface Stage3LossOutput {

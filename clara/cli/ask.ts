@@ -1,6 +1,8 @@
 
 import { answerQuestions, rankCandidates } from '../answering.ts';
 import { ClaraModel } from '../claraModel.ts';
+import { ENCODER_ADAPTER } from '../compressor.ts';
+import { QUERY_REASONER_ADAPTER } from '../queryReasoner.ts';
 import { loadDocumentBank } from '../retrieval/documentBank.ts';
 import { numberOption, parseOptions, UsageError } from './args.ts';
 import { useBackend } from './backendOption.ts';
@@ -30,7 +32,7 @@ export async function runAsk(argv: string[]): Promise<number> {
   const bank = loadDocumentBank(values.index as string, backend);
   const k = numberOption('ask', 'k', values.k, clara.settings.generationTopK, (n) => Number.isInteger(n) && n >= 1);
   const all = Array.from({ length: bank.docIds.length }, (_, i) => i);
-  const [ranking] = await rankCandidates(clara, bank.vectors, [question], [all], { adapter: clara.backbone.adapterNames().includes('query_reasoner_adapter') ? 'query_reasoner_adapter' : 'encoder_adapter' });
+  const [ranking] = await rankCandidates(clara, bank.vectors, [question], [all], { adapter: clara.backbone.adapterNames().includes(QUERY_REASONER_ADAPTER) ? QUERY_REASONER_ADAPTER : ENCODER_ADAPTER });
   const top = ranking!.order.slice(0, Math.min(k, all.length));
   const [answer] = await answerQuestions(clara, bank.vectors, [question], [top], { maxNewTokens: numberOption('ask', 'max-new-tokens', values['max-new-tokens'], 64, (n) => Number.isInteger(n) && n >= 1) });
   const documents = top.map((i) => ({ id: bank.docIds[i]!, score: ranking!.scores[i]!, text: bank.texts[i] ?? '' }));
