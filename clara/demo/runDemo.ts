@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Backend, Tensor } from '../../engine/index.ts';
+import type { Backend } from '../../engine/index.ts';
 import { answerQuestions, rankCandidates } from '../answering.ts';
 import { ClaraModel, memoryTokenCount } from '../claraModel.ts';
 import { ENCODER_ADAPTER } from '../compressor.ts';
@@ -109,7 +109,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const gold = heldOutRows.map((r) => r.posIndex);
   const rankHeldOut = async (adapter: string, rows = heldOutRows, cands = heldOutCandidates) =>
     (await rankCandidates(clara, bank, rows.map((r) => r.question), cands, { adapter })).map((r) => r.order);
-  const before = asRecall(meanRecall(await rankHeldOut(ENCODER_ADAPTER), gold, KS));
+  const beforeOrders = await rankHeldOut(ENCODER_ADAPTER);
+  const before = asRecall(meanRecall(beforeOrders, gold, KS));
   const bm25 = asRecall(meanRecall(heldOutRows.map((r) => rankCandidatesBm25(r.question, r.docs)), gold, KS));
   // Chance: one relevant document among N, so recall@k = k / N exactly.
   const random = asRecall(Object.fromEntries(KS.map((k) => [k, Math.min(1, k / s.candidates)])));
@@ -117,7 +118,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   // 4. Stage 3, with the held-out recall curve.
   const curveRows = heldOutRows.slice(0, s.curve.questions);
   const curveCandidates = heldOutCandidates.slice(0, s.curve.questions);
-  const curve: Array<[number, number]> = [[0, meanRecall(await rankHeldOut(ENCODER_ADAPTER, curveRows, curveCandidates), curveRows.map((r) => r.posIndex), [1])[1]!]];
+  // The curve's questions are the first held-out ones, so its starting point is the "before" ranking's.
+  const curve: Array<[number, number]> = [[0, meanRecall(beforeOrders.slice(0, curveRows.length), curveRows.map((r) => r.posIndex), [1])[1]!]];
   say(`stage 3: ${s.stage3.steps} steps, top-${s.stage3.k} of ${s.candidates} at τ = ${s.stage3.temperature}, no relevance labels`);
   const stage3 = await trainEndToEnd({
     clara, rows: trainRows, steps: s.stage3.steps, batchSize: s.stage3.batchSize, lr: s.stage3.lr, k: s.stage3.k,
@@ -168,14 +170,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   writeFileSync(join(out, 'metrics.json'), `${JSON.stringify({ ...result, recallCurve: curve, settings: s }, null, 2)}\n`);
   writeFileSync(join(out, 'curves.svg'), demoChart(stage1.history, stage3.history, curve));
   writeFileSync(join(out, 'results.txt'), `${demoTable(result)}\n`);
-  disposeAll([bank]);
+  bank.dispose();
   return result;
 }
 
 function summary(history: readonly StepMetrics[]): { steps: number; firstLoss: number; lastLoss: number } {
   return { steps: history.length, firstLoss: history[0]?.loss ?? NaN, lastLoss: history[history.length - 1]?.loss ?? NaN };
-}
-
-function disposeAll(tensors: Tensor[]): void {
-  for (const t of tensors) t.dispose();
 }
