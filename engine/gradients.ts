@@ -147,6 +147,8 @@ export const gradientRules: Record<Primitive, Rule> = {
   scatterAdd: (g, { inputs: [, index], attrs: { axis } }) => [g, null, g.gather(axis, index!)],
 
   // ---- fused ops: one backward kernel each (the statistic a kernel saved is an extra input) ----
+  // Their rules sit next to their kernels in ops/fused.ts; the arrows defer the lookup because
+  // fused.ts and this file import each other.
   softmax: (g, node) => fusedRules.softmax(g, node),
   rmsNorm: (g, node) => fusedRules.rmsNorm(g, node),
   rotary: (g, node) => fusedRules.rotary(g, node),
