@@ -148,7 +148,7 @@ export const gradientRules: Record<Primitive, Rule> = {
 
   // ---- fused ops: one backward kernel each (the statistic a kernel saved is an extra input) ----
   // Their rules sit next to their kernels in ops/fused.ts; the arrows defer the lookup because
-  // fused.ts and this file import each other.
+  // fused.ts imports autograd.ts, which imports this file (a cycle of modules).
   softmax: (g, node) => fusedRules.softmax(g, node),
   rmsNorm: (g, node) => fusedRules.rmsNorm(g, node),
   rotary: (g, node) => fusedRules.rotary(g, node),
