@@ -1,5 +1,6 @@
 import { Generator, type Tensor } from '../engine/index.ts';
 import type { ClaraModel } from './claraModel.ts';
+import { DECODER_ADAPTER } from './compressionLoss.ts';
 import type { Stage3Row } from './data/stage3Data.ts';
 import { topKEstimator } from './differentiableTopK.ts';
 import { candidateBank } from './eval/evaluate.ts';
@@ -31,6 +32,12 @@ export interface EndToEndOptions extends Partial<TrainingConfig> {
   estimator?: string;
   /** Train the generator too (default true, as the official code does). */
   trainGenerator?: boolean;
+  /**
+   * The generator's learning rate as a multiple of `lr` (default 1). Below 1 it keeps the generator
+   * from memorising answers faster than the query reasoner learns to retrieve (the toy-scale trial
+   * trained the query reasoner at 1e-3 and the generator at 2e-4, a scale of 0.2).
+   */
+  generatorLrScale?: number;
   out?: string;
   resume?: boolean;
   saveEvery?: number;
@@ -49,7 +56,8 @@ export async function trainEndToEnd(options: EndToEndOptions): Promise<TrainingR
   const candidates = rows[0]!.docs.length;
   if (rows.some((r) => r.docs.length !== candidates)) throw new Error('every stage-3 row needs the same number of candidate documents');
   if (k > candidates) throw new Error(`k = ${k} documents cannot be chosen from ${candidates} candidates`);
-  const config = resolveTrainingConfig(options, rows.length);
+  const generatorScale: Record<string, number> = options.generatorLrScale !== undefined && options.trainGenerator !== false ? { [DECODER_ADAPTER]: options.generatorLrScale } : {};
+  const config = resolveTrainingConfig({ ...options, lrScales: { ...options.lrScales, ...generatorScale } }, rows.length);
   const estimatorName = options.estimator ?? 'straight-through';
   const groups = prepareStage3(clara, { trainGenerator: options.trainGenerator });
   const { bank, candidates: bankRows } = options.bank ?? candidateBank(clara, rows);

@@ -23,12 +23,18 @@ export interface TrainingConfig {
   maxGradNorm: number;
   /** Seeds the data order and the per-step example randomness. */
   seed: number;
+  /**
+   * Learning-rate multipliers by parameter-name prefix, e.g. `{ "decoder_adapter": 0.2 }` trains
+   * the generator at a fifth of `lr` under the same schedule (the longest matching prefix wins;
+   * parameters no prefix matches use 1).
+   */
+  lrScales: Record<string, number>;
 }
 
 /** CLaRa's official optimiser settings (spec §4); lr 1e-4 is the official rate. */
 export const TRAINING_DEFAULTS = {
   batchSize: 8, gradAccum: 1, lr: 1e-4, minLrRatio: DEFAULT_MIN_LR_RATIO, betas: [0.9, 0.95] as [number, number],
-  eps: 1e-8, weightDecay: 0, maxGradNorm: 1.0, seed: 0,
+  eps: 1e-8, weightDecay: 0, maxGradNorm: 1.0, seed: 0, lrScales: {} as Record<string, number>,
 };
 
 /**
@@ -50,6 +56,7 @@ export function resolveTrainingConfig(partial: Partial<TrainingConfig>, rowCount
     weightDecay: partial.weightDecay ?? d.weightDecay,
     maxGradNorm: partial.maxGradNorm ?? d.maxGradNorm,
     seed: partial.seed ?? d.seed,
+    lrScales: { ...(partial.lrScales ?? d.lrScales) },
   };
   const positiveInt = (name: keyof TrainingConfig) => {
     const v = config[name] as number;
@@ -66,5 +73,25 @@ export function resolveTrainingConfig(partial: Partial<TrainingConfig>, rowCount
   if (!(config.minLrRatio >= 0 && config.minLrRatio <= 1)) throw new RangeError(`minLrRatio must be in [0, 1], got ${config.minLrRatio}`);
   if (!(config.maxGradNorm > 0)) throw new RangeError(`maxGradNorm must be positive, got ${config.maxGradNorm}`);
   if (!Number.isInteger(config.seed)) throw new RangeError(`seed must be an integer, got ${config.seed}`);
+  for (const [prefix, scale] of Object.entries(config.lrScales)) {
+    if (!(typeof scale === 'number' && scale >= 0 && Number.isFinite(scale))) throw new RangeError(`lrScales.${prefix} must be a non-negative number, got ${String(scale)}`);
+  }
   return config;
+}
+
+/**
+ * The lr multiplier of the parameter `name`: the value of the longest prefix of `lrScales` that is
+ * the name itself or ends at one of its dots; 1 when none is. A prefix that names no parameter at
+ * all is a mistake (a typo would silently train at the full rate), so it throws.
+ */
+export function lrScaleLookup(lrScales: Readonly<Record<string, number>>, names: readonly string[]): (name: string) => number {
+  const prefixes = Object.keys(lrScales).sort((a, b) => b.length - a.length);
+  const matches = (name: string, prefix: string) => name === prefix || name.startsWith(`${prefix}.`);
+  for (const prefix of prefixes) {
+    if (!names.some((n) => matches(n, prefix))) throw new Error(`lrScales: '${prefix}' matches no trained parameter (they start with: ${[...new Set(names.map((n) => n.split('.')[0]))].join(', ')})`);
+  }
+  return (name) => {
+    const prefix = prefixes.find((p) => matches(name, p));
+    return prefix === undefined ? 1 : lrScales[prefix]!;
+  };
 }

@@ -24,6 +24,12 @@ export interface AdamWOptions {
    * The composite (a chain of elementwise ops) is the reference; both give the same results.
    */
   fused?: boolean;
+  /**
+   * A multiplier of the learning rate per parameter, looked up once by its name (its position when
+   * given bare), like PyTorch's parameter groups with their own lr under one schedule: e.g. a query
+   * reasoner trained five times faster than the generator beside it. Default 1 for every parameter.
+   */
+  lrScale?: (key: string) => number;
 }
 
 /**
@@ -40,6 +46,7 @@ export interface AdamWState {
 interface Slot {
   key: string;
   param: Parameter;
+  lrScale: number;
   /** First moment (exp_avg) and second moment (exp_avg_sq), created at the first update. */
   m: Tensor | null;
   v: Tensor | null;
@@ -98,7 +105,9 @@ export class AdamW {
       if (seenKeys.has(key)) throw new Error(`AdamW: two parameters share the name "${key}"`);
       seenParams.add(param);
       seenKeys.add(key);
-      this.slots.push({ key, param, m: null, v: null });
+      const lrScale = options.lrScale?.(key) ?? 1;
+      if (!(lrScale >= 0)) throw new RangeError(`AdamW: Invalid learning-rate scale for ${key}: ${lrScale}`);
+      this.slots.push({ key, param, lrScale, m: null, v: null });
     }
   }
 
@@ -118,20 +127,20 @@ export class AdamW {
     this.stepCount++;
     const t = this.stepCount;
     const [beta1, beta2] = this.betas;
-    const stepSize = lr / (1 - beta1 ** t);
     const bc2Sqrt = Math.sqrt(1 - beta2 ** t);
-    const decay = 1 - lr * this.weightDecay;
-    const scalars: AdamWScalars = { beta1, beta2, eps: this.eps, decay, stepSize, bc2Sqrt };
-    // These three change every step. As plain numbers they would each become a new entry of the
-    // engine's cache of constant tensors; made here once per step (per backend and dtype) and
-    // freed at the end, they cost three one-element fills per step.
+    const scalarsFor = (scale: number): AdamWScalars => ({
+      beta1, beta2, eps: this.eps, decay: 1 - scale * lr * this.weightDecay, stepSize: (scale * lr) / (1 - beta1 ** t), bc2Sqrt,
+    });
+    // These change every step. As plain numbers they would each become a new entry of the
+    // engine's cache of constant tensors; made here once per step (per backend, dtype and lr
+    // scale) and freed at the end, they cost a few one-element fills per step.
     const perStep = new Map<string, { decay: Tensor; stepSize: Tensor; bc2Sqrt: Tensor }>();
-    const constantsFor = (p: Parameter) => {
-      const key = `${p.backend.name}:${p.dtype}`;
+    const constantsFor = (p: Parameter, scalars: AdamWScalars) => {
+      const key = `${p.backend.name}:${p.dtype}:${scalars.stepSize}`;
       let c = perStep.get(key);
       if (c === undefined) {
         const make = (value: number): Tensor => keep(full([], value, { dtype: p.dtype, backend: p.backend }));
-        c = { decay: make(decay), stepSize: make(stepSize), bc2Sqrt: make(bc2Sqrt) };
+        c = { decay: make(scalars.decay), stepSize: make(scalars.stepSize), bc2Sqrt: make(bc2Sqrt) };
         perStep.set(key, c);
       }
       return c;
@@ -141,13 +150,14 @@ export class AdamW {
         for (const slot of this.slots) {
           const p = slot.param;
           if (p.grad === null) continue;
+          const scalars = scalarsFor(slot.lrScale);
           const kernels = optimizerKernelsFor([p, p.grad], this.fused);
           if (kernels !== null) {
             tidy(() => this.fusedUpdate(slot, kernels, scalars));
             continue;
           }
-          const c = constantsFor(p);
-          tidy(() => this.update(slot, c.decay, c.stepSize, c.bc2Sqrt, decay === 1));
+          const c = constantsFor(p, scalars);
+          tidy(() => this.update(slot, c.decay, c.stepSize, c.bc2Sqrt, scalars.decay === 1));
         }
       });
     } finally {

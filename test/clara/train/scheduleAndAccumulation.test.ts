@@ -5,7 +5,7 @@ import { DataOrder } from '../../../clara/train/dataOrder.ts';
 import { ProgressBar } from '../../../clara/train/progress.ts';
 import { defaultWarmupSteps, trainingSchedule } from '../../../clara/train/schedule.ts';
 import { trainCompressionStage } from '../../../clara/train/trainCompressionStage.ts';
-import { resolveTrainingConfig } from '../../../clara/train/trainingConfig.ts';
+import { lrScaleLookup, resolveTrainingConfig } from '../../../clara/train/trainingConfig.ts';
 import { synthRows, tinyModel } from './helpers.ts';
 
 describe('the schedule', () => {
@@ -27,6 +27,14 @@ describe('the schedule', () => {
     const c = resolveTrainingConfig({ batchSize: 4 }, 10);
     expect(c).toMatchObject({ steps: 3, warmupSteps: 1, lr: 1e-4, betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0, maxGradNorm: 1, minLrRatio: 0.1 });
     expect(() => resolveTrainingConfig({ steps: 0 }, 10)).toThrow('steps must be a positive integer, got 0');
+  });
+
+  it('lrScales: the longest prefix ending at a dot wins; a prefix that names no parameter or a bad value is an error', () => {
+    const names = ['decoder_adapter.a', 'decoder_adapter.b.x', 'encoder_adapter.a', 'model.embed_tokens.weight'];
+    const scale = lrScaleLookup({ decoder_adapter: 0.2, 'decoder_adapter.b': 0.5 }, names);
+    expect(names.map(scale)).toEqual([0.2, 0.5, 1, 1]);
+    expect(() => lrScaleLookup({ decoder: 0.2 }, names)).toThrow("lrScales: 'decoder' matches no trained parameter (they start with: decoder_adapter, encoder_adapter, model)");
+    expect(() => resolveTrainingConfig({ lrScales: { decoder_adapter: -1 } }, 10)).toThrow('lrScales.decoder_adapter must be a non-negative number, got -1');
   });
 
   it('is what the optimiser used at every step (metrics lr)', async () => {

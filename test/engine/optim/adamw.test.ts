@@ -111,6 +111,28 @@ describe('AdamW', () => {
     expect(opt.currentLr).toBeCloseTo(0.05, 15);
   });
 
+  it('lrScale gives a parameter its own multiple of the scheduled lr, as PyTorch parameter groups do (both paths)', async () => {
+    for (const fused of [false, true]) {
+      const make = () => [new Parameter(tensor(Float64Array.from([1, -2]), [2])), new Parameter(tensor(Float64Array.from([0.5]), [1]))] as const;
+      const [a, b] = make();
+      const [a2, b2] = make();
+      const schedule = cosineSchedule({ lr: 0.1, warmupSteps: 1, totalSteps: 5, minLr: 0.01 });
+      const scaled = new AdamW([['enc.w', a], ['dec.w', b]], { lr: schedule, weightDecay: 0.1, fused, lrScale: (k) => (k === 'dec.w' ? 0.2 : 1) });
+      const plainA = new AdamW([a2], { lr: schedule, weightDecay: 0.1, fused });
+      const plainB = new AdamW([b2], { lr: (t) => 0.2 * schedule(t), weightDecay: 0.1, fused });
+      for (let step = 0; step < 4; step++) {
+        for (const [x, y] of [[a, b], [a2, b2]] as const) tidy(() => x.sub(3).square().sum().add(y.mul(x.sum()).sin()).backward());
+        scaled.step();
+        plainA.step();
+        plainB.step();
+        for (const p of [a, b, a2, b2]) p.grad = null;
+      }
+      expect(await values(a)).toEqual(await values(a2));
+      expect(await values(b)).toEqual(await values(b2));
+    }
+    expect(() => new AdamW([new Parameter(tensor([1]))], { lr: 0.1, lrScale: () => -1 })).toThrow('AdamW: Invalid learning-rate scale for 0: -1');
+  });
+
   it('updates only parameters with a gradient; frozen ones stay put', async () => {
     const a = new Parameter(tensor([1, 2]));
     const frozen = new Parameter(tensor([3, 4])).requiresGrad_(false);
