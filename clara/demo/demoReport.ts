@@ -25,7 +25,11 @@ export function demoTable(r: DemoResult): string {
     ans('trained questions, no docs', r.answers.trained.noDocs),
     ans('held-out facts, retrieved docs', r.answers.heldOut.withDocs),
     ans('held-out facts, no docs', r.answers.heldOut.noDocs),
+    ans('trained questions, gold doc', r.answers.trained.goldDoc),
+    ans('held-out facts, gold doc', r.answers.heldOut.goldDoc),
+    '  (gold doc: the relevant document given, as the paper\'s "oracle" setting)',
     '',
+    `compressed documents: ${r.memory.documentSpecificShare.toFixed(4)} of their energy differs between documents (0: collapsed)`,
     `stage 1 loss ${r.stage1.firstLoss.toFixed(3)} → ${r.stage1.lastLoss.toFixed(3)} in ${r.stage1.steps} steps; stage 3 loss ${r.stage3.firstLoss.toFixed(3)} → ${r.stage3.lastLoss.toFixed(3)} in ${r.stage3.steps} steps`,
     `run folder: ${r.runDir} (metrics.json, curves.svg, per-stage metrics.jsonl)`,
   ].join('\n');

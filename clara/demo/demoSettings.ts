@@ -26,7 +26,8 @@ export interface DemoSettings {
   compressionRate: number;
   lora: { r: number; alpha: number; dropout: number };
   stage1: { steps: number; batchSize: number; lr: number };
-  stage3: { steps: number; batchSize: number; lr: number; k: number; temperature: number; estimator: string };
+  /** `generatorLrScale`: the generator's lr as a multiple of `lr` (the query reasoner's). */
+  stage3: { steps: number; batchSize: number; lr: number; generatorLrScale: number; k: number; temperature: number; estimator: string };
   /** Held-out questions scored for the recall curve during stage 3, and every how many steps. */
   curve: { questions: number; every: number };
   /** Questions whose answers are generated and scored, per split. */
@@ -46,7 +47,7 @@ export const FULL_DEMO: DemoSettings = {
   compressionRate: 16,
   lora: { r: 32, alpha: 64, dropout: 0 },
   stage1: { steps: 700, batchSize: 16, lr: 3e-3 },
-  stage3: { steps: 250, batchSize: 16, lr: 1e-3, k: 1, temperature: 0.02, estimator: 'straight-through' },
+  stage3: { steps: 250, batchSize: 16, lr: 1e-3, generatorLrScale: 0.2, k: 1, temperature: 0.02, estimator: 'straight-through' },
   curve: { questions: 60, every: 25 },
   answerQuestions: 150,
 };

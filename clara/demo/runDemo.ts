@@ -7,6 +7,7 @@ import { ENCODER_ADAPTER } from '../compressor.ts';
 import { parseStage1Row, type Stage1Row } from '../data/stage1Data.ts';
 import { parseStage3Row, type Stage3Row } from '../data/stage3Data.ts';
 import { writeSyntheticCorpus } from '../data/writeSynthCorpus.ts';
+import { documentSpecificShare } from '../eval/documentSpecificShare.ts';
 import { candidateBank } from '../eval/evaluate.ts';
 import { meanRecall, scoreAnswers } from '../eval/metrics.ts';
 import { QUERY_REASONER_ADAPTER } from '../queryReasoner.ts';
@@ -38,9 +39,14 @@ export interface AnswerQuality { em: number; f1: number }
 export interface DemoResult {
   recall: { before: Recall; after: Recall; random: Recall; bm25: Recall };
   answers: {
-    trained: { withDocs: AnswerQuality; noDocs: AnswerQuality };
-    heldOut: { withDocs: AnswerQuality; noDocs: AnswerQuality };
+    trained: { withDocs: AnswerQuality; noDocs: AnswerQuality; goldDoc: AnswerQuality };
+    heldOut: { withDocs: AnswerQuality; noDocs: AnswerQuality; goldDoc: AnswerQuality };
   };
+  /**
+   * The compressed corpus after stage 1: the share of its energy that differs between documents
+   * (eval/documentSpecificShare.ts; near 0 means the compressor has collapsed).
+   */
+  memory: { documentSpecificShare: number };
   compressionRate: number;
   memoryTokens: number;
   candidates: number;
@@ -107,6 +113,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const trainBank = { bank, candidates: candidates.slice(0, trainRows.length) };
   const heldOutCandidates = candidates.slice(trainRows.length);
   const gold = heldOutRows.map((r) => r.posIndex);
+  const memory = { documentSpecificShare: await documentSpecificShare(bank) };
   const rankHeldOut = async (adapter: string, rows = heldOutRows, cands = heldOutCandidates) =>
     (await rankCandidates(clara, bank, rows.map((r) => r.question), cands, { adapter })).map((r) => r.order);
   const beforeOrders = await rankHeldOut(ENCODER_ADAPTER);
@@ -122,7 +129,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const curve: Array<[number, number]> = [[0, meanRecall(beforeOrders.slice(0, curveRows.length), curveRows.map((r) => r.posIndex), [1])[1]!]];
   say(`stage 3: ${s.stage3.steps} steps, top-${s.stage3.k} of ${s.candidates} at τ = ${s.stage3.temperature}, no relevance labels`);
   const stage3 = await trainEndToEnd({
-    clara, rows: trainRows, steps: s.stage3.steps, batchSize: s.stage3.batchSize, lr: s.stage3.lr, k: s.stage3.k,
+    clara, rows: trainRows, steps: s.stage3.steps, batchSize: s.stage3.batchSize, lr: s.stage3.lr, generatorLrScale: s.stage3.generatorLrScale, k: s.stage3.k,
     temperature: s.stage3.temperature, estimator: s.stage3.estimator, seed: options.seed, out: join(out, 'stage3'),
     saveEvery: 0, progress: options.progress, bank: trainBank,
     onStep: async (m: StepMetrics) => {
@@ -136,26 +143,31 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   // 5. Retrieval after stage 3, and answers with and without documents.
   const after = asRecall(meanRecall(await rankHeldOut(QUERY_REASONER_ADAPTER), gold, KS));
   say('answering questions');
-  const answer = async (rows: Stage3Row[], cands: number[][], withDocs: boolean): Promise<AnswerQuality> => {
+  // Documents given to the generator: the query reasoner's top k, none, or the relevant one (the
+  // paper's "oracle" setting, which tells reading apart from retrieval).
+  const answer = async (rows: Stage3Row[], cands: number[][], docsFrom: 'retrieved' | 'none' | 'gold'): Promise<AnswerQuality> => {
     const pick = rows.slice(0, s.answerQuestions);
     const pickCands = cands.slice(0, s.answerQuestions);
     let docs: number[][] = pick.map(() => []);
-    if (withDocs) {
+    if (docsFrom === 'retrieved') {
       const orders = (await rankCandidates(clara, bank, pick.map((r) => r.question), pickCands)).map((r) => r.order);
       docs = orders.map((order, i) => order.slice(0, s.stage3.k).map((j) => pickCands[i]![j]!));
+    } else if (docsFrom === 'gold') {
+      docs = pick.map((r, i) => r.posIndex.slice(0, 1).map((j) => pickCands[i]![j]!));
     }
     const predictions = await answerQuestions(clara, bank, pick.map((r) => r.question), docs, { maxNewTokens: 8 });
     const scores = scoreAnswers(predictions, pick.map((r) => r.answer));
     return { em: scores.em, f1: scores.f1 };
   };
   const answers = {
-    trained: { withDocs: await answer(trainRows, trainBank.candidates, true), noDocs: await answer(trainRows, trainBank.candidates, false) },
-    heldOut: { withDocs: await answer(heldOutRows, heldOutCandidates, true), noDocs: await answer(heldOutRows, heldOutCandidates, false) },
+    trained: { withDocs: await answer(trainRows, trainBank.candidates, 'retrieved'), noDocs: await answer(trainRows, trainBank.candidates, 'none'), goldDoc: await answer(trainRows, trainBank.candidates, 'gold') },
+    heldOut: { withDocs: await answer(heldOutRows, heldOutCandidates, 'retrieved'), noDocs: await answer(heldOutRows, heldOutCandidates, 'none'), goldDoc: await answer(heldOutRows, heldOutCandidates, 'gold') },
   };
 
   const result: DemoResult = {
     recall: { before, after, random, bm25 },
     answers,
+    memory,
     compressionRate: s.compressionRate,
     memoryTokens: n,
     candidates: s.candidates,

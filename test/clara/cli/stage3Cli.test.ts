@@ -80,10 +80,12 @@ describe('clara demo --quick', () => {
       const last = JSON.parse(logs.mock.calls.map((c) => c.join(' ')).join('\n').trim().split('\n').pop()!);
       for (const which of ['before', 'after', 'random', 'bm25']) expect(Object.keys(last.recall[which]).sort()).toEqual(['1', '3', '5']);
       for (const split of ['trained', 'heldOut']) {
-        for (const docs of ['withDocs', 'noDocs']) expect(Object.keys(last.answers[split][docs]).sort()).toEqual(['em', 'f1']);
+        for (const docs of ['withDocs', 'noDocs', 'goldDoc']) expect(Object.keys(last.answers[split][docs]).sort()).toEqual(['em', 'f1']);
       }
       expect(last.recall.random[1]).toBeCloseTo(1 / 20, 12);
       expect(typeof last.compressionRate).toBe('number');
+      expect(last.memory.documentSpecificShare).toBeGreaterThan(0);
+      expect(last.memory.documentSpecificShare).toBeLessThanOrEqual(1);
       expect(['webgpu', 'cpu']).toContain(last.backend);
       expect(last.seconds).toBeGreaterThan(0);
       for (const file of ['metrics.json', 'curves.svg', 'results.txt', 'stage1/metrics.jsonl', 'stage3/metrics.jsonl']) expect(existsSync(join(out, file)), file).toBe(true);
