@@ -26,13 +26,16 @@ The same options give the same files, byte for byte.
   --qa-rows per-question|per-document
                           stage-1 qa rows: one per question (default) or one per document
   --no-paraphrase         write no stage-1 paraphrase rows
+  --paraphrase-target reworded|reconstruction
+                          paraphrase rows target the trained facts reworded (default) or the
+                          document's own sentences for them (reconstruction)
   --backend B             accepted for uniformity; synth runs no model
   -h, --help              this help`;
 
 const OPTIONS: OptionSpec = {
   out: { type: 'string' }, seed: { type: 'string' }, entities: { type: 'string' }, candidates: { type: 'string' },
   'top-k': { type: 'string' }, 'held-out-share': { type: 'string' }, 'min-facts': { type: 'string' }, 'max-facts': { type: 'string' },
-  'qa-rows': { type: 'string' }, 'no-paraphrase': { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  'qa-rows': { type: 'string' }, 'no-paraphrase': { type: 'boolean' }, 'paraphrase-target': { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 };
 
 export async function runSynth(argv: string[]): Promise<number> {
@@ -54,6 +57,7 @@ export async function runSynth(argv: string[]): Promise<number> {
     maxFacts: flag.int('max-facts', 1),
     qaRows: values['qa-rows'] === undefined ? undefined : choiceOption('synth', 'qa-rows', values['qa-rows'], ['per-question', 'per-document'] as const, 'per-question'),
     paraphraseRows: values['no-paraphrase'] === true ? false : undefined,
+    paraphraseTarget: values['paraphrase-target'] === undefined ? undefined : choiceOption('synth', 'paraphrase-target', values['paraphrase-target'], ['reworded', 'reconstruction'] as const, 'reworded'),
   };
   const out = flag.required('out');
   let written;

@@ -37,6 +37,13 @@ export interface SynthOptions {
   qaRows?: 'per-question' | 'per-document';
   /** Write a stage-1 `paraphrase` row per document (its trained facts, reworded). Default true. */
   paraphraseRows?: boolean;
+  /**
+   * The target of those rows: `'reworded'` (default) the other wording of each trained fact, in a
+   * shuffled order; `'reconstruction'` the document's own sentences for its trained facts, in its
+   * order (document reconstruction, as the toy-scale trial trained; the held-out fact's sentence is
+   * left out, so it stays out of every training target).
+   */
+  paraphraseTarget?: 'reworded' | 'reconstruction';
 }
 
 export type Attribute = 'birthplace' | 'birthYear' | 'job' | 'colour' | 'pet';
@@ -96,6 +103,7 @@ const DEFAULTS: Required<SynthOptions> = {
   generationTopK: 5,
   qaRows: 'per-question',
   paraphraseRows: true,
+  paraphraseTarget: 'reworded',
 };
 
 const JOBS = ['baker', 'carpenter', 'teacher', 'nurse', 'pilot', 'farmer', 'painter', 'plumber', 'tailor', 'sailor',
@@ -153,9 +161,10 @@ export function generateSyntheticCorpus(options: SynthOptions = {}): SyntheticCo
   for (const entity of entities) {
     const wordings = entity.facts.map(() => rng.int(2));
     documents.push(describe(entity, entity.facts, wordings));
-    const trained = entity.facts.map((fact, i) => ({ fact, wording: 1 - wordings[i]! })).filter((x) => !x.fact.heldOut);
-    rng.shuffle(trained);
-    paraphrases.push(describe(entity, trained.map((x) => x.fact), trained.map((x) => x.wording)));
+    const trained = entity.facts.map((fact, i) => ({ fact, wording: wordings[i]! })).filter((x) => !x.fact.heldOut);
+    const reworded = rng.shuffle(trained.map((x) => ({ ...x, wording: 1 - x.wording })));
+    const target = opts.paraphraseTarget === 'reconstruction' ? trained : reworded;
+    paraphrases.push(describe(entity, target.map((x) => x.fact), target.map((x) => x.wording)));
   }
 
   // One question per fact.
@@ -223,6 +232,9 @@ function checkOptions(opts: Required<SynthOptions>): void {
   positiveInteger('minFacts', opts.minFacts);
   if (!Number.isInteger(opts.maxFacts) || opts.maxFacts < opts.minFacts || opts.maxFacts > ATTRIBUTES.length) {
     throw new Error(`synth: maxFacts must be an integer in [minFacts, ${ATTRIBUTES.length}], got ${opts.maxFacts}`);
+  }
+  if (opts.paraphraseTarget !== 'reworded' && opts.paraphraseTarget !== 'reconstruction') {
+    throw new Error(`synth: paraphraseTarget must be 'reworded' or 'reconstruction', got '${String(opts.paraphraseTarget)}'`);
   }
   if (!(opts.heldOutShare >= 0 && opts.heldOutShare <= 1)) throw new Error(`synth: heldOutShare must be in [0, 1], got ${opts.heldOutShare}`);
   if (opts.candidates > opts.entities || opts.generationTopK > opts.entities) {

@@ -14,9 +14,9 @@ export interface DemoSettings {
   heldOutShare: number;
   /**
    * Stage-1 rows of the corpus: one `qa` row per question or per document, and paraphrase rows or
-   * not; `reconstruct` makes each paraphrase row's target the document itself (document
-   * reconstruction, as the toy-scale trial did), which makes every token of it pass through the
-   * memory vectors.
+   * not; `reconstruct` makes each paraphrase row's target the document's own sentences for its
+   * trained facts (document reconstruction, as the toy-scale trial did, without the held-out
+   * fact's sentence), so every token of them has to pass through the memory vectors.
    */
   corpus: { qaRows: 'per-question' | 'per-document'; paraphraseRows: boolean; reconstruct: boolean };
   /** The vocabulary: `'word'` (one token per word, as the toy-scale trial had) or `'compact'` (Mistral's pieces). */

@@ -84,9 +84,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   // 1. The corpus.
   const { corpus } = writeSyntheticCorpus(join(out, 'data'), {
     seed: options.seed, entities: s.entities, candidates: s.candidates, heldOutShare: s.heldOutShare, qaRows: s.corpus.qaRows, paraphraseRows: s.corpus.paraphraseRows,
+    paraphraseTarget: s.corpus.reconstruct ? 'reconstruction' : 'reworded',
   });
-  const stage1Rows: Stage1Row[] = corpus.stage1.map((r) => parseStage1Row(r as never))
-    .map((r) => (r.dataType === 'paraphrase' && s.corpus.reconstruct ? { ...r, paraphrase: r.docs[0]! } : r));
+  const stage1Rows: Stage1Row[] = corpus.stage1.map((r) => parseStage1Row(r as never));
   const trainRows: Stage3Row[] = corpus.stage3Train.map((r) => parseStage3Row(r as never));
   const heldOutRows: Stage3Row[] = corpus.stage3HeldOut.map((r) => parseStage3Row(r as never));
   say(`${corpus.documents.length} documents, ${trainRows.length} trained and ${heldOutRows.length} held-out questions, ${s.candidates} candidates each`);

@@ -84,6 +84,27 @@ describe('synthetic corpus', () => {
     expect(corpus.stage2.length + heldOut.length).toBe(corpus.questions.length);
   });
 
+  it('reconstruction targets: the document\'s own sentences for its trained facts, the held-out one left out', () => {
+    const options = { seed: 5, entities: 60, candidates: 10 };
+    const reworded = generateSyntheticCorpus(options);
+    const rebuilt = generateSyntheticCorpus({ ...options, paraphraseTarget: 'reconstruction' });
+    expect(rebuilt.documents).toEqual(reworded.documents);
+    expect(rebuilt.questions).toEqual(reworded.questions);
+    const sentences = (text: string) => text.split(/(?<=\.) /);
+    for (const row of rebuilt.stage1.filter((r) => r.data_type === 'paraphrase')) {
+      const doc = row.docs[0]!;
+      const target = row.answers[0]!;
+      const entity = rebuilt.documents.indexOf(doc);
+      const heldOut = rebuilt.questions.filter((q) => q.entityId === entity && q.heldOut);
+      const kept = sentences(doc).filter((sentence) => !heldOut.some((q) => mentions(sentence, q.answer)));
+      // Same sentences in the same order; only the first keeps the full name.
+      expect(sentences(target).map((x) => x.split(' ').slice(-2).join(' '))).toEqual(kept.map((x) => x.split(' ').slice(-2).join(' ')));
+      for (const q of heldOut) expect(mentions(target, q.answer)).toBe(false);
+      if (heldOut.length === 0) expect(target).toBe(doc);
+    }
+    expect(() => generateSyntheticCorpus({ ...options, paraphraseTarget: 'copy' as never })).toThrow("synth: paraphraseTarget must be 'reworded' or 'reconstruction', got 'copy'");
+  });
+
   it('writes files that the loaders read back, and the split side file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'clara-synth-'));
     const { files } = writeSyntheticCorpus(dir, { seed: 3, entities: 40, candidates: 10, qaRows: 'per-document' });
