@@ -67,7 +67,8 @@ interface Slot {
  * as they were — no weight decay either.
  *
  * Parameters may be given bare or as `[name, param]` pairs (`model.namedParameters()`); the names
- * key the state dict, which makes a checkpoint independent of parameter order.
+ * key the state dict, which makes a checkpoint independent of parameter order. With `lrScale`, the
+ * lr in the formulas above is the schedule's lr times the parameter's scale.
  */
 export class AdamW {
   lr: number | LRSchedule;
