@@ -140,7 +140,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     },
   });
 
-  // 5. Retrieval after stage 3, and answers with and without documents.
+  // 5. Retrieval after stage 3, and answers from the retrieved, no, or the relevant document.
   const after = asRecall(meanRecall(await rankHeldOut(QUERY_REASONER_ADAPTER), gold, KS));
   say('answering questions');
   // Documents given to the generator: the query reasoner's top k, none, or the relevant one (the
@@ -159,10 +159,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const scores = scoreAnswers(predictions, pick.map((r) => r.answer));
     return { em: scores.em, f1: scores.f1 };
   };
-  const answers = {
-    trained: { withDocs: await answer(trainRows, trainBank.candidates, 'retrieved'), noDocs: await answer(trainRows, trainBank.candidates, 'none'), goldDoc: await answer(trainRows, trainBank.candidates, 'gold') },
-    heldOut: { withDocs: await answer(heldOutRows, heldOutCandidates, 'retrieved'), noDocs: await answer(heldOutRows, heldOutCandidates, 'none'), goldDoc: await answer(heldOutRows, heldOutCandidates, 'gold') },
-  };
+  const answerAllWays = async (rows: Stage3Row[], cands: number[][]) => ({
+    withDocs: await answer(rows, cands, 'retrieved'), noDocs: await answer(rows, cands, 'none'), goldDoc: await answer(rows, cands, 'gold'),
+  });
+  const answers = { trained: await answerAllWays(trainRows, trainBank.candidates), heldOut: await answerAllWays(heldOutRows, heldOutCandidates) };
 
   const result: DemoResult = {
     recall: { before, after, random, bm25 },
