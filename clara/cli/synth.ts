@@ -29,13 +29,15 @@ The same options give the same files, byte for byte.
   --paraphrase-target reworded|reconstruction
                           paraphrase rows target the trained facts reworded (default) or the
                           document's own sentences for them (reconstruction)
+  --name-pool P           first names and surnames from two pools of P words, only the full
+                          name unique (P² ≥ entities); default 0: a new surname per person
   --backend B             accepted for uniformity; synth runs no model
   -h, --help              this help`;
 
 const OPTIONS: OptionSpec = {
   out: { type: 'string' }, seed: { type: 'string' }, entities: { type: 'string' }, candidates: { type: 'string' },
   'top-k': { type: 'string' }, 'held-out-share': { type: 'string' }, 'min-facts': { type: 'string' }, 'max-facts': { type: 'string' },
-  'qa-rows': { type: 'string' }, 'no-paraphrase': { type: 'boolean' }, 'paraphrase-target': { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  'qa-rows': { type: 'string' }, 'no-paraphrase': { type: 'boolean' }, 'paraphrase-target': { type: 'string' }, 'name-pool': { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 };
 
 export async function runSynth(argv: string[]): Promise<number> {
@@ -58,6 +60,7 @@ export async function runSynth(argv: string[]): Promise<number> {
     qaRows: values['qa-rows'] === undefined ? undefined : choiceOption('synth', 'qa-rows', values['qa-rows'], ['per-question', 'per-document'] as const, 'per-question'),
     paraphraseRows: values['no-paraphrase'] === true ? false : undefined,
     paraphraseTarget: values['paraphrase-target'] === undefined ? undefined : choiceOption('synth', 'paraphrase-target', values['paraphrase-target'], ['reworded', 'reconstruction'] as const, 'reworded'),
+    namePool: flag.int('name-pool', 0),
   };
   const out = flag.required('out');
   let written;

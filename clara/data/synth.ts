@@ -3,8 +3,9 @@
  *
  * Invented people, each with 2–4 facts (birthplace, birth year, job, favourite colour, pet), one
  * short document per person (~20 words), one question per fact with a one-word answer. Names are
- * invented and unique (full names and surnames), so each question is answered by exactly one
- * document. For a share of the people one fact is **held out**: its question appears in no training
+ * invented and full names are unique, so each question is answered by exactly one document. By
+ * default every surname is new; with `namePool` first names and surnames come from small shared
+ * pools, so that only the pair identifies a person. For a share of the people one fact is **held out**: its question appears in no training
  * target (no stage-1 QA row, no paraphrase, no stage-2 or stage-3 training row), while the document
  * still states it, so answers can be scored on facts the model was never trained to answer.
  *
@@ -44,6 +45,14 @@ export interface SynthOptions {
    * left out, so it stays out of every training target).
    */
   paraphraseTarget?: 'reworded' | 'reconstruction';
+  /**
+   * 0 (default): every person gets a new surname. P > 0: first names and surnames are drawn from two
+   * pools of P invented words each, and only the full name is unique (needs P² ≥ entities). With a
+   * new word per person, that one token is a key a small generator can memorise (name → value)
+   * without reading the document; with shared pools, only a pair of tokens is, and reading the
+   * document is the easier way to answer.
+   */
+  namePool?: number;
 }
 
 export type Attribute = 'birthplace' | 'birthYear' | 'job' | 'colour' | 'pet';
@@ -104,6 +113,7 @@ const DEFAULTS: Required<SynthOptions> = {
   qaRows: 'per-question',
   paraphraseRows: true,
   paraphraseTarget: 'reworded',
+  namePool: 0,
 };
 
 const JOBS = ['baker', 'carpenter', 'teacher', 'nurse', 'pilot', 'farmer', 'painter', 'plumber', 'tailor', 'sailor',
@@ -137,10 +147,10 @@ export function generateSyntheticCorpus(options: SynthOptions = {}): SyntheticCo
   const towns = Array.from({ length: TOWN_COUNT }, () => words.town());
 
   // People and their facts.
+  const pools = opts.namePool > 0 ? pooledNames(rng, words, opts.namePool) : undefined;
   const entities: Entity[] = [];
   for (let id = 0; id < opts.entities; id++) {
-    const firstName = words.firstName();
-    const lastName = words.lastName();
+    const [firstName, lastName] = pools === undefined ? [words.firstName(), words.uniqueName()] : pools.next();
     const factCount = opts.minFacts + rng.int(opts.maxFacts - opts.minFacts + 1);
     const attributes = rng.shuffle([...ATTRIBUTES]).slice(0, factCount);
     const facts = attributes.map((attribute) => ({ attribute, value: drawValue(rng, attribute, towns), heldOut: false }));
@@ -237,6 +247,10 @@ function checkOptions(opts: Required<SynthOptions>): void {
     throw new Error(`synth: paraphraseTarget must be 'reworded' or 'reconstruction', got '${String(opts.paraphraseTarget)}'`);
   }
   if (!(opts.heldOutShare >= 0 && opts.heldOutShare <= 1)) throw new Error(`synth: heldOutShare must be in [0, 1], got ${opts.heldOutShare}`);
+  if (!Number.isInteger(opts.namePool) || opts.namePool < 0) throw new Error(`synth: namePool must be a non-negative integer, got ${opts.namePool}`);
+  if (opts.namePool > 0 && opts.namePool ** 2 < opts.entities) {
+    throw new Error(`synth: namePool ${opts.namePool} gives ${opts.namePool ** 2} full names, fewer than entities (${opts.entities})`);
+  }
   if (opts.candidates > opts.entities || opts.generationTopK > opts.entities) {
     throw new Error(`synth: candidates (${opts.candidates}) and generationTopK (${opts.generationTopK}) cannot exceed entities (${opts.entities})`);
   }
@@ -256,6 +270,24 @@ function drawValue(rng: Generator, attribute: Attribute, towns: readonly string[
     case 'pet':
       return pick(PETS);
   }
+}
+
+/** Full names from two pools of `size` first names and surnames, each pair handed out once. */
+function pooledNames(rng: Generator, words: InventedWords, size: number): { next(): [string, string] } {
+  const firstNames = Array.from({ length: size }, () => words.uniqueName());
+  const surnames = Array.from({ length: size }, () => words.uniqueName());
+  const taken = new Set<number>();
+  return {
+    next() {
+      for (;;) {
+        const pair = rng.int(size) * size + rng.int(size);
+        if (!taken.has(pair)) {
+          taken.add(pair);
+          return [firstNames[Math.floor(pair / size)]!, surnames[pair % size]!];
+        }
+      }
+    },
+  };
 }
 
 /** Sentences for the given facts; the first names the person in full, the others by first name. */
@@ -303,7 +335,8 @@ class InventedWords {
     }
   }
 
-  lastName(): string {
+  /** A word never handed out before. */
+  uniqueName(): string {
     return this.fresh(() => this.word(2 + this.rng.int(2)));
   }
 

@@ -45,6 +45,21 @@ describe('synthetic corpus', () => {
     }
   });
 
+  it('pooled names: first names and surnames shared across people, full names unique', () => {
+    const pooled = generateSyntheticCorpus({ seed: 7, entities: 120, candidates: 20, generationTopK: 5, namePool: 12 });
+    expect(new Set(pooled.entities.map((e) => e.fullName)).size).toBe(120);
+    const firstNames = new Set(pooled.entities.map((e) => e.firstName));
+    const surnames = new Set(pooled.entities.map((e) => e.lastName));
+    expect(firstNames.size).toBeLessThanOrEqual(12);
+    expect(surnames.size).toBeLessThanOrEqual(12);
+    // No pool word doubles as the other pool's word or a town, so a full name still picks one person.
+    for (const name of firstNames) expect(surnames.has(name)).toBe(false);
+    for (const row of pooled.stage3Train) {
+      const entity = entityOfQuestion(pooled, row.question);
+      expect(row.docs.filter((d) => mentions(d, entity.fullName))).toEqual([row.docs[row.pos_index[0]!]]);
+    }
+  });
+
   it("puts every question's answer in exactly one candidate, the one pos_index points to", () => {
     const rows = [...corpus.stage3Train, ...corpus.stage3HeldOut];
     expect(rows.length).toBe(corpus.questions.length);
@@ -128,5 +143,7 @@ describe('synthetic corpus', () => {
     expect(() => generateSyntheticCorpus({ entities: 10, candidates: 20 })).toThrow(/cannot exceed entities/);
     expect(() => generateSyntheticCorpus({ maxFacts: 6 })).toThrow(/maxFacts/);
     expect(() => generateSyntheticCorpus({ heldOutShare: 1.5 })).toThrow(/heldOutShare/);
+    expect(() => generateSyntheticCorpus({ entities: 120, namePool: 10 })).toThrow(/namePool 10 gives 100 full names, fewer than entities \(120\)/);
+    expect(() => generateSyntheticCorpus({ namePool: 2.5 })).toThrow(/namePool must be a non-negative integer/);
   });
 });
