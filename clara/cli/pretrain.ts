@@ -39,6 +39,8 @@ Training:
   --warmup N|X            warm-up steps, or below 1 a share of the steps (default ${DEFAULT_WARMUP_SHARE})
   --min-lr-ratio X        the cosine's floor as a share of lr (default ${TRAINING_DEFAULTS.minLrRatio})
   --mse-weight W          λ, the weight of the MSE term (default 0.1)
+  --freeze-compressor N   hold the compressor (encoder adapter, memory-token rows) still for the
+                          first N steps, so the generator first learns to read it (default 0)
   --seed S                data order, adapter initialisation and dropout (default 0)
 Model settings (a fresh model; with --model they must keep its number of memory tokens):
   --doc-max-length N      document tokens the compressor reads (default ${DEFAULT_SETTINGS.docMaxLength})
@@ -59,7 +61,7 @@ const OPTIONS: OptionSpec = {
   stage: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, model: { type: 'string' }, config: { type: 'string' },
   'skip-invalid': { type: 'boolean' }, steps: { type: 'string' }, 'batch-size': { type: 'string' }, 'grad-accum': { type: 'string' },
   lr: { type: 'string' }, warmup: { type: 'string' }, 'min-lr-ratio': { type: 'string' }, 'mse-weight': { type: 'string' },
-  seed: { type: 'string' }, 'doc-max-length': { type: 'string' }, 'compression-rate': { type: 'string' }, 'lora-r': { type: 'string' },
+  'freeze-compressor': { type: 'string' }, seed: { type: 'string' }, 'doc-max-length': { type: 'string' }, 'compression-rate': { type: 'string' }, 'lora-r': { type: 'string' },
   'lora-dropout': { type: 'string' }, 'save-every': { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -98,6 +100,7 @@ export async function runPretrain(argv: string[]): Promise<number> {
   };
   const warmup = flag.number('warmup', (x) => x >= 0 && (x < 1 || Number.isInteger(x)), 'a whole number of steps or a share below 1');
   const mseWeight = flag.number('mse-weight', (x) => x >= 0, 'a non-negative number');
+  const compressorFrozenSteps = flag.int('freeze-compressor', 0);
   const docMaxLength = flag.int('doc-max-length', 1);
   const compressionRate = flag.int('compression-rate', 1);
   const loraR = flag.int('lora-r', 1);
@@ -145,7 +148,7 @@ export async function runPretrain(argv: string[]): Promise<number> {
   }
 
   const result = await trainCompressionStage({
-    ...config, clara, stage, rows, out, resume, saveEvery,
+    ...config, clara, stage, rows, out, resume, saveEvery, compressorFrozenSteps,
     mseWeight: mseWeight ?? (saved ? (saved.state.objective.mseWeight as number) : 0.1),
   });
   const last = result.history.at(-1);

@@ -1,5 +1,6 @@
 import { Generator, type Backend } from '../../engine/index.ts';
 import { ClaraModel, memoryTokenCount } from '../claraModel.ts';
+import { ENCODER_ADAPTER } from '../compressor.ts';
 import type { Stage1Row } from '../data/stage1Data.ts';
 import type { Stage2Row } from '../data/stage2Data.ts';
 import { latestCheckpoint, readTrainerState } from './checkpoint.ts';
@@ -25,6 +26,11 @@ export interface CompressionStageOptions extends Partial<TrainingConfig> {
   rows: readonly Stage1Row[] | readonly Stage2Row[];
   /** λ of L = L_ce + λ·L_mse (default 0.1). */
   mseWeight?: number;
+  /**
+   * Hold the compressor (encoder_adapter and, in stage 1, the `<MEMi>` rows) still for the first N
+   * steps, so the generator first learns to read its initial vectors: adds to `frozenSteps`.
+   */
+  compressorFrozenSteps?: number;
   /** Run directory: metrics.jsonl and checkpoint/ (see checkpoint.ts). */
   out?: string;
   /** Continue the run in `out`; `clara` must be loaded from its checkpoint (resumeCompressionStage does this). */
@@ -34,6 +40,9 @@ export interface CompressionStageOptions extends Partial<TrainingConfig> {
   onStep?: (metrics: StepMetrics) => void | Promise<void>;
   transformTerms?: TrainingJob<unknown, unknown>['transformTerms'];
 }
+
+/** The embedding table, whose `<MEMi>` rows stage 1 trains. */
+const EMBED_TOKENS = 'model.embed_tokens.weight';
 
 /** Seeds derived from the run's seed, one per use, so that they never share a stream. */
 const ADAPTER_INIT_STREAM = 1;
@@ -47,7 +56,9 @@ export async function trainCompressionStage(options: CompressionStageOptions): P
   if (n !== clara.nMem) {
     throw new Error(`document length ${clara.settings.docMaxLength} / compression rate ${clara.settings.compressionRate} gives ${n} memory tokens, but the model's tokenizer has ${clara.nMem}`);
   }
-  const config = resolveTrainingConfig(options, rows.length);
+  const held = options.compressorFrozenSteps;
+  const compressorHold: Record<string, number> = held === undefined ? {} : { [ENCODER_ADAPTER]: held, ...(stage === 1 ? { [EMBED_TOKENS]: held } : {}) };
+  const config = resolveTrainingConfig({ ...options, frozenSteps: { ...options.frozenSteps, ...compressorHold } }, rows.length);
   const resume = options.resume ?? false;
   if (resume && clara.settings.stage !== stage) throw new Error(`resume: the checkpoint is a stage-${clara.settings.stage} model, not stage ${stage}`);
 

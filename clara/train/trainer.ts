@@ -70,7 +70,7 @@ export async function train<Row, Batch>(job: TrainingJob<Row, Batch>): Promise<T
   const optimizer = new AdamW(job.parameters, {
     lr: trainingSchedule({ lr: config.lr, steps: config.steps, warmupSteps: config.warmupSteps, minLrRatio: config.minLrRatio }),
     betas: config.betas, eps: config.eps, weightDecay: config.weightDecay,
-    lrScale: lrScaleLookup(config.lrScales, job.parameters.map(([name]) => name)),
+    lrScale: lrScaleLookup(config, job.parameters.map(([name]) => name)),
   });
   const data = { rows: rows.length, fingerprint: dataFingerprint(rows) };
 
@@ -195,8 +195,8 @@ async function checkResumable<Row, Batch>(state: TrainerState, job: TrainingJob<
       if (JSON.stringify(saved[key]) !== JSON.stringify(now[key])) differences.push(`${what} ${key}: checkpoint ${JSON.stringify(saved[key])}, now ${JSON.stringify(now[key])}`);
     }
   };
-  // Checkpoints written before lrScales existed trained every parameter at scale 1.
-  compare('setting', { ...state.config, lrScales: state.config.lrScales ?? {} } as unknown as Record<string, unknown>, job.config as unknown as Record<string, unknown>);
+  // Checkpoints written before lrScales and frozenSteps existed trained every parameter at scale 1.
+  compare('setting', { ...state.config, lrScales: state.config.lrScales ?? {}, frozenSteps: state.config.frozenSteps ?? {} } as unknown as Record<string, unknown>, job.config as unknown as Record<string, unknown>);
   compare('objective setting', state.objective, job.objective.settings);
   if (state.data.rows !== data.rows || state.data.fingerprint !== data.fingerprint) {
     differences.push(`data: the checkpoint's run read ${state.data.rows} rows (fingerprint ${state.data.fingerprint}), this one ${data.rows} (fingerprint ${data.fingerprint})`);

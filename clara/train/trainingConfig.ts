@@ -29,12 +29,21 @@ export interface TrainingConfig {
    * parameters no prefix matches use 1).
    */
   lrScales: Record<string, number>;
+  /**
+   * Steps to hold parameters still, by name prefix (longest wins): e.g. `{ "encoder_adapter": 300 }`
+   * leaves the compressor as initialised for the first 300 optimiser steps (lr scale 0; its Adam
+   * moments still accumulate), so the generator first learns to read the compressor's initial,
+   * document-specific vectors; trained together from the start, the compressor collapses to one
+   * output for every document before the generator has learned to use it.
+   */
+  frozenSteps: Record<string, number>;
 }
 
 /** CLaRa's official optimiser settings (spec §4); lr 1e-4 is the official rate. */
 export const TRAINING_DEFAULTS = {
   batchSize: 8, gradAccum: 1, lr: 1e-4, minLrRatio: DEFAULT_MIN_LR_RATIO, betas: [0.9, 0.95] as [number, number],
   eps: 1e-8, weightDecay: 0, maxGradNorm: 1.0, seed: 0, lrScales: {} as Record<string, number>,
+  frozenSteps: {} as Record<string, number>,
 };
 
 /**
@@ -57,6 +66,7 @@ export function resolveTrainingConfig(partial: Partial<TrainingConfig>, rowCount
     maxGradNorm: partial.maxGradNorm ?? d.maxGradNorm,
     seed: partial.seed ?? d.seed,
     lrScales: { ...(partial.lrScales ?? d.lrScales) },
+    frozenSteps: { ...(partial.frozenSteps ?? d.frozenSteps) },
   };
   const positiveInt = (name: keyof TrainingConfig) => {
     const v = config[name] as number;
@@ -76,22 +86,35 @@ export function resolveTrainingConfig(partial: Partial<TrainingConfig>, rowCount
   for (const [prefix, scale] of Object.entries(config.lrScales)) {
     if (!(typeof scale === 'number' && scale >= 0 && Number.isFinite(scale))) throw new RangeError(`lrScales.${prefix} must be a non-negative number, got ${String(scale)}`);
   }
+  for (const [prefix, held] of Object.entries(config.frozenSteps)) {
+    if (!(Number.isInteger(held) && held >= 0 && held <= steps)) throw new RangeError(`frozenSteps.${prefix} must be an integer in [0, steps = ${steps}], got ${String(held)}`);
+  }
   return config;
 }
 
 /**
- * The lr multiplier of the parameter `name`: the value of the longest prefix of `lrScales` that is
- * the name itself or ends at one of its dots; 1 when none is. A prefix that names no parameter at
- * all is a mistake (a typo would silently train at the full rate), so it throws.
+ * The lr multiplier of the parameter `name` after `step` steps: 0 while a `frozenSteps` prefix holds
+ * it, then its `lrScales` value (1 by default).
  */
-export function lrScaleLookup(lrScales: Readonly<Record<string, number>>, names: readonly string[]): (name: string) => number {
-  const prefixes = Object.keys(lrScales).sort((a, b) => b.length - a.length);
+export function lrScaleLookup(config: Pick<TrainingConfig, 'lrScales' | 'frozenSteps'>, names: readonly string[]): (name: string, step: number) => number {
+  const scaleOf = prefixLookup('lrScales', config.lrScales, names, 1);
+  const heldFor = prefixLookup('frozenSteps', config.frozenSteps, names, 0);
+  return (name, step) => (step < heldFor(name) ? 0 : scaleOf(name));
+}
+
+/**
+ * The value of the longest prefix in `table` that is the name itself or ends at one of its dots;
+ * `fallback` when none is. A prefix that names no parameter at all is a mistake (a typo would
+ * silently train at the full rate), so it throws.
+ */
+function prefixLookup(field: string, table: Readonly<Record<string, number>>, names: readonly string[], fallback: number): (name: string) => number {
+  const prefixes = Object.keys(table).sort((a, b) => b.length - a.length);
   const matches = (name: string, prefix: string) => name === prefix || name.startsWith(`${prefix}.`);
   for (const prefix of prefixes) {
-    if (!names.some((n) => matches(n, prefix))) throw new Error(`lrScales: '${prefix}' matches no trained parameter (they start with: ${[...new Set(names.map((n) => n.split('.')[0]))].join(', ')})`);
+    if (!names.some((n) => matches(n, prefix))) throw new Error(`${field}: '${prefix}' matches no trained parameter (they start with: ${[...new Set(names.map((n) => n.split('.')[0]))].join(', ')})`);
   }
   return (name) => {
     const prefix = prefixes.find((p) => matches(name, p));
-    return prefix === undefined ? 1 : lrScales[prefix]!;
+    return prefix === undefined ? fallback : table[prefix]!;
   };
 }

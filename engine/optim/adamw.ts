@@ -25,11 +25,13 @@ export interface AdamWOptions {
    */
   fused?: boolean;
   /**
-   * A multiplier of the learning rate per parameter, looked up once by its name (its position when
-   * given bare), like PyTorch's parameter groups with their own lr under one schedule: e.g. a query
-   * reasoner trained five times faster than the generator beside it. Default 1 for every parameter.
+   * A multiplier of the learning rate per parameter, looked up at every step by its name (its
+   * position when given bare) and the number of steps already taken, like PyTorch's parameter
+   * groups with their own lr under one schedule: e.g. a query reasoner trained five times faster
+   * than the generator beside it, or a compressor held still (scale 0) for the first steps while its
+   * moments keep accumulating. Default 1 for every parameter.
    */
-  lrScale?: (key: string) => number;
+  lrScale?: (key: string, step: number) => number;
 }
 
 /**
@@ -46,7 +48,6 @@ export interface AdamWState {
 interface Slot {
   key: string;
   param: Parameter;
-  lrScale: number;
   /** First moment (exp_avg) and second moment (exp_avg_sq), created at the first update. */
   m: Tensor | null;
   v: Tensor | null;
@@ -80,6 +81,7 @@ export class AdamW {
   /** Number of `step()` calls so far (the t of the bias corrections is stepCount after increment). */
   stepCount = 0;
   private readonly slots: Slot[];
+  private readonly lrScale: (key: string, step: number) => number;
 
   constructor(params: Iterable<Parameter | readonly [string, Parameter]>, options: AdamWOptions) {
     this.lr = options.lr;
@@ -87,6 +89,7 @@ export class AdamW {
     this.eps = options.eps ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 0.01;
     this.fused = options.fused;
+    this.lrScale = options.lrScale ?? (() => 1);
     if (typeof this.lr === 'number' && !(this.lr >= 0)) throw new RangeError(`AdamW: Invalid learning rate: ${this.lr}`);
     if (!(this.eps >= 0)) throw new RangeError(`AdamW: Invalid epsilon value: ${this.eps}`);
     this.betas.forEach((b, i) => {
@@ -106,10 +109,15 @@ export class AdamW {
       if (seenKeys.has(key)) throw new Error(`AdamW: two parameters share the name "${key}"`);
       seenParams.add(param);
       seenKeys.add(key);
-      const lrScale = options.lrScale?.(key) ?? 1;
-      if (!(lrScale >= 0)) throw new RangeError(`AdamW: Invalid learning-rate scale for ${key}: ${lrScale}`);
-      this.slots.push({ key, param, lrScale, m: null, v: null });
+      this.scaleOf(key, 0);
+      this.slots.push({ key, param, m: null, v: null });
     }
+  }
+
+  private scaleOf(key: string, step: number): number {
+    const scale = this.lrScale(key, step);
+    if (!(scale >= 0)) throw new RangeError(`AdamW: Invalid learning-rate scale for ${key} at step ${step}: ${scale}`);
+    return scale;
   }
 
   /** The learning rate the next `step()` will use. */
@@ -125,6 +133,7 @@ export class AdamW {
   /** One update of every parameter that has a gradient (see the class comment for the formulas). */
   step(): void {
     const lr = this.currentLr;
+    const taken = this.stepCount;
     this.stepCount++;
     const t = this.stepCount;
     const [beta1, beta2] = this.betas;
@@ -151,7 +160,7 @@ export class AdamW {
         for (const slot of this.slots) {
           const p = slot.param;
           if (p.grad === null) continue;
-          const scalars = scalarsFor(slot.lrScale);
+          const scalars = scalarsFor(this.scaleOf(slot.key, taken));
           const kernels = optimizerKernelsFor([p, p.grad], this.fused);
           if (kernels !== null) {
             tidy(() => this.fusedUpdate(slot, kernels, scalars));

@@ -22,18 +22,19 @@ describe('clara pretrain / synth', () => {
 
   it('synth writes the corpus, then pretrain --stage 1 trains on it and writes metrics and a checkpoint; stage 2 continues it', async () => {
     const dir = tempDir('cli');
-    expect(await main(['synth', '--out', join(dir, 'data'), '--entities', '10', '--candidates', '4', '--seed', '2'])).toBe(0);
+    expect(await main(['synth', '--out', join(dir, 'data'), '--entities', '10', '--candidates', '4', '--seed', '2', '--name-pool', '4'])).toBe(0);
     expect(existsSync(join(dir, 'data', 'stage1.jsonl'))).toBe(true);
 
     const out = join(dir, 'run');
     const code = await main(['pretrain', '--stage', '1', '--data', join(dir, 'data', 'stage1.jsonl'), '--out', out, ...tiny,
-      '--steps', '3', '--batch-size', '2', '--grad-accum', '2', '--lr', '2e-3', '--save-every', '2', '--seed', '4']);
+      '--steps', '3', '--batch-size', '2', '--grad-accum', '2', '--lr', '2e-3', '--save-every', '2', '--seed', '4', '--freeze-compressor', '2']);
     expect(code, stderr()).toBe(0);
     const metrics = readMetrics(join(out, 'metrics.jsonl'));
     expect(metrics.map((m) => m.step)).toEqual([1, 2, 3]);
     expect(Object.keys(metrics[0]!).sort()).toEqual(['ce', 'gradNorm', 'loss', 'lr', 'mse', 'seconds', 'step', 'tokens']);
     const state = readTrainerState(join(out, 'checkpoint'));
     expect(state).toMatchObject({ step: 3, config: { steps: 3, batchSize: 2, gradAccum: 2, lr: 2e-3, seed: 4, warmupSteps: 1 }, objective: { stage: 1, mseWeight: 0.1 } });
+    expect(state.config.frozenSteps).toEqual({ encoder_adapter: 2, 'model.embed_tokens.weight': 2 });
     const model = ClaraModel.load(join(out, 'checkpoint'));
     expect(model.settings).toMatchObject({ stage: 1, docMaxLength: 32, compressionRate: 8, lora: { r: 4, alpha: 8 } });
     expect(logs.mock.calls.flat().join('\n')).toMatch(/stage 1: 3 steps, loss \d+\.\d{4}/);
@@ -71,6 +72,8 @@ describe('clara pretrain / synth', () => {
       [['pretrain', '--stage', '1', '--data', '/nonexistent.jsonl', '--out', 'o', '--backend', 'cpu'], '--data /nonexistent.jsonl: no such file'],
       [['synth', '--out', 'o', '--entities', '0'], "--entities expects an integer ≥ 1, got '0'"],
       [['synth'], '--out is required'],
+      [['synth', '--out', 'o', '--entities', '10', '--name-pool', '3'], 'namePool 3 gives 9 full names, fewer than entities (10)'],
+      [['pretrain', '--stage', '1', '--data', 'x.jsonl', '--out', 'o', '--freeze-compressor', 'all'], "--freeze-compressor expects a non-negative integer, got 'all'"],
     ];
     for (const [argv, message] of cases) {
       errors.mockClear();

@@ -6,7 +6,7 @@ import { ProgressBar } from '../../../clara/train/progress.ts';
 import { defaultWarmupSteps, trainingSchedule } from '../../../clara/train/schedule.ts';
 import { trainCompressionStage } from '../../../clara/train/trainCompressionStage.ts';
 import { lrScaleLookup, resolveTrainingConfig } from '../../../clara/train/trainingConfig.ts';
-import { synthRows, tinyModel } from './helpers.ts';
+import { synthRows, tinyModel, trainableBits } from './helpers.ts';
 
 describe('the schedule', () => {
   it('warms up linearly from 0, peaks at lr, and decays by a half cosine to 0.1·lr', () => {
@@ -31,10 +31,19 @@ describe('the schedule', () => {
 
   it('lrScales: the longest prefix ending at a dot wins; a prefix that names no parameter or a bad value is an error', () => {
     const names = ['decoder_adapter.a', 'decoder_adapter.b.x', 'encoder_adapter.a', 'model.embed_tokens.weight'];
-    const scale = lrScaleLookup({ decoder_adapter: 0.2, 'decoder_adapter.b': 0.5 }, names);
-    expect(names.map(scale)).toEqual([0.2, 0.5, 1, 1]);
-    expect(() => lrScaleLookup({ decoder: 0.2 }, names)).toThrow("lrScales: 'decoder' matches no trained parameter (they start with: decoder_adapter, encoder_adapter, model)");
+    const scale = lrScaleLookup({ lrScales: { decoder_adapter: 0.2, 'decoder_adapter.b': 0.5 }, frozenSteps: {} }, names);
+    expect(names.map((n) => scale(n, 0))).toEqual([0.2, 0.5, 1, 1]);
+    expect(() => lrScaleLookup({ lrScales: { decoder: 0.2 }, frozenSteps: {} }, names)).toThrow("lrScales: 'decoder' matches no trained parameter (they start with: decoder_adapter, encoder_adapter, model)");
     expect(() => resolveTrainingConfig({ lrScales: { decoder_adapter: -1 } }, 10)).toThrow('lrScales.decoder_adapter must be a non-negative number, got -1');
+  });
+
+  it('frozenSteps: scale 0 for the first steps under a prefix, then the lrScales value', () => {
+    const names = ['decoder_adapter.a', 'encoder_adapter.a', 'model.embed_tokens.weight'];
+    const scale = lrScaleLookup({ lrScales: { decoder_adapter: 0.2, encoder_adapter: 0.5 }, frozenSteps: { encoder_adapter: 3, 'model.embed_tokens.weight': 1 } }, names);
+    expect([0, 1, 2, 3].map((step) => names.map((n) => scale(n, step)))).toEqual([[0.2, 0, 0], [0.2, 0, 1], [0.2, 0, 1], [0.2, 0.5, 1]]);
+    expect(() => lrScaleLookup({ lrScales: {}, frozenSteps: { encoder: 3 } }, names)).toThrow("frozenSteps: 'encoder' matches no trained parameter");
+    expect(() => resolveTrainingConfig({ steps: 10, frozenSteps: { encoder_adapter: 11 } }, 10)).toThrow('frozenSteps.encoder_adapter must be an integer in [0, steps = 10], got 11');
+    expect(() => resolveTrainingConfig({ steps: 10, frozenSteps: { encoder_adapter: 1.5 } }, 10)).toThrow('frozenSteps.encoder_adapter must be an integer');
   });
 
   it('is what the optimiser used at every step (metrics lr)', async () => {
@@ -42,6 +51,22 @@ describe('the schedule', () => {
     const { history } = await trainCompressionStage({ clara: tinyModel(rows), stage: 1, rows, steps: 5, batchSize: 1, lr: 1e-3, warmupSteps: 2, progress: false });
     const s = trainingSchedule({ lr: 1e-3, steps: 5, warmupSteps: 2 });
     expect(history.map((m) => m.lr)).toEqual([0, 1, 2, 3, 4].map(s));
+  });
+
+  it('compressorFrozenSteps holds the encoder adapter and the memory rows for the first steps, not the generator', async () => {
+    const rows = synthRows();
+    const clara = tinyModel(rows);
+    const after: Array<Map<string, Uint32Array>> = [];
+    await trainCompressionStage({
+      clara, stage: 1, rows, steps: 3, batchSize: 2, lr: 1e-2, warmupSteps: 0, progress: false, compressorFrozenSteps: 2,
+      onStep: async () => { after.push(await trainableBits(clara)); },
+    });
+    const part = (bits: Map<string, Uint32Array>, prefix: string) => [...bits].filter(([k]) => k.startsWith(prefix)).map(([, v]) => [...v]);
+    for (const compressor of ['encoder_adapter.', 'embed']) {
+      expect(part(after[1]!, compressor)).toEqual(part(after[0]!, compressor));
+      expect(part(after[2]!, compressor)).not.toEqual(part(after[1]!, compressor));
+    }
+    expect(part(after[1]!, 'decoder_adapter.')).not.toEqual(part(after[0]!, 'decoder_adapter.'));
   });
 });
 

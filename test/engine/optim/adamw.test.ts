@@ -130,7 +130,32 @@ describe('AdamW', () => {
       expect(await values(a)).toEqual(await values(a2));
       expect(await values(b)).toEqual(await values(b2));
     }
-    expect(() => new AdamW([new Parameter(tensor([1]))], { lr: 0.1, lrScale: () => -1 })).toThrow('AdamW: Invalid learning-rate scale for 0: -1');
+    expect(() => new AdamW([new Parameter(tensor([1]))], { lr: 0.1, lrScale: () => -1 })).toThrow('AdamW: Invalid learning-rate scale for 0 at step 0: -1');
+  });
+
+  it('lrScale may change with the step: a scale of 0 holds a parameter while its moments accumulate (both paths)', async () => {
+    for (const fused of [false, true]) {
+      const held = new Parameter(tensor(Float64Array.from([1, -2]), [2]));
+      const free = new Parameter(tensor(Float64Array.from([1, -2]), [2]));
+      const opt = new AdamW([['held', held], ['free', free]], { lr: 0.1, weightDecay: 0.1, fused, lrScale: (k, step) => (k === 'held' && step < 2 ? 0 : 1) });
+      // A reference that takes the same gradients with lr 0 for two steps, then lr 0.1: PyTorch's
+      // parameter group at lr 0 behaves so (moments and step count advance, the weights do not).
+      const ref = new Parameter(tensor(Float64Array.from([1, -2]), [2]));
+      const refOpt = new AdamW([ref], { lr: (t) => (t < 2 ? 0 : 0.1), weightDecay: 0.1, fused });
+      const trace: number[][] = [];
+      for (let step = 0; step < 4; step++) {
+        for (const p of [held, free, ref]) tidy(() => p.sub(3).square().sum().backward());
+        opt.step();
+        refOpt.step();
+        for (const p of [held, free, ref]) p.grad = null;
+        trace.push(await values(held));
+      }
+      expect(trace[0]).toEqual([1, -2]);
+      expect(trace[1]).toEqual([1, -2]);
+      expect(trace[2]).not.toEqual([1, -2]);
+      expect(await values(held)).toEqual(await values(ref));
+      expect(await values(free)).not.toEqual(await values(held));
+    }
   });
 
   it('updates only parameters with a gradient; frozen ones stay put', async () => {
