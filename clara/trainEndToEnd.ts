@@ -5,6 +5,7 @@ import type { Stage3Row } from './data/stage3Data.ts';
 import { topKEstimator } from './differentiableTopK.ts';
 import { candidateBank } from './eval/evaluate.ts';
 import { stage3Objective } from './stage3Objective.ts';
+import { QUERY_REASONER_ADAPTER } from './queryReasoner.ts';
 import { prepareStage3, type Stage3Item } from './stage3Loss.ts';
 import { mix32 } from './train/dataOrder.ts';
 import type { StepMetrics } from './train/metricsLog.ts';
@@ -38,6 +39,13 @@ export interface EndToEndOptions extends Partial<TrainingConfig> {
    * trained the query reasoner at 1e-3 and the generator at 2e-4, a scale of 0.2).
    */
   generatorLrScale?: number;
+  /**
+   * Hold the query reasoner still for the first N steps (adds to `frozenSteps`), while the generator
+   * learns the answer prompt, which stage 1 never showed it: until it has, its loss says little
+   * about which document helped, and the query reasoner would follow noise. Measured on the demo's
+   * stage-1 model (lr 3e-3, 250 steps): recall@1 0.74 with a hold of 60 steps, 0.60 without.
+   */
+  queryReasonerFrozenSteps?: number;
   out?: string;
   resume?: boolean;
   saveEvery?: number;
@@ -57,7 +65,8 @@ export async function trainEndToEnd(options: EndToEndOptions): Promise<TrainingR
   if (rows.some((r) => r.docs.length !== candidates)) throw new Error('every stage-3 row needs the same number of candidate documents');
   if (k > candidates) throw new Error(`k = ${k} documents cannot be chosen from ${candidates} candidates`);
   const generatorScale: Record<string, number> = options.generatorLrScale !== undefined && options.trainGenerator !== false ? { [DECODER_ADAPTER]: options.generatorLrScale } : {};
-  const config = resolveTrainingConfig({ ...options, lrScales: { ...options.lrScales, ...generatorScale } }, rows.length);
+  const held: Record<string, number> = options.queryReasonerFrozenSteps === undefined ? {} : { [QUERY_REASONER_ADAPTER]: options.queryReasonerFrozenSteps };
+  const config = resolveTrainingConfig({ ...options, lrScales: { ...options.lrScales, ...generatorScale }, frozenSteps: { ...options.frozenSteps, ...held } }, rows.length);
   const estimatorName = options.estimator ?? 'straight-through';
   const groups = prepareStage3(clara, { trainGenerator: options.trainGenerator });
   const { bank, candidates: bankRows } = options.bank ?? candidateBank(clara, rows);

@@ -16,6 +16,9 @@ end through the answer loss alone, on stage-3 rows {question, docs: N candidates
   --batch-size B         questions per step (default 8)
   --lr X                 learning rate (default 1e-4; official 5e-6 at batch 32)
   --generator-lr-scale X the generator's learning rate as a multiple of --lr (default 1)
+  --freeze-query-reasoner N
+                         hold the query reasoner still for the first N steps, while the generator
+                         learns the answer prompt (default 0)
   --k K                  documents given to the generator (default: the model's, 5)
   --temperature T        τ of the differentiable top-k (default 0.02)
   --estimator NAME       ${Object.keys(TOPK_ESTIMATORS).join(' | ')} (default straight-through)
@@ -24,7 +27,7 @@ end through the answer loss alone, on stage-3 rows {question, docs: N candidates
   --config FILE          a JSON object with any of the options above (camelCase or as flags); flags win
   --seed S, --save-every N, --resume, --skip-invalid, --backend auto|webgpu|cpu`;
 
-const NUMERIC = ['steps', 'batch-size', 'lr', 'generator-lr-scale', 'k', 'temperature', 'candidates', 'seed', 'save-every'] as const;
+const NUMERIC = ['steps', 'batch-size', 'lr', 'generator-lr-scale', 'freeze-query-reasoner', 'k', 'temperature', 'candidates', 'seed', 'save-every'] as const;
 
 /** Keeps N candidates per row: the relevant ones, then the others in order. */
 export function limitCandidates(rows: readonly Stage3Row[], n: number): Stage3Row[] {
@@ -57,7 +60,7 @@ function readConfigFile(file: string): Record<string, unknown> {
 export async function runE2e(argv: string[]): Promise<number> {
   const { values } = parseOptions('e2e', argv, {
     model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, config: { type: 'string' },
-    steps: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, 'generator-lr-scale': { type: 'string' }, k: { type: 'string' },
+    steps: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, 'generator-lr-scale': { type: 'string' }, 'freeze-query-reasoner': { type: 'string' }, k: { type: 'string' },
     temperature: { type: 'string' }, estimator: { type: 'string' }, candidates: { type: 'string' }, seed: { type: 'string' },
     'save-every': { type: 'string' }, 'freeze-generator': { type: 'boolean' }, resume: { type: 'boolean' },
     'skip-invalid': { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
@@ -89,7 +92,7 @@ export async function runE2e(argv: string[]): Promise<number> {
   const rows = candidates === undefined ? loaded.rows : limitCandidates(loaded.rows, candidates);
   const result = await trainEndToEnd({
     clara, rows, out: values.out as string,
-    steps: num('steps'), batchSize: num('batch-size'), lr: num('lr'), generatorLrScale: num('generator-lr-scale'), k: num('k'), temperature: num('temperature'),
+    steps: num('steps'), batchSize: num('batch-size'), lr: num('lr'), generatorLrScale: num('generator-lr-scale'), queryReasonerFrozenSteps: num('freeze-query-reasoner'), k: num('k'), temperature: num('temperature'),
     estimator, seed: num('seed'), saveEvery: num('save-every'), resume: Boolean(options.resume),
     trainGenerator: !options['freeze-generator'],
   });

@@ -16,18 +16,27 @@ export interface DemoSettings {
    * Stage-1 rows of the corpus: one `qa` row per question or per document, and paraphrase rows or
    * not; `reconstruct` makes each paraphrase row's target the document's own sentences for its
    * trained facts (document reconstruction, as the toy-scale trial did, without the held-out
-   * fact's sentence), so every token of them has to pass through the memory vectors.
+   * fact's sentence), so every token of them has to pass through the memory vectors. `namePool`:
+   * first names and surnames from pools of that many words (synth's `namePool`), so no single
+   * token names a person and reading is easier than memorising. Measured on the full demo, with a
+   * new surname per person (0) against pools of 12: EM with the gold document 0.62 against 0.89
+   * after stage 1, recall@1 0.46 against 0.56 after stage 3.
    */
-  corpus: { qaRows: 'per-question' | 'per-document'; paraphraseRows: boolean; reconstruct: boolean };
+  corpus: { qaRows: 'per-question' | 'per-document'; paraphraseRows: boolean; reconstruct: boolean; namePool: number };
   /** The vocabulary: `'word'` (one token per word, as the toy-scale trial had) or `'compact'` (Mistral's pieces). */
   tokenizer: ScratchTokenizerKind;
   backbone: MistralConfig;
   docMaxLength: number;
   compressionRate: number;
   lora: { r: number; alpha: number; dropout: number };
-  stage1: { steps: number; batchSize: number; lr: number };
-  /** `generatorLrScale`: the generator's lr as a multiple of `lr` (the query reasoner's). */
-  stage3: { steps: number; batchSize: number; lr: number; generatorLrScale: number; k: number; temperature: number; estimator: string };
+  /** `compressorFrozenSteps`: the compressor is held still that long while the generator learns to read it. */
+  stage1: { steps: number; batchSize: number; lr: number; compressorFrozenSteps: number };
+  /**
+   * `generatorLrScale`: the generator's lr as a multiple of `lr` (the query reasoner's);
+   * `queryReasonerFrozenSteps`: the query reasoner is held still that long while the generator
+   * learns the answer prompt.
+   */
+  stage3: { steps: number; batchSize: number; lr: number; generatorLrScale: number; queryReasonerFrozenSteps: number; k: number; temperature: number; estimator: string };
   /** Held-out questions scored for the recall curve during stage 3, and every how many steps. */
   curve: { questions: number; every: number };
   /** Questions whose answers are generated and scored, per split. */
@@ -40,14 +49,14 @@ export const FULL_DEMO: DemoSettings = {
   entities: 100,
   candidates: 20,
   heldOutShare: 0.5,
-  corpus: { qaRows: 'per-question', paraphraseRows: true, reconstruct: true },
+  corpus: { qaRows: 'per-question', paraphraseRows: true, reconstruct: true, namePool: 12 },
   tokenizer: 'word',
   backbone,
   docMaxLength: 64,
   compressionRate: 16,
   lora: { r: 32, alpha: 64, dropout: 0 },
-  stage1: { steps: 700, batchSize: 16, lr: 3e-3 },
-  stage3: { steps: 250, batchSize: 16, lr: 1e-3, generatorLrScale: 0.2, k: 1, temperature: 0.02, estimator: 'straight-through' },
+  stage1: { steps: 700, batchSize: 16, lr: 3e-3, compressorFrozenSteps: 300 },
+  stage3: { steps: 250, batchSize: 16, lr: 3e-3, generatorLrScale: 0.2, queryReasonerFrozenSteps: 60, k: 1, temperature: 0.02, estimator: 'straight-through' },
   curve: { questions: 60, every: 25 },
   answerQuestions: 150,
 };
@@ -55,10 +64,12 @@ export const FULL_DEMO: DemoSettings = {
 export const QUICK_DEMO: DemoSettings = {
   ...FULL_DEMO,
   entities: 40,
+  corpus: { ...FULL_DEMO.corpus, namePool: 7 },
+  
   backbone: { ...backbone, hidden_size: 64, intermediate_size: 128, head_dim: 16 },
   lora: { r: 8, alpha: 16, dropout: 0 },
-  stage1: { steps: 30, batchSize: 8, lr: 2e-3 },
-  stage3: { ...FULL_DEMO.stage3, steps: 15, batchSize: 8 },
+  stage1: { steps: 30, batchSize: 8, lr: 2e-3, compressorFrozenSteps: 10 },
+  stage3: { ...FULL_DEMO.stage3, steps: 15, batchSize: 8, queryReasonerFrozenSteps: 5 },
   curve: { questions: 20, every: 5 },
   answerQuestions: 20,
 };

@@ -84,7 +84,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   // 1. The corpus.
   const { corpus } = writeSyntheticCorpus(join(out, 'data'), {
     seed: options.seed, entities: s.entities, candidates: s.candidates, heldOutShare: s.heldOutShare, qaRows: s.corpus.qaRows, paraphraseRows: s.corpus.paraphraseRows,
-    paraphraseTarget: s.corpus.reconstruct ? 'reconstruction' : 'reworded',
+    paraphraseTarget: s.corpus.reconstruct ? 'reconstruction' : 'reworded', namePool: s.corpus.namePool,
   });
   const stage1Rows: Stage1Row[] = corpus.stage1.map((r) => parseStage1Row(r as never));
   const trainRows: Stage3Row[] = corpus.stage3Train.map((r) => parseStage3Row(r as never));
@@ -100,9 +100,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     ...claraTextsForVocabulary({ documents: [], qa: corpus.questions.map((q) => ({ question: q.question, answer: q.answer })) }, n),
   ];
   const clara = ClaraModel.fromScratch({ texts, base: s.backbone, settings, seed: options.seed, backend: options.backend, tokenizer: s.tokenizer });
-  say(`stage 1: ${s.stage1.steps} steps, batch ${s.stage1.batchSize}, ${s.tokenizer} vocabulary of ${clara.tokenizer.vocabSize}, n = ${n} memory tokens`);
+  say(`stage 1: ${s.stage1.steps} steps (the compressor held still for the first ${s.stage1.compressorFrozenSteps}), batch ${s.stage1.batchSize}, ${s.tokenizer} vocabulary of ${clara.tokenizer.vocabSize}, n = ${n} memory tokens`);
   const stage1 = await trainCompressionStage({
-    clara, stage: 1, rows: stage1Rows, steps: s.stage1.steps, batchSize: s.stage1.batchSize, lr: s.stage1.lr,
+    clara, stage: 1, rows: stage1Rows, steps: s.stage1.steps, batchSize: s.stage1.batchSize, lr: s.stage1.lr, compressorFrozenSteps: s.stage1.compressorFrozenSteps,
     seed: options.seed, out: join(out, 'stage1'), saveEvery: 0, progress: options.progress,
   });
 
@@ -127,9 +127,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const curveCandidates = heldOutCandidates.slice(0, s.curve.questions);
   // The curve's questions are the first held-out ones, so its starting point is the "before" ranking's.
   const curve: Array<[number, number]> = [[0, meanRecall(beforeOrders.slice(0, curveRows.length), curveRows.map((r) => r.posIndex), [1])[1]!]];
-  say(`stage 3: ${s.stage3.steps} steps, top-${s.stage3.k} of ${s.candidates} at τ = ${s.stage3.temperature}, no relevance labels`);
+  say(`stage 3: ${s.stage3.steps} steps, top-${s.stage3.k} of ${s.candidates} at τ = ${s.stage3.temperature}, the query reasoner held still for the first ${s.stage3.queryReasonerFrozenSteps}, no relevance labels`);
   const stage3 = await trainEndToEnd({
-    clara, rows: trainRows, steps: s.stage3.steps, batchSize: s.stage3.batchSize, lr: s.stage3.lr, generatorLrScale: s.stage3.generatorLrScale, k: s.stage3.k,
+    clara, rows: trainRows, steps: s.stage3.steps, batchSize: s.stage3.batchSize, lr: s.stage3.lr, generatorLrScale: s.stage3.generatorLrScale, queryReasonerFrozenSteps: s.stage3.queryReasonerFrozenSteps, k: s.stage3.k,
     temperature: s.stage3.temperature, estimator: s.stage3.estimator, seed: options.seed, out: join(out, 'stage3'),
     saveEvery: 0, progress: options.progress, bank: trainBank,
     onStep: async (m: StepMetrics) => {

@@ -32,9 +32,11 @@ describe('clara e2e / compress / ask / eval', () => {
 
     const stage3 = join(dir, 'stage3');
     expect(await main(['e2e', '--model', join(stage1, 'checkpoint'), '--data', join(data, 'stage3-train.jsonl'), '--out', stage3,
-      '--steps', '2', '--batch-size', '2', '--k', '2', '--candidates', '4', '--estimator', 'gumbel', '--generator-lr-scale', '0.2', '--backend', 'cpu']), stderr()).toBe(0);
+      '--steps', '2', '--batch-size', '2', '--k', '2', '--candidates', '4', '--estimator', 'gumbel', '--generator-lr-scale', '0.2', '--freeze-query-reasoner', '1', '--backend', 'cpu']), stderr()).toBe(0);
     const model = ClaraModel.load(join(stage3, 'checkpoint'));
-    expect(JSON.parse(readFileSync(join(stage3, 'checkpoint', 'trainer_state.json'), 'utf8')).config.lrScales).toEqual({ decoder_adapter: 0.2 });
+    const { config } = JSON.parse(readFileSync(join(stage3, 'checkpoint', 'trainer_state.json'), 'utf8'));
+    expect(config.lrScales).toEqual({ decoder_adapter: 0.2 });
+    expect(config.frozenSteps).toEqual({ query_reasoner_adapter: 1 });
     expect(model.backbone.adapterNames().sort()).toEqual(['decoder_adapter', 'encoder_adapter', 'query_reasoner_adapter']);
     expect(model.settings.stage).toBe(3);
 
