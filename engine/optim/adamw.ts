@@ -109,7 +109,7 @@ export class AdamW {
       if (seenKeys.has(key)) throw new Error(`AdamW: two parameters share the name "${key}"`);
       seenParams.add(param);
       seenKeys.add(key);
-      this.scaleOf(key, 0);
+      this.scaleOf(key, 0); // a bad scale fails here, before any step
       this.slots.push({ key, param, m: null, v: null });
     }
   }
