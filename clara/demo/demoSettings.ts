@@ -55,7 +55,7 @@ export const FULL_DEMO: DemoSettings = {
   docMaxLength: 64,
   compressionRate: 16,
   lora: { r: 32, alpha: 64, dropout: 0 },
-  stage1: { steps: 700, batchSize: 16, lr: 3e-3, compressorFrozenSteps: 300 },
+  stage1: { steps: 900, batchSize: 16, lr: 3e-3, compressorFrozenSteps: 300 },
   stage3: { steps: 250, batchSize: 16, lr: 3e-3, generatorLrScale: 0.2, queryReasonerFrozenSteps: 60, k: 1, temperature: 0.02, estimator: 'straight-through' },
   curve: { questions: 60, every: 25 },
   answerQuestions: 150,
