@@ -42,8 +42,8 @@ export interface EndToEndOptions extends Partial<TrainingConfig> {
   /**
    * Hold the query reasoner still for the first N steps (adds to `frozenSteps`), while the generator
    * learns the answer prompt, which stage 1 never showed it: until it has, its loss says little
-   * about which document helped, and the query reasoner would follow noise. Measured on the demo's
-   * stage-1 model (lr 3e-3, 250 steps): recall@1 0.74 with a hold of 60 steps, 0.60 without.
+   * about which document helped, and the query reasoner would follow noise. Measured on a 700-step
+   * stage-1 model of the demo (lr 3e-3, 250 steps): recall@1 0.74 with a hold of 60 steps, 0.60 without.
    */
   queryReasonerFrozenSteps?: number;
   out?: string;

@@ -10,8 +10,9 @@ export const DEMO_HELP = `Usage: clara demo [--quick] [--json] [--out DIR] [--se
 CLaRa end to end on a generated corpus: stage 1 (compressor pretraining), stage 3 (query reasoner
 and generator trained through the answer loss, no relevance labels), then retrieval recall@1/3/5
 among 20 candidates on held-out questions (before and after stage 3, against chance and BM25) and
-EM/F1 of answers from retrieved compressed documents against no documents. Writes a run folder
-(metrics.json, curves.svg, per-stage metrics.jsonl). About 9 minutes on 2 CPU cores;
+EM/F1 of answers from retrieved compressed documents against no documents and the relevant one.
+Writes a run folder (metrics.json, curves.svg, per-stage metrics.jsonl). About 9 minutes on 2 CPU
+cores;
 --quick runs the whole pipeline on a small corpus in under 2 minutes (a smoke test, no quality claim).
   --json   the last line of output is one JSON object with recall, answers, compressionRate, backend, seconds`;
 

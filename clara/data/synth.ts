@@ -5,8 +5,8 @@
  * short document per person (~20 words), one question per fact with a one-word answer. Names are
  * invented and full names are unique, so each question is answered by exactly one document. By
  * default every surname is new; with `namePool` first names and surnames come from small shared
- * pools, so that only the pair identifies a person. For a share of the people one fact is **held out**: its question appears in no training
- * target (no stage-1 QA row, no paraphrase, no stage-2 or stage-3 training row), while the document
+ * pools, so that only the pair identifies a person. For a share of the people one fact is **held
+ * out**: its question appears in no training target (no stage-1 QA row, no paraphrase, no stage-2 or stage-3 training row), while the document
  * still states it, so answers can be scored on facts the model was never trained to answer.
  *
  * Everything is drawn from one `Generator(seed)`, in a fixed order: the same options give the same
@@ -36,7 +36,7 @@ export interface SynthOptions {
    * official data does.
    */
   qaRows?: 'per-question' | 'per-document';
-  /** Write a stage-1 `paraphrase` row per document (its trained facts, reworded). Default true. */
+  /** Write a stage-1 `paraphrase` row per document (its trained facts; see `paraphraseTarget`). Default true. */
   paraphraseRows?: boolean;
   /**
    * The target of those rows: `'reworded'` (default) the other wording of each trained fact, in a
@@ -280,10 +280,11 @@ function pooledNames(rng: Generator, words: InventedWords, size: number): { next
   return {
     next() {
       for (;;) {
-        const pair = rng.int(size) * size + rng.int(size);
-        if (!taken.has(pair)) {
-          taken.add(pair);
-          return [firstNames[Math.floor(pair / size)]!, surnames[pair % size]!];
+        const first = rng.int(size);
+        const last = rng.int(size);
+        if (!taken.has(first * size + last)) {
+          taken.add(first * size + last);
+          return [firstNames[first]!, surnames[last]!];
         }
       }
     },
