@@ -31,13 +31,16 @@ The same options give the same files, byte for byte.
                           document's own sentences for them (reconstruction)
   --name-pool P           first names and surnames from two pools of P words, only the full
                           name unique (P² ≥ entities); default 0: a new surname per person
+  --stage3-wordings one|both
+                          stage-3 training rows ask each trained fact in its drawn wording
+                          (default) or in both question wordings
   --backend B             accepted for uniformity; synth runs no model
   -h, --help              this help`;
 
 const OPTIONS: OptionSpec = {
   out: { type: 'string' }, seed: { type: 'string' }, entities: { type: 'string' }, candidates: { type: 'string' },
   'top-k': { type: 'string' }, 'held-out-share': { type: 'string' }, 'min-facts': { type: 'string' }, 'max-facts': { type: 'string' },
-  'qa-rows': { type: 'string' }, 'no-paraphrase': { type: 'boolean' }, 'paraphrase-target': { type: 'string' }, 'name-pool': { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  'qa-rows': { type: 'string' }, 'no-paraphrase': { type: 'boolean' }, 'paraphrase-target': { type: 'string' }, 'name-pool': { type: 'string' }, 'stage3-wordings': { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
 };
 
 export async function runSynth(argv: string[]): Promise<number> {
@@ -61,6 +64,7 @@ export async function runSynth(argv: string[]): Promise<number> {
     paraphraseRows: values['no-paraphrase'] === true ? false : undefined,
     paraphraseTarget: values['paraphrase-target'] === undefined ? undefined : choiceOption('synth', 'paraphrase-target', values['paraphrase-target'], ['reworded', 'reconstruction'] as const, 'reworded'),
     namePool: flag.int('name-pool', 0),
+    stage3Wordings: values['stage3-wordings'] === undefined ? undefined : choiceOption('synth', 'stage3-wordings', values['stage3-wordings'], ['one', 'both'] as const, 'one'),
   };
   const out = flag.required('out');
   let written;

@@ -53,6 +53,14 @@ export interface SynthOptions {
    * document is the easier way to answer.
    */
   namePool?: number;
+  /**
+   * Stage-3 training rows: `'one'` (default) one row per trained question, in its drawn wording;
+   * `'both'` also a row per trained fact in the other question wording (appended, its candidates
+   * drawn after the held-out rows', so every other file is unchanged). Stage 3 learns retrieval
+   * from questions alone; asking each fact two ways shows the query reasoner that the wording does
+   * not say which document answers, the name does. Stage 1 and the held-out rows are unaffected.
+   */
+  stage3Wordings?: 'one' | 'both';
 }
 
 export type Attribute = 'birthplace' | 'birthYear' | 'job' | 'colour' | 'pet';
@@ -96,7 +104,10 @@ export interface SyntheticCorpus {
   stage1: Stage1Json[];
   /** Stage-2 rows for trained questions: k documents including the gold one. */
   stage2: Stage2Json[];
-  /** Stage-3 rows for trained questions: N candidates, `pos_index` = [gold position]. */
+  /**
+   * Stage-3 rows for trained questions: N candidates, `pos_index` = [gold position]; with
+   * `stage3Wordings: 'both'`, followed by the same questions in their other wording.
+   */
   stage3Train: Stage3Json[];
   /** Stage-3 rows for held-out questions (evaluation only). */
   stage3HeldOut: Stage3Json[];
@@ -114,6 +125,7 @@ const DEFAULTS: Required<SynthOptions> = {
   paraphraseRows: true,
   paraphraseTarget: 'reworded',
   namePool: 0,
+  stage3Wordings: 'one',
 };
 
 const JOBS = ['baker', 'carpenter', 'teacher', 'nurse', 'pilot', 'farmer', 'painter', 'plumber', 'tailor', 'sailor',
@@ -131,7 +143,8 @@ const SENTENCES: Record<Attribute, readonly [string, string]> = {
   pet: ['{name} keeps {a} {value} as a pet.', 'At home, {name} looks after {a} {value}.'],
 };
 
-const QUESTIONS: Record<Attribute, readonly [string, string]> = {
+/** The two wordings of each attribute's question; `{name}` is the full name. */
+export const QUESTION_WORDINGS: Record<Attribute, readonly [string, string]> = {
   birthplace: ['Where was {name} born?', 'Which town does {name} come from?'],
   birthYear: ['In which year was {name} born?', 'What is the birth year of {name}?'],
   job: ['What is the job of {name}?', 'What does {name} do for a living?'],
@@ -179,9 +192,13 @@ export function generateSyntheticCorpus(options: SynthOptions = {}): SyntheticCo
 
   // One question per fact.
   const questions: SynthQuestion[] = [];
+  /** The other wording of each question, same order. */
+  const otherWordings: string[] = [];
   for (const entity of entities) {
     for (const fact of entity.facts) {
-      const template = QUESTIONS[fact.attribute][rng.int(2)]!;
+      const wording = rng.int(2);
+      const template = QUESTION_WORDINGS[fact.attribute][wording]!;
+      otherWordings.push(QUESTION_WORDINGS[fact.attribute][1 - wording]!.replace('{name}', entity.fullName));
       questions.push({
         id: `q${entity.id}-${fact.attribute}`,
         entityId: entity.id,
@@ -228,6 +245,10 @@ export function generateSyntheticCorpus(options: SynthOptions = {}): SyntheticCo
   };
   const stage3Train = trainedQuestions.map(stage3);
   const stage3HeldOut = questions.filter((q) => q.heldOut).map(stage3);
+  if (opts.stage3Wordings === 'both') {
+    const reworded = questions.map((q, i) => ({ ...q, question: otherWordings[i]! })).filter((q) => !q.heldOut);
+    stage3Train.push(...reworded.map(stage3));
+  }
 
   return { options: opts, entities, documents, questions, stage1, stage2, stage3Train, stage3HeldOut };
 }
@@ -247,6 +268,9 @@ function checkOptions(opts: Required<SynthOptions>): void {
     throw new Error(`synth: paraphraseTarget must be 'reworded' or 'reconstruction', got '${String(opts.paraphraseTarget)}'`);
   }
   if (!(opts.heldOutShare >= 0 && opts.heldOutShare <= 1)) throw new Error(`synth: heldOutShare must be in [0, 1], got ${opts.heldOutShare}`);
+  if (opts.stage3Wordings !== 'one' && opts.stage3Wordings !== 'both') {
+    throw new Error(`synth: stage3Wordings must be 'one' or 'both', got '${String(opts.stage3Wordings)}'`);
+  }
   if (!Number.isInteger(opts.namePool) || opts.namePool < 0) throw new Error(`synth: namePool must be a non-negative integer, got ${opts.namePool}`);
   if (opts.namePool > 0 && opts.namePool ** 2 < opts.entities) {
     throw new Error(`synth: namePool ${opts.namePool} gives ${opts.namePool ** 2} full names, fewer than entities (${opts.entities})`);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateSyntheticCorpus, type SyntheticCorpus } from '../../clara/data/synth.ts';
+import { generateSyntheticCorpus, QUESTION_WORDINGS, type SyntheticCorpus } from '../../clara/data/synth.ts';
 import { writeSyntheticCorpus, type SynthSplit } from '../../clara/data/writeSynthCorpus.ts';
 import { loadStage1File } from '../../clara/data/stage1Data.ts';
 import { loadStage2File } from '../../clara/data/stage2Data.ts';
@@ -57,6 +57,29 @@ describe('synthetic corpus', () => {
     for (const row of pooled.stage3Train) {
       const entity = entityOfQuestion(pooled, row.question);
       expect(row.docs.filter((d) => mentions(d, entity.fullName))).toEqual([row.docs[row.pos_index[0]!]]);
+    }
+  });
+
+  it("stage3Wordings 'both' adds each trained question in its other wording, and changes nothing else", () => {
+    const both = generateSyntheticCorpus({ seed: 7, entities: 120, candidates: 20, generationTopK: 5, stage3Wordings: 'both' });
+    const trained = corpus.stage3Train.length;
+    expect(both.stage3Train.length).toBe(2 * trained);
+    expect(both.stage3Train.slice(0, trained)).toEqual(corpus.stage3Train);
+    for (const key of ['documents', 'questions', 'stage1', 'stage2', 'stage3HeldOut'] as const) expect(both[key]).toEqual(corpus[key]);
+    const heldOut = new Set(corpus.stage3HeldOut.map((r) => r.question));
+    for (let i = 0; i < trained; i++) {
+      const first = both.stage3Train[i]!;
+      const second = both.stage3Train[trained + i]!;
+      expect(second.question).not.toBe(first.question);
+      expect(heldOut.has(second.question)).toBe(false);
+      expect(second.answer).toBe(first.answer);
+      const entity = entityOfQuestion(both, second.question);
+      expect(entityOfQuestion(both, first.question)).toBe(entity);
+      // The same attribute asked the other way: both wordings of one question pair.
+      const attribute = corpus.questions.find((q) => q.question === first.question)!.attribute;
+      expect([...QUESTION_WORDINGS[attribute]].map((t) => t.replace('{name}', entity.fullName)).sort()).toEqual([first.question, second.question].sort());
+      expect(second.docs.length).toBe(20);
+      expect(second.docs.map((d, j) => (mentions(d, entity.fullName) ? j : -1)).filter((j) => j >= 0)).toEqual(second.pos_index);
     }
   });
 
@@ -145,5 +168,6 @@ describe('synthetic corpus', () => {
     expect(() => generateSyntheticCorpus({ heldOutShare: 1.5 })).toThrow(/heldOutShare/);
     expect(() => generateSyntheticCorpus({ entities: 120, namePool: 10 })).toThrow(/namePool 10 gives 100 full names, fewer than entities \(120\)/);
     expect(() => generateSyntheticCorpus({ namePool: 2.5 })).toThrow(/namePool must be a non-negative integer/);
+    expect(() => generateSyntheticCorpus({ stage3Wordings: 'three' as never })).toThrow(/stage3Wordings must be 'one' or 'both', got 'three'/);
   });
 });

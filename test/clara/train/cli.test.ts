@@ -22,8 +22,10 @@ describe('clara pretrain / synth', () => {
 
   it('synth writes the corpus, then pretrain --stage 1 trains on it and writes metrics and a checkpoint; stage 2 continues it', async () => {
     const dir = tempDir('cli');
-    expect(await main(['synth', '--out', join(dir, 'data'), '--entities', '10', '--candidates', '4', '--seed', '2', '--name-pool', '4'])).toBe(0);
+    expect(await main(['synth', '--out', join(dir, 'data'), '--entities', '10', '--candidates', '4', '--seed', '2', '--name-pool', '4', '--stage3-wordings', 'both'])).toBe(0);
     expect(existsSync(join(dir, 'data', 'stage1.jsonl'))).toBe(true);
+    const split = JSON.parse(readFileSync(join(dir, 'data', 'split.json'), 'utf8')) as { counts: { trained: number } };
+    expect(readFileSync(join(dir, 'data', 'stage3-train.jsonl'), 'utf8').trim().split('\n').length).toBe(2 * split.counts.trained);
 
     const out = join(dir, 'run');
     const code = await main(['pretrain', '--stage', '1', '--data', join(dir, 'data', 'stage1.jsonl'), '--out', out, ...tiny,
@@ -73,6 +75,7 @@ describe('clara pretrain / synth', () => {
       [['synth', '--out', 'o', '--entities', '0'], "--entities expects an integer ≥ 1, got '0'"],
       [['synth'], '--out is required'],
       [['synth', '--out', 'o', '--entities', '10', '--name-pool', '3'], 'namePool 3 gives 9 full names, fewer than entities (10)'],
+      [['synth', '--out', 'o', '--stage3-wordings', 'all'], "--stage3-wordings must be one of one, both; got 'all'"],
       [['pretrain', '--stage', '1', '--data', 'x.jsonl', '--out', 'o', '--freeze-compressor', 'all'], "--freeze-compressor expects a non-negative integer, got 'all'"],
     ];
     for (const [argv, message] of cases) {
