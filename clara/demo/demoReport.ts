@@ -18,7 +18,7 @@ export function demoTable(r: DemoResult): string {
     row('BM25 (lexical)', r.recall.bm25),
     row('query reasoner before stage 3', r.recall.before),
     row('query reasoner after stage 3', r.recall.after),
-    '  (stage 3 trained without relevance labels)',
+    `  (stage 3 trained without relevance labels; top-k estimator: ${r.estimator})`,
     '',
     'Answers (greedy, exact match and F1)                   EM     F1',
     ans('trained questions, retrieved docs', r.answers.trained.withDocs),

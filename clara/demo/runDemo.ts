@@ -49,12 +49,15 @@ export interface DemoResult {
   memory: { documentSpecificShare: number };
   compressionRate: number;
   memoryTokens: number;
+  /** Stage 3's top-k estimator (differentiableTopK.ts). */
+  estimator: string;
   candidates: number;
   /** The vocabulary kind ('word' or 'compact'); its size is in `counts.vocabulary`. */
   tokenizer: string;
   backend: string;
   seconds: number;
-  counts: { documents: number; trainedQuestions: number; heldOutQuestions: number; vocabulary: number };
+  /** `stage3TrainingRows`: trained questions, each in one or both wordings (settings' `stage3Wordings`). */
+  counts: { documents: number; trainedQuestions: number; heldOutQuestions: number; stage3TrainingRows: number; vocabulary: number };
   stage1: { steps: number; firstLoss: number; lastLoss: number };
   stage3: { steps: number; firstLoss: number; lastLoss: number };
   runDir: string;
@@ -84,12 +87,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   // 1. The corpus.
   const { corpus } = writeSyntheticCorpus(join(out, 'data'), {
     seed: options.seed, entities: s.entities, candidates: s.candidates, heldOutShare: s.heldOutShare, qaRows: s.corpus.qaRows, paraphraseRows: s.corpus.paraphraseRows,
-    paraphraseTarget: s.corpus.reconstruct ? 'reconstruction' : 'reworded', namePool: s.corpus.namePool,
+    paraphraseTarget: s.corpus.reconstruct ? 'reconstruction' : 'reworded', namePool: s.corpus.namePool, stage3Wordings: s.corpus.stage3Wordings,
   });
   const stage1Rows: Stage1Row[] = corpus.stage1.map((r) => parseStage1Row(r as never));
   const trainRows: Stage3Row[] = corpus.stage3Train.map((r) => parseStage3Row(r as never));
   const heldOutRows: Stage3Row[] = corpus.stage3HeldOut.map((r) => parseStage3Row(r as never));
-  say(`${corpus.documents.length} documents, ${trainRows.length} trained and ${heldOutRows.length} held-out questions, ${s.candidates} candidates each`);
+  const trainedFacts = corpus.questions.length - heldOutRows.length;
+  say(`${corpus.documents.length} documents, ${trainedFacts} trained and ${heldOutRows.length} held-out questions (${trainRows.length} stage-3 training rows), ${s.candidates} candidates each`);
 
   // 2. The model, and stage 1. The vocabulary covers every text the run will tokenize, held-out
   // questions included (they are never trained on, but must not become <unk>).
@@ -170,11 +174,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     memory,
     compressionRate: s.compressionRate,
     memoryTokens: n,
+    estimator: s.stage3.estimator,
     candidates: s.candidates,
     tokenizer: s.tokenizer,
     backend: options.backend.name,
     seconds: (performance.now() - started) / 1000,
-    counts: { documents: corpus.documents.length, trainedQuestions: trainRows.length, heldOutQuestions: heldOutRows.length, vocabulary: clara.tokenizer.vocabSize },
+    counts: { documents: corpus.documents.length, trainedQuestions: trainedFacts, heldOutQuestions: heldOutRows.length, stage3TrainingRows: trainRows.length, vocabulary: clara.tokenizer.vocabSize },
     stage1: summary(stage1.history),
     stage3: summary(stage3.history),
     runDir: out,

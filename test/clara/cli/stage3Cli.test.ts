@@ -69,6 +69,8 @@ describe('clara e2e / compress / ask / eval', () => {
     expect(await main(['ask', '--model', 'x', '--index', 'y'])).toBe(2);
     expect(await main(['compress', '--docs', 'y'])).toBe(2);
     expect(await main(['eval', '--model', 'x', '--data', 'y', '--k', 'two'])).toBe(1);
+    expect(await main(['demo', '--estimator', 'argmax'])).toBe(2);
+    expect(stderr()).toContain("clara demo: --estimator must be one of straight-through, gumbel, soft; got 'argmax'");
   });
 });
 
@@ -78,7 +80,7 @@ describe('clara demo --quick', () => {
     vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const out = join(tempDir('demo'), 'run');
     try {
-      expect(await main(['demo', '--quick', '--json', '--out', out])).toBe(0);
+      expect(await main(['demo', '--quick', '--json', '--out', out, '--estimator', 'straight-through'])).toBe(0);
       const last = JSON.parse(logs.mock.calls.map((c) => c.join(' ')).join('\n').trim().split('\n').pop()!);
       for (const which of ['before', 'after', 'random', 'bm25']) expect(Object.keys(last.recall[which]).sort()).toEqual(['1', '3', '5']);
       for (const split of ['trained', 'heldOut']) {
@@ -86,6 +88,9 @@ describe('clara demo --quick', () => {
       }
       expect(last.recall.random[1]).toBeCloseTo(1 / 20, 12);
       expect(typeof last.compressionRate).toBe('number');
+      expect(last.estimator).toBe('straight-through');
+      // The demo's corpus asks every trained fact both ways in stage 3.
+      expect(last.counts.stage3TrainingRows).toBe(2 * last.counts.trainedQuestions);
       expect(last.memory.documentSpecificShare).toBeGreaterThan(0);
       expect(last.memory.documentSpecificShare).toBeLessThanOrEqual(1);
       expect(['webgpu', 'cpu']).toContain(last.backend);
