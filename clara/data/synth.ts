@@ -6,8 +6,9 @@
  * invented and full names are unique, so each question is answered by exactly one document. By
  * default every surname is new; with `namePool` first names and surnames come from small shared
  * pools, so that only the pair identifies a person. For a share of the people one fact is **held
- * out**: its question appears in no training target (no stage-1 QA row, no paraphrase, no stage-2 or stage-3 training row), while the document
- * still states it, so answers can be scored on facts the model was never trained to answer.
+ * out**: its question appears in no training target (no stage-1 QA row, no paraphrase, no stage-2
+ * or stage-3 training row), while the document still states it, so answers can be scored on facts
+ * the model was never trained to answer.
  *
  * Everything is drawn from one `Generator(seed)`, in a fixed order: the same options give the same
  * corpus, byte for byte.
@@ -191,22 +192,22 @@ export function generateSyntheticCorpus(options: SynthOptions = {}): SyntheticCo
   }
 
   // One question per fact.
+  // One question per fact, and the same question in its other wording (for `stage3Wordings`).
   const questions: SynthQuestion[] = [];
-  /** The other wording of each question, same order. */
-  const otherWordings: string[] = [];
+  const reworded: SynthQuestion[] = [];
   for (const entity of entities) {
     for (const fact of entity.facts) {
-      const wording = rng.int(2);
-      const template = QUESTION_WORDINGS[fact.attribute][wording]!;
-      otherWordings.push(QUESTION_WORDINGS[fact.attribute][1 - wording]!.replace('{name}', entity.fullName));
-      questions.push({
+      const [asked, other] = rng.int(2) === 0 ? QUESTION_WORDINGS[fact.attribute] : [...QUESTION_WORDINGS[fact.attribute]].reverse();
+      const question: SynthQuestion = {
         id: `q${entity.id}-${fact.attribute}`,
         entityId: entity.id,
         attribute: fact.attribute,
-        question: template.replace('{name}', entity.fullName),
+        question: asked!.replace('{name}', entity.fullName),
         answer: fact.value,
         heldOut: fact.heldOut,
-      });
+      };
+      questions.push(question);
+      reworded.push({ ...question, question: other!.replace('{name}', entity.fullName) });
     }
   }
   const trainedQuestions = questions.filter((q) => !q.heldOut);
@@ -245,10 +246,7 @@ export function generateSyntheticCorpus(options: SynthOptions = {}): SyntheticCo
   };
   const stage3Train = trainedQuestions.map(stage3);
   const stage3HeldOut = questions.filter((q) => q.heldOut).map(stage3);
-  if (opts.stage3Wordings === 'both') {
-    const reworded = questions.map((q, i) => ({ ...q, question: otherWordings[i]! })).filter((q) => !q.heldOut);
-    stage3Train.push(...reworded.map(stage3));
-  }
+  if (opts.stage3Wordings === 'both') stage3Train.push(...reworded.filter((q) => !q.heldOut).map(stage3));
 
   return { options: opts, entities, documents, questions, stage1, stage2, stage3Train, stage3HeldOut };
 }

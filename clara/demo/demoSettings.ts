@@ -36,16 +36,22 @@ export interface DemoSettings {
   /**
    * `generatorLrScale`: the generator's lr as a multiple of `lr` (the query reasoner's);
    * `queryReasonerFrozenSteps`: the query reasoner is held still that long while the generator
-   * learns the answer prompt. `estimator`: the demo uses the soft top-k (the generator reads the
-   * softmax mixture, so every candidate's score gets the exact gradient) rather than the official
-   * straight-through one, whose gradient fades once the generator answers from the selected
-   * document. Measured on one 900-step stage-1 model (2026-11-24), recall@1 on the 50 held-out
-   * questions over stage-3 seeds 0/1/2: straight-through, one wording, 250 steps 0.88/0.90/0.80;
-   * soft, one wording, 250 steps 0.90/0.94; soft, both wordings, 250 steps 0.98/0.90/0.90 and
-   * 400 steps 0.98/0.96/0.94 (500 steps: seed 2, 0.94). With labels (a contrastive loss on the
-   * same frozen bank, a diagnostic only) the query reasoner reaches 1.00 in 150 steps: the
-   * document vectors allow it, the label-free signal is the limit. `clara demo --estimator
-   * straight-through` runs the official estimator.
+   * learns the answer prompt.
+   *
+   * `estimator`: the demo uses the soft top-k (the generator reads the softmax mixture, so every
+   * candidate's score gets the exact gradient) rather than the official straight-through one,
+   * whose gradient fades once the generator answers from the selected document. `clara demo
+   * --estimator straight-through` runs the official one. Recall@1 on the 50 held-out questions,
+   * one 900-step stage-1 model (2026-11-24), stage-3 seeds 0 / 1 / 2:
+   *
+   *     straight-through, one wording,   250 steps   0.88 / 0.90 / 0.80
+   *     soft,             one wording,   250 steps   0.90 / 0.94 /  –
+   *     soft,             both wordings, 250 steps   0.98 / 0.90 / 0.90
+   *     soft,             both wordings, 400 steps   0.98 / 0.96 / 0.94   (500 steps: seed 2, 0.94)
+   *
+   * Trained with labels instead (a contrastive loss on the same frozen bank, a diagnostic only),
+   * the query reasoner reaches 1.00 in 150 steps: the document vectors allow it; the label-free
+   * signal is the limit.
    */
   stage3: { steps: number; batchSize: number; lr: number; generatorLrScale: number; queryReasonerFrozenSteps: number; k: number; temperature: number; estimator: string };
   /** Held-out questions scored for the recall curve during stage 3, and every how many steps. */

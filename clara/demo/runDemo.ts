@@ -92,8 +92,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const stage1Rows: Stage1Row[] = corpus.stage1.map((r) => parseStage1Row(r as never));
   const trainRows: Stage3Row[] = corpus.stage3Train.map((r) => parseStage3Row(r as never));
   const heldOutRows: Stage3Row[] = corpus.stage3HeldOut.map((r) => parseStage3Row(r as never));
-  const trainedFacts = corpus.questions.length - heldOutRows.length;
-  say(`${corpus.documents.length} documents, ${trainedFacts} trained and ${heldOutRows.length} held-out questions (${trainRows.length} stage-3 training rows), ${s.candidates} candidates each`);
+  const trainedQuestions = corpus.questions.length - heldOutRows.length;
+  say(`${corpus.documents.length} documents, ${trainedQuestions} trained and ${heldOutRows.length} held-out questions (${trainRows.length} stage-3 training rows), ${s.candidates} candidates each`);
 
   // 2. The model, and stage 1. The vocabulary covers every text the run will tokenize, held-out
   // questions included (they are never trained on, but must not become <unk>).
@@ -179,7 +179,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     tokenizer: s.tokenizer,
     backend: options.backend.name,
     seconds: (performance.now() - started) / 1000,
-    counts: { documents: corpus.documents.length, trainedQuestions: trainedFacts, heldOutQuestions: heldOutRows.length, stage3TrainingRows: trainRows.length, vocabulary: clara.tokenizer.vocabSize },
+    counts: { documents: corpus.documents.length, trainedQuestions, heldOutQuestions: heldOutRows.length, stage3TrainingRows: trainRows.length, vocabulary: clara.tokenizer.vocabSize },
     stage1: summary(stage1.history),
     stage3: summary(stage3.history),
     runDir: out,
