@@ -41,7 +41,7 @@ module.exports = {
       severity: 'error',
       comment:
         'The WGSL kernels are loaded by engine/backends/webgpu/shaderSource.ts alone. (This sees imports; ' +
-        'a file read of shaders/ elsewhere is caught by scripts/checkRestrictedAccess.mjs.)',
+        'a path into shaders/ read as a file elsewhere is caught by lint/shadersOnlyInWebgpuBackend.grit.)',
       from: { pathNot: '^engine/backends/webgpu/' },
       to: { path: '^shaders/' },
     },
