@@ -11,14 +11,14 @@ import { checkSameBackend, checkSameDtype, where } from './elementwise.ts';
  * Fused ops: one primitive (one backend kernel forward, one fused kernel backward, one gradient
  * rule) for a hot path of the transformer that would otherwise be a chain of primitives, each a
  * pass over memory. Every fused op keeps its composite here as the reference; it runs instead
- * when fusion is off (`setFusion(false)`, or CLARA_FUSION=0 in the environment), when the backend
+ * when fusion is off (`setFusion(false)`; the CLI's CLARA_FUSION=0), when the backend
  * has no fused kernels, or for inputs the kernel does not take (e.g. a table that needs a gradient).
  *
  * Kernels that produce a statistic the backward needs (RMSNorm's 1/rms, a log-sum-exp) record it
  * as an extra input of the node: the graph then keeps it alive (tidy spares a graph's inputs) and
  * its rule gives it no gradient.
  */
-let fusion = process.env.CLARA_FUSION !== '0';
+let fusion = true;
 
 /** Turns fused kernels on or off (composites run when off); returns the previous setting. */
 export function setFusion(on: boolean): boolean {

@@ -9,32 +9,33 @@ export type MatmulChoice = 'auto' | 'autotune' | MatmulVariant;
 
 const VARIANTS: MatmulVariant[] = ['blocked', 'tiled'];
 
-/** Where autotune results live: $CLARA_CACHE_DIR, else ~/.cache/clara. */
-function cacheFile(): string {
-  return join(process.env.CLARA_CACHE_DIR ?? join(homedir(), '.cache', 'clara'), 'webgpu-matmul.json');
+/** Where autotune results live: `cacheDir`, else ~/.cache/clara. */
+function cacheFile(cacheDir: string | undefined): string {
+  return join(cacheDir ?? join(homedir(), '.cache', 'clara'), 'webgpu-matmul.json');
 }
 
-function readCache(): Record<string, MatmulVariant> {
+function readCache(file: string): Record<string, MatmulVariant> {
   try {
-    return JSON.parse(readFileSync(cacheFile(), 'utf8')) as Record<string, MatmulVariant>;
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, MatmulVariant>;
   } catch {
     return {};
   }
 }
 
-export async function chooseMatmulVariant(backend: WebGPUBackend, choice: MatmulChoice): Promise<MatmulVariant> {
+export async function chooseMatmulVariant(backend: WebGPUBackend, choice: MatmulChoice, cacheDir?: string): Promise<MatmulVariant> {
   if (choice === 'blocked' || choice === 'tiled') return choice;
+  const file = cacheFile(cacheDir);
   const a = backend.adapter;
   const key = `${a.name} | ${a.description} | ${a.dawnBackend}`;
-  const cached = readCache()[key];
+  const cached = readCache(file)[key];
   if (cached && VARIANTS.includes(cached)) return cached;
   // Software adapters run workgroups as CPU threads, where shared memory only costs.
   if (choice === 'auto') return a.isCpu ? 'blocked' : 'tiled';
 
   const best = await autotune(backend);
   try {
-    mkdirSync(join(cacheFile(), '..'), { recursive: true });
-    writeFileSync(cacheFile(), JSON.stringify({ ...readCache(), [key]: best }, null, 2));
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, JSON.stringify({ ...readCache(file), [key]: best }, null, 2));
   } catch {
     // A read-only home only costs a re-tune next time.
   }
