@@ -1,12 +1,16 @@
 import type { DType, TypedArray } from './dtype.ts';
+import type { BinaryOp, UnaryOp } from './ops/elementwise/ops.ts';
+import type { ReduceOp } from './ops/reduce/ops.ts';
+
+export type { BinaryOp, ReduceOp, UnaryOp };
 
 /**
  * The backend interface: the only thing a new device has to implement.
  *
  * A backend owns flat, contiguous storage (row-major) and runs a small set of kernels on it. It
  * knows nothing of autograd, of broadcasting rules or of error messages for the user: the
- * frontend (`engine/tensor.ts`, `engine/ops/*`) checks shapes and dtypes, works out strides, and
- * records the graph. Every kernel returns fresh storage, except `copy` and `fill`, which write
+ * frontend (`engine/ops/<family>/ops.ts`) checks shapes and dtypes, works out strides, and
+ * records the graph. The op names (UnaryOp, BinaryOp, ReduceOp) come from the families' op lists. Every kernel returns fresh storage, except `copy` and `fill`, which write
  * into storage the frontend has just allocated (used to assemble concat, pad, stack).
  *
  * Shapes and strides are in elements. A stride of 0 repeats an element (broadcasting).
@@ -19,17 +23,6 @@ export interface Storage {
   /** Number of elements. */
   readonly size: number;
 }
-
-export type UnaryOp =
-  | 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'sin' | 'cos' | 'tanh' | 'sigmoid' | 'relu'
-  | 'sign';
-
-/** Arithmetic: output dtype = input dtype. Comparisons: output dtype `bool`. */
-export type BinaryOp =
-  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
-  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
-
-export type ReduceOp = 'sum' | 'max';
 
 /** How an operand is read: element (i0..in) of the output comes from offset + Σ i_d·strides[d]. */
 export interface View {
@@ -69,7 +62,10 @@ export interface Backend {
   // ---- kernels ------------------------------------------------------------------------------
   /** out[i] = op(x[i]) over the whole storage. */
   unary(op: UnaryOp, x: Storage): Storage;
-  /** out[idx] = op(a[view a], b[view b]) for every idx of `shape` (row-major). */
+  /**
+   * out[idx] = op(a[view a], b[view b]) for every idx of `shape` (row-major). Arithmetic: output
+   * dtype = input dtype. Comparisons: output dtype `bool`.
+   */
   binary(op: BinaryOp, shape: readonly number[], a: Storage, av: View, b: Storage, bv: View): Storage;
   /** out[idx] = cond ? a : b, all three read through views over `shape`. */
   where(shape: readonly number[], cond: Storage, cv: View, a: Storage, av: View, b: Storage, bv: View): Storage;
@@ -177,7 +173,7 @@ export interface AttentionSpec {
 
 /**
  * Optional fused kernels for the transformer's hot paths. Each replaces a chain of primitives
- * (its composite in engine/ops/fused.ts is the reference) by one pass over memory, forward and
+ * (its composite in engine/ops/fused/ops.ts is the reference) by one pass over memory, forward and
  * backward. All operands are contiguous and float (float32, or float64 on the CPU backend); the
  * frontend checks shapes. A backend without `fused` runs the composites.
  */

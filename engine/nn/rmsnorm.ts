@@ -3,7 +3,7 @@ import type { DType } from '../dtype.ts';
 import { formatShape, ShapeError } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { ones } from '../ops/creation.ts';
-import { rmsNorm } from '../ops/fused.ts';
+import { rmsNorm } from '../ops/fused/ops.ts';
 import { Module } from './module.ts';
 import { Parameter } from './parameter.ts';
 

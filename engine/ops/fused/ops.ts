@@ -1,14 +1,13 @@
-import type { AttentionSpec, FusedKernels } from '../backend.ts';
-import type { GraphNode } from '../autograd.ts';
-import { noGrad, record } from '../autograd.ts';
-import { isFloat } from '../dtype.ts';
-import { formatShape, sameShape, ShapeError } from '../shape.ts';
-import { Tensor } from '../tensor.ts';
-import { concat } from './movement.ts';
-import { checkSameBackend, checkSameDtype, where } from './elementwise.ts';
+import type { AttentionSpec, FusedKernels, Storage } from '../../backend.ts';
+import { isFloat } from '../../dtype.ts';
+import { noGrad, record, type Rule } from '../../graph.ts';
+import { formatShape, sameShape, ShapeError } from '../../shape.ts';
+import { Tensor, type GraphNode } from '../../tensor.ts';
+import { checkSameBackend, checkSameDtype, where } from '../elementwise/ops.ts';
+import { concat } from '../movement/ops.ts';
 
 /**
- * Fused ops: one primitive (one backend kernel forward, one fused kernel backward, one gradient
+ * The fused family: one primitive (one backend kernel forward, one fused kernel backward, one gradient
  * rule) for a hot path of the transformer that would otherwise be a chain of primitives, each a
  * pass over memory. Every fused op keeps its composite here as the reference; it runs instead
  * when fusion is off (`setFusion(false)`; the CLI's CLARA_FUSION=0), when the backend
@@ -39,7 +38,7 @@ function kernelsFor(...tensors: Tensor[]): FusedKernels | null {
   return tensors.every((t) => isFloat(t.dtype)) ? k : null;
 }
 
-const wrap = (storage: import('../backend.ts').Storage, shape: readonly number[]): Tensor => new Tensor(storage, shape);
+const wrap = (storage: Storage, shape: readonly number[]): Tensor => new Tensor(storage, shape);
 
 // ---- softmax (last axis) ------------------------------------------------------------------------
 
@@ -244,8 +243,11 @@ function attentionRule(g: Tensor, node: GraphNode): Array<Tensor | null> {
   return [q!.requiresGrad ? dq : null, k!.requiresGrad ? dk : null, v!.requiresGrad ? dv : null, null, null];
 }
 
-/** Gradient rules of the fused primitives (engine/gradients.ts lists them with the others). */
-export const fusedRules = {
+/**
+ * The gradient rules of the family's primitives, one backward kernel each (engine/gradients.ts
+ * gathers every family's). A statistic the forward kernel saved is an extra input (no gradient).
+ */
+export const fusedRules: Record<'softmax' | 'rmsNorm' | 'rotary' | 'siluMul' | 'crossEntropyRows' | 'attention', Rule> = {
   softmax: softmaxRule,
   rmsNorm: rmsNormRule,
   rotary: rotaryRule,
