@@ -1,8 +1,4 @@
 import type { DType, TypedArray } from './dtype.ts';
-import type { BinaryOp, UnaryOp } from './ops/elementwise/ops.ts';
-import type { ReduceOp } from './ops/reduce/ops.ts';
-
-export type { BinaryOp, ReduceOp, UnaryOp };
 
 /**
  * The backend interface: the only thing a new device has to implement.
@@ -10,7 +6,7 @@ export type { BinaryOp, ReduceOp, UnaryOp };
  * A backend owns flat, contiguous storage (row-major) and runs a small set of kernels on it. It
  * knows nothing of autograd, of broadcasting rules or of error messages for the user: the
  * frontend (`engine/ops/<family>/ops.ts`) checks shapes and dtypes, works out strides, and
- * records the graph. The op names (UnaryOp, BinaryOp, ReduceOp) come from the families' op lists. Every kernel returns fresh storage, except `copy` and `fill`, which write
+ * records the graph. Every kernel returns fresh storage, except `copy` and `fill`, which write
  * into storage the frontend has just allocated (used to assemble concat, pad, stack).
  *
  * Shapes and strides are in elements. A stride of 0 repeats an element (broadcasting).
@@ -23,6 +19,19 @@ export interface Storage {
   /** Number of elements. */
   readonly size: number;
 }
+
+/**
+ * The names of the elementwise ops, as the kernels take them. The elementwise family lists its ops
+ * (UNARY_OPS and BINARY_OPS in engine/ops/elementwise/ops.ts) and adds their names here by
+ * declaration merging (`unary`, `binary`), so that this file, which every family imports, imports
+ * no family back.
+ */
+export interface OpNames {}
+export type UnaryOp = OpNames['unary'];
+/** Arithmetic: output dtype = input dtype. Comparisons: output dtype `bool`. */
+export type BinaryOp = OpNames['binary'];
+
+export type ReduceOp = 'sum' | 'max';
 
 /** How an operand is read: element (i0..in) of the output comes from offset + Σ i_d·strides[d]. */
 export interface View {
@@ -62,10 +71,7 @@ export interface Backend {
   // ---- kernels ------------------------------------------------------------------------------
   /** out[i] = op(x[i]) over the whole storage. */
   unary(op: UnaryOp, x: Storage): Storage;
-  /**
-   * out[idx] = op(a[view a], b[view b]) for every idx of `shape` (row-major). Arithmetic: output
-   * dtype = input dtype. Comparisons: output dtype `bool`.
-   */
+  /** out[idx] = op(a[view a], b[view b]) for every idx of `shape` (row-major). */
   binary(op: BinaryOp, shape: readonly number[], a: Storage, av: View, b: Storage, bv: View): Storage;
   /** out[idx] = cond ? a : b, all three read through views over `shape`. */
   where(shape: readonly number[], cond: Storage, cv: View, a: Storage, av: View, b: Storage, bv: View): Storage;

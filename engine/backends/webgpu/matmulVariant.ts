@@ -1,13 +1,24 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { WebGPUBackend } from './backend.ts';
+import type { MatmulSpec, Storage } from '../../backend.ts';
+import type { AdapterDescription } from './device.ts';
 import type { MatmulVariant } from './kernels/matmul.ts';
 
 /** `auto`: a cached autotune result, else by adapter kind; `autotune`: measure once and cache. */
 export type MatmulChoice = 'auto' | 'autotune' | MatmulVariant;
 
 const VARIANTS: MatmulVariant[] = ['blocked', 'tiled'];
+
+/** What choosing needs of the WebGPU backend (backend.ts), written out so as not to import it back. */
+interface Tunable {
+  readonly adapter: AdapterDescription;
+  matmulVariant: MatmulVariant;
+  upload(dtype: 'float32', data: Float32Array): Storage;
+  matmul(a: Storage, b: Storage, spec: MatmulSpec): Storage;
+  release(s: Storage): void;
+  sync(): Promise<void>;
+}
 
 /** Where autotune results live: `cacheDir`, else ~/.cache/clara. */
 function cacheFile(cacheDir: string | undefined): string {
@@ -22,7 +33,7 @@ function readCache(file: string): Record<string, MatmulVariant> {
   }
 }
 
-export async function chooseMatmulVariant(backend: WebGPUBackend, choice: MatmulChoice, cacheDir?: string): Promise<MatmulVariant> {
+export async function chooseMatmulVariant(backend: Tunable, choice: MatmulChoice, cacheDir?: string): Promise<MatmulVariant> {
   if (choice === 'blocked' || choice === 'tiled') return choice;
   const file = cacheFile(cacheDir);
   const a = backend.adapter;
@@ -43,7 +54,7 @@ export async function chooseMatmulVariant(backend: WebGPUBackend, choice: Matmul
 }
 
 /** Times each variant on a 512³ product (after one untimed run that compiles it). */
-async function autotune(backend: WebGPUBackend): Promise<MatmulVariant> {
+async function autotune(backend: Tunable): Promise<MatmulVariant> {
   const size = 512;
   const data = Float32Array.from({ length: size * size }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
   const a = backend.upload('float32', data);

@@ -28,6 +28,16 @@ export interface UnaryOpSpec {
 
 export const UNARY_OPS = ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'abs', 'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'sign'] as const;
 export type UnaryOp = (typeof UNARY_OPS)[number];
+export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
+export type BinaryOp = (typeof BINARY_OPS)[number];
+
+/** The names the backend's `unary` and `binary` kernels take (see OpNames in engine/backend.ts). */
+declare module '../../backend.ts' {
+  interface OpNames {
+    unary: (typeof UNARY_OPS)[number];
+    binary: (typeof BINARY_OPS)[number];
+  }
+}
 
 export const unaryOps: Record<UnaryOp, UnaryOpSpec> = {
   neg: { cpu: (x) => -x, integer: true, grad: (g) => [g.neg()] },
@@ -52,9 +62,6 @@ export const unaryOps: Record<UnaryOp, UnaryOpSpec> = {
 export type BinaryOpSpec =
   | { cpu: (a: number, b: number) => number; integer?: boolean; grad: Rule; comparison?: undefined }
   | { cpu: (a: number, b: number) => number; comparison: true };
-
-export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
-export type BinaryOp = (typeof BINARY_OPS)[number];
 
 export const binaryOps: Record<BinaryOp, BinaryOpSpec> = {
   add: { cpu: (a, b) => a + b, integer: true, grad: binaryRule((g) => g, (g) => g) },
@@ -109,18 +116,18 @@ function binaryRule(da: (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => Tensor
 }
 
 /** The gradient rules of the family's primitives (engine/gradients.ts gathers every family's). */
-export const elementwiseRules = {
+export const elementwiseRules: Record<UnaryOp | ArithmeticOp | 'where' | 'cast', Rule> = {
   ...(Object.fromEntries(UNARY_OPS.map((op) => [op, unaryOps[op].grad])) as Record<UnaryOp, Rule>),
   ...(Object.fromEntries(BINARY_OPS.flatMap((op) => {
     const spec = binaryOps[op];
     return spec.comparison ? [] : [[op, spec.grad]];
   })) as Record<ArithmeticOp, Rule>),
-  where: ((g, { inputs: [cond, a, b] }) => [
+  where: (g, { inputs: [cond, a, b] }) => [
     null,
     a!.requiresGrad ? unbroadcast(where(cond!, g, 0), a!.shape) : null,
     b!.requiresGrad ? unbroadcast(where(cond!, 0, g), b!.shape) : null,
-  ]) as Rule,
-  cast: ((g, { inputs: [x] }) => [g.cast(x!.dtype)]) as Rule,
+  ],
+  cast: (g, { inputs: [x] }) => [g.cast(x!.dtype)],
 };
 
 // ---- checks and constants shared by every family -------------------------------------------------
@@ -140,7 +147,7 @@ function contiguousView(shape: readonly number[], target: readonly number[]): Vi
 }
 
 /** A one-element tensor of `value` on `like`'s backend and dtype; cached, since loops reuse constants. */
-export function scalarLike(like: Tensor, value: number): Tensor {
+function scalarLike(like: Tensor, value: number): Tensor {
   const key = `${like.dtype}:${Object.is(value, -0) ? '-0' : value}`;
   let perBackend = scalarCache.get(like.backend);
   if (perBackend === undefined) scalarCache.set(like.backend, (perBackend = new Map()));

@@ -68,7 +68,7 @@ function softmaxRule(g: Tensor, { output }: GraphNode): Array<Tensor | null> {
 // ---- RMSNorm ------------------------------------------------------------------------------------
 
 /** The composite: x · rsqrt(mean(x², −1) + eps) · w. */
-export function rmsNormComposite(x: Tensor, weight: Tensor, eps: number): Tensor {
+function rmsNormComposite(x: Tensor, weight: Tensor, eps: number): Tensor {
   const inverseRms = x.mul(x).mean(-1, true).add(eps).rsqrt();
   return x.mul(inverseRms).mul(weight);
 }
@@ -100,7 +100,7 @@ function rmsNormRule(g: Tensor, { inputs: [x, w, inv] }: GraphNode): Array<Tenso
 // ---- rotary embedding ---------------------------------------------------------------------------
 
 /** The composite: x·cos + rotateHalf(x)·sin, rotateHalf([x₁, x₂]) = [−x₂, x₁]. */
-export function applyRotaryComposite(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
+function applyRotaryComposite(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
   const half = x.shape[x.rank - 1]! / 2;
   const [x1, x2] = x.split(half, -1);
   const rotated = concat([x2!.neg(), x1!], -1);

@@ -1,7 +1,7 @@
+import type { ReduceOp } from '../../backend.ts';
 import { viewOffsets } from '../../backends/cpu/strided.ts';
 import type { TypedArray } from '../../dtype.ts';
 import { contiguousStrides } from '../../shape.ts';
-import type { ReduceOp } from './ops.ts';
 
 /**
  * The reduce family's CPU kernels. Reduction over `axes` of a contiguous x: each input element is

@@ -1,3 +1,4 @@
+import type { ReduceOp } from '../../backend.ts';
 import { isFloat } from '../../dtype.ts';
 import { noGrad, record, type Rule } from '../../graph.ts';
 import { normalizeAxes, normalizeAxis, sameShape } from '../../shape.ts';
@@ -10,11 +11,8 @@ import { Tensor, type GraphNode } from '../../tensor.ts';
  * has a kernel of its own.
  */
 
-/** The reductions the backend runs (Backend.reduce). */
-export type ReduceOp = 'sum' | 'max';
-
 /** The shape with `axes` set to 1 (keepdim) or removed. */
-export function reducedShape(shape: readonly number[], axes: readonly number[], keepdim: boolean): number[] {
+function reducedShape(shape: readonly number[], axes: readonly number[], keepdim: boolean): number[] {
   if (keepdim) return shape.map((d, i) => (axes.includes(i) ? 1 : d));
   return shape.filter((_, i) => !axes.includes(i));
 }
