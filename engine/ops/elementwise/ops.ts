@@ -28,8 +28,13 @@ export interface UnaryOpSpec {
 
 export const UNARY_OPS = ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'abs', 'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'sign'] as const;
 export type UnaryOp = (typeof UNARY_OPS)[number];
-export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
+/** Binary ops: arithmetic (output of the inputs' dtype, with a gradient) and comparisons (bool, none). */
+export const ARITHMETIC_OPS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum'] as const;
+export const COMPARISON_OPS = ['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
+export const BINARY_OPS = [...ARITHMETIC_OPS, ...COMPARISON_OPS] as const;
 export type BinaryOp = (typeof BINARY_OPS)[number];
+type ArithmeticOp = (typeof ARITHMETIC_OPS)[number];
+type ComparisonOp = (typeof COMPARISON_OPS)[number];
 
 /** The names the backend's `unary` and `binary` kernels take (see OpNames in engine/backend.ts). */
 declare module '../../backend.ts' {
@@ -58,12 +63,14 @@ export const unaryOps: Record<UnaryOp, UnaryOpSpec> = {
   sign: { cpu: (x) => (x > 0 ? 1 : x < 0 ? -1 : x), integer: true, grad: (g) => [g.mul(0)] }, // cpu keeps NaN and ±0
 };
 
-/** A binary op: arithmetic (output of the inputs' dtype, with a gradient) or a comparison (bool, none). */
-export type BinaryOpSpec =
-  | { cpu: (a: number, b: number) => number; integer?: boolean; grad: Rule; comparison?: undefined }
-  | { cpu: (a: number, b: number) => number; comparison: true };
+export interface BinaryOpSpec {
+  /** The CPU kernel: out = cpu(a, b) in float64 (comparisons give 1 or 0). */
+  cpu: (a: number, b: number) => number;
+  /** Defined on int32 tensors too (comparisons always are). */
+  integer?: boolean;
+}
 
-export const binaryOps: Record<BinaryOp, BinaryOpSpec> = {
+export const binaryOps: Record<ArithmeticOp, BinaryOpSpec & { grad: Rule }> & Record<ComparisonOp, BinaryOpSpec> = {
   add: { cpu: (a, b) => a + b, integer: true, grad: binaryRule((g) => g, (g) => g) },
   sub: { cpu: (a, b) => a - b, integer: true, grad: binaryRule((g) => g, (g) => g.neg()) },
   mul: { cpu: (a, b) => a * b, integer: true, grad: binaryRule((g, _a, b) => g.mul(b), (g, a) => g.mul(a)) },
@@ -95,17 +102,16 @@ export const binaryOps: Record<BinaryOp, BinaryOpSpec> = {
       (g, a, b) => where(a.eq(b), g.div(2), where(b.lt(a), g, 0)),
     ),
   },
-  eq: { cpu: (a, b) => (a === b ? 1 : 0), comparison: true },
-  ne: { cpu: (a, b) => (a !== b ? 1 : 0), comparison: true },
-  lt: { cpu: (a, b) => (a < b ? 1 : 0), comparison: true },
-  le: { cpu: (a, b) => (a <= b ? 1 : 0), comparison: true },
-  gt: { cpu: (a, b) => (a > b ? 1 : 0), comparison: true },
-  ge: { cpu: (a, b) => (a >= b ? 1 : 0), comparison: true },
+  eq: { cpu: (a, b) => (a === b ? 1 : 0), integer: true },
+  ne: { cpu: (a, b) => (a !== b ? 1 : 0), integer: true },
+  lt: { cpu: (a, b) => (a < b ? 1 : 0), integer: true },
+  le: { cpu: (a, b) => (a <= b ? 1 : 0), integer: true },
+  gt: { cpu: (a, b) => (a > b ? 1 : 0), integer: true },
+  ge: { cpu: (a, b) => (a >= b ? 1 : 0), integer: true },
 };
 
 /** The binary ops whose output is bool. */
-export const COMPARISONS: ReadonlySet<BinaryOp> = new Set(BINARY_OPS.filter((op) => binaryOps[op].comparison));
-type ArithmeticOp = Exclude<BinaryOp, 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge'>;
+export const COMPARISONS: ReadonlySet<BinaryOp> = new Set(COMPARISON_OPS);
 
 /** Gradient rules of a broadcasting binary op: d/da and d/db given as tensors of the output shape. */
 function binaryRule(da: (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => Tensor, db: (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => Tensor): Rule {
@@ -118,10 +124,7 @@ function binaryRule(da: (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => Tensor
 /** The gradient rules of the family's primitives (engine/gradients.ts gathers every family's). */
 export const elementwiseRules: Record<UnaryOp | ArithmeticOp | 'where' | 'cast', Rule> = {
   ...(Object.fromEntries(UNARY_OPS.map((op) => [op, unaryOps[op].grad])) as Record<UnaryOp, Rule>),
-  ...(Object.fromEntries(BINARY_OPS.flatMap((op) => {
-    const spec = binaryOps[op];
-    return spec.comparison ? [] : [[op, spec.grad]];
-  })) as Record<ArithmeticOp, Rule>),
+  ...(Object.fromEntries(ARITHMETIC_OPS.map((op) => [op, binaryOps[op].grad])) as Record<ArithmeticOp, Rule>),
   where: (g, { inputs: [cond, a, b] }) => [
     null,
     a!.requiresGrad ? unbroadcast(where(cond!, g, 0), a!.shape) : null,
@@ -183,14 +186,13 @@ export function binary(op: BinaryOp, a: Tensor, bOrNumber: Tensor | number): Ten
   const b = typeof bOrNumber === 'number' ? scalarLike(a, bOrNumber) : bOrNumber;
   checkSameBackend(op, a, b);
   checkSameDtype(op, a, b);
-  const spec = binaryOps[op];
-  if ((a.dtype === 'bool' && !(op === 'eq' || op === 'ne')) || (!isFloat(a.dtype) && !(spec.comparison || spec.integer))) {
+  if ((a.dtype === 'bool' && !(op === 'eq' || op === 'ne')) || (!isFloat(a.dtype) && !binaryOps[op].integer)) {
     throw new TypeError(`${op}: not implemented for ${a.dtype} tensors (cast to float32 first)`);
   }
   const shape = broadcastShapes(op, a.shape, b.shape);
   const storage = a.backend.binary(op, shape, a.storage(op), contiguousView(a.shape, shape), b.storage(op), contiguousView(b.shape, shape));
   const out = new Tensor(storage, shape);
-  return spec.comparison ? out : record(op, [a, b], out);
+  return COMPARISONS.has(op) ? out : record(op, [a, b], out);
 }
 
 /** cond ? a : b, elementwise with broadcasting of all three; `cond` is a bool tensor. */
