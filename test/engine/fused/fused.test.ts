@@ -8,7 +8,7 @@ import { availableBackends } from '../../helpers/backends.ts';
 import { gradcheck, randomValues } from '../../helpers/gradcheck.ts';
 
 /**
- * The fused primitives (engine/ops/fused.ts) against their composites, forward and backward, on
+ * The fused primitives (engine/ops/fused/ops.ts) against their composites, forward and backward, on
  * every backend, on random shapes including sizes that are no multiple of any tile (1, 3, 17…);
  * and float64 finite-difference checks of the fused gradients on the CPU backend.
  */
