@@ -13,6 +13,12 @@ import type { GraphNode, Tensor } from './tensor.ts';
  */
 export type Rule = (g: Tensor, node: GraphNode) => Array<Tensor | null>;
 
+/**
+ * The primitives: every op family adds the names of its rule table here by declaration merging
+ * (next to the table), so `record` takes exactly the names engine/gradients.ts has a rule for.
+ */
+export interface Primitives {}
+
 let gradEnabled = true;
 
 export function isGradEnabled(): boolean {
@@ -45,7 +51,7 @@ export async function noGradAsync<T>(fn: () => Promise<T>): Promise<T> {
  * Attaches a node to `output` when gradients are on and some input needs one. Returns `output`.
  * `op` names the primitive's rule in engine/gradients.ts.
  */
-export function record(op: string, inputs: Tensor[], output: Tensor, attrs: any = {}): Tensor {
+export function record(op: keyof Primitives, inputs: Tensor[], output: Tensor, attrs: any = {}): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     output.requiresGrad = true;
     output.node = { op, inputs, attrs, output };

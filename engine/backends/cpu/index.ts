@@ -1,7 +1,7 @@
 import type { Backend, BinaryOp, FusedKernels, MatmulSpec, OptimizerKernels, ReduceOp, Storage, UnaryOp, View } from '../../backend.ts';
 import { allocHost, type DType, type TypedArray } from '../../dtype.ts';
 import { binaryKernel, unaryKernel, whereKernel } from '../../ops/elementwise/cpu.ts';
-import { COMPARISONS } from '../../ops/elementwise/ops.ts';
+import { isComparison } from '../../ops/elementwise/ops.ts';
 import { cpuFusedKernels } from '../../ops/fused/cpu.ts';
 import { gatherKernel, scatterAddKernel, topkKernel } from '../../ops/indexing/cpu.ts';
 import { matmulKernel } from '../../ops/matmul/cpu.ts';
@@ -67,7 +67,7 @@ export class CpuBackend implements Backend {
   }
 
   binary(op: BinaryOp, shape: readonly number[], a: Storage, av: View, b: Storage, bv: View): Storage {
-    const out = this.make(COMPARISONS.has(op) ? 'bool' : a.dtype, shape.reduce((p, d) => p * d, 1));
+    const out = this.make(isComparison(op) ? 'bool' : a.dtype, shape.reduce((p, d) => p * d, 1));
     binaryKernel(op, shape, this.data(a), av, this.data(b), bv, out.data);
     return out;
   }

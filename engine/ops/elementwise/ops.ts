@@ -110,8 +110,12 @@ export const binaryOps: Record<ArithmeticOp, BinaryOpSpec & { grad: Rule }> & Re
   ge: { cpu: (a, b) => (a >= b ? 1 : 0), integer: true },
 };
 
-/** The binary ops whose output is bool. */
-export const COMPARISONS: ReadonlySet<BinaryOp> = new Set(COMPARISON_OPS);
+const COMPARISONS: ReadonlySet<BinaryOp> = new Set(COMPARISON_OPS);
+
+/** Whether a binary op is a comparison (its output is bool, and it has no gradient). */
+export function isComparison(op: BinaryOp): op is ComparisonOp {
+  return COMPARISONS.has(op);
+}
 
 /** Gradient rules of a broadcasting binary op: d/da and d/db given as tensors of the output shape. */
 function binaryRule(da: (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => Tensor, db: (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => Tensor): Rule {
@@ -132,6 +136,10 @@ export const elementwiseRules: Record<UnaryOp | ArithmeticOp | 'where' | 'cast',
   ],
   cast: (g, { inputs: [x] }) => [g.cast(x!.dtype)],
 };
+
+declare module '../../graph.ts' {
+  interface Primitives extends Record<keyof typeof elementwiseRules, Rule> {}
+}
 
 // ---- checks and constants shared by every family -------------------------------------------------
 
@@ -192,7 +200,7 @@ export function binary(op: BinaryOp, a: Tensor, bOrNumber: Tensor | number): Ten
   const shape = broadcastShapes(op, a.shape, b.shape);
   const storage = a.backend.binary(op, shape, a.storage(op), contiguousView(a.shape, shape), b.storage(op), contiguousView(b.shape, shape));
   const out = new Tensor(storage, shape);
-  return COMPARISONS.has(op) ? out : record(op, [a, b], out);
+  return isComparison(op) ? out : record(op, [a, b], out);
 }
 
 /** cond ? a : b, elementwise with broadcasting of all three; `cond` is a bool tensor. */

@@ -255,3 +255,7 @@ export const fusedRules: Record<'softmax' | 'rmsNorm' | 'rotary' | 'siluMul' | '
   crossEntropyRows: crossEntropyRule,
   attention: attentionRule,
 };
+
+declare module '../../graph.ts' {
+  interface Primitives extends Record<keyof typeof fusedRules, Rule> {}
+}

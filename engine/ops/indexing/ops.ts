@@ -86,6 +86,10 @@ export const indexingRules: Record<'gather' | 'scatterAdd', Rule> = {
   scatterAdd: (g, { inputs: [, index], attrs: { axis } }) => [g, null, g.gather(axis, index!)],
 };
 
+declare module '../../graph.ts' {
+  interface Primitives extends Record<keyof typeof indexingRules, Rule> {}
+}
+
 declare module '../../tensor.ts' {
   interface Tensor {
     gather(axis: number, index: Tensor): Tensor;

@@ -76,6 +76,10 @@ export const matmulRules: Record<'matmul', Rule> = {
   },
 };
 
+declare module '../../graph.ts' {
+  interface Primitives extends Record<keyof typeof matmulRules, Rule> {}
+}
+
 declare module '../../tensor.ts' {
   interface Tensor {
     matmul(b: Tensor, options?: MatmulOptions): Tensor;

@@ -207,6 +207,10 @@ export const movementRules: Record<'reshape' | 'permute' | 'expand' | 'slice' | 
   },
 };
 
+declare module '../../graph.ts' {
+  interface Primitives extends Record<keyof typeof movementRules, Rule> {}
+}
+
 declare module '../../tensor.ts' {
   interface Tensor {
     reshape(shape: readonly number[]): Tensor;

@@ -101,6 +101,10 @@ export const reduceRules: Record<ReduceOp, Rule> = {
   },
 };
 
+declare module '../../graph.ts' {
+  interface Primitives extends Record<keyof typeof reduceRules, Rule> {}
+}
+
 declare module '../../tensor.ts' {
   interface Tensor {
     sum(axes?: number | readonly number[], keepdim?: boolean): Tensor;

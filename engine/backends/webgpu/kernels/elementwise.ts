@@ -1,6 +1,6 @@
 import type { BinaryOp, UnaryOp, View } from '../../../backend.ts';
 import type { DType } from '../../../dtype.ts';
-import { COMPARISONS } from '../../../ops/elementwise/ops.ts';
+import { isComparison } from '../../../ops/elementwise/ops.ts';
 import type { GpuContext } from '../context.ts';
 import { Params } from '../params.ts';
 import type { GpuStorage } from '../storage.ts';
@@ -31,7 +31,7 @@ export function unary(ctx: GpuContext, op: UnaryOp, x: GpuStorage): GpuStorage {
 export function binary(ctx: GpuContext, op: BinaryOp, shape: readonly number[],
   a: GpuStorage, av: View, b: GpuStorage, bv: View): GpuStorage {
   if (a.dtype !== b.dtype) throw new Error(`webgpu: binary ${op} on ${a.dtype} and ${b.dtype}`);
-  const compare = COMPARISONS.has(op);
+  const compare = isComparison(op);
   const outDtype: DType = compare ? 'bool' : a.dtype;
   const size = shape.reduce((p, d) => p * d, 1);
   const out = ctx.storage(outDtype, size);
