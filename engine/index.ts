@@ -1,7 +1,9 @@
 /**
  * The engine's public surface: tensors, autograd, ops, backends. `clara/` and user scripts import
- * from here. Importing it also loads every op family, each of which attaches its Tensor methods.
+ * from here. It loads every op family, each of which attaches its Tensor methods (methods.ts).
  */
+import './methods.ts';
+
 export { Tensor } from './tensor.ts';
 export type { Backend, Storage } from './backend.ts';
 export type { DType, TypedArray } from './dtype.ts';
