@@ -3,9 +3,9 @@ import fc from 'fast-check';
 import {
   applyRotary, crossEntropy, Generator, noGrad, rmsNorm, scaledDotProductAttention, setFusion, siluMul, softmax, tensor,
   type Backend, type Tensor,
-} from '../../../engine/index.ts';
-import { availableBackends } from '../../helpers/backends.ts';
-import { gradcheck, randomValues } from '../../helpers/gradcheck.ts';
+} from '../../../../engine/index.ts';
+import { availableBackends } from '../../../helpers/backends.ts';
+import { gradcheck, randomValues } from '../../../helpers/gradcheck.ts';
 
 /**
  * The fused primitives (engine/ops/fused/ops.ts) against their composites, forward and backward, on
