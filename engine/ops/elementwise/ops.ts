@@ -17,6 +17,11 @@ import { unbroadcast } from '../reduce/ops.ts';
  * shaders/binary.wgsl, which the host picks by name.
  */
 
+// ---- unary ops: out[i] = f(x[i]) ------------------------------------------------------------------
+
+export const UNARY_OPS = ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'abs', 'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'sign'] as const;
+export type UnaryOp = (typeof UNARY_OPS)[number];
+
 export interface UnaryOpSpec {
   /** The CPU kernel: out[i] = cpu(x[i]) in float64, rounded to the storage type when stored. */
   cpu: (x: number) => number;
@@ -24,24 +29,6 @@ export interface UnaryOpSpec {
   integer?: boolean;
   /** d(loss)/dx from g = d(loss)/d(out). */
   grad: Rule;
-}
-
-export const UNARY_OPS = ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'abs', 'sin', 'cos', 'tanh', 'sigmoid', 'relu', 'sign'] as const;
-export type UnaryOp = (typeof UNARY_OPS)[number];
-/** Binary ops: arithmetic (output of the inputs' dtype, with a gradient) and comparisons (bool, none). */
-export const ARITHMETIC_OPS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum'] as const;
-export const COMPARISON_OPS = ['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
-export const BINARY_OPS = [...ARITHMETIC_OPS, ...COMPARISON_OPS] as const;
-export type BinaryOp = (typeof BINARY_OPS)[number];
-type ArithmeticOp = (typeof ARITHMETIC_OPS)[number];
-type ComparisonOp = (typeof COMPARISON_OPS)[number];
-
-/** The names the backend's `unary` and `binary` kernels take (see OpNames in engine/backend.ts). */
-declare module '../../backend.ts' {
-  interface OpNames {
-    unary: (typeof UNARY_OPS)[number];
-    binary: (typeof BINARY_OPS)[number];
-  }
 }
 
 export const unaryOps: Record<UnaryOp, UnaryOpSpec> = {
@@ -62,6 +49,16 @@ export const unaryOps: Record<UnaryOp, UnaryOpSpec> = {
   relu: { cpu: (x) => (x > 0 ? x : 0), integer: true, grad: (g, { output }) => [where(output.gt(0), g, 0)] },
   sign: { cpu: (x) => (x > 0 ? 1 : x < 0 ? -1 : x), integer: true, grad: (g) => [g.mul(0)] }, // cpu keeps NaN and ±0
 };
+
+// ---- binary ops, with broadcasting ---------------------------------------------------------------
+
+/** Binary ops: arithmetic (output of the inputs' dtype, with a gradient) and comparisons (bool, none). */
+export const ARITHMETIC_OPS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum'] as const;
+export const COMPARISON_OPS = ['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
+export const BINARY_OPS = [...ARITHMETIC_OPS, ...COMPARISON_OPS] as const;
+export type BinaryOp = (typeof BINARY_OPS)[number];
+type ArithmeticOp = (typeof ARITHMETIC_OPS)[number];
+type ComparisonOp = (typeof COMPARISON_OPS)[number];
 
 export interface BinaryOpSpec {
   /** The CPU kernel: out = cpu(a, b) in float64 (comparisons give 1 or 0). */
@@ -109,6 +106,14 @@ export const binaryOps: Record<ArithmeticOp, BinaryOpSpec & { grad: Rule }> & Re
   gt: { cpu: (a, b) => (a > b ? 1 : 0), integer: true },
   ge: { cpu: (a, b) => (a >= b ? 1 : 0), integer: true },
 };
+
+/** The names the backend's `unary` and `binary` kernels take (see OpNames in engine/backend.ts). */
+declare module '../../backend.ts' {
+  interface OpNames {
+    unary: (typeof UNARY_OPS)[number];
+    binary: (typeof BINARY_OPS)[number];
+  }
+}
 
 const COMPARISONS: ReadonlySet<BinaryOp> = new Set(COMPARISON_OPS);
 
