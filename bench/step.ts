@@ -8,8 +8,7 @@
  * --profile, a last step runs with a submit and wait after every dispatch and prints the time per
  * kernel (this inflates small dispatches by the ~0.1 ms a submit costs).
  */
-import { AdamW, clipGradNorm, Generator, setDefaultBackend, setOptimizerFusion, tidy, cpuBackend, type Backend } from '../engine/index.ts';
-import { setFusion } from '../engine/ops/fused.ts';
+import { AdamW, clipGradNorm, Generator, setDefaultBackend, setFusion, setOptimizerFusion, tidy, cpuBackend, type Backend } from '../engine/index.ts';
 import { createWebGPUBackend, WebGPUBackend } from '../engine/backends/webgpu/backend.ts';
 import { Dispatcher } from '../engine/backends/webgpu/dispatcher.ts';
 import { generateSyntheticCorpus } from '../clara/data/synth.ts';

@@ -1,62 +1,19 @@
-import type { Tensor } from './tensor.ts';
-import type { Primitive } from './gradients.ts';
-import { gradientRules } from './gradients.ts';
-import { formatShape, sameShape, ShapeError } from './shape.ts';
+import { Tensor } from './tensor.ts';
+import { gradientRules, type Primitive } from './gradients.ts';
+import { noGrad } from './graph.ts';
 import { keep, tidy } from './memory.ts';
+import { fullLike } from './ops/elementwise/ops.ts';
+import { formatShape, sameShape, ShapeError } from './shape.ts';
 
 /**
  * Reverse-mode automatic differentiation.
  *
- * Every primitive op that has an input requiring gradients records a `GraphNode` on its output:
- * which primitive ran, on which inputs, with which attributes. `backward` walks these nodes from
- * the output back to the leaves in reverse topological order and applies the gradient rule of each
- * primitive, found in the one table in `gradients.ts`. Composite ops (softmax, RMSNorm, attention…)
- * are made of primitives and so never need a rule of their own.
+ * Every primitive op that has an input requiring gradients records a `GraphNode` on its output
+ * (engine/graph.ts): which primitive ran, on which inputs, with which attributes. `backward` walks
+ * these nodes from the output back to the leaves in reverse topological order and applies the
+ * gradient rule of each primitive, found in the one table in `gradients.ts`. Composite ops
+ * (softmax, logsumexp, cross-entropy…) are made of primitives and so never need a rule of their own.
  */
-export interface GraphNode {
-  op: Primitive;
-  inputs: Tensor[];
-  /** Op-specific attributes (axes, flags…), as the op recorded them; read by its gradient rule. */
-  attrs: any;
-  output: Tensor;
-}
-
-let gradEnabled = true;
-
-export function isGradEnabled(): boolean {
-  return gradEnabled;
-}
-
-/** Runs `fn` without recording a graph (inference, optimiser updates, gradient rules themselves). */
-export function noGrad<T>(fn: () => T): T {
-  const previous = gradEnabled;
-  gradEnabled = false;
-  try {
-    return fn();
-  } finally {
-    gradEnabled = previous;
-  }
-}
-
-/** Same as `noGrad` for async functions. */
-export async function noGradAsync<T>(fn: () => Promise<T>): Promise<T> {
-  const previous = gradEnabled;
-  gradEnabled = false;
-  try {
-    return await fn();
-  } finally {
-    gradEnabled = previous;
-  }
-}
-
-/** Attaches a node to `output` when gradients are on and some input needs one. Returns `output`. */
-export function record(op: Primitive, inputs: Tensor[], output: Tensor, attrs: any = {}): Tensor {
-  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
-    output.requiresGrad = true;
-    output.node = { op, inputs, attrs, output };
-  }
-  return output;
-}
 
 /** Nodes reachable from `root`, ordered so that every node comes after the nodes of its inputs. */
 function topologicalOrder(root: Tensor): Tensor[] {
@@ -92,7 +49,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
   }
   if (grad === undefined) {
     if (root.size !== 1) throw new Error(`backward: grad can be implicitly created only for scalar outputs (got shape ${formatShape(root.shape)})`);
-    grad = root.onesLike();
+    grad = fullLike(root, 1);
   } else if (!sameShape(grad.shape, root.shape)) {
     throw new ShapeError(`backward: upstream gradient has shape ${formatShape(grad.shape)} but the output has shape ${formatShape(root.shape)}`);
   }
@@ -110,7 +67,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
         accumulateLeafGrad(t, g);
         continue;
       }
-      const inputGrads = tidy(() => gradientRules[node.op](g, node));
+      const inputGrads = tidy(() => gradientRules[node.op as Primitive](g, node));
       const handedOut = new Set<Tensor>([g]);
       node.inputs.forEach((input, j) => {
         let gi = inputGrads[j];
@@ -144,3 +101,14 @@ function accumulateLeafGrad(leaf: Tensor, g: Tensor): void {
     leaf.grad = keep(sum);
   }
 }
+
+declare module './tensor.ts' {
+  interface Tensor {
+    /** Accumulates d(this)/d(leaf) into `leaf.grad` for every leaf (see `backward` above). */
+    backward(grad?: Tensor): void;
+  }
+}
+
+Tensor.prototype.backward = function (this: Tensor, grad?: Tensor): void {
+  backward(this, grad);
+};

@@ -5,7 +5,7 @@ import type { DType, TypedArray } from './dtype.ts';
  *
  * A backend owns flat, contiguous storage (row-major) and runs a small set of kernels on it. It
  * knows nothing of autograd, of broadcasting rules or of error messages for the user: the
- * frontend (`engine/tensor.ts`, `engine/ops/*`) checks shapes and dtypes, works out strides, and
+ * frontend (`engine/ops/<family>/ops.ts`) checks shapes and dtypes, works out strides, and
  * records the graph. Every kernel returns fresh storage, except `copy` and `fill`, which write
  * into storage the frontend has just allocated (used to assemble concat, pad, stack).
  *
@@ -20,14 +20,16 @@ export interface Storage {
   readonly size: number;
 }
 
-export type UnaryOp =
-  | 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'sin' | 'cos' | 'tanh' | 'sigmoid' | 'relu'
-  | 'sign';
-
+/**
+ * The names of the elementwise ops, as the kernels take them. The elementwise family lists its ops
+ * (UNARY_OPS and BINARY_OPS in engine/ops/elementwise/ops.ts) and adds their names here by
+ * declaration merging (`unary`, `binary`), so that this file, which every family imports, imports
+ * no family back.
+ */
+export interface OpNames {}
+export type UnaryOp = OpNames['unary'];
 /** Arithmetic: output dtype = input dtype. Comparisons: output dtype `bool`. */
-export type BinaryOp =
-  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum'
-  | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge';
+export type BinaryOp = OpNames['binary'];
 
 export type ReduceOp = 'sum' | 'max';
 
@@ -177,7 +179,7 @@ export interface AttentionSpec {
 
 /**
  * Optional fused kernels for the transformer's hot paths. Each replaces a chain of primitives
- * (its composite in engine/ops/fused.ts is the reference) by one pass over memory, forward and
+ * (its composite in engine/ops/fused/ops.ts is the reference) by one pass over memory, forward and
  * backward. All operands are contiguous and float (float32, or float64 on the CPU backend); the
  * frontend checks shapes. A backend without `fused` runs the composites.
  */

@@ -1,11 +1,14 @@
 /**
  * The engine's public surface: tensors, autograd, ops, backends. `clara/` and user scripts import
- * from here.
+ * from here. It loads every op family, each of which attaches its Tensor methods (methods.ts).
  */
+import './methods.ts';
+
 export { Tensor } from './tensor.ts';
 export type { Backend, Storage } from './backend.ts';
 export type { DType, TypedArray } from './dtype.ts';
-export { noGrad, noGradAsync, isGradEnabled } from './autograd.ts';
+export { noGrad, noGradAsync, isGradEnabled } from './graph.ts';
+export { backward } from './autograd.ts';
 export { tidy, keep } from './memory.ts';
 export { Generator } from './random.ts';
 export { getDefaultBackend, setDefaultBackend } from './defaultBackend.ts';
@@ -13,12 +16,13 @@ export { cpuBackend } from './backends/cpu/index.ts';
 export { ShapeError } from './shape.ts';
 export { tensor, zeros, ones, full, arange, uniform, normal, kaimingUniform, manualSeed } from './ops/creation.ts';
 export type { CreateOptions, RandomOptions } from './ops/creation.ts';
-export { where, cast, silu, maskedFill } from './ops/elementwise.ts';
-export { concat, stack } from './ops/movement.ts';
-export { oneHot, topk } from './ops/indexing.ts';
+export { where, cast, silu, maskedFill } from './ops/elementwise/ops.ts';
+export type { UnaryOp, BinaryOp } from './ops/elementwise/ops.ts';
+export { concat, stack } from './ops/movement/ops.ts';
+export { oneHot, topk } from './ops/indexing/ops.ts';
 export { softmax, logSoftmax, crossEntropy, mseLoss, dropout } from './ops/nn.ts';
-export { setFusion, fusionEnabled, rmsNorm, applyRotary, siluMul, scaledDotProductAttention, MASKED_SCORE } from './ops/fused.ts';
-export type { MatmulOptions } from './ops/matmul.ts';
+export { setFusion, fusionEnabled, rmsNorm, applyRotary, siluMul, scaledDotProductAttention, MASKED_SCORE } from './ops/fused/ops.ts';
+export type { MatmulOptions } from './ops/matmul/ops.ts';
 export { gradientRules, unbroadcast } from './gradients.ts';
 export type { Primitive } from './gradients.ts';
 export * from './nn/index.ts';

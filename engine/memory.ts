@@ -1,5 +1,4 @@
 import type { Storage } from './backend.ts';
-import type { Tensor } from './tensor.ts';
 
 /**
  * Memory management for tensors whose storage lives outside the JavaScript heap (GPU buffers).
@@ -23,22 +22,32 @@ export class StorageHandle {
   }
 }
 
+/**
+ * What memory management needs of a tensor (engine/tensor.ts's Tensor is one): written out here so
+ * that this file, which the Tensor class imports, does not import it back.
+ */
+export interface TrackedTensor {
+  readonly isTensor: true;
+  readonly node: { readonly inputs: readonly TrackedTensor[] } | null;
+  dispose(): void;
+}
+
 const finalizer = new FinalizationRegistry<StorageHandle>((handle) => handle.release());
 
 /** Called by the Tensor constructor. */
-export function trackTensor(tensor: Tensor, handle: StorageHandle): void {
+export function trackTensor(tensor: TrackedTensor, handle: StorageHandle): void {
   handle.retain();
   finalizer.register(tensor, handle, tensor);
   scopes[scopes.length - 1]?.push(tensor);
 }
 
 /** Called by `Tensor.dispose()` (once per tensor). */
-export function untrackTensor(tensor: Tensor, handle: StorageHandle): void {
+export function untrackTensor(tensor: TrackedTensor, handle: StorageHandle): void {
   finalizer.unregister(tensor);
   handle.release();
 }
 
-const scopes: Tensor[][] = [];
+const scopes: TrackedTensor[][] = [];
 
 /**
  * Runs `fn` and disposes every tensor created during it, except the tensors in its result (a
@@ -47,14 +56,14 @@ const scopes: Tensor[][] = [];
  */
 export function tidy<T>(fn: () => T): T {
   scopes.push([]);
-  let created: Tensor[];
+  let created: TrackedTensor[];
   let result: T;
   try {
     result = fn();
   } finally {
     created = scopes.pop()!;
   }
-  const survivors = new Set<Tensor>();
+  const survivors = new Set<TrackedTensor>();
   collectTensors(result, survivors);
   for (const t of [...survivors]) collectGraph(t, survivors);
   for (const t of created) {
@@ -64,15 +73,15 @@ export function tidy<T>(fn: () => T): T {
   return result;
 }
 
-const kept = new WeakSet<Tensor>();
+const kept = new WeakSet<TrackedTensor>();
 
 /** Exempts a tensor from every enclosing `tidy` (parameters, optimiser state, caches). */
-export function keep<T extends Tensor>(tensor: T): T {
+export function keep<T extends TrackedTensor>(tensor: T): T {
   kept.add(tensor);
   return tensor;
 }
 
-function collectTensors(value: unknown, into: Set<Tensor>, depth = 0): void {
+function collectTensors(value: unknown, into: Set<TrackedTensor>, depth = 0): void {
   if (value === null || typeof value !== 'object' || depth > 4) return;
   if (isTensor(value)) {
     into.add(value);
@@ -82,7 +91,7 @@ function collectTensors(value: unknown, into: Set<Tensor>, depth = 0): void {
   else if (Object.getPrototypeOf(value) === Object.prototype) for (const v of Object.values(value)) collectTensors(v, into, depth + 1);
 }
 
-function collectGraph(t: Tensor, into: Set<Tensor>): void {
+function collectGraph(t: TrackedTensor, into: Set<TrackedTensor>): void {
   const stack = [t];
   while (stack.length > 0) {
     for (const input of stack.pop()!.node?.inputs ?? []) {
@@ -94,6 +103,6 @@ function collectGraph(t: Tensor, into: Set<Tensor>): void {
   }
 }
 
-function isTensor(value: object): value is Tensor {
+function isTensor(value: object): value is TrackedTensor {
   return (value as { isTensor?: boolean }).isTensor === true;
 }

@@ -1,17 +1,20 @@
 import type { Backend, Storage } from './backend.ts';
 import type { DType, TypedArray } from './dtype.ts';
-import type { GraphNode } from './autograd.ts';
-import { backward } from './autograd.ts';
 import { StorageHandle, trackTensor, untrackTensor } from './memory.ts';
 import { formatShape, numel } from './shape.ts';
-import * as elementwise from './ops/elementwise.ts';
-import * as reduce from './ops/reduce.ts';
-import * as movement from './ops/movement.ts';
-import * as indexing from './ops/indexing.ts';
-import * as nn from './ops/nn.ts';
-import { matmul, type MatmulOptions } from './ops/matmul.ts';
 
-type Operand = Tensor | number;
+/**
+ * What a primitive op leaves on its output while a graph for backward is alive (engine/graph.ts
+ * records it, engine/autograd.ts reads it).
+ */
+export interface GraphNode {
+  /** The primitive: a key of the rule table in engine/gradients.ts. */
+  op: string;
+  inputs: Tensor[];
+  /** Op-specific attributes (axes, flags…), as the op recorded them; read by its gradient rule. */
+  attrs: any;
+  output: Tensor;
+}
 
 /**
  * An n-dimensional array on a backend, with an optional gradient.
@@ -22,6 +25,10 @@ type Operand = Tensor | number;
  *
  * `requiresGrad` marks a tensor whose gradient `backward()` should compute: a leaf (a parameter)
  * gets it in `.grad`; an intermediate result carries the `node` that produced it.
+ *
+ * This file holds only the tensor itself. The ops are methods too (`x.add(y)`, `x.sum(0)`), but
+ * each op family attaches its own (engine/ops/<family>/ops.ts, by declaration merging), so that
+ * this file imports no op; engine/index.ts loads every family.
  */
 export class Tensor {
   readonly isTensor = true;
@@ -95,11 +102,7 @@ export class Tensor {
     return (await this.toArray())[0]!;
   }
 
-  // ---- autograd ------------------------------------------------------------------------------
-  backward(grad?: Tensor): void {
-    backward(this, grad);
-  }
-
+  // ---- autograd ----------------------------------------------------------------------------
   /** The same values, cut off from the graph: no gradient flows back through the result. */
   detach(): Tensor {
     return this.alias();
@@ -110,73 +113,6 @@ export class Tensor {
     this.requiresGrad = flag;
     return this;
   }
-
-  onesLike(): Tensor {
-    return elementwise.fullLike(this, 1);
-  }
-
-  // ---- elementwise ---------------------------------------------------------------------------
-  add(o: Operand): Tensor { return elementwise.binary('add', this, o); }
-  sub(o: Operand): Tensor { return elementwise.binary('sub', this, o); }
-  mul(o: Operand): Tensor { return elementwise.binary('mul', this, o); }
-  div(o: Operand): Tensor { return elementwise.binary('div', this, o); }
-  pow(o: Operand): Tensor { return elementwise.binary('pow', this, o); }
-  maximum(o: Operand): Tensor { return elementwise.binary('maximum', this, o); }
-  minimum(o: Operand): Tensor { return elementwise.binary('minimum', this, o); }
-  eq(o: Operand): Tensor { return elementwise.binary('eq', this, o); }
-  ne(o: Operand): Tensor { return elementwise.binary('ne', this, o); }
-  lt(o: Operand): Tensor { return elementwise.binary('lt', this, o); }
-  le(o: Operand): Tensor { return elementwise.binary('le', this, o); }
-  gt(o: Operand): Tensor { return elementwise.binary('gt', this, o); }
-  ge(o: Operand): Tensor { return elementwise.binary('ge', this, o); }
-  neg(): Tensor { return elementwise.unary('neg', this); }
-  exp(): Tensor { return elementwise.unary('exp', this); }
-  log(): Tensor { return elementwise.unary('log', this); }
-  sqrt(): Tensor { return elementwise.unary('sqrt', this); }
-  rsqrt(): Tensor { return elementwise.unary('rsqrt', this); }
-  abs(): Tensor { return elementwise.unary('abs', this); }
-  sin(): Tensor { return elementwise.unary('sin', this); }
-  cos(): Tensor { return elementwise.unary('cos', this); }
-  tanh(): Tensor { return elementwise.unary('tanh', this); }
-  sigmoid(): Tensor { return elementwise.unary('sigmoid', this); }
-  relu(): Tensor { return elementwise.unary('relu', this); }
-  sign(): Tensor { return elementwise.unary('sign', this); }
-  silu(): Tensor { return elementwise.silu(this); }
-  square(): Tensor { return this.mul(this); }
-  maskedFill(mask: Tensor, value: number): Tensor { return elementwise.maskedFill(this, mask, value); }
-  cast(dtype: DType): Tensor { return elementwise.cast(this, dtype); }
-
-  // ---- reductions ----------------------------------------------------------------------------
-  sum(axes?: number | readonly number[], keepdim = false): Tensor { return reduce.sum(this, axes, keepdim); }
-  mean(axes?: number | readonly number[], keepdim = false): Tensor { return reduce.mean(this, axes, keepdim); }
-  max(axes?: number | readonly number[], keepdim = false): Tensor { return reduce.max(this, axes, keepdim); }
-  argmax(axis: number, keepdim = false): Tensor { return reduce.argmax(this, axis, keepdim); }
-  logsumexp(axes: number | readonly number[], keepdim = false): Tensor { return reduce.logsumexp(this, axes, keepdim); }
-
-  // ---- linear algebra ------------------------------------------------------------------------
-  matmul(b: Tensor, options?: MatmulOptions): Tensor { return matmul(this, b, options); }
-
-  // ---- layout --------------------------------------------------------------------------------
-  reshape(shape: readonly number[]): Tensor { return movement.reshape(this, shape); }
-  flatten(): Tensor { return movement.reshape(this, [this.size]); }
-  unsqueeze(axis: number): Tensor { return movement.unsqueeze(this, axis); }
-  squeeze(axis: number): Tensor { return movement.squeeze(this, axis); }
-  permute(dims: readonly number[]): Tensor { return movement.permute(this, dims); }
-  transpose(d0: number, d1: number): Tensor { return movement.transpose(this, d0, d1); }
-  expand(shape: readonly number[]): Tensor { return movement.expand(this, shape); }
-  slice(axis: number, start: number, end?: number): Tensor { return movement.slice(this, axis, start, end); }
-  split(sizes: number | number[], axis = 0): Tensor[] { return movement.split(this, sizes, axis); }
-  pad(pads: ReadonlyArray<readonly [number, number]>, value = 0): Tensor { return movement.pad(this, pads, value); }
-
-  // ---- indexing ------------------------------------------------------------------------------
-  gather(axis: number, index: Tensor): Tensor { return indexing.gather(this, axis, index); }
-  scatterAdd(axis: number, index: Tensor, src: Tensor): Tensor { return indexing.scatterAdd(this, axis, index, src); }
-  scatter(axis: number, index: Tensor, src: Tensor): Tensor { return indexing.scatter(this, axis, index, src); }
-  indexSelect(axis: number, index: Tensor): Tensor { return indexing.indexSelect(this, axis, index); }
-
-  // ---- nn ------------------------------------------------------------------------------------
-  softmax(axis = -1): Tensor { return nn.softmax(this, axis); }
-  logSoftmax(axis = -1): Tensor { return nn.logSoftmax(this, axis); }
 
   toString(): string {
     return `Tensor(shape=${formatShape(this.shape)}, dtype=${this.dtype}, backend=${this.backend.name}${this.requiresGrad ? ', requiresGrad' : ''})`;

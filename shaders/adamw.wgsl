@@ -1,4 +1,4 @@
-// One AdamW update per element (engine/optim/adamw.ts; the CPU loop in engine/backends/cpu/optim.ts
+// One AdamW update per element (engine/optim/adamw.ts; the CPU loop in engine/optim/cpu.ts
 // is the oracle): the composite's operations in the same order, each in f32.
 //   m' = m·β₁ + g·(1 − β₁)
 //   v' = v·β₂ + (g·g)·(1 − β₂)

@@ -1,7 +1,7 @@
 // Scaled-dot-product attention with grouped-query heads and a boolean mask, forward and backward:
 // q [B, H, S, D], k and v [B, Hkv, T, D] (query head h reads kv head h / G, G = H / Hkv),
 // allowed [B, S, T] (u32 0/1). Scores of masked pairs are REPLACED by −1e30 (as the composite in
-// engine/ops/fused.ts does), so a query with no allowed key attends uniformly.
+// engine/ops/fused/ops.ts does), so a query with no allowed key attends uniformly.
 //
 // Written for CPU adapters first: invocations of a workgroup share one (b, head) and differ only
 // in their query (or key), so every load of the other side (keys and values, or queries and

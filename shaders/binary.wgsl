@@ -6,20 +6,15 @@
 //   OUT     storage type of out (u32 for comparisons, which give bools)
 //   TO_OUT  how an arithmetic result is stored: f32, i32, or to_bool (bool arithmetic)
 //   IS_INT  true when CT is i32
+//   OP      the op's function, op_<name> below; COMPARISON when it returns bool
 //   how the operands are walked (engine/backends/webgpu/strided.ts, planWalk):
 //   FLAT4   each invocation does 4 consecutive elements; A_SCALAR / B_SCALAR: that operand is
 //           one broadcast element, else it is contiguous and bound as vec4
 //   GRID    up to 4 dimensions over the dispatch grid (see strided.wgsl)
 //   neither: any views, decoded per element
-// Override OP picks the operation (codes below; engine/backends/webgpu/kernels/elementwise.ts).
 #include "common.wgsl"
 #include "strided.wgsl"
 #include "math.wgsl"
-
-override OP: u32;
-const ADD = 0u; const SUB = 1u; const MUL = 2u; const DIV = 3u; const POW = 4u;
-const MAXIMUM = 5u; const MINIMUM = 6u;
-const EQ = 7u; const NE = 8u; const LT = 9u; const LE = 10u; const GT = 11u; const GE = 12u;
 
 #if FLAT4
 #if A_SCALAR
@@ -41,7 +36,13 @@ const EQ = 7u; const NE = 8u; const LT = 9u; const LE = 10u; const GT = 11u; con
 
 fn to_bool(x: CT) -> u32 { return u32(x != CT(0)); }
 
-fn divide(x: CT, y: CT) -> CT {
+// One function per binary op of engine/ops/elementwise/ops.ts (BINARY_OPS), named op_<name>:
+// the host passes that name as the define OP, so the op's name is the only link.
+fn op_add(x: CT, y: CT) -> CT { return x + y; }
+fn op_sub(x: CT, y: CT) -> CT { return x - y; }
+fn op_mul(x: CT, y: CT) -> CT { return x * y; }
+
+fn op_div(x: CT, y: CT) -> CT {
 #if IS_INT
   // JavaScript stores x / 0 (±Infinity or NaN) into an Int32Array as 0; WGSL would return x.
   if (y == 0) { return 0; }
@@ -49,7 +50,7 @@ fn divide(x: CT, y: CT) -> CT {
   return x / y;
 }
 
-fn power(x: CT, y: CT) -> CT {
+fn op_pow(x: CT, y: CT) -> CT {
   let r = pow_js(f32(x), f32(y));
 #if IS_INT
   // An Int32Array stores ±Infinity and NaN (0 to a negative power…) as 0; WGSL would saturate.
@@ -58,32 +59,21 @@ fn power(x: CT, y: CT) -> CT {
   return CT(r);
 }
 
-fn arith(x: CT, y: CT) -> CT {
-  switch OP {
-    case ADD: { return x + y; }
-    case SUB: { return x - y; }
-    case MUL: { return x * y; }
-    case DIV: { return divide(x, y); }
-    case POW: { return power(x, y); }
-    case MAXIMUM: { return max(x, y); }
-    default: { return min(x, y); }
-  }
-}
-
-fn compare(x: CT, y: CT) -> bool {
-  switch OP {
-    case EQ: { return x == y; }
-    case NE: { return x != y; }
-    case LT: { return x < y; }
-    case LE: { return x <= y; }
-    case GT: { return x > y; }
-    default: { return x >= y; }
-  }
-}
+fn op_maximum(x: CT, y: CT) -> CT { return max(x, y); }
+fn op_minimum(x: CT, y: CT) -> CT { return min(x, y); }
+fn op_eq(x: CT, y: CT) -> bool { return x == y; }
+fn op_ne(x: CT, y: CT) -> bool { return x != y; }
+fn op_lt(x: CT, y: CT) -> bool { return x < y; }
+fn op_le(x: CT, y: CT) -> bool { return x <= y; }
+fn op_gt(x: CT, y: CT) -> bool { return x > y; }
+fn op_ge(x: CT, y: CT) -> bool { return x >= y; }
 
 fn result(x: CT, y: CT) -> OUT {
-  if (OP >= EQ) { return OUT(compare(x, y)); }
-  return TO_OUT(arith(x, y));
+#if COMPARISON
+  return OUT(OP(x, y));
+#else
+  return TO_OUT(OP(x, y));
+#endif
 }
 
 #if FLAT4

@@ -10,7 +10,7 @@
 // partial results as [outputs, chunks] and a second pass of this same kernel reduces them.
 //
 // Host defines: ELEM (input storage type), ACC (accumulator and output type), LOWEST (ACC's
-// smallest value, the start of a max). Override OP: 0 sum, 1 max.
+// smallest value, the start of a max), OP and START (the reduction's functions below).
 //
 // Layout, in 32-bit words (engine/backends/webgpu/kernels/reduce.ts writes it):
 //   0 size (outputs · chunks), 1 chunks, 2 chunk_len, 3 count, 4 inner_len, 5 inner_stride,
@@ -19,9 +19,12 @@
 #include "common.wgsl"
 #include "math.wgsl"
 
-override OP: u32;
-const SUM = 0u;
-const MAX = 1u;
+// One pair of functions per reduction (ReduceOp in engine/backend.ts), named after it: the host
+// passes op_<name> as the define OP and start_<name> as START.
+fn start_sum() -> ACC { return ACC(0); }
+fn op_sum(acc: ACC, v: ACC) -> ACC { return acc + v; }
+fn start_max() -> ACC { return LOWEST; }
+fn op_max(acc: ACC, v: ACC) -> ACC { return max(acc, v); }
 
 struct Params {
   size: u32,
@@ -42,11 +45,6 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<ELEM>;
 @group(0) @binding(2) var<storage, read_write> out: array<ACC>;
 
-fn combine(acc: ACC, v: ACC) -> ACC {
-  if (OP == SUM) { return acc + v; }
-  return max(acc, v);
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -63,7 +61,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     rest = rest / n;
   }
 
-  var acc = select(ACC(0), LOWEST, OP == MAX);
+  var acc = START();
   let end = min(P.count, (chunk + 1u) * P.chunk_len);
   var j = chunk * P.chunk_len;
   while (j < end) {
@@ -78,7 +76,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     let stop = min(end - run * P.inner_len, P.inner_len);
     for (var t = j - run * P.inner_len; t < stop; t++) {
-      acc = combine(acc, ACC(x[offset + t * P.inner_stride]));
+      acc = OP(acc, ACC(x[offset + t * P.inner_stride]));
     }
     j = (run + 1u) * P.inner_len;
   }

@@ -1,15 +1,26 @@
 // out[i] = op(x[i]) over a whole contiguous storage.
 //
 // Host defines: ELEM (storage type of x and out: f32 or i32), CT (the same, as the compute type),
-// VEC4 (the size is a multiple of 4: each invocation does one vec4; P.size counts vec4s then).
-// Override OP picks the operation. On int32, neg/abs/sign/relu are exact and the rest are
-// computed in f32 and truncated, as storing Math.exp(x) into an Int32Array would.
+// VEC4 (the size is a multiple of 4: each invocation does one vec4; P.size counts vec4s then),
+// OP (the op's function below). On int32, neg/abs/sign/relu are exact and the rest are computed
+// in f32 and truncated, as storing Math.exp(x) into an Int32Array would.
 #include "common.wgsl"
 #include "math.wgsl"
 
-override OP: u32;
-const NEG = 0u; const EXP = 1u; const LOG = 2u; const SQRT = 3u; const RSQRT = 4u; const ABS = 5u;
-const SIN = 6u; const COS = 7u; const TANH = 8u; const SIGMOID = 9u; const RELU = 10u; const SIGN = 11u;
+// One function per unary op of engine/ops/elementwise/ops.ts (UNARY_OPS), named op_<name>:
+// the host passes that name as the define OP, so the op's name is the only link.
+fn op_neg(v: CT) -> CT { return -v; }
+fn op_abs(v: CT) -> CT { return abs(v); }
+fn op_relu(v: CT) -> CT { return max(v, CT(0)); }
+fn op_sign(v: CT) -> CT { return select(select(CT(0), CT(1), v > CT(0)), CT(-1), v < CT(0)); }
+fn op_exp(v: CT) -> CT { return CT(exp(f32(v))); }
+fn op_log(v: CT) -> CT { return CT(log(f32(v))); }
+fn op_sqrt(v: CT) -> CT { return CT(sqrt(f32(v))); }
+fn op_rsqrt(v: CT) -> CT { return CT(inverseSqrt(f32(v))); }
+fn op_sin(v: CT) -> CT { return CT(sin(f32(v))); }
+fn op_cos(v: CT) -> CT { return CT(cos(f32(v))); }
+fn op_tanh(v: CT) -> CT { return CT(tanh_stable(f32(v))); }
+fn op_sigmoid(v: CT) -> CT { return CT(sigmoid_stable(f32(v))); }
 
 struct Params { size: u32, unused0: u32, unused1: u32, unused2: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
@@ -21,30 +32,7 @@ struct Params { size: u32, unused0: u32, unused1: u32, unused2: u32 }
 @group(0) @binding(2) var<storage, read_write> out: array<ELEM>;
 #endif
 
-fn float_op(v: f32) -> f32 {
-  switch OP {
-    case EXP: { return exp(v); }
-    case LOG: { return log(v); }
-    case SQRT: { return sqrt(v); }
-    case RSQRT: { return inverseSqrt(v); }
-    case SIN: { return sin(v); }
-    case COS: { return cos(v); }
-    case TANH: { return tanh_stable(v); }
-    default: { return sigmoid_stable(v); }
-  }
-}
-
-fn apply(v: CT) -> CT {
-  switch OP {
-    case NEG: { return -v; }
-    case ABS: { return abs(v); }
-    case RELU: { return max(v, CT(0)); }
-    case SIGN: { return select(select(CT(0), CT(1), v > CT(0)), CT(-1), v < CT(0)); }
-    default: { return CT(float_op(f32(v))); }
-  }
-}
-
-fn apply_elem(v: ELEM) -> ELEM { return ELEM(apply(CT(v))); }
+fn apply_elem(v: ELEM) -> ELEM { return ELEM(OP(CT(v))); }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,

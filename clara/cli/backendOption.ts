@@ -1,16 +1,44 @@
 import type { Backend } from '../../engine/index.ts';
-import { setDefaultBackend } from '../../engine/index.ts';
-import { BACKEND_CHOICES, backendChoiceFromEnv, selectBackend, type BackendChoice } from '../../engine/backends/select.ts';
+import { setDefaultBackend, setFusion, setOptimizerFusion } from '../../engine/index.ts';
+import { BACKEND_CHOICES, selectBackend, type BackendChoice, type SelectedBackend } from '../../engine/backends/select.ts';
+import type { DawnBackend } from '../../engine/backends/webgpu/device.ts';
 import { choiceOption } from './args.ts';
+
+/**
+ * The CLI's side of the backend: the environment variables are read here (the engine reads none)
+ * and handed to the engine as settings and options.
+ *
+ *   CLARA_BACKEND        the default of --backend (auto, webgpu, cpu)
+ *   CLARA_FUSION=0       the composites instead of the fused kernels (setFusion)
+ *   CLARA_OPTIM_FUSION=0 the composite optimiser instead of its fused kernels (setOptimizerFusion)
+ *   CLARA_DAWN_BACKEND   the Dawn backend WebGPU asks for (vulkan, opengl, …; default auto)
+ *   CLARA_CACHE_DIR      where the WebGPU matmul autotune result is cached (default ~/.cache/clara)
+ */
+function backendChoiceFromEnv(): BackendChoice {
+  const value = process.env.CLARA_BACKEND;
+  if (value === undefined || value === '') return 'auto';
+  if (!BACKEND_CHOICES.includes(value as BackendChoice)) {
+    throw new Error(`CLARA_BACKEND must be one of ${BACKEND_CHOICES.join(', ')}; got '${value}'`);
+  }
+  return value as BackendChoice;
+}
 
 /** Reads --backend (default $CLARA_BACKEND, else auto). */
 export function backendOption(command: string, value: string | boolean | undefined): BackendChoice {
   return choiceOption(command, 'backend', value, BACKEND_CHOICES, backendChoiceFromEnv());
 }
 
+/** Applies the fusion settings of the environment, then selects the backend with its options. */
+export async function selectBackendFromEnv(choice: BackendChoice): Promise<SelectedBackend> {
+  setFusion(process.env.CLARA_FUSION !== '0');
+  setOptimizerFusion(process.env.CLARA_OPTIM_FUSION !== '0');
+  const dawnBackend = process.env.CLARA_DAWN_BACKEND as DawnBackend | undefined;
+  return selectBackend(choice, { dawnBackend: dawnBackend || 'auto', cacheDir: process.env.CLARA_CACHE_DIR || undefined });
+}
+
 /** Selects the backend a command asked for, makes it the default, and prints the fallback warning once. */
 export async function useBackend(command: string, value: string | boolean | undefined): Promise<Backend> {
-  const selected = await selectBackend(backendOption(command, value));
+  const selected = await selectBackendFromEnv(backendOption(command, value));
   if (selected.warning) console.error(`warning: ${selected.warning}`);
   setDefaultBackend(selected.backend);
   return selected.backend;

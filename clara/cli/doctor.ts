@@ -1,5 +1,6 @@
-import { selectBackend, type BackendChoice } from '../../engine/backends/select.ts';
+import type { BackendChoice } from '../../engine/backends/select.ts';
 import { selfCheck } from '../../engine/backends/selfCheck.ts';
+import { selectBackendFromEnv } from './backendOption.ts';
 
 /**
  * `clara doctor`: which backend this machine gets, what its adapter offers, and whether a small
@@ -25,7 +26,7 @@ export interface DoctorReport {
 }
 
 export async function doctor(choice: BackendChoice): Promise<DoctorReport> {
-  const selected = await selectBackend(choice);
+  const selected = await selectBackendFromEnv(choice);
   const check = await selfCheck(selected.backend);
   const a = selected.adapter;
   return {

@@ -1,4 +1,5 @@
 import type { Backend } from '../backend.ts';
+import '../methods.ts'; // the Tensor methods the checks call
 import { Generator } from '../random.ts';
 import { normal } from '../ops/creation.ts';
 import { softmax } from '../ops/nn.ts';

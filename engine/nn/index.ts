@@ -1,3 +1,5 @@
+import '../methods.ts'; // the Tensor methods these modules call
+
 /** Layers: Parameter (a trainable leaf), Module (a named tree of them), Linear, Embedding, RMSNorm. */
 export { Parameter, isParameter, type ParameterOptions } from './parameter.ts';
 export { Module, type StateDict, type LoadStateDictOptions, type LoadStateDictResult } from './module.ts';

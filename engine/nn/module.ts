@@ -1,4 +1,4 @@
-import { noGrad } from '../autograd.ts';
+import { noGrad } from '../graph.ts';
 import { formatShape, sameShape } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { Parameter } from './parameter.ts';

@@ -1,10 +1,10 @@
-import { noGrad } from '../autograd.ts';
+import { noGrad } from '../graph.ts';
 import { isFloat } from '../dtype.ts';
 import { keep, StorageHandle, trackTensor, untrackTensor } from '../memory.ts';
 import { formatShape, sameShape, ShapeError } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { tensor } from '../ops/creation.ts';
-import { where } from '../ops/elementwise.ts';
+import { where } from '../ops/elementwise/ops.ts';
 
 export interface ParameterOptions {
   /** A label for error messages; a `Module` names its parameters by their place in the tree instead. */

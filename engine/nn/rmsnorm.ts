@@ -3,7 +3,7 @@ import type { DType } from '../dtype.ts';
 import { formatShape, ShapeError } from '../shape.ts';
 import type { Tensor } from '../tensor.ts';
 import { ones } from '../ops/creation.ts';
-import { rmsNorm } from '../ops/fused.ts';
+import { rmsNorm } from '../ops/fused/ops.ts';
 import { Module } from './module.ts';
 import { Parameter } from './parameter.ts';
 
@@ -18,7 +18,7 @@ export interface RMSNormOptions {
  * Root-mean-square normalisation over the last axis (HF LlamaRMSNorm / MistralRMSNorm):
  * y = x · rsqrt(mean(x², −1) + eps) · w, x [..., dim], w [dim] starting at ones.
  *
- * One fused primitive (with the composite as its reference: engine/ops/fused.ts).
+ * One fused primitive (with the composite as its reference: engine/ops/fused/ops.ts).
  * HF computes the statistic in float32 whatever the input; here everything stays in the input's
  * dtype (float32 on the GPU already, float64 in gradient checks).
  */
@@ -38,7 +38,7 @@ export class RMSNorm extends Module {
     if (x.rank === 0 || x.shape[x.rank - 1] !== this.dim) {
       throw new ShapeError(`RMSNorm: expected input with last dimension ${this.dim}, got shape ${formatShape(x.shape)}`);
     }
-    // A fused kernel when the backend has one; else x·rsqrt(mean(x², −1) + eps)·w (engine/ops/fused.ts).
+    // A fused kernel when the backend has one; else x·rsqrt(mean(x², −1) + eps)·w (engine/ops/fused/ops.ts).
     return rmsNorm(x, this.weight, this.eps);
   }
 }

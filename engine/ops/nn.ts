@@ -1,10 +1,10 @@
-import { noGrad } from '../autograd.ts';
+import { noGrad } from '../graph.ts';
 import { Generator } from '../random.ts';
 import { formatShape, normalizeAxis, sameShape, ShapeError } from '../shape.ts';
-import type { Tensor } from '../tensor.ts';
+import { Tensor } from '../tensor.ts';
 import { uniform } from './creation.ts';
-import { where } from './elementwise.ts';
-import { crossEntropyRows, fusionEnabled, softmaxComposite, softmaxLastAxis } from './fused.ts';
+import { where } from './elementwise/ops.ts';
+import { crossEntropyRows, fusionEnabled, softmaxComposite, softmaxLastAxis } from './fused/ops.ts';
 
 /**
  * Neural-network functions, all composites of primitives: their gradients come from the chain
@@ -14,7 +14,7 @@ import { crossEntropyRows, fusionEnabled, softmaxComposite, softmaxLastAxis } fr
 /** exp(x) / Σ exp(x) along `axis`, shifted by the (constant) maximum for stability. */
 export function softmax(x: Tensor, axis = -1): Tensor {
   const a = normalizeAxis('softmax', axis, x.rank);
-  // Along the last axis, a fused kernel when the backend has one (engine/ops/fused.ts).
+  // Along the last axis, a fused kernel when the backend has one (engine/ops/fused/ops.ts).
   return a === x.rank - 1 ? softmaxLastAxis(x) : softmaxComposite(x, a);
 }
 
@@ -42,7 +42,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
   }
   const classes = logits.shape[logits.rank - 1] ?? 0;
   if (fusionEnabled() && logits.backend.fused !== undefined && logits.rank >= 1 && logits.size > 0 && classes > 0) {
-    // One fused pass per row for the loss and one for its gradient (engine/ops/fused.ts).
+    // One fused pass per row for the loss and one for its gradient (engine/ops/fused/ops.ts).
     const rows = logits.size / classes;
     const perRow = crossEntropyRows(logits.reshape([rows, classes]), targets.reshape([rows]), ignoreIndex);
     const [scale, nanIfEmpty] = noGrad(() => {
@@ -86,3 +86,13 @@ export function dropout(x: Tensor, p: number, options: DropoutOptions): Tensor {
   const keep = uniform(x.shape, { generator: options.generator, backend: x.backend, dtype: x.dtype }).ge(p);
   return where(keep, x.div(1 - p), 0);
 }
+
+declare module '../tensor.ts' {
+  interface Tensor {
+    softmax(axis?: number): Tensor;
+    logSoftmax(axis?: number): Tensor;
+  }
+}
+
+Tensor.prototype.softmax = function (this: Tensor, axis = -1) { return softmax(this, axis); };
+Tensor.prototype.logSoftmax = function (this: Tensor, axis = -1) { return logSoftmax(this, axis); };

@@ -1,10 +1,10 @@
-import { noGrad } from '../autograd.ts';
+import { noGrad } from '../graph.ts';
 import { keep, tidy } from '../memory.ts';
 import { formatShape, sameShape } from '../shape.ts';
 import type { AdamWScalars, OptimizerKernels } from '../backend.ts';
 import { Tensor } from '../tensor.ts';
 import { full } from '../ops/creation.ts';
-import { fullLike, where } from '../ops/elementwise.ts';
+import { fullLike, where } from '../ops/elementwise/ops.ts';
 import { Parameter } from '../nn/parameter.ts';
 import { optimizerKernelsFor } from './fusion.ts';
 import type { LRSchedule } from './schedules.ts';

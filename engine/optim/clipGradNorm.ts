@@ -1,4 +1,4 @@
-import { noGrad } from '../autograd.ts';
+import { noGrad } from '../graph.ts';
 import { getDefaultBackend } from '../defaultBackend.ts';
 import { keep, tidy } from '../memory.ts';
 import { full, zeros } from '../ops/creation.ts';

@@ -5,10 +5,9 @@ import type { Tensor } from '../tensor.ts';
 /**
  * Whether AdamW and clipGradNorm use the backend's fused optimiser kernels (engine/backend.ts,
  * OptimizerKernels: one dispatch per parameter instead of a dozen). The composites stay as the
- * reference: they run when this is off (`setOptimizerFusion(false)`, or CLARA_OPTIM_FUSION=0 in the
- * environment) or when the backend has no such kernels. Independent of `setFusion`.
+ * reference: they run when this is off (`setOptimizerFusion(false)`; the CLI's CLARA_OPTIM_FUSION=0) or when the backend has no such kernels. Independent of `setFusion`.
  */
-let optimizerFusion = process.env.CLARA_OPTIM_FUSION !== '0';
+let optimizerFusion = true;
 
 /** Turns the fused optimiser kernels on or off; returns the previous setting. */
 export function setOptimizerFusion(on: boolean): boolean {

@@ -1,3 +1,5 @@
+import '../methods.ts'; // the Tensor methods these modules call
+
 /** Optimisation: AdamW, gradient clipping, learning-rate schedules. */
 export { AdamW, type AdamWOptions, type AdamWState } from './adamw.ts';
 export { clipGradNorm, zeroGrad } from './clipGradNorm.ts';

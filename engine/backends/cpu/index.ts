@@ -1,15 +1,18 @@
 import type { Backend, BinaryOp, FusedKernels, MatmulSpec, OptimizerKernels, ReduceOp, Storage, UnaryOp, View } from '../../backend.ts';
 import { allocHost, type DType, type TypedArray } from '../../dtype.ts';
-import { binaryKernel, copyKernel, unaryKernel, whereKernel } from './elementwise.ts';
-import { gatherKernel, scatterAddKernel, topkKernel } from './indexing.ts';
-import { matmulKernel } from './matmul.ts';
-import { cpuFusedKernels } from './fused.ts';
-import { cpuOptimizerKernels } from './optim.ts';
-import { argmaxKernel, reduceKernel } from './reduce.ts';
+import { binaryKernel, unaryKernel, whereKernel } from '../../ops/elementwise/cpu.ts';
+import { isComparison } from '../../ops/elementwise/ops.ts';
+import { cpuFusedKernels } from '../../ops/fused/cpu.ts';
+import { gatherKernel, scatterAddKernel, topkKernel } from '../../ops/indexing/cpu.ts';
+import { matmulKernel } from '../../ops/matmul/cpu.ts';
+import { copyKernel } from '../../ops/movement/cpu.ts';
+import { argmaxKernel, reduceKernel } from '../../ops/reduce/cpu.ts';
+import { cpuOptimizerKernels } from '../../optim/cpu.ts';
 
 /**
  * The CPU backend: plain TypeScript loops over typed arrays, one thread. It is the oracle the
- * WebGPU backend is tested against, and the only backend with float64 (for gradient checks).
+ * WebGPU backend is tested against, and the only backend with float64 (for gradient checks). The
+ * loops live with their op families (engine/ops/<family>/cpu.ts); this class holds the storage.
  */
 export class CpuStorage implements Storage {
   constructor(readonly backend: CpuBackend, readonly dtype: DType, readonly data: TypedArray) {}
@@ -17,8 +20,6 @@ export class CpuStorage implements Storage {
     return this.data.length;
   }
 }
-
-const COMPARISONS = new Set<BinaryOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
 
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
@@ -66,7 +67,7 @@ export class CpuBackend implements Backend {
   }
 
   binary(op: BinaryOp, shape: readonly number[], a: Storage, av: View, b: Storage, bv: View): Storage {
-    const out = this.make(COMPARISONS.has(op) ? 'bool' : a.dtype, shape.reduce((p, d) => p * d, 1));
+    const out = this.make(isComparison(op) ? 'bool' : a.dtype, shape.reduce((p, d) => p * d, 1));
     binaryKernel(op, shape, this.data(a), av, this.data(b), bv, out.data);
     return out;
   }

@@ -29,7 +29,7 @@ export function viewOffsets(shape: readonly number[], view: View): Int32Array | 
 }
 
 /** Whether reading `shape` through `view` is simply reading elements 0, 1, 2, … in order. */
-export function isContiguous(shape: readonly number[], view: View): boolean {
+function isContiguous(shape: readonly number[], view: View): boolean {
   if (view.offset !== 0) return false;
   let expected = 1;
   for (let d = shape.length - 1; d >= 0; d--) {

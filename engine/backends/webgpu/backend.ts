@@ -17,6 +17,8 @@ export interface WebGPUOptions extends DeviceOptions, ContextOptions {
    * `autotune` times both once per adapter and caches the winner, or name one.
    */
   matmul?: MatmulChoice;
+  /** Where `autotune` caches its result (default ~/.cache/clara). */
+  cacheDir?: string;
 }
 
 /**
@@ -155,7 +157,7 @@ export class WebGPUBackend implements Backend {
  */
 export async function createWebGPUBackend(opts: WebGPUOptions = {}): Promise<WebGPUBackend> {
   const backend = new WebGPUBackend(await acquireDevice(opts), opts);
-  backend.matmulVariant = await chooseMatmulVariant(backend, opts.matmul ?? 'auto');
+  backend.matmulVariant = await chooseMatmulVariant(backend, opts.matmul ?? 'auto', opts.cacheDir);
   return backend;
 }
 

@@ -23,7 +23,7 @@ export interface PooledBuffer {
 const MIN_BYTES = 256;
 let nextId = 1;
 
-export function sizeClass(bytes: number): number {
+function sizeClass(bytes: number): number {
   if (bytes <= MIN_BYTES) return MIN_BYTES;
   const pow = 2 ** Math.floor(Math.log2(bytes));
   for (const step of [1, 1.25, 1.5, 1.75, 2]) {

@@ -24,14 +24,14 @@ export interface ContextOptions {
 }
 
 /** Which kernel to run: a file in shaders/, its #defines and its override constants. */
-export interface KernelSpec {
+interface KernelSpec {
   file: string;
   defines?: Defines;
   constants?: Record<string, number>;
 }
 
 /** Invocations per workgroup of the element-wise kernels (WG in shaders/common.wgsl). */
-export const WG = 256;
+const WG = 256;
 
 /**
  * Everything the kernels share: the device, the caches, the buffer pool and the dispatcher.

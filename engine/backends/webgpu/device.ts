@@ -17,7 +17,7 @@ export type DawnBackend = 'vulkan' | 'metal' | 'd3d12' | 'd3d11' | 'opengl' | 'o
 export interface DeviceOptions {
   /**
    * Which Dawn backend to use. `auto` (default) tries the platform default, then OpenGL on Linux.
-   * The environment variable CLARA_DAWN_BACKEND overrides `auto`.
+   * (The CLI passes CLARA_DAWN_BACKEND here.)
    */
   dawnBackend?: 'auto' | DawnBackend;
   /** Milliseconds any single wait on the GPU may take before it throws (default 60 s). */
@@ -99,9 +99,7 @@ function isNullAdapter(adapter: GPUAdapter): boolean {
 }
 
 function candidateBackends(requested: 'auto' | DawnBackend): (DawnBackend | 'default')[] {
-  const fromEnv = process.env.CLARA_DAWN_BACKEND as DawnBackend | undefined;
-  const choice = requested === 'auto' && fromEnv ? fromEnv : requested;
-  if (choice !== 'auto') return [choice];
+  if (requested !== 'auto') return [requested];
   return process.platform === 'linux' ? ['default', 'opengl'] : ['default'];
 }
 

@@ -1,7 +1,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { WebGPUBackend } from './backend.ts';
+import type { MatmulSpec, Storage } from '../../backend.ts';
+import type { AdapterDescription } from './device.ts';
 import type { MatmulVariant } from './kernels/matmul.ts';
 
 /** `auto`: a cached autotune result, else by adapter kind; `autotune`: measure once and cache. */
@@ -9,32 +10,43 @@ export type MatmulChoice = 'auto' | 'autotune' | MatmulVariant;
 
 const VARIANTS: MatmulVariant[] = ['blocked', 'tiled'];
 
-/** Where autotune results live: $CLARA_CACHE_DIR, else ~/.cache/clara. */
-function cacheFile(): string {
-  return join(process.env.CLARA_CACHE_DIR ?? join(homedir(), '.cache', 'clara'), 'webgpu-matmul.json');
+/** What choosing needs of the WebGPU backend (backend.ts), written out so as not to import it back. */
+interface Tunable {
+  readonly adapter: AdapterDescription;
+  matmulVariant: MatmulVariant;
+  upload(dtype: 'float32', data: Float32Array): Storage;
+  matmul(a: Storage, b: Storage, spec: MatmulSpec): Storage;
+  release(s: Storage): void;
+  sync(): Promise<void>;
 }
 
-function readCache(): Record<string, MatmulVariant> {
+/** Where autotune results live: `cacheDir`, else ~/.cache/clara. */
+function cacheFile(cacheDir: string | undefined): string {
+  return join(cacheDir ?? join(homedir(), '.cache', 'clara'), 'webgpu-matmul.json');
+}
+
+function readCache(file: string): Record<string, MatmulVariant> {
   try {
-    return JSON.parse(readFileSync(cacheFile(), 'utf8')) as Record<string, MatmulVariant>;
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, MatmulVariant>;
   } catch {
     return {};
   }
 }
 
-export async function chooseMatmulVariant(backend: WebGPUBackend, choice: MatmulChoice): Promise<MatmulVariant> {
+export async function chooseMatmulVariant(backend: Tunable, choice: MatmulChoice, cacheDir?: string): Promise<MatmulVariant> {
   if (choice === 'blocked' || choice === 'tiled') return choice;
+  const file = cacheFile(cacheDir);
   const a = backend.adapter;
   const key = `${a.name} | ${a.description} | ${a.dawnBackend}`;
-  const cached = readCache()[key];
+  const cached = readCache(file)[key];
   if (cached && VARIANTS.includes(cached)) return cached;
   // Software adapters run workgroups as CPU threads, where shared memory only costs.
   if (choice === 'auto') return a.isCpu ? 'blocked' : 'tiled';
 
   const best = await autotune(backend);
   try {
-    mkdirSync(join(cacheFile(), '..'), { recursive: true });
-    writeFileSync(cacheFile(), JSON.stringify({ ...readCache(), [key]: best }, null, 2));
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, JSON.stringify({ ...readCache(file), [key]: best }, null, 2));
   } catch {
     // A read-only home only costs a re-tune next time.
   }
@@ -42,7 +54,7 @@ export async function chooseMatmulVariant(backend: WebGPUBackend, choice: Matmul
 }
 
 /** Times each variant on a 512³ product (after one untimed run that compiles it). */
-async function autotune(backend: WebGPUBackend): Promise<MatmulVariant> {
+async function autotune(backend: Tunable): Promise<MatmulVariant> {
   const size = 512;
   const data = Float32Array.from({ length: size * size }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
   const a = backend.upload('float32', data);

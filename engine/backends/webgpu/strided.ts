@@ -76,7 +76,7 @@ export interface Walk {
 }
 
 /** Invocations per workgroup along x in `grid` mode (GX in shaders/strided.wgsl). */
-export const GRID_X = 64;
+const GRID_X = 64;
 
 export function planWalk(op: string, shape: readonly number[], views: readonly View[], maxPerDim: number,
   grid1D: (n: number, per?: number) => [number, number], allowFlat = true): Walk {

@@ -1,20 +1,19 @@
 import type { BinaryOp, UnaryOp, View } from '../../../backend.ts';
 import type { DType } from '../../../dtype.ts';
+import { isComparison } from '../../../ops/elementwise/ops.ts';
 import type { GpuContext } from '../context.ts';
 import { Params } from '../params.ts';
 import type { GpuStorage } from '../storage.ts';
 import { planWalk, type Walk } from '../strided.ts';
 import { computeType, wgslType } from './types.ts';
 
-/** Op codes: the `override OP` of shaders/unary.wgsl and shaders/binary.wgsl. */
-const UNARY_CODES: Record<UnaryOp, number> = {
-  neg: 0, exp: 1, log: 2, sqrt: 3, rsqrt: 4, abs: 5, sin: 6, cos: 7, tanh: 8, sigmoid: 9, relu: 10, sign: 11,
-};
-const BINARY_CODES: Record<BinaryOp, number> = {
-  add: 0, sub: 1, mul: 2, div: 3, pow: 4, maximum: 5, minimum: 6,
-  eq: 7, ne: 8, lt: 9, le: 10, gt: 11, ge: 12,
-};
-const COMPARISONS = new Set<BinaryOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
+/**
+ * The WGSL function of an elementwise op: `op_<name>` in shaders/unary.wgsl or shaders/binary.wgsl,
+ * passed as the define OP (one pipeline per op). The op's name is the only link to the shader.
+ */
+export function wgslFunction(op: UnaryOp | BinaryOp): string {
+  return `op_${op}`;
+}
 
 export function unary(ctx: GpuContext, op: UnaryOp, x: GpuStorage): GpuStorage {
   if (x.dtype === 'bool') throw new Error(`webgpu: unary ${op} is not defined on bool`);
@@ -22,7 +21,7 @@ export function unary(ctx: GpuContext, op: UnaryOp, x: GpuStorage): GpuStorage {
   if (x.size === 0) return out;
   const type = wgslType(x.dtype);
   const vec4 = x.size % 4 === 0;
-  const kernel = { file: 'unary.wgsl', defines: { ELEM: type, CT: type, VEC4: vec4 }, constants: { OP: UNARY_CODES[op] } };
+  const kernel = { file: 'unary.wgsl', defines: { ELEM: type, CT: type, VEC4: vec4, OP: wgslFunction(op) } };
   const n = vec4 ? x.size / 4 : x.size;
   ctx.run(`unary ${op}`, kernel, new Params(4).set(0, n), [x, out], ctx.grid1D(n));
   return out;
@@ -32,7 +31,7 @@ export function unary(ctx: GpuContext, op: UnaryOp, x: GpuStorage): GpuStorage {
 export function binary(ctx: GpuContext, op: BinaryOp, shape: readonly number[],
   a: GpuStorage, av: View, b: GpuStorage, bv: View): GpuStorage {
   if (a.dtype !== b.dtype) throw new Error(`webgpu: binary ${op} on ${a.dtype} and ${b.dtype}`);
-  const compare = COMPARISONS.has(op);
+  const compare = isComparison(op);
   const outDtype: DType = compare ? 'bool' : a.dtype;
   const size = shape.reduce((p, d) => p * d, 1);
   const out = ctx.storage(outDtype, size);
@@ -44,9 +43,8 @@ export function binary(ctx: GpuContext, op: BinaryOp, shape: readonly number[],
     file: 'binary.wgsl',
     defines: {
       ELEM: wgslType(a.dtype), CT: ct, OUT: wgslType(outDtype), TO_OUT: toOut, IS_INT: ct === 'i32',
-      ...walkDefines(walk, ['A', 'B']),
+      OP: wgslFunction(op), COMPARISON: compare, ...walkDefines(walk, ['A', 'B']),
     },
-    constants: { OP: BINARY_CODES[op] },
   };
   ctx.run(`binary ${op}`, kernel, walk.params, [a, b, out], walk.grid);
   return out;

@@ -14,16 +14,13 @@ import { fill } from './elementwise.ts';
 export type MatmulVariant = 'blocked' | 'tiled';
 
 /**
- * Invocations per workgroup of the blocked kernel, and the block each invocation computes
- * (ROWS and COLS are fixed in shaders/tools/gen_matmul_blocked.py). Measured on llvmpipe, 2 cores,
- * 1024³: 16 × 16 per invocation with 32 invocations beat 16 × 8 and 8 × 16, and 64 or 16 invocations.
+ * The block each invocation of the blocked kernel computes (fixed in
+ * shaders/tools/gen_matmul_blocked.py). Measured on llvmpipe, 2 cores, 1024³: 16 × 16 per
+ * invocation beat 16 × 8 and 8 × 16; blockedWgx picks the invocations per workgroup.
  */
-const BLOCKED_WGX = 32;
 const BLOCKED_ROWS = 16;
 const BLOCKED_COLS = 16;
 const TILE = 64;
-/** Benchmarks may force the blocked kernel's invocations per workgroup (default: blockedWgx). */
-export const matmulTuning: { wgx?: number } = {};
 
 /** a, b float32 as described by `spec`; returns [batch, m, n]. */
 export function matmul(ctx: GpuContext, a: GpuStorage, b: GpuStorage, spec: MatmulSpec,
@@ -53,13 +50,13 @@ export function matmul(ctx: GpuContext, a: GpuStorage, b: GpuStorage, spec: Matm
     const t: MatmulSpec = {
       batch, m: n, n: m, k, transA: !transB, transB: !transA, aBatchStride: spec.bBatchStride, bBatchStride: spec.aBatchStride,
     };
-    const wgx = matmulTuning.wgx ?? (m >= 512 ? 8 : 4);
+    const wgx = m >= 512 ? 8 : 4;
     const kernel = { file: 'matmul_blocked.wgsl', defines: blockedLayouts(t), constants: { WGX: wgx } };
     const grid = [Math.ceil(m / (wgx * BLOCKED_COLS)), Math.ceil(n / BLOCKED_ROWS), batch];
     ctx.run('matmul', kernel, params(t, 1, n), [b, a, out], grid);
     return out;
   }
-  const wgx = matmulTuning.wgx ?? blockedWgx(n, Math.ceil(m / BLOCKED_ROWS) * batch);
+  const wgx = blockedWgx(n, Math.ceil(m / BLOCKED_ROWS) * batch);
   const kernel = { file: 'matmul_blocked.wgsl', defines: blockedLayouts(spec), constants: { WGX: wgx } };
   const grid = [Math.ceil(n / (wgx * BLOCKED_COLS)), Math.ceil(m / BLOCKED_ROWS), batch];
   ctx.run('matmul', kernel, params(spec, n, 1), [a, b, out], grid);

@@ -6,7 +6,7 @@ import { reduce } from './reduce.ts';
 
 /**
  * The optimiser kernels of engine/backend.ts in WGSL (shaders/adamw.wgsl, sum_squares.wgsl).
- * float32 only. The CPU loops in engine/backends/cpu/optim.ts are the oracle.
+ * float32 only. The CPU loops in engine/optim/cpu.ts are the oracle.
  */
 
 /** Elements each invocation of sum_squares.wgsl adds up (about). */

@@ -6,8 +6,6 @@ import type { GpuStorage } from '../storage.ts';
 import { contiguousStrides, MAX_RANK, mergeDims } from '../strided.ts';
 import { lowest, wgslType } from './types.ts';
 
-const OP_CODES: Record<ReduceOp, number> = { sum: 0, max: 1 };
-
 /** Below this many outputs, a long reduction is split into chunks (see shaders/reduce.wgsl). */
 const FEW_OUTPUTS = 4096;
 
@@ -54,8 +52,7 @@ export function reduce(ctx: GpuContext, op: ReduceOp, x: GpuStorage, shape: read
       .setArray(24, redShape.slice(0, Math.max(inner, 0))).setArray(32, redStride.slice(0, Math.max(inner, 0)));
     const kernel = {
       file: 'reduce.wgsl',
-      defines: { ELEM: wgslType(input.dtype), ACC: acc, LOWEST: lowest(acc) },
-      constants: { OP: OP_CODES[op] },
+      defines: { ELEM: wgslType(input.dtype), ACC: acc, LOWEST: lowest(acc), OP: `op_${op}`, START: `start_${op}` },
     };
     ctx.run(`reduce ${op}`, kernel, p, [input, target], ctx.grid1D(outputs * nChunks));
   };

@@ -1,24 +1,23 @@
-import type { AttentionSpec, FusedKernels } from '../backend.ts';
-import type { GraphNode } from '../autograd.ts';
-import { noGrad, record } from '../autograd.ts';
-import { isFloat } from '../dtype.ts';
-import { formatShape, sameShape, ShapeError } from '../shape.ts';
-import { Tensor } from '../tensor.ts';
-import { concat } from './movement.ts';
-import { checkSameBackend, checkSameDtype, where } from './elementwise.ts';
+import type { AttentionSpec, FusedKernels, Storage } from '../../backend.ts';
+import { isFloat } from '../../dtype.ts';
+import { noGrad, record, type Rule } from '../../graph.ts';
+import { formatShape, sameShape, ShapeError } from '../../shape.ts';
+import { Tensor, type GraphNode } from '../../tensor.ts';
+import { checkSameBackend, checkSameDtype, where } from '../elementwise/ops.ts';
+import { concat } from '../movement/ops.ts';
 
 /**
- * Fused ops: one primitive (one backend kernel forward, one fused kernel backward, one gradient
+ * The fused family: one primitive (one backend kernel forward, one fused kernel backward, one gradient
  * rule) for a hot path of the transformer that would otherwise be a chain of primitives, each a
  * pass over memory. Every fused op keeps its composite here as the reference; it runs instead
- * when fusion is off (`setFusion(false)`, or CLARA_FUSION=0 in the environment), when the backend
+ * when fusion is off (`setFusion(false)`; the CLI's CLARA_FUSION=0), when the backend
  * has no fused kernels, or for inputs the kernel does not take (e.g. a table that needs a gradient).
  *
  * Kernels that produce a statistic the backward needs (RMSNorm's 1/rms, a log-sum-exp) record it
  * as an extra input of the node: the graph then keeps it alive (tidy spares a graph's inputs) and
  * its rule gives it no gradient.
  */
-let fusion = process.env.CLARA_FUSION !== '0';
+let fusion = true;
 
 /** Turns fused kernels on or off (composites run when off); returns the previous setting. */
 export function setFusion(on: boolean): boolean {
@@ -39,7 +38,7 @@ function kernelsFor(...tensors: Tensor[]): FusedKernels | null {
   return tensors.every((t) => isFloat(t.dtype)) ? k : null;
 }
 
-const wrap = (storage: import('../backend.ts').Storage, shape: readonly number[]): Tensor => new Tensor(storage, shape);
+const wrap = (storage: Storage, shape: readonly number[]): Tensor => new Tensor(storage, shape);
 
 // ---- softmax (last axis) ------------------------------------------------------------------------
 
@@ -69,7 +68,7 @@ function softmaxRule(g: Tensor, { output }: GraphNode): Array<Tensor | null> {
 // ---- RMSNorm ------------------------------------------------------------------------------------
 
 /** The composite: x · rsqrt(mean(x², −1) + eps) · w. */
-export function rmsNormComposite(x: Tensor, weight: Tensor, eps: number): Tensor {
+function rmsNormComposite(x: Tensor, weight: Tensor, eps: number): Tensor {
   const inverseRms = x.mul(x).mean(-1, true).add(eps).rsqrt();
   return x.mul(inverseRms).mul(weight);
 }
@@ -101,7 +100,7 @@ function rmsNormRule(g: Tensor, { inputs: [x, w, inv] }: GraphNode): Array<Tenso
 // ---- rotary embedding ---------------------------------------------------------------------------
 
 /** The composite: x·cos + rotateHalf(x)·sin, rotateHalf([x₁, x₂]) = [−x₂, x₁]. */
-export function applyRotaryComposite(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
+function applyRotaryComposite(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
   const half = x.shape[x.rank - 1]! / 2;
   const [x1, x2] = x.split(half, -1);
   const rotated = concat([x2!.neg(), x1!], -1);
@@ -244,8 +243,11 @@ function attentionRule(g: Tensor, node: GraphNode): Array<Tensor | null> {
   return [q!.requiresGrad ? dq : null, k!.requiresGrad ? dk : null, v!.requiresGrad ? dv : null, null, null];
 }
 
-/** Gradient rules of the fused primitives (engine/gradients.ts lists them with the others). */
-export const fusedRules = {
+/**
+ * The gradient rules of the family's primitives, one backward kernel each (engine/gradients.ts
+ * gathers every family's). A statistic the forward kernel saved is an extra input (no gradient).
+ */
+export const fusedRules: Record<'softmax' | 'rmsNorm' | 'rotary' | 'siluMul' | 'crossEntropyRows' | 'attention', Rule> = {
   softmax: softmaxRule,
   rmsNorm: rmsNormRule,
   rotary: rotaryRule,
@@ -253,3 +255,7 @@ export const fusedRules = {
   crossEntropyRows: crossEntropyRule,
   attention: attentionRule,
 };
+
+declare module '../../graph.ts' {
+  interface Primitives extends Record<keyof typeof fusedRules, Rule> {}
+}

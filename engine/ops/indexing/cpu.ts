@@ -1,10 +1,11 @@
+import { viewOffsets } from '../../backends/cpu/strided.ts';
 import type { TypedArray } from '../../dtype.ts';
 import { contiguousStrides } from '../../shape.ts';
-import { viewOffsets } from './strided.ts';
 
 /**
- * gather / scatterAdd: for every position of the index tensor, the element of x it addresses is
- * the position itself with its `axis` coordinate replaced by the index value. `slotOffsets` gives
+ * The indexing family's CPU kernels. gather / scatterAdd: for every position of the index tensor,
+ * the element of x it addresses is the position itself with its `axis` coordinate replaced by the
+ * index value. `slotOffsets` gives
  * that address without the axis term; the index value times the axis stride completes it.
  */
 function slotOffsets(indexShape: readonly number[], shape: readonly number[], axis: number): { base: Int32Array | null; axisStride: number } {

@@ -2,8 +2,8 @@ import type { MatmulSpec } from '../../backend.ts';
 import type { TypedArray } from '../../dtype.ts';
 
 /**
- * Batched matrix product C[b] = op(A[b]) · op(B[b]), in the style of a BLAS "GEBP" kernel, small
- * enough to read:
+ * The matmul family's CPU kernel: the batched product C[b] = op(A[b]) · op(B[b]), in the style of
+ * a BLAS "GEBP" kernel, small enough to read:
  *
  *  1. The product is cut into blocks: NC columns of C at a time and KC steps of the shared
  *     dimension at a time, so that the packed block of B below stays in cache while every row of

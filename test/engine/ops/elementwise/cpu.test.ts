@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { View } from '../../../engine/backend.ts';
-import { binaryKernel, copyKernel, whereKernel } from '../../../engine/backends/cpu/elementwise.ts';
+import type { View } from '../../../../engine/backend.ts';
+import { binaryKernel, whereKernel } from '../../../../engine/ops/elementwise/cpu.ts';
+import { copyKernel } from '../../../../engine/ops/movement/cpu.ts';
 
 /**
  * The CPU elementwise kernels (flat fast paths and the row walker) against a per-element

@@ -1,5 +1,5 @@
-import type { OptimizerKernels, Storage } from '../../backend.ts';
-import type { DType, TypedArray } from '../../dtype.ts';
+import type { OptimizerKernels, Storage } from '../backend.ts';
+import type { DType, TypedArray } from '../dtype.ts';
 
 /**
  * The optimiser kernels of engine/backend.ts as plain loops: the oracle for the WebGPU ones.

@@ -1,8 +1,9 @@
-import { record } from '../autograd.ts';
-import { isFloat } from '../dtype.ts';
-import { broadcastShapes, formatShape, numel, sameShape, ShapeError } from '../shape.ts';
-import { Tensor } from '../tensor.ts';
-import { checkSameBackend, checkSameDtype } from './elementwise.ts';
+import { isFloat } from '../../dtype.ts';
+import { record, type Rule } from '../../graph.ts';
+import { broadcastShapes, formatShape, numel, sameShape, ShapeError } from '../../shape.ts';
+import { Tensor } from '../../tensor.ts';
+import { checkSameBackend, checkSameDtype } from '../elementwise/ops.ts';
+import { unbroadcast } from '../reduce/ops.ts';
 
 export interface MatmulOptions {
   /** Use the transpose of a's last two axes, without materialising it. */
@@ -57,3 +58,32 @@ function matmulPrimitive(a: Tensor, b: Tensor, transA: boolean, transB: boolean)
   });
   return record('matmul', [af, bf], new Tensor(storage, [...batch, m, n]), { transA, transB });
 }
+
+/** The gradient rule of C = op(A)·op(B) (engine/gradients.ts gathers every family's). */
+export const matmulRules: Record<'matmul', Rule> = {
+  matmul: (g, { inputs: [a, b], attrs: { transA, transB } }) => {
+    let da: Tensor | null = null;
+    let db: Tensor | null = null;
+    if (a!.requiresGrad) {
+      da = transA ? b!.matmul(g, { transA: transB, transB: true }) : g.matmul(b!, { transB: !transB });
+      da = unbroadcast(da, a!.shape);
+    }
+    if (b!.requiresGrad) {
+      db = transB ? g.matmul(a!, { transA: true, transB: transA }) : a!.matmul(g, { transA: !transA });
+      db = unbroadcast(db, b!.shape);
+    }
+    return [da, db];
+  },
+};
+
+declare module '../../graph.ts' {
+  interface Primitives extends Record<keyof typeof matmulRules, Rule> {}
+}
+
+declare module '../../tensor.ts' {
+  interface Tensor {
+    matmul(b: Tensor, options?: MatmulOptions): Tensor;
+  }
+}
+
+Tensor.prototype.matmul = function (this: Tensor, b: Tensor, options?: MatmulOptions) { return matmul(this, b, options); };

@@ -1,19 +1,17 @@
 import type { AttentionSpec, FusedKernels, Storage } from '../../backend.ts';
 import type { DType, TypedArray } from '../../dtype.ts';
+import { unaryOps } from '../elementwise/ops.ts';
+import { MASKED_SCORE as MASKED } from './ops.ts';
 
 /**
- * The fused kernels of engine/backend.ts as plain loops: the oracle for the WebGPU ones (and the
- * float64 path of gradient checks). Sums accumulate in float64.
+ * The fused family's CPU kernels (FusedKernels of engine/backend.ts) as plain loops: the oracle for
+ * the WebGPU ones (and the float64 path of gradient checks). Sums accumulate in float64.
  */
 type Make = (dtype: DType, size: number) => Storage & { data: TypedArray };
 const d = (s: Storage): TypedArray => (s as Storage & { data: TypedArray }).data;
 
-/** Score of a masked (query, key) pair, as the composite attention writes it. */
-const MASKED = -1e30;
-
-function sigmoid(x: number): number {
-  return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
-}
+/** σ, exactly as the elementwise op computes it on the CPU. */
+const sigmoid = unaryOps.sigmoid.cpu;
 
 export function cpuFusedKernels(make: Make): FusedKernels {
   return {

@@ -1,12 +1,12 @@
-import { record } from '../autograd.ts';
-import { formatShape, normalizeAxis, ShapeError } from '../shape.ts';
-import { Tensor } from '../tensor.ts';
-import { arange } from './creation.ts';
-import { checkSameBackend, checkSameDtype, fullLike, where } from './elementwise.ts';
+import { record, type Rule } from '../../graph.ts';
+import { formatShape, normalizeAxis, ShapeError } from '../../shape.ts';
+import { Tensor } from '../../tensor.ts';
+import { arange } from '../creation.ts';
+import { checkSameBackend, checkSameDtype, fullLike, where } from '../elementwise/ops.ts';
 
 /**
- * Indexing with PyTorch's semantics. The primitives are `gather` and `scatterAdd`, each the
- * other's gradient; `indexSelect` (embedding lookup), `scatter` (splicing vectors into a sequence)
+ * The indexing family, with PyTorch's semantics. The primitives are `gather` and `scatterAdd`
+ * (CPU kernels: cpu.ts), each the other's gradient; `indexSelect` (embedding lookup), `scatter` (splicing vectors into a sequence)
  * and `oneHot` are built from them. Indices are int32 tensors and must be in range: the CPU backend
  * checks and throws; the WebGPU backend cannot check without a read-back and leaves the result of an
  * out-of-range index undefined.
@@ -79,3 +79,27 @@ export function topk(x: Tensor, k: number): { values: Tensor; indices: Tensor } 
   const shape = [...x.shape.slice(0, -1), k];
   return { values: new Tensor(values, shape), indices: new Tensor(indices, shape) };
 }
+
+/** The gradient rules of the family's primitives (engine/gradients.ts gathers every family's). */
+export const indexingRules: Record<'gather' | 'scatterAdd', Rule> = {
+  gather: (g, { inputs: [x, index], attrs: { axis } }) => [fullLike(x!, 0).scatterAdd(axis, index!, g), null],
+  scatterAdd: (g, { inputs: [, index], attrs: { axis } }) => [g, null, g.gather(axis, index!)],
+};
+
+declare module '../../graph.ts' {
+  interface Primitives extends Record<keyof typeof indexingRules, Rule> {}
+}
+
+declare module '../../tensor.ts' {
+  interface Tensor {
+    gather(axis: number, index: Tensor): Tensor;
+    scatterAdd(axis: number, index: Tensor, src: Tensor): Tensor;
+    scatter(axis: number, index: Tensor, src: Tensor): Tensor;
+    indexSelect(axis: number, index: Tensor): Tensor;
+  }
+}
+
+Tensor.prototype.gather = function (this: Tensor, axis: number, index: Tensor) { return gather(this, axis, index); };
+Tensor.prototype.scatterAdd = function (this: Tensor, axis: number, index: Tensor, src: Tensor) { return scatterAdd(this, axis, index, src); };
+Tensor.prototype.scatter = function (this: Tensor, axis: number, index: Tensor, src: Tensor) { return scatter(this, axis, index, src); };
+Tensor.prototype.indexSelect = function (this: Tensor, axis: number, index: Tensor) { return indexSelect(this, axis, index); };

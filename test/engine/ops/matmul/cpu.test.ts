@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { MatmulSpec } from '../../../engine/backend.ts';
-import { matmulKernel } from '../../../engine/backends/cpu/matmul.ts';
+import type { MatmulSpec } from '../../../../engine/backend.ts';
+import { matmulKernel } from '../../../../engine/ops/matmul/cpu.ts';
 
 /**
  * The blocked CPU matmul against the textbook triple loop: every combination of transposes,

@@ -3,12 +3,12 @@ import fc from 'fast-check';
 import {
   applyRotary, crossEntropy, Generator, noGrad, rmsNorm, scaledDotProductAttention, setFusion, siluMul, softmax, tensor,
   type Backend, type Tensor,
-} from '../../../engine/index.ts';
-import { availableBackends } from '../../helpers/backends.ts';
-import { gradcheck, randomValues } from '../../helpers/gradcheck.ts';
+} from '../../../../engine/index.ts';
+import { availableBackends } from '../../../helpers/backends.ts';
+import { gradcheck, randomValues } from '../../../helpers/gradcheck.ts';
 
 /**
- * The fused primitives (engine/ops/fused.ts) against their composites, forward and backward, on
+ * The fused primitives (engine/ops/fused/ops.ts) against their composites, forward and backward, on
  * every backend, on random shapes including sizes that are no multiple of any tile (1, 3, 17…);
  * and float64 finite-difference checks of the fused gradients on the CPU backend.
  */

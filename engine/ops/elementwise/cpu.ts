@@ -1,44 +1,15 @@
-import type { BinaryOp, UnaryOp, View } from '../../backend.ts';
+import type { View } from '../../backend.ts';
+import { RowWalker } from '../../backends/cpu/strided.ts';
 import type { TypedArray } from '../../dtype.ts';
-import { RowWalker } from './strided.ts';
+import { binaryOps, unaryOps, type BinaryOp, type UnaryOp } from './ops.ts';
 
-/** Elementwise kernels: one flat loop each, reading operands through their views. */
-
-export const UNARY: Record<UnaryOp, (x: number) => number> = {
-  neg: (x) => -x,
-  exp: Math.exp,
-  log: Math.log,
-  sqrt: Math.sqrt,
-  rsqrt: (x) => 1 / Math.sqrt(x),
-  abs: Math.abs,
-  sin: Math.sin,
-  cos: Math.cos,
-  tanh: Math.tanh,
-  // Written so that neither branch overflows: exp of a large positive number is never taken.
-  sigmoid: (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))),
-  relu: (x) => (x > 0 ? x : 0),
-  sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : x), // keeps NaN and ±0
-};
-
-export const BINARY: Record<BinaryOp, (a: number, b: number) => number> = {
-  add: (a, b) => a + b,
-  sub: (a, b) => a - b,
-  mul: (a, b) => a * b,
-  div: (a, b) => a / b,
-  pow: Math.pow,
-  // NaN wins, as in PyTorch.
-  maximum: (a, b) => (a !== a || b !== b ? NaN : a > b ? a : b),
-  minimum: (a, b) => (a !== a || b !== b ? NaN : a < b ? a : b),
-  eq: (a, b) => (a === b ? 1 : 0),
-  ne: (a, b) => (a !== b ? 1 : 0),
-  lt: (a, b) => (a < b ? 1 : 0),
-  le: (a, b) => (a <= b ? 1 : 0),
-  gt: (a, b) => (a > b ? 1 : 0),
-  ge: (a, b) => (a >= b ? 1 : 0),
-};
+/**
+ * The elementwise family's CPU kernels: one flat loop each, reading operands through their views;
+ * the arithmetic of each op is its `cpu` entry in the op lists (ops.ts).
+ */
 
 export function unaryKernel(op: UnaryOp, x: TypedArray, out: TypedArray): void {
-  const f = UNARY[op];
+  const f = unaryOps[op].cpu;
   for (let i = 0; i < x.length; i++) out[i] = f(x[i]!);
 }
 
@@ -51,12 +22,12 @@ export function binaryKernel(op: BinaryOp, shape: readonly number[], a: TypedArr
     const loop = FLAT_LOOPS[op];
     if (loop) loop(a, av.offset, aStep, b, bv.offset, bStep, out, out.length);
     else {
-      const f = BINARY[op];
+      const f = binaryOps[op].cpu;
       for (let i = 0, ia = av.offset, ib = bv.offset; i < out.length; i++, ia += aStep, ib += bStep) out[i] = f(a[ia]!, b[ib]!);
     }
     return;
   }
-  const f = BINARY[op];
+  const f = binaryOps[op].cpu;
   const w = new RowWalker(shape, [av, bv]);
   const [sa, sb] = w.steps as [number, number];
   for (let r = 0, i = 0; r < w.rows; r++, w.next()) {
@@ -98,15 +69,5 @@ export function whereKernel(shape: readonly number[], c: TypedArray, cv: View, a
   for (let r = 0, i = 0; r < w.rows; r++, w.next()) {
     let ic = w.offsets[0]!, ia = w.offsets[1]!, ib = w.offsets[2]!;
     for (let j = 0; j < w.len; j++, ic += sc, ia += sa, ib += sb) out[i++] = c[ic] ? a[ia]! : b[ib]!;
-  }
-}
-
-export function copyKernel(shape: readonly number[], src: TypedArray, sv: View, dst: TypedArray, dv: View): void {
-  const w = new RowWalker(shape, [sv, dv]);
-  const [ss, ds] = w.steps as [number, number];
-  for (let r = 0; r < w.rows; r++, w.next()) {
-    let is = w.offsets[0]!, id = w.offsets[1]!;
-    if (ss === 1 && ds === 1 && w.len >= 16) dst.set(src.subarray(is, is + w.len), id);
-    else for (let j = 0; j < w.len; j++, is += ss, id += ds) dst[id] = src[is]!;
   }
 }

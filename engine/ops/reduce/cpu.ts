@@ -1,11 +1,11 @@
 import type { ReduceOp } from '../../backend.ts';
+import { viewOffsets } from '../../backends/cpu/strided.ts';
 import type { TypedArray } from '../../dtype.ts';
 import { contiguousStrides } from '../../shape.ts';
-import { viewOffsets } from './strided.ts';
 
 /**
- * Reduction over `axes` of a contiguous x. Each input element is sent to its output slot (the
- * output index is the input index with reduced axes set to 0). Sums accumulate in float64 and are
+ * The reduce family's CPU kernels. Reduction over `axes` of a contiguous x: each input element is
+ * sent to its output slot (the output index is the input index with reduced axes set to 0). Sums accumulate in float64 and are
  * rounded once at the end, so long float32 sums stay accurate.
  */
 export function reduceKernel(op: ReduceOp, x: TypedArray, shape: readonly number[], axes: readonly number[], out: TypedArray): void {

@@ -1,8 +1,9 @@
-import type { View } from '../backend.ts';
-import { record } from '../autograd.ts';
-import { broadcastStrides, contiguousStrides, formatShape, normalizeAxis, numel, sameShape, ShapeError } from '../shape.ts';
-import { Tensor } from '../tensor.ts';
-import { checkSameBackend, checkSameDtype, fullLike } from './elementwise.ts';
+import type { View } from '../../backend.ts';
+import { record, type Rule } from '../../graph.ts';
+import { broadcastStrides, contiguousStrides, formatShape, normalizeAxis, numel, sameShape, ShapeError } from '../../shape.ts';
+import { Tensor } from '../../tensor.ts';
+import { checkSameBackend, checkSameDtype, fullLike } from '../elementwise/ops.ts';
+import { unbroadcast } from '../reduce/ops.ts';
 
 /** A tensor of `shape` whose contents are undefined (no zero fill): only for outputs written in full. */
 function emptyLike(like: Tensor, shape: readonly number[]): Tensor {
@@ -12,9 +13,9 @@ function emptyLike(like: Tensor, shape: readonly number[]): Tensor {
 }
 
 /**
- * Layout ops. `reshape` shares storage; `permute`, `expand`, `slice`, `pad` and `concat` are each
- * one strided copy on the backend (`Backend.copy`), and are the recorded primitives. `transpose`,
- * `unsqueeze`, `squeeze`, `split` and `stack` are built from them.
+ * The movement family: layout ops. `reshape` shares storage; `permute`, `expand`, `slice`, `pad`
+ * and `concat` are each one strided copy on the backend (`Backend.copy`; CPU: cpu.ts), and are the
+ * recorded primitives. `transpose`, `unsqueeze`, `squeeze`, `split` and `stack` are built from them.
  */
 
 const CONTIGUOUS = (shape: readonly number[]): View => ({ offset: 0, strides: contiguousStrides(shape) });
@@ -178,3 +179,60 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
   const a = normalizeAxis('stack', axis, first.rank + 1);
   return concat(tensors.map((t) => unsqueeze(t, a)), a);
 }
+
+/** The gradient rules of the family's primitives (engine/gradients.ts gathers every family's). */
+export const movementRules: Record<'reshape' | 'permute' | 'expand' | 'slice' | 'pad' | 'concat', Rule> = {
+  reshape: (g, { inputs: [x] }) => [g.reshape(x!.shape)],
+  permute: (g, { attrs: { perm } }) => {
+    const inverse = new Array<number>(perm.length);
+    perm.forEach((p: number, i: number) => (inverse[p] = i));
+    return [g.permute(inverse)];
+  },
+  expand: (g, { inputs: [x] }) => [unbroadcast(g, x!.shape)],
+  slice: (g, { inputs: [x], attrs: { axis, start } }) => [
+    g.pad(x!.shape.map((d, i) => (i === axis ? [start, d - start - g.shape[i]!] as const : [0, 0] as const))),
+  ],
+  pad: (g, { inputs: [x], attrs: { pads } }) => {
+    let out = g;
+    x!.shape.forEach((d, i) => (out = out.slice(i, pads[i][0], pads[i][0] + d)));
+    return [out];
+  },
+  concat: (g, { inputs, attrs: { axis, sizes } }) => {
+    let start = 0;
+    return inputs.map((t, i) => {
+      const piece = t.requiresGrad ? g.slice(axis, start, start + sizes[i]) : null;
+      start += sizes[i];
+      return piece;
+    });
+  },
+};
+
+declare module '../../graph.ts' {
+  interface Primitives extends Record<keyof typeof movementRules, Rule> {}
+}
+
+declare module '../../tensor.ts' {
+  interface Tensor {
+    reshape(shape: readonly number[]): Tensor;
+    flatten(): Tensor;
+    unsqueeze(axis: number): Tensor;
+    squeeze(axis: number): Tensor;
+    permute(dims: readonly number[]): Tensor;
+    transpose(d0: number, d1: number): Tensor;
+    expand(shape: readonly number[]): Tensor;
+    slice(axis: number, start: number, end?: number): Tensor;
+    split(sizes: number | number[], axis?: number): Tensor[];
+    pad(pads: ReadonlyArray<readonly [number, number]>, value?: number): Tensor;
+  }
+}
+
+Tensor.prototype.reshape = function (this: Tensor, shape: readonly number[]) { return reshape(this, shape); };
+Tensor.prototype.flatten = function (this: Tensor) { return reshape(this, [this.size]); };
+Tensor.prototype.unsqueeze = function (this: Tensor, axis: number) { return unsqueeze(this, axis); };
+Tensor.prototype.squeeze = function (this: Tensor, axis: number) { return squeeze(this, axis); };
+Tensor.prototype.permute = function (this: Tensor, dims: readonly number[]) { return permute(this, dims); };
+Tensor.prototype.transpose = function (this: Tensor, d0: number, d1: number) { return transpose(this, d0, d1); };
+Tensor.prototype.expand = function (this: Tensor, shape: readonly number[]) { return expand(this, shape); };
+Tensor.prototype.slice = function (this: Tensor, axis: number, start: number, end?: number) { return slice(this, axis, start, end); };
+Tensor.prototype.split = function (this: Tensor, sizes: number | number[], axis = 0) { return split(this, sizes, axis); };
+Tensor.prototype.pad = function (this: Tensor, pads: ReadonlyArray<readonly [number, number]>, value = 0) { return pad(this, pads, value); };
