@@ -17,8 +17,7 @@ import { parseStage1Row } from '../clara/data/stage1Data.ts';
 import { claraTextsForVocabulary } from '../clara/tokenizer/vocabularyTexts.ts';
 import { ClaraModel } from '../clara/claraModel.ts';
 import { stage1Example, collateBatch } from '../clara/examples.ts';
-import { compressionLoss } from '../clara/compressionLoss.ts';
-import { prepareCompressionStage } from '../clara/stages.ts';
+import { compressionLoss, prepareCompressionStage } from '../clara/compressionObjective.ts';
 
 function flag(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(name);

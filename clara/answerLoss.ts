@@ -8,7 +8,7 @@ import { IGNORE_INDEX } from './tokenizer/tokenizer.ts';
  */
 
 /** The flattened positions b·L + t whose next label is supervised, and those labels. */
-export function supervisedTargets(labels: readonly (readonly number[])[]): { positions: number[]; targets: number[] } {
+function supervisedTargets(labels: readonly (readonly number[])[]): { positions: number[]; targets: number[] } {
   const positions: number[] = [];
   const targets: number[] = [];
   labels.forEach((row, b) => {
@@ -19,6 +19,14 @@ export function supervisedTargets(labels: readonly (readonly number[])[]): { pos
     }
   });
   return { positions, targets };
+}
+
+/**
+ * The number of tokens the loss averages over: labels other than −100, position 0 excluded (nothing
+ * predicts it). Gradient accumulation weighs micro-batches by it (train/accumulation.ts).
+ */
+export function supervisedTokenCount(labels: readonly (readonly number[])[]): number {
+  return supervisedTargets(labels).targets.length;
 }
 
 /** From full logits [B, L, V] (what `clara trace` reports): scalar. */

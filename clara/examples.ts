@@ -21,12 +21,12 @@ export interface Batch {
   generator: GeneratorBatch;
 }
 
-/** Stage 1: one document; qa rows target every QA pair, paraphrase rows a paraphrase (instruction drawn from `generator`). */
-export function stage1Example(tokenizer: Tokenizer, row: Stage1Row, generator: Generator): Example {
+/** Stage 1: one document; qa rows target every QA pair, paraphrase rows a paraphrase (instruction drawn from `rng`). */
+export function stage1Example(tokenizer: Tokenizer, row: Stage1Row, rng: Generator): Example {
   const nMem = tokenizer.nMem;
   const parts = row.dataType === 'qa'
     ? stage1QaPrompt(row.questions, row.answers, { nMem })
-    : stage1ParaphrasePrompt(row.paraphrase, { nMem, instructionIndex: generator.int(PARAPHRASE_INSTRUCTIONS.length) });
+    : stage1ParaphrasePrompt(row.paraphrase, { nMem, instructionIndex: rng.int(PARAPHRASE_INSTRUCTIONS.length) });
   return { docs: row.docs.slice(0, 1), generator: tokenizeChatPrompt(tokenizer, parts, { k: 1 }) };
 }
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { cpuBackend } from '../engine/index.ts';
 import { loadStage1File } from '../clara/data/stage1Data.ts';
-import { freshModel } from '../clara/train/freshModel.ts';
-import { trainCompressionStage } from '../clara/train/trainCompressionStage.ts';
+import { freshModel } from '../clara/freshModel.ts';
+import { trainCompressionStage } from '../clara/trainCompressionStage.ts';
 import '../test/clara/train/helpers.ts';
 import { officialSamplePath } from './officialSample.ts';
 

@@ -12,18 +12,17 @@
  */
 import { AdamW, clipGradNorm, Generator, tidy, type Tensor } from '../../engine/index.ts';
 import { ClaraModel } from '../../clara/claraModel.ts';
-import { compressionLoss, DECODER_ADAPTER } from '../../clara/compressionLoss.ts';
+import { compressionLoss, prepareCompressionStage } from '../../clara/compressionObjective.ts';
+import { DECODER_ADAPTER } from '../../clara/adapters.ts';
 import { idsTensor } from '../../clara/compressor.ts';
 import { straightThroughTopK } from '../../clara/differentiableTopK.ts';
-import { candidateBank } from '../../clara/eval/evaluate.ts';
+import { candidateBank, compressCorpus } from '../../clara/retrieval/documentBank.ts';
 import { answerExample, collateBatch, stage1Example } from '../../clara/examples.ts';
 import { generateSyntheticCorpus, type SyntheticCorpus } from '../../clara/data/synth.ts';
 import { parseStage1Row } from '../../clara/data/stage1Data.ts';
 import { parseStage3Row, type Stage3Row } from '../../clara/data/stage3Data.ts';
 import { generateGreedy } from '../../clara/model/generate.ts';
-import { compressCorpus } from '../../clara/retrieval/documentBank.ts';
-import { prepareCompressionStage } from '../../clara/stages.ts';
-import { collateStage3, prepareStage3, stage3Loss } from '../../clara/stage3Loss.ts';
+import { collateStage3, prepareStage3, stage3Loss } from '../../clara/endToEndObjective.ts';
 import { buildEncoderBatch } from '../../clara/tokenizer/encoderInput.ts';
 import { collateGeneratorInputs } from '../../clara/tokenizer/generatorBatch.ts';
 import { claraTextsForVocabulary } from '../../clara/tokenizer/vocabularyTexts.ts';

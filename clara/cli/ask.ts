@@ -1,8 +1,7 @@
 
 import { answerQuestions, rankCandidates } from '../answering.ts';
 import { ClaraModel } from '../claraModel.ts';
-import { ENCODER_ADAPTER } from '../compressor.ts';
-import { QUERY_REASONER_ADAPTER } from '../queryReasoner.ts';
+import { ENCODER_ADAPTER, QUERY_REASONER_ADAPTER } from '../adapters.ts';
 import { loadDocumentBank } from '../retrieval/documentBank.ts';
 import { numberOption, parseOptions, UsageError } from './args.ts';
 import { useBackend } from './backendOption.ts';

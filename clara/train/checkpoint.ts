@@ -26,7 +26,7 @@ export const TEMP_DIR = '.checkpoint.tmp';
 export const TRAINER_STATE_FILE = 'trainer_state.json';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 
-export interface GeneratorState {
+export interface RngState {
   s: number[];
   spareNormal: number | null;
 }
@@ -40,8 +40,8 @@ export interface TrainerState {
   config: TrainingConfig;
   /** The objective's settings (stage, λ…). */
   objective: Record<string, unknown>;
-  /** Every random generator the run draws from, by name (e.g. `dropout`, the LoRA-dropout stream). */
-  generators: Record<string, GeneratorState>;
+  /** The state of every random number generator the run draws from, by name (e.g. `dropout`, the LoRA-dropout stream). */
+  generators: Record<string, RngState>;
   /** What data the run reads: row count and a hash of the rows (the data order depends on both). */
   data: { rows: number; fingerprint: string };
   /** A hash of the trainable parameters' bits: on resume, proves the model is this checkpoint's. */

@@ -1,11 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Generator } from '../../../engine/index.ts';
 import { answerCrossEntropy } from '../../../clara/answerLoss.ts';
-import { compressionLoss, DECODER_ADAPTER } from '../../../clara/compressionLoss.ts';
-import { compressDocuments, ENCODER_ADAPTER, idsTensor } from '../../../clara/compressor.ts';
+import { compressionLoss, prepareCompressionStage } from '../../../clara/compressionObjective.ts';
+import { DECODER_ADAPTER, ENCODER_ADAPTER } from '../../../clara/adapters.ts';
+import { compressDocuments, idsTensor } from '../../../clara/compressor.ts';
 import { memoryMseLoss } from '../../../clara/memoryMseLoss.ts';
-import { spliceCompressed } from '../../../clara/splice.ts';
-import { prepareCompressionStage } from '../../../clara/stages.ts';
+import { spliceCompressed } from '../../../clara/generatorRead.ts';
 import { buildEncoderBatch } from '../../../clara/tokenizer/encoderInput.ts';
 import { findMemorySlots } from '../../../clara/tokenizer/chatPrompt.ts';
 import { collateGeneratorInputs } from '../../../clara/tokenizer/generatorBatch.ts';

@@ -5,7 +5,7 @@ import { cpuBackend, setDefaultBackend } from '../../../engine/index.ts';
 import type { ClaraModel } from '../../../clara/claraModel.ts';
 import { parseStage1Row, type Stage1Row } from '../../../clara/data/stage1Data.ts';
 import { generateSyntheticCorpus } from '../../../clara/data/synth.ts';
-import { freshModel } from '../../../clara/train/freshModel.ts';
+import { freshModel } from '../../../clara/freshModel.ts';
 
 /** Small, fast set-ups shared by the trainer tests: the tiny backbone on the CPU backend. */
 setDefaultBackend(cpuBackend);

@@ -4,7 +4,7 @@ import { parseStage2Row } from '../../../clara/data/stage2Data.ts';
 import { generateSyntheticCorpus } from '../../../clara/data/synth.ts';
 import { latestCheckpoint, readTrainerState } from '../../../clara/train/checkpoint.ts';
 import { readMetrics } from '../../../clara/train/metricsLog.ts';
-import { resumeCompressionStage, trainCompressionStage } from '../../../clara/train/trainCompressionStage.ts';
+import { resumeCompressionStage, trainCompressionStage } from '../../../clara/trainCompressionStage.ts';
 import { synthRows, tempDir, tinyModel, trainableBits } from './helpers.ts';
 
 /** Bits of a float64 loss, so that "equal" means equal to the last bit. */

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { cpuBackend } from '../../../engine/index.ts';
 import { loadStage1File } from '../../../clara/data/stage1Data.ts';
-import { freshModel } from '../../../clara/train/freshModel.ts';
-import { trainCompressionStage } from '../../../clara/train/trainCompressionStage.ts';
+import { freshModel } from '../../../clara/freshModel.ts';
+import { trainCompressionStage } from '../../../clara/trainCompressionStage.ts';
 import './helpers.ts';
 
 /** Stage-1 rows in the official sample's schema (test/clara/data/stage1-sample.jsonl); the official file itself: test-official/. */

@@ -1,15 +1,14 @@
-import { Generator, type Backend } from '../../engine/index.ts';
-import { ClaraModel, memoryTokenCount } from '../claraModel.ts';
-import { ENCODER_ADAPTER } from '../compressor.ts';
-import type { Stage1Row } from '../data/stage1Data.ts';
-import type { Stage2Row } from '../data/stage2Data.ts';
-import { latestCheckpoint, readTrainerState } from './checkpoint.ts';
-import { compressionObjective } from './compressionObjective.ts';
-import { mix32 } from './dataOrder.ts';
-import type { StepMetrics } from './metricsLog.ts';
-import { compressionStageParameters } from './stageParameters.ts';
-import { train, type TrainingJob, type TrainingResult } from './trainer.ts';
-import { resolveTrainingConfig, type TrainingConfig } from './trainingConfig.ts';
+import { Generator, type Backend } from '../engine/index.ts';
+import { ENCODER_ADAPTER } from './adapters.ts';
+import { ClaraModel, memoryTokenCount } from './claraModel.ts';
+import { compressionObjective, compressionStageParameters } from './compressionObjective.ts';
+import type { Stage1Row } from './data/stage1Data.ts';
+import type { Stage2Row } from './data/stage2Data.ts';
+import { latestCheckpoint, readTrainerState } from './train/checkpoint.ts';
+import { mix32 } from './train/dataOrder.ts';
+import type { StepMetrics } from './train/metricsLog.ts';
+import { train, type TrainingJob, type TrainingResult } from './train/trainer.ts';
+import { resolveTrainingConfig, type TrainingConfig } from './train/trainingConfig.ts';
 
 /**
  * Stages 1 and 2 as library calls; `clara pretrain` is a thin layer over these.
@@ -31,7 +30,7 @@ export interface CompressionStageOptions extends Partial<TrainingConfig> {
    * steps, so the generator first learns to read its initial vectors: adds to `frozenSteps`.
    */
   compressorFrozenSteps?: number;
-  /** Run directory: metrics.jsonl and checkpoint/ (see checkpoint.ts). */
+  /** Run directory: metrics.jsonl and checkpoint/ (see train/checkpoint.ts). */
   out?: string;
   /** Continue the run in `out`; `clara` must be loaded from its checkpoint (resumeCompressionStage does this). */
   resume?: boolean;
@@ -62,9 +61,9 @@ export async function trainCompressionStage(options: CompressionStageOptions): P
   const resume = options.resume ?? false;
   if (resume && clara.settings.stage !== stage) throw new Error(`resume: the checkpoint is a stage-${clara.settings.stage} model, not stage ${stage}`);
 
-  const parameters = compressionStageParameters(clara, stage, { resume, generator: new Generator(mix32(config.seed, ADAPTER_INIT_STREAM)) });
+  const parameters = compressionStageParameters(clara, stage, { resume, rng: new Generator(mix32(config.seed, ADAPTER_INIT_STREAM)) });
   clara.settings.stage = stage;
-  const dropout = clara.backbone.generator;
+  const dropout = clara.backbone.rng;
   if (!resume) dropout.setState(new Generator(mix32(config.seed, DROPOUT_STREAM)).state());
   clara.backbone.train();
 
@@ -72,7 +71,7 @@ export async function trainCompressionStage(options: CompressionStageOptions): P
     objective: compressionObjective(clara, stage, { mseWeight: options.mseWeight ?? 0.1 }),
     rows: rows as readonly (Stage1Row | Stage2Row)[],
     parameters,
-    generators: { dropout },
+    rngs: { dropout },
     config,
     saveModel: (dir) => clara.save(dir),
     out: options.out,
