@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { Generator, type Backend } from '../engine/index.ts';
 import { ENCODER_ADAPTER } from './adapters.ts';
 import { ClaraModel, memoryTokenCount } from './claraModel.ts';
 import { compressionObjective, compressionStageParameters } from './compressionObjective.ts';
-import type { Stage1Row } from './data/stage1Data.ts';
-import type { Stage2Row } from './data/stage2Data.ts';
+import type { LoadResult } from './data/jsonLines.ts';
+import { loadStage1File, type Stage1Row } from './data/stage1Data.ts';
+import { loadStage2File, type Stage2Row } from './data/stage2Data.ts';
 import { latestCheckpoint, readTrainerState } from './train/checkpoint.ts';
 import { mix32 } from './train/dataOrder.ts';
 import type { StepMetrics } from './train/metricsLog.ts';
@@ -25,6 +27,8 @@ export interface CompressionStageOptions extends Partial<TrainingConfig> {
   rows: readonly Stage1Row[] | readonly Stage2Row[];
   /** λ of L = L_ce + λ·L_mse (default 0.1). */
   mseWeight?: number;
+  /** Warm-up as a share of the steps, when `warmupSteps` is not given (default 3 %). */
+  warmupShare?: number;
   /**
    * Hold the compressor (encoder_adapter and, in stage 1, the `<MEMi>` rows) still for the first N
    * steps, so the generator first learns to read its initial vectors: adds to `frozenSteps`.
@@ -113,4 +117,51 @@ export async function resumeCompressionStage(options: {
     onStep: options.onStep,
   });
   return { ...result, clara };
+}
+
+/**
+ * The rows of a stage-1 or stage-2 file. Stage-1 rows hold one document; stage-2 rows hold k, taken
+ * from the first row and required of all.
+ */
+export function loadCompressionRows(stage: 1 | 2, file: string, options: { skipInvalid?: boolean } = {}): LoadResult<Stage1Row> | LoadResult<Stage2Row> {
+  if (stage === 1) return loadStage1File(file, options);
+  return loadStage2File(file, { ...options, docsPerRow: firstRowDocCount(readFileSync(file, 'utf8')) });
+}
+
+/** The document count of the first parsable row (undefined: let the loader report the problem). */
+function firstRowDocCount(text: string): number | undefined {
+  for (const line of text.split(/\r?\n/)) {
+    if (line.trim() === '') continue;
+    try {
+      const row = JSON.parse(line) as Record<string, unknown>;
+      const docs = row.docs ?? row.context ?? row.content;
+      return Array.isArray(docs) && docs.length > 0 ? docs.length : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** The CLaRa settings a run may set on a model before its first compression stage. */
+export interface CompressionModelSettings {
+  docMaxLength?: number;
+  compressionRate?: number;
+  /** Rank r of the adapters the stage creates; alpha = 2r. */
+  loraRank?: number;
+  loraDropout?: number;
+}
+
+/**
+ * Sets what a compression stage about to start needs of the model's settings: the given ones, and
+ * in stage 2 the number of documents the generator reads (k, the rows' document count).
+ */
+export function configureCompressionModel(clara: ClaraModel, stage: 1 | 2, rows: readonly Stage1Row[] | readonly Stage2Row[], settings: CompressionModelSettings): void {
+  if (settings.docMaxLength !== undefined) clara.settings.docMaxLength = settings.docMaxLength;
+  if (settings.compressionRate !== undefined) clara.settings.compressionRate = settings.compressionRate;
+  const lora = { ...clara.settings.lora };
+  if (settings.loraRank !== undefined) Object.assign(lora, { r: settings.loraRank, alpha: 2 * settings.loraRank });
+  if (settings.loraDropout !== undefined) lora.dropout = settings.loraDropout;
+  clara.settings.lora = lora;
+  if (stage === 2 && rows.length > 0) clara.settings.generationTopK = rows[0]!.docs.length;
 }

@@ -45,3 +45,12 @@ export function parseStage3Jsonl(text: string, source: string, options?: LoadOpt
 export function loadStage3File(path: string, options?: LoadOptions): LoadResult<Stage3Row> {
   return loadJsonLinesFile(path, parseStage3Row, options);
 }
+
+/** Keeps N candidates per row: the relevant ones, then the others in order (`pos_index` follows). */
+export function limitCandidates(rows: readonly Stage3Row[], n: number): Stage3Row[] {
+  return rows.map((row) => {
+    if (row.docs.length <= n) return row;
+    const keep = [...row.posIndex, ...row.docs.map((_, i) => i).filter((i) => !row.posIndex.includes(i))].slice(0, n).sort((a, b) => a - b);
+    return { ...row, docs: keep.map((i) => row.docs[i]!), posIndex: row.posIndex.filter((i) => keep.includes(i)).map((i) => keep.indexOf(i)) };
+  });
+}

@@ -20,7 +20,7 @@ export interface ScheduleOptions {
 export const DEFAULT_WARMUP_SHARE = 0.03;
 export const DEFAULT_MIN_LR_RATIO = 0.1;
 
-/** ceil(share · steps), as HF's `warmup_ratio`. */
+/** ceil(share · steps), as HF's `warmup_ratio` (share default 3 %). */
 export function defaultWarmupSteps(steps: number, share = DEFAULT_WARMUP_SHARE): number {
   return Math.ceil(share * steps);
 }

@@ -48,9 +48,9 @@ export const TRAINING_DEFAULTS = {
 
 /**
  * Fills in the defaults: `steps` defaults to one pass over the data (`rowCount` rows), warm-up to
- * 3 % of the steps. Throws a RangeError naming the first bad value.
+ * `warmupShare` of the steps (default 3 %). Throws a RangeError naming the first bad value.
  */
-export function resolveTrainingConfig(partial: Partial<TrainingConfig>, rowCount: number): TrainingConfig {
+export function resolveTrainingConfig(partial: Partial<TrainingConfig> & { warmupShare?: number }, rowCount: number): TrainingConfig {
   const d = TRAINING_DEFAULTS;
   const batchSize = partial.batchSize ?? d.batchSize;
   const gradAccum = partial.gradAccum ?? d.gradAccum;
@@ -58,7 +58,7 @@ export function resolveTrainingConfig(partial: Partial<TrainingConfig>, rowCount
   const config: TrainingConfig = {
     steps, batchSize, gradAccum,
     lr: partial.lr ?? d.lr,
-    warmupSteps: partial.warmupSteps ?? defaultWarmupSteps(steps),
+    warmupSteps: partial.warmupSteps ?? defaultWarmupSteps(steps, partial.warmupShare),
     minLrRatio: partial.minLrRatio ?? d.minLrRatio,
     betas: partial.betas ?? d.betas,
     eps: partial.eps ?? d.eps,
