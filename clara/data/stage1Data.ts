@@ -16,10 +16,17 @@ export type Stage1Row =
   | { dataType: 'qa'; docs: string[]; questions: string[]; answers: string[] }
   | { dataType: 'paraphrase'; docs: string[]; paraphrase: string };
 
-/** The JSON written to a stage-1 file (the synthetic corpus writes these). */
+/** A row as a stage-1 file holds it. */
 export type Stage1Json =
   | { data_type: 'qa'; question: string[]; answers: string[]; docs: string[] }
   | { data_type: 'paraphrase'; answers: string[]; docs: string[] };
+
+/** The JSON of a row, as `parseStage1Row` reads it back (the synthetic corpus writes these). */
+export function stage1Json(row: Stage1Row): Stage1Json {
+  return row.dataType === 'qa'
+    ? { data_type: 'qa', question: row.questions, answers: row.answers, docs: row.docs }
+    : { data_type: 'paraphrase', answers: [row.paraphrase], docs: row.docs };
+}
 
 export function parseStage1Row(row: JsonObject, options: LoadOptions = {}): Stage1Row {
   const dataType = row['data_type'] ?? 'qa';

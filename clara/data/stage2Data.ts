@@ -18,11 +18,17 @@ export interface Stage2Row {
   goldAnswer?: string;
 }
 
+/** A row as a stage-2 file holds it. */
 export interface Stage2Json {
   question: string;
   docs: string[];
   answer: string;
-  gold_answer: string;
+  gold_answer?: string;
+}
+
+/** The JSON of a row, as `parseStage2Row` reads it back (the synthetic corpus writes these). */
+export function stage2Json(row: Stage2Row): Stage2Json {
+  return { question: row.question, docs: row.docs, answer: row.answer, ...(row.goldAnswer === undefined ? {} : { gold_answer: row.goldAnswer }) };
 }
 
 /** The target answer of a stage-2 or stage-3 row, by the official precedence. */

@@ -20,11 +20,17 @@ export interface Stage3Row {
   posIndex: number[];
 }
 
+/** A row as a stage-3 file holds it. */
 export interface Stage3Json {
   question: string;
   docs: string[];
   answer: string;
   pos_index: number[];
+}
+
+/** The JSON of a row, as `parseStage3Row` reads it back (the synthetic corpus writes these). */
+export function stage3Json(row: Stage3Row): Stage3Json {
+  return { question: row.question, docs: row.docs, answer: row.answer, pos_index: row.posIndex };
 }
 
 export function parseStage3Row(row: JsonObject, options: LoadOptions = {}): Stage3Row {

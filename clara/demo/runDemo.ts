@@ -1,18 +1,17 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../../engine/index.ts';
+import { ENCODER_ADAPTER, QUERY_REASONER_ADAPTER } from '../adapters.ts';
 import { answerQuestions, rankCandidates } from '../answering.ts';
 import { ClaraModel, memoryTokenCount } from '../claraModel.ts';
-import { ENCODER_ADAPTER, QUERY_REASONER_ADAPTER } from '../adapters.ts';
-import { parseStage1Row, type Stage1Row } from '../data/stage1Data.ts';
-import { parseStage3Row, type Stage3Row } from '../data/stage3Data.ts';
+import type { Stage3Row } from '../data/stage3Data.ts';
 import { writeSyntheticCorpus } from '../data/writeSynthCorpus.ts';
 import { documentSpecificShare } from '../eval/documentSpecificShare.ts';
-import { candidateBank } from '../retrieval/documentBank.ts';
 import { meanRecall, scoreAnswers } from '../eval/metrics.ts';
-import { rankCandidatesBm25 } from '../retrieval/bm25.ts';
-import { claraTextsForVocabulary } from '../tokenizer/vocabularyTexts.ts';
 import { vocabularyTexts } from '../freshModel.ts';
+import { rankCandidatesBm25 } from '../retrieval/bm25.ts';
+import { candidateBank } from '../retrieval/documentBank.ts';
+import { claraTextsForVocabulary } from '../tokenizer/vocabularyTexts.ts';
 import type { StepMetrics } from '../train/metricsLog.ts';
 import { trainCompressionStage } from '../trainCompressionStage.ts';
 import { trainEndToEnd } from '../trainEndToEnd.ts';
@@ -88,9 +87,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     seed: options.seed, entities: s.entities, candidates: s.candidates, heldOutShare: s.heldOutShare, qaRows: s.corpus.qaRows, paraphraseRows: s.corpus.paraphraseRows,
     paraphraseTarget: s.corpus.reconstruct ? 'reconstruction' : 'reworded', namePool: s.corpus.namePool, stage3Wordings: s.corpus.stage3Wordings,
   });
-  const stage1Rows: Stage1Row[] = corpus.stage1.map((r) => parseStage1Row(r as never));
-  const trainRows: Stage3Row[] = corpus.stage3Train.map((r) => parseStage3Row(r as never));
-  const heldOutRows: Stage3Row[] = corpus.stage3HeldOut.map((r) => parseStage3Row(r as never));
+  const { stage1: stage1Rows, stage3Train: trainRows, stage3HeldOut: heldOutRows } = corpus;
   const trainedQuestions = corpus.questions.length - heldOutRows.length;
   say(`${corpus.documents.length} documents, ${trainedQuestions} trained and ${heldOutRows.length} held-out questions (${trainRows.length} stage-3 training rows), ${s.candidates} candidates each`);
 
