@@ -2,9 +2,9 @@ import { crossEntropy, tensor, type Tensor } from '../engine/index.ts';
 import { IGNORE_INDEX } from './tokenizer/tokenizer.ts';
 
 /**
- * The generator's loss (spec §4): next-token cross-entropy where only the answer tokens and the
- * closing `</s>` are supervised (labels −100 elsewhere), averaged over all supervised tokens of the
- * batch. Position t predicts label t + 1.
+ * The generator's loss (docs/clara.md §4): next-token cross-entropy where only the answer tokens
+ * and the closing `</s>` are supervised (labels −100 elsewhere), averaged over all supervised
+ * tokens of the batch. Position t predicts label t + 1.
  */
 
 /** The flattened positions b·L + t whose next label is supervised, and those labels. */

@@ -1,8 +1,9 @@
 import { Generator, noGrad, oneHot, stack, topk, uniform, type Tensor } from '../engine/index.ts';
 
 /**
- * Differentiable top-k selection (docs/clara.md §6): choose k of N candidate documents from their scores so
- * that the forward pass is a hard choice and the backward pass still tells the scores how to move.
+ * Differentiable top-k selection (docs/clara.md §6): choose k of N candidate documents from their
+ * scores so that the forward pass is a hard choice and the backward pass still tells the scores how
+ * to move.
  *
  * The official estimator (straight-through, no noise), for scores s [B, N]:
  *   l = s / max(τ, 1e-6)

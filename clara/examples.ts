@@ -6,9 +6,10 @@ import { collateGeneratorInputs, type GeneratorBatch } from './tokenizer/generat
 import type { Tokenizer } from './tokenizer/tokenizer.ts';
 
 /**
- * Training examples and batches. An example is the k documents the generator will read
- * (compressed) and its tokenized prompt with k memory slots and, in training, the answer.
- * A batch stacks B examples: B·k compressor rows and B generator rows, each left-padded.
+ * Training examples and batches (docs/clara.md §2, §3). An example is the k documents the generator
+ * will read (compressed) and its tokenized prompt with k memory slots and, in training, the answer.
+ * A batch stacks B examples: B·k compressor rows [B·k, T + n] and B generator rows [B, L], each
+ * left-padded.
  */
 export interface Example {
   docs: string[];

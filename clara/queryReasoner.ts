@@ -5,9 +5,9 @@ import { compressDocuments } from './compressor.ts';
 import { buildEncoderBatch } from './tokenizer/encoderInput.ts';
 
 /**
- * The query reasoner (docs/clara.md §2, §6): the compressor's forward with `query_reasoner_adapter` active
- * and the question as its text, `<ENC> <s> question </s> <MEM0…MEM{n-1}>`, giving n vectors that
- * live in the same space as compressed documents. Retrieval is a cosine search against them.
+ * The query reasoner (docs/clara.md §2, §6): the compressor's forward with `query_reasoner_adapter`
+ * active and the question as its text, `<ENC> <s> question </s> <MEM0…MEM{n-1}>`, giving n vectors
+ * that live in the same space as compressed documents. Retrieval is a cosine search against them.
  */
 
 /** questions → [B, n·d], flattened as documents are. */

@@ -13,7 +13,9 @@ import { train, type TrainingJob, type TrainingResult } from './train/trainer.ts
 import { resolveTrainingConfig, type TrainingConfig } from './train/trainingConfig.ts';
 
 /**
- * Stages 1 and 2 as library calls; `clara pretrain` is a thin layer over these.
+ * Stages 1 and 2 (docs/clara.md §4, §5) as library calls: the objective of compressionObjective.ts
+ * run by the generic trainer (train/trainer.ts), with its seeds, its compressor hold and its resume.
+ * `clara pretrain` is a thin layer over these.
  *
  *     const clara = ClaraModel.fromScratch(…)   // or ClaraModel.load(stage1Dir) for stage 2
  *     const { rows } = loadStage1File('data.jsonl');

@@ -11,9 +11,10 @@ import { train, type TrainingResult } from './train/trainer.ts';
 import { resolveTrainingConfig, type TrainingConfig } from './train/trainingConfig.ts';
 
 /**
- * Stage 3 as a library call (`clara e2e` is a thin layer over it): compress every candidate once
- * with the frozen compressor, create the query reasoner as a copy of the compressor, and train it
- * with the generator through the answer loss alone.
+ * Stage 3 (docs/clara.md §6) as a library call (`clara e2e` is a thin layer over it): compress
+ * every candidate once with the frozen compressor, create the query reasoner as a copy of the
+ * compressor, and train it with the generator through the answer loss alone (the objective of
+ * endToEndObjective.ts, run by the generic trainer).
  *
  *     const clara = ClaraModel.load('runs/stage1');
  *     const { rows } = loadStage3File('stage3-train.jsonl');

@@ -5,7 +5,7 @@ import { backendOption } from './backendOption.ts';
 /** `clara synth`: writes the seeded synthetic corpus (clara/data/writeSynthCorpus.ts). */
 export const SYNTH_HELP = `Usage: clara synth --out DIR [options]
 
-Writes a seeded synthetic corpus of invented people and their facts, in the formats of spec §7:
+Writes a seeded synthetic corpus of invented people and their facts, in the formats of docs/clara.md §7:
   DIR/stage1.jsonl          qa and paraphrase rows (held-out facts excluded)
   DIR/stage2.jsonl          trained questions with k documents each
   DIR/stage3-train.jsonl    trained questions with N candidates and pos_index

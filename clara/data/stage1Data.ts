@@ -1,5 +1,5 @@
 /**
- * Stage 1 (salient compressor pretraining) rows, spec §7:
+ * Stage 1 (salient compressor pretraining) rows, docs/clara.md §7:
  *
  *     {"data_type":"qa","question":[q1,…],"answers":[a1,…],"docs":[document]}
  *     {"data_type":"paraphrase","answers":["<paraphrase>"],"docs":[document]}

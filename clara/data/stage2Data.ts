@@ -1,5 +1,5 @@
 /**
- * Stage 2 (compression instruction tuning) rows, spec §7:
+ * Stage 2 (compression instruction tuning) rows, docs/clara.md §7:
  *
  *     {"question":str,"docs":[5 × str],"answer":str,"gold_answer":str}
  *

@@ -1,5 +1,5 @@
 /**
- * Stage 3 (end to end) rows, spec §7:
+ * Stage 3 (end to end) rows, docs/clara.md §7:
  *
  *     {"question":str,"docs":[N × str],"answer":str,"pos_index":[int,…]}
  *

@@ -1,5 +1,6 @@
 /**
- * Writes a synthetic corpus to a folder in the spec §7 formats; this is what `npx clara synth` runs.
+ * Writes a synthetic corpus to a folder in the formats of docs/clara.md §7; this is what `npx clara
+ * synth` runs.
  *
  *     stage1.jsonl          qa and paraphrase rows (held-out facts excluded)
  *     stage2.jsonl          trained questions, k documents each, gold included

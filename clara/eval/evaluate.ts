@@ -8,7 +8,7 @@ import { meanRecall, scoreAnswers, type AnswerScores } from './metrics.ts';
 /**
  * Evaluation on stage-3 rows (question, N candidates, answer, pos_index): retrieval recall@1/3/5
  * among the candidates, and EM / F1 / cover accuracy of the answers generated from the top-k
- * compressed documents (spec §8).
+ * compressed documents (docs/clara.md §8).
  */
 export interface EvaluationResult extends AnswerScores {
   recall: Record<number, number>;

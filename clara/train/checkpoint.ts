@@ -40,7 +40,7 @@ export interface TrainerState {
   config: TrainingConfig;
   /** The objective's settings (stage, λ…). */
   objective: Record<string, unknown>;
-  /** The state of every random number generator the run draws from, by name (e.g. `dropout`, the LoRA-dropout stream). */
+  /** The state of every random number generator the run draws from, by name (e.g. `dropout`). */
   generators: Record<string, RngState>;
   /** What data the run reads: row count and a hash of the rows (the data order depends on both). */
   data: { rows: number; fingerprint: string };
@@ -85,7 +85,7 @@ export async function writeCheckpoint(out: string, contents: CheckpointContents)
  * Repairs what a crash during the swap can leave: no `checkpoint` but a complete
  * `checkpoint.previous` (renamed back), or both (the previous one deleted).
  */
-export function recoverCheckpoint(out: string): void {
+function recoverCheckpoint(out: string): void {
   const final = join(out, CHECKPOINT_DIR);
   const previous = join(out, PREVIOUS_DIR);
   if (!existsSync(previous)) return;
@@ -122,7 +122,7 @@ export function readTrainerState(dir: string): TrainerState {
 }
 
 /** AdamW's state dict as a safetensors file (float32 moments are written bit for bit). */
-export async function writeOptimizerState(file: string, optimizer: AdamW): Promise<void> {
+async function writeOptimizerState(file: string, optimizer: AdamW): Promise<void> {
   const { step, tensors } = optimizer.stateDict();
   const host: Record<string, TensorToWrite> = {};
   try {

@@ -1,8 +1,8 @@
 import { cosineSchedule, type LRSchedule } from '../../engine/index.ts';
 
 /**
- * The learning-rate schedule of every CLaRa stage (spec §4): linear warm-up from 0 to `lr`, then a
- * half cosine down to a floor of `minLrRatio · lr` at the last step.
+ * The learning-rate schedule of every CLaRa stage (docs/clara.md §4): linear warm-up from 0 to
+ * `lr`, then a half cosine down to a floor of `minLrRatio · lr` at the last step.
  *
  * Convention (as Hugging Face's schedulers): the schedule is looked up with the number of steps
  * already taken, so with a warm-up the very first update uses lr 0.

@@ -25,8 +25,8 @@ import { lrScaleLookup, type TrainingConfig } from './trainingConfig.ts';
  *   6. record    metrics line, progress bar, checkpoint every `saveEvery` steps and at the end.
  *
  * Resuming restores the optimiser's moments and step count (hence the schedule), the named random
- * random number generators (`rngs`), and starts at the checkpoint's step; with the data order a function of the step,
- * the rest of the run is the uninterrupted run's, bit for bit.
+ * number generators (`rngs`), and starts at the checkpoint's step; with the data order a function
+ * of the step, the rest of the run is the uninterrupted run's, bit for bit.
  */
 export interface TrainingJob<Row, Batch> {
   objective: TrainingObjective<Row, Batch>;
@@ -205,7 +205,7 @@ async function checkResumable<Row, Batch>(state: TrainerState, job: TrainingJob<
     differences.push(`data: the checkpoint's run read ${state.data.rows} rows (fingerprint ${state.data.fingerprint}), this one ${data.rows} (fingerprint ${data.fingerprint})`);
   }
   for (const name of Object.keys(job.rngs)) {
-    if (state.generators[name] === undefined) differences.push(`random generator "${name}" is not in the checkpoint`);
+    if (state.generators[name] === undefined) differences.push(`random number generator "${name}" is not in the checkpoint`);
   }
   if (differences.length > 0) throw new Error(`cannot resume from ${dir}, the run would not continue as it started:\n  ${differences.join('\n  ')}`);
   const { fingerprint } = await inspectParameters(job.parameters);

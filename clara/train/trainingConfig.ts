@@ -39,7 +39,7 @@ export interface TrainingConfig {
   frozenSteps: Record<string, number>;
 }
 
-/** CLaRa's official optimiser settings (spec §4); lr 1e-4 is the official rate. */
+/** CLaRa's official optimiser settings (docs/clara.md §4); lr 1e-4 is the official rate. */
 export const TRAINING_DEFAULTS = {
   batchSize: 8, gradAccum: 1, lr: 1e-4, minLrRatio: DEFAULT_MIN_LR_RATIO, betas: [0.9, 0.95] as [number, number],
   eps: 1e-8, weightDecay: 0, maxGradNorm: 1.0, seed: 0, lrScales: {} as Record<string, number>,

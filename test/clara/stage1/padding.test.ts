@@ -15,10 +15,10 @@ import { availableBackends } from '../../helpers/backends.ts';
 import { maxAbsDiff } from './helpers.ts';
 
 /**
- * Padding is invisible (spec §2–4): the compressor's rows are left-padded and masked, RoPE positions
- * start at each row's first real token, the generator's rows are left-padded with labels −100, and
- * both losses average over real positions only. So, on a stage-1 model built from scratch (compact
- * vocabulary, tiny backbone, random non-zero adapters, n = 4):
+ * Padding is invisible (docs/clara.md §2–4): the compressor's rows are left-padded and masked, RoPE
+ * positions start at each row's first real token, the generator's rows are left-padded with labels
+ * −100, and both losses average over real positions only. So, on a stage-1 model built from scratch
+ * (compact vocabulary, tiny backbone, random non-zero adapters, n = 4):
  *  - padding the encoder rows to doc_max_length + 3 (`'max_length'`) instead of the longest document
  *    (`'longest'`) changes neither the losses, nor the compressed vectors, nor the gradients;
  *  - batching an example with a longer one (more left padding on its generator and encoder rows)

@@ -4,7 +4,7 @@ import { Generator, normal, tensor, type Tensor } from '../../../engine/index.ts
 import { gumbelTopK, softTopK, straightThroughTopK } from '../../../clara/differentiableTopK.ts';
 import { gradcheck, randomValues } from '../../helpers/gradcheck.ts';
 
-/** The differentiable top-k of spec §6: exact hard forward, soft gradient. */
+/** The differentiable top-k of docs/clara.md §6: exact hard forward, soft gradient. */
 
 describe('straight-through top-k', () => {
   it('forward is exactly the hard selection in descending score order', async () => {
