@@ -51,6 +51,11 @@ export async function rankCandidates(clara: ClaraModel, bank: Tensor, questions:
   return out;
 }
 
+/** The bank rows of each question's k best candidates, best first: the documents to answer from. */
+export function topCandidates(rankings: readonly Ranking[], candidates: readonly (readonly number[])[], k: number): number[][] {
+  return rankings.map((ranking, i) => ranking.order.slice(0, k).map((j) => candidates[i]![j]!));
+}
+
 /**
  * Answers each question from the given bank rows (k compressed documents per question, best first;
  * an empty list asks the generator with no documents at all). Returns the decoded answers.

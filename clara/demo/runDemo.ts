@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../../engine/index.ts';
 import { ENCODER_ADAPTER, QUERY_REASONER_ADAPTER } from '../adapters.ts';
-import { answerQuestions, rankCandidates } from '../answering.ts';
+import { answerQuestions, rankCandidates, topCandidates } from '../answering.ts';
 import { ClaraModel, memoryTokenCount } from '../claraModel.ts';
 import type { Stage3Row } from '../data/stage3Data.ts';
 import { writeSyntheticCorpus } from '../data/writeSynthCorpus.ts';
@@ -150,8 +150,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const pickCands = cands.slice(0, s.answerQuestions);
     let docs: number[][] = pick.map(() => []);
     if (docsFrom === 'retrieved') {
-      const orders = (await rankCandidates(clara, bank, pick.map((r) => r.question), pickCands)).map((r) => r.order);
-      docs = orders.map((order, i) => order.slice(0, s.stage3.k).map((j) => pickCands[i]![j]!));
+      docs = topCandidates(await rankCandidates(clara, bank, pick.map((r) => r.question), pickCands), pickCands, s.stage3.k);
     } else if (docsFrom === 'gold') {
       docs = pick.map((r, i) => r.posIndex.slice(0, 1).map((j) => pickCands[i]![j]!));
     }
