@@ -29,7 +29,7 @@ export function freshModel(options: FreshModelOptions): ClaraModel {
 }
 
 /** A preset by name, or a config.json file (its vocab_size is replaced by the tokenizer's anyway). */
-export function resolveBackboneConfig(base: string | MistralConfig): MistralConfig {
+function resolveBackboneConfig(base: string | MistralConfig): MistralConfig {
   if (typeof base !== 'string') return base;
   const preset = PRESETS[base];
   if (preset !== undefined) return preset;

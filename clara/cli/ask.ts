@@ -5,7 +5,7 @@ import { loadDocumentBank } from '../retrieval/documentBank.ts';
 import { Options, UsageError } from './args.ts';
 import { useBackend } from './backendOption.ts';
 
-export const ASK_HELP = `Usage: clara ask --model DIR --index INDEX [--k K] [--max-new-tokens T] [--json] "question"
+const ASK_HELP = `Usage: clara ask --model DIR --index INDEX [--k K] [--max-new-tokens T] [--json] "question"
 
 Encodes the question with the query reasoner, ranks every document of the bank (\`clara compress\`)
 by cosine similarity, prints the top k with their scores, and the answer the generator writes from

@@ -5,7 +5,7 @@ import { ProgressBar } from '../train/progress.ts';
 import { Options } from './args.ts';
 import { useBackend } from './backendOption.ts';
 
-export const COMPRESS_HELP = `Usage: clara compress --model DIR --docs FILE --out INDEX [--batch-size B] [--backend auto|webgpu|cpu]
+const COMPRESS_HELP = `Usage: clara compress --model DIR --docs FILE --out INDEX [--batch-size B] [--backend auto|webgpu|cpu]
 
 Compresses every document of FILE once with the model's compressor (encoder_adapter) and writes a
 document bank (safetensors): vectors F32 [docs, n, d], doc_ids I32 [docs], and the texts in the

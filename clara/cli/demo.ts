@@ -6,7 +6,7 @@ import { TOPK_ESTIMATORS } from '../differentiableTopK.ts';
 import { Options } from './args.ts';
 import { useBackend } from './backendOption.ts';
 
-export const DEMO_HELP = `Usage: clara demo [--quick] [--json] [--out DIR] [--seed S] [--estimator NAME] [--backend auto|webgpu|cpu]
+const DEMO_HELP = `Usage: clara demo [--quick] [--json] [--out DIR] [--seed S] [--estimator NAME] [--backend auto|webgpu|cpu]
 
 CLaRa end to end on a generated corpus: stage 1 (compressor pretraining), stage 3 (query reasoner
 and generator trained through the answer loss, no relevance labels), then retrieval recall@1/3/5

@@ -6,7 +6,7 @@ import { trainEndToEnd } from '../trainEndToEnd.ts';
 import { Options, UsageError } from './args.ts';
 import { useBackend } from './backendOption.ts';
 
-export const E2E_HELP = `Usage: clara e2e --model DIR --data FILE --out DIR [options]
+const E2E_HELP = `Usage: clara e2e --model DIR --data FILE --out DIR [options]
 
 Stage 3: trains the query reasoner (created as a copy of the compressor) and the generator end to
 end through the answer loss alone, on stage-3 rows {question, docs: N candidates, answer, pos_index}

@@ -4,7 +4,7 @@ import { evaluateRows } from '../eval/evaluate.ts';
 import { Options } from './args.ts';
 import { useBackend } from './backendOption.ts';
 
-export const EVAL_HELP = `Usage: clara eval --model DIR --data FILE [--k K] [--no-docs] [--limit N] [--json] [--skip-invalid]
+const EVAL_HELP = `Usage: clara eval --model DIR --data FILE [--k K] [--no-docs] [--limit N] [--json] [--skip-invalid]
 
 Evaluates on stage-3 rows (question, N candidate docs, answer, pos_index): recall@1/3/5 of the
 query reasoner among each row's candidates, and EM, F1 and cover accuracy of the answers generated

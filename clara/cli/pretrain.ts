@@ -13,7 +13,7 @@ import { backendOption, useBackend } from './backendOption.ts';
  * `clara pretrain`: stages 1 and 2. Parses the flags, loads the data and the model, and calls
  * `trainCompressionStage` (clara/trainCompressionStage.ts), which does all the work.
  */
-export const PRETRAIN_HELP = `Usage: clara pretrain --stage 1|2 --data FILE --out DIR [options]
+const PRETRAIN_HELP = `Usage: clara pretrain --stage 1|2 --data FILE --out DIR [options]
 
 Stage 1 (salient compressor pretraining) trains both LoRA adapters and the memory-token rows on
 L = CE + λ·MSE with one document per row; stage 2 (compression instruction tuning) continues the

@@ -3,7 +3,7 @@ import { Options, UsageError, type OptionSpec } from './args.ts';
 import { backendOption } from './backendOption.ts';
 
 /** `clara synth`: writes the seeded synthetic corpus (clara/data/writeSynthCorpus.ts). */
-export const SYNTH_HELP = `Usage: clara synth --out DIR [options]
+const SYNTH_HELP = `Usage: clara synth --out DIR [options]
 
 Writes a seeded synthetic corpus of invented people and their facts, in the formats of docs/clara.md §7:
   DIR/stage1.jsonl          qa and paraphrase rows (held-out facts excluded)

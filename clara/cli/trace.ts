@@ -2,7 +2,7 @@ import { TRACE_TENSORS_HELP, traceModel } from '../model/trace.ts';
 import { Options } from './args.ts';
 import { useBackend } from './backendOption.ts';
 
-export const TRACE_HELP = `Usage: clara trace --model DIR --inputs FILE --out FILE [--adapter NAME] [--backend auto|webgpu|cpu]
+const TRACE_HELP = `Usage: clara trace --model DIR --inputs FILE --out FILE [--adapter NAME] [--backend auto|webgpu|cpu]
 
 Runs the model of a checkpoint directory (Hugging Face layout; adapters under DIR/adapters/<name>/ in
 PEFT layout are loaded) on the inputs of a safetensors file, and writes every layer's hidden states,

@@ -21,14 +21,14 @@ export type Stage1Json =
   | { data_type: 'qa'; question: string[]; answers: string[]; docs: string[] }
   | { data_type: 'paraphrase'; answers: string[]; docs: string[] };
 
-/** The JSON of a row, as `parseStage1Row` reads it back (the synthetic corpus writes these). */
+/** The JSON of a row, as `loadStage1File` reads it back (the synthetic corpus writes these). */
 export function stage1Json(row: Stage1Row): Stage1Json {
   return row.dataType === 'qa'
     ? { data_type: 'qa', question: row.questions, answers: row.answers, docs: row.docs }
     : { data_type: 'paraphrase', answers: [row.paraphrase], docs: row.docs };
 }
 
-export function parseStage1Row(row: JsonObject, options: LoadOptions = {}): Stage1Row {
+function parseStage1Row(row: JsonObject, options: LoadOptions = {}): Stage1Row {
   const dataType = row['data_type'] ?? 'qa';
   if (dataType !== 'qa' && dataType !== 'paraphrase') throw new FieldError('data_type', 'must be "qa" or "paraphrase"');
   const docs = requireDocs(row, options.docsPerRow ?? 1);

@@ -26,7 +26,7 @@ export interface Stage2Json {
   gold_answer?: string;
 }
 
-/** The JSON of a row, as `parseStage2Row` reads it back (the synthetic corpus writes these). */
+/** The JSON of a row, as `loadStage2File` reads it back (the synthetic corpus writes these). */
 export function stage2Json(row: Stage2Row): Stage2Json {
   return { question: row.question, docs: row.docs, answer: row.answer, ...(row.goldAnswer === undefined ? {} : { gold_answer: row.goldAnswer }) };
 }
@@ -41,7 +41,7 @@ export function resolveAnswer(row: JsonObject): string {
   throw new FieldError('answer', 'must be a string (or "answers" / "golden_answers" a non-empty list of strings)');
 }
 
-export function parseStage2Row(row: JsonObject, options: LoadOptions = {}): Stage2Row {
+function parseStage2Row(row: JsonObject, options: LoadOptions = {}): Stage2Row {
   const question = requireNonEmptyString(row, 'question');
   const docs = requireDocs(row, options.docsPerRow);
   const answer = resolveAnswer(row);

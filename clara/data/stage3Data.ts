@@ -28,12 +28,12 @@ export interface Stage3Json {
   pos_index: number[];
 }
 
-/** The JSON of a row, as `parseStage3Row` reads it back (the synthetic corpus writes these). */
+/** The JSON of a row, as `loadStage3File` reads it back (the synthetic corpus writes these). */
 export function stage3Json(row: Stage3Row): Stage3Json {
   return { question: row.question, docs: row.docs, answer: row.answer, pos_index: row.posIndex };
 }
 
-export function parseStage3Row(row: JsonObject, options: LoadOptions = {}): Stage3Row {
+function parseStage3Row(row: JsonObject, options: LoadOptions = {}): Stage3Row {
   const question = requireNonEmptyString(row, 'question');
   const docs = requireDocs(row, options.docsPerRow);
   const answer = resolveAnswer(row);

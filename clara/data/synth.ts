@@ -66,7 +66,7 @@ export interface SynthOptions {
 }
 
 export type Attribute = 'birthplace' | 'birthYear' | 'job' | 'colour' | 'pet';
-export const ATTRIBUTES: readonly Attribute[] = ['birthplace', 'birthYear', 'job', 'colour', 'pet'];
+const ATTRIBUTES: readonly Attribute[] = ['birthplace', 'birthYear', 'job', 'colour', 'pet'];
 
 export interface Fact {
   attribute: Attribute;

@@ -23,8 +23,8 @@ import type { TrainingConfig } from './trainingConfig.ts';
 export const CHECKPOINT_DIR = 'checkpoint';
 export const PREVIOUS_DIR = 'checkpoint.previous';
 export const TEMP_DIR = '.checkpoint.tmp';
-export const TRAINER_STATE_FILE = 'trainer_state.json';
-export const OPTIMIZER_FILE = 'optimizer.safetensors';
+const TRAINER_STATE_FILE = 'trainer_state.json';
+const OPTIMIZER_FILE = 'optimizer.safetensors';
 
 export interface RngState {
   s: number[];
