@@ -57,8 +57,9 @@ export function topCandidates(rankings: readonly Ranking[], candidates: readonly
 }
 
 /**
- * Answers each question from the given bank rows (k compressed documents per question, best first;
- * an empty list asks the generator with no documents at all). Returns the decoded answers.
+ * Answers each question from the given rows of `bank` [docs, n, d] (k compressed documents per
+ * question, best first; an empty list asks the generator with no documents at all). Returns the
+ * decoded answers.
  */
 export async function answerQuestions(clara: ClaraModel, bank: Tensor, questions: readonly string[], documents: readonly (readonly number[])[], options: { maxNewTokens?: number; batchSize?: number } = {}): Promise<string[]> {
   const batchSize = options.batchSize ?? 16;
