@@ -15,7 +15,7 @@ import { claraTextsForVocabulary } from '../tokenizer/vocabularyTexts.ts';
 import type { StepMetrics } from '../train/metricsLog.ts';
 import { trainCompressionStage } from '../trainCompressionStage.ts';
 import { trainEndToEnd } from '../trainEndToEnd.ts';
-import { demoChart, demoTable } from './demoReport.ts';
+import { demoChart, demoTable, type AnswerQuality, type DemoResult, type Recall } from './demoReport.ts';
 import type { DemoSettings } from './demoSettings.ts';
 
 /**
@@ -31,36 +31,6 @@ import type { DemoSettings } from './demoSettings.ts';
  *  5. recall "after"; answers generated from the retrieved compressed documents and with no
  *     documents at all, on trained and on held-out questions.
  */
-export type Recall = { 1: number; 3: number; 5: number };
-export interface AnswerQuality { em: number; f1: number }
-
-export interface DemoResult {
-  recall: { before: Recall; after: Recall; random: Recall; bm25: Recall };
-  answers: {
-    trained: { withDocs: AnswerQuality; noDocs: AnswerQuality; goldDoc: AnswerQuality };
-    heldOut: { withDocs: AnswerQuality; noDocs: AnswerQuality; goldDoc: AnswerQuality };
-  };
-  /**
-   * The compressed corpus after stage 1: the share of its energy that differs between documents
-   * (eval/documentSpecificShare.ts; near 0 means the compressor has collapsed).
-   */
-  memory: { documentSpecificShare: number };
-  compressionRate: number;
-  memoryTokens: number;
-  /** Stage 3's top-k estimator (differentiableTopK.ts). */
-  estimator: string;
-  candidates: number;
-  /** The vocabulary kind ('word' or 'compact'); its size is in `counts.vocabulary`. */
-  tokenizer: string;
-  backend: string;
-  seconds: number;
-  /** `stage3TrainingRows`: trained questions, each in one or both wordings (settings' `stage3Wordings`). */
-  counts: { documents: number; trainedQuestions: number; heldOutQuestions: number; stage3TrainingRows: number; vocabulary: number };
-  stage1: { steps: number; firstLoss: number; lastLoss: number };
-  stage3: { steps: number; firstLoss: number; lastLoss: number };
-  runDir: string;
-}
-
 export interface DemoOptions {
   settings: DemoSettings;
   out: string;
