@@ -12,12 +12,10 @@ import { AdamW, clipGradNorm, Generator, setDefaultBackend, setFusion, setOptimi
 import { createWebGPUBackend, WebGPUBackend } from '../engine/backends/webgpu/backend.ts';
 import { Dispatcher } from '../engine/backends/webgpu/dispatcher.ts';
 import { generateSyntheticCorpus } from '../clara/data/synth.ts';
-import { parseStage1Row } from '../clara/data/stage1Data.ts';
 import { claraTextsForVocabulary } from '../clara/tokenizer/vocabularyTexts.ts';
 import { ClaraModel } from '../clara/claraModel.ts';
 import { stage1Example, collateBatch } from '../clara/examples.ts';
-import { compressionLoss } from '../clara/compressionLoss.ts';
-import { prepareCompressionStage } from '../clara/stages.ts';
+import { compressionLoss, prepareCompressionStage } from '../clara/compressionObjective.ts';
 
 function flag(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(name);
@@ -55,7 +53,7 @@ export async function run(args: string[]): Promise<void> {
   const g = new Generator(5);
   const params = prepareCompressionStage(clara, 1, g);
   const opt = new AdamW(params, { lr: 2e-3, betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0 });
-  const rows = corpus.stage1.filter((r) => r.data_type === 'qa').map((r) => parseStage1Row(r as any));
+  const rows = corpus.stage1.filter((r) => r.dataType === 'qa');
   const B = 8;
 
   const totals: number[] = [];

@@ -2,13 +2,13 @@ import { crossEntropy, tensor, type Tensor } from '../engine/index.ts';
 import { IGNORE_INDEX } from './tokenizer/tokenizer.ts';
 
 /**
- * The generator's loss (spec §4): next-token cross-entropy where only the answer tokens and the
- * closing `</s>` are supervised (labels −100 elsewhere), averaged over all supervised tokens of the
- * batch. Position t predicts label t + 1.
+ * The generator's loss (docs/clara.md §4): next-token cross-entropy where only the answer tokens
+ * and the closing `</s>` are supervised (labels −100 elsewhere), averaged over all supervised
+ * tokens of the batch. Position t predicts label t + 1.
  */
 
 /** The flattened positions b·L + t whose next label is supervised, and those labels. */
-export function supervisedTargets(labels: readonly (readonly number[])[]): { positions: number[]; targets: number[] } {
+function supervisedTargets(labels: readonly (readonly number[])[]): { positions: number[]; targets: number[] } {
   const positions: number[] = [];
   const targets: number[] = [];
   labels.forEach((row, b) => {
@@ -19,6 +19,14 @@ export function supervisedTargets(labels: readonly (readonly number[])[]): { pos
     }
   });
   return { positions, targets };
+}
+
+/**
+ * The number of tokens the loss averages over: labels other than −100, position 0 excluded (nothing
+ * predicts it). Gradient accumulation weighs micro-batches by it (train/accumulation.ts).
+ */
+export function supervisedTokenCount(labels: readonly (readonly number[])[]): number {
+  return supervisedTargets(labels).targets.length;
 }
 
 /** From full logits [B, L, V] (what `clara trace` reports): scalar. */

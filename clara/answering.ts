@@ -1,15 +1,16 @@
-import { noGrad, tensor, tidy, type Tensor } from '../engine/index.ts';
+import { noGrad, tidy, type Tensor } from '../engine/index.ts';
+import { DECODER_ADAPTER, QUERY_REASONER_ADAPTER } from './adapters.ts';
 import type { ClaraModel } from './claraModel.ts';
-import { DECODER_ADAPTER } from './compressionLoss.ts';
-import { idsTensor } from './compressor.ts';
 import { slotPromptBatch } from './examples.ts';
+import { generatorInput } from './generatorRead.ts';
 import { generateGreedy } from './model/generate.ts';
-import { cosineScores, encodeQueries, QUERY_REASONER_ADAPTER } from './queryReasoner.ts';
-import { spliceCompressed } from './splice.ts';
+import { cosineScores, encodeQueries } from './queryReasoner.ts';
+import { gatherCandidates } from './retrieval/documentBank.ts';
 
 /**
- * Inference (spec §6, last paragraph): score candidates by cosine against the query reasoner's
- * vectors, take the top k, splice them into the prompt and decode greedily until `</s>`.
+ * Inference (docs/clara.md §6, last paragraph): score candidates by cosine against the query
+ * reasoner's vectors, take the top k, splice them into the prompt (the generator's read step,
+ * generatorRead.ts) and decode greedily until `</s>`.
  */
 export interface Ranking {
   /** Candidate positions (indices into the question's candidate list), best first. */
@@ -34,8 +35,7 @@ export async function rankCandidates(clara: ClaraModel, bank: Tensor, questions:
       const cands = candidates.slice(start, start + batchSize);
       const width = cands[0]?.length ?? 0;
       const scores = tidy(() => noGrad(() => {
-        const ids = tensor(Int32Array.from(cands.flat()), [qs.length * width], { dtype: 'int32', backend: bank.backend });
-        const docs = bank.indexSelect(0, ids).reshape([qs.length, width, nMem * hidden]);
+        const docs = gatherCandidates(bank, cands).reshape([qs.length, width, nMem * hidden]); // [B, N, n·d]
         return cosineScores(encodeQueries(clara, qs, options.adapter ?? QUERY_REASONER_ADAPTER), docs);
       }));
       const values = Array.from(await scores.toArray());
@@ -51,13 +51,18 @@ export async function rankCandidates(clara: ClaraModel, bank: Tensor, questions:
   return out;
 }
 
+/** The bank rows of each question's k best candidates, best first: the documents to answer from. */
+export function topCandidates(rankings: readonly Ranking[], candidates: readonly (readonly number[])[], k: number): number[][] {
+  return rankings.map((ranking, i) => ranking.order.slice(0, k).map((j) => candidates[i]![j]!));
+}
+
 /**
- * Answers each question from the given bank rows (k compressed documents per question, best first;
- * an empty list asks the generator with no documents at all). Returns the decoded answers.
+ * Answers each question from the given rows of `bank` [docs, n, d] (k compressed documents per
+ * question, best first; an empty list asks the generator with no documents at all). Returns the
+ * decoded answers.
  */
 export async function answerQuestions(clara: ClaraModel, bank: Tensor, questions: readonly string[], documents: readonly (readonly number[])[], options: { maxNewTokens?: number; batchSize?: number } = {}): Promise<string[]> {
   const batchSize = options.batchSize ?? 16;
-  const model = clara.backbone;
   const [, nMem, hidden] = bank.shape as [number, number, number];
   const answers: string[] = [];
   for (let start = 0; start < questions.length; start += batchSize) {
@@ -65,15 +70,10 @@ export async function answerQuestions(clara: ClaraModel, bank: Tensor, questions
     const docs = documents.slice(start, start + batchSize);
     const k = docs[0]?.length ?? 0;
     if (docs.some((d) => d.length !== k)) throw new Error('answerQuestions: every question of a batch needs the same number of documents');
-    const batch = slotPromptBatch(clara.tokenizer, qs, k);
-    const embeds = tidy(() => noGrad(() => {
-      const e = model.embed(idsTensor(model, batch.inputIds));
-      if (k === 0) return e;
-      const ids = tensor(Int32Array.from(docs.flat()), [qs.length * k], { dtype: 'int32', backend: bank.backend });
-      return spliceCompressed(e, batch.memoryPositions, bank.indexSelect(0, ids).reshape([qs.length * k, nMem, hidden]));
-    }));
-    const generated = await generateGreedy(model, {
-      inputsEmbeds: embeds, attentionMask: batch.attentionMask.flat(), adapter: DECODER_ADAPTER,
+    const prompts = slotPromptBatch(clara.tokenizer, qs, k);
+    const embeds = tidy(() => noGrad(() => generatorInput(clara, prompts, k === 0 ? null : gatherCandidates(bank, docs).reshape([qs.length * k, nMem, hidden]))));
+    const generated = await generateGreedy(clara.backbone, {
+      inputsEmbeds: embeds, attentionMask: prompts.attentionMask.flat(), adapter: DECODER_ADAPTER,
       maxNewTokens: options.maxNewTokens ?? 32, eosTokenId: clara.tokenizer.eosId,
     });
     embeds.dispose();

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Generator, noGrad, normal, tensor, tidy, type Backend } from '../engine/index.ts';
+import { Generator, noGrad, normal, tensor, tidy, type Backend, type Parameter } from '../engine/index.ts';
 import { atomicWriteFile } from '../engine/io/index.ts';
 import { loadAdapter, loadModel, saveAdapter, saveModel } from './model/checkpoint.ts';
 import { PRESETS, type MistralConfig } from './model/config.ts';
@@ -13,8 +13,9 @@ import { WordTokenizer, type WordTokenizerJson } from './tokenizer/wordTokenizer
 
 /**
  * A CLaRa model: one frozen backbone, its tokenizer (with the `<MEMi>`, `<AE>`, `<ENC>`, `<SEP>`
- * tokens), the CLaRa settings, and up to three LoRA adapters on the backbone:
- * `encoder_adapter` (compressor), `decoder_adapter` (generator), `query_reasoner_adapter`.
+ * tokens), the CLaRa settings, and up to three LoRA adapters on the backbone (adapters.ts,
+ * docs/clara.md §1): `encoder_adapter` (compressor), `decoder_adapter` (generator),
+ * `query_reasoner_adapter`.
  *
  * On disk (a directory): the backbone in Hugging Face layout (config.json, model.safetensors),
  * `clara.json` (settings and stage), `tokenizer.json`, and `adapters/<name>/` in PEFT layout.
@@ -78,11 +79,11 @@ export class ClaraModel {
     const tokenizer = kind === 'word' ? WordTokenizer.fromTexts(options.texts, { nMem }) : CompactTokenizer.fromTexts(options.texts, { nMem });
     const base = typeof options.base === 'string' ? PRESETS[options.base] : options.base;
     if (base === undefined) throw new Error(`unknown backbone preset '${String(options.base)}' (known: ${Object.keys(PRESETS).join(', ')})`);
-    const generator = new Generator(options.seed ?? 0);
-    const backbone = new MistralForCausalLM({ ...base, vocab_size: tokenizer.vocabSize }, { generator, backend: options.backend });
-    if (!backbone.config.tie_word_embeddings) widenFrozenHead(backbone, generator);
+    const rng = new Generator(options.seed ?? 0);
+    const backbone = new MistralForCausalLM({ ...base, vocab_size: tokenizer.vocabSize }, { rng, backend: options.backend });
+    if (!backbone.config.tie_word_embeddings) widenFrozenHead(backbone, rng);
     const added = [...tokenizer.special.mem, tokenizer.special.ae, tokenizer.special.enc, tokenizer.special.sep];
-    initialiseAddedRows(backbone, added, generator);
+    initialiseAddedRows(backbone, added, rng);
     return new ClaraModel(backbone, tokenizer, settings);
   }
 
@@ -129,15 +130,15 @@ export class ClaraModel {
  * and first-answer-token accuracy 0.92 with the gold document (0.40 with a wrong one), against CE 1.27
  * and 0.33 (0.25) with the kaiming head.
  */
-export const FROM_SCRATCH_HEAD_STD = 0.3;
+const FROM_SCRATCH_HEAD_STD = 0.3;
 
-function widenFrozenHead(backbone: MistralForCausalLM, generator: Generator): void {
+function widenFrozenHead(backbone: MistralForCausalLM, rng: Generator): void {
   const head = backbone.lmHead;
-  noGrad(() => tidy(() => head.assign(normal(head.shape, { std: FROM_SCRATCH_HEAD_STD, generator, backend: head.backend, dtype: head.dtype }))));
+  noGrad(() => tidy(() => head.assign(normal(head.shape, { std: FROM_SCRATCH_HEAD_STD, generator: rng, backend: head.backend, dtype: head.dtype }))));
 }
 
 /** Embedding and lm_head rows of new tokens = mean of the existing rows + N(0, 0.02²) noise. */
-function initialiseAddedRows(backbone: MistralForCausalLM, rows: readonly number[], generator: Generator): void {
+function initialiseAddedRows(backbone: MistralForCausalLM, rows: readonly number[], rng: Generator): void {
   const isAdded = new Uint8Array(backbone.config.vocab_size);
   for (const r of rows) isAdded[r] = 1;
   const d = backbone.config.hidden_size;
@@ -145,9 +146,27 @@ function initialiseAddedRows(backbone: MistralForCausalLM, rows: readonly number
     noGrad(() => tidy(() => {
       const keep = tensor(isAdded.map((v) => 1 - v), [isAdded.length, 1], { dtype: 'float32', backend: param.backend }).cast(param.dtype);
       const mean = param.mul(keep).sum(0, true).div(keep.sum()); // [1, d]
-      const noise = normal([isAdded.length, d], { generator, std: 0.02, backend: param.backend, dtype: param.dtype });
+      const noise = normal([isAdded.length, d], { generator: rng, std: 0.02, backend: param.backend, dtype: param.dtype });
       const fresh = mean.add(noise);
       param.assign(param.mul(keep).add(fresh.mul(keep.neg().add(1))));
     }));
   }
+}
+
+/**
+ * Pairs each parameter to train with its name in the model, which keys the optimiser state:
+ * adapter parameters as `<adapter>.<PEFT key>`, the others by their module path.
+ */
+export function nameParameters(clara: ClaraModel, params: readonly Parameter[]): Array<[string, Parameter]> {
+  const model = clara.backbone;
+  const names = new Map<Parameter, string>();
+  for (const [name, p] of model.namedParameters()) names.set(p, name);
+  for (const adapter of model.adapterNames()) {
+    for (const [key, p] of model.adapterParameters(adapter)) names.set(p, `${adapter}.${key}`);
+  }
+  return params.map((p) => {
+    const name = names.get(p);
+    if (name === undefined) throw new Error('nameParameters: a parameter to train is not part of the model');
+    return [name, p];
+  });
 }

@@ -1,14 +1,14 @@
 import { tensor, type Tensor } from '../engine/index.ts';
-import type { EncoderBatch } from './tokenizer/encoderInput.ts';
+import { ENCODER_ADAPTER } from './adapters.ts';
 import type { MistralForCausalLM } from './model/mistral.ts';
+import type { EncoderBatch } from './tokenizer/encoderInput.ts';
 
 /**
- * The compressor (spec §2): the backbone with `encoder_adapter` active reads
+ * The compressor (docs/clara.md §2): the backbone with `encoder_adapter` active reads
  * `[pad … | <ENC> <s> document </s> | <MEM0> … <MEM{n-1}>]`, and the last layer's post-norm states
  * at the n memory positions are the document's compressed form. Nothing else is applied: these
- * vectors go straight into the generator as input embeddings.
+ * vectors go straight into the generator as input embeddings (generatorRead.ts).
  */
-export const ENCODER_ADAPTER = 'encoder_adapter';
 
 export interface CompressorOutput {
   /** [docs, n, d]: the compressed documents, memory tokens in order. */

@@ -1,8 +1,9 @@
 import { Generator, noGrad, oneHot, stack, topk, uniform, type Tensor } from '../engine/index.ts';
 
 /**
- * Differentiable top-k selection (spec §6): choose k of N candidate documents from their scores so
- * that the forward pass is a hard choice and the backward pass still tells the scores how to move.
+ * Differentiable top-k selection (docs/clara.md §6): choose k of N candidate documents from their
+ * scores so that the forward pass is a hard choice and the backward pass still tells the scores how
+ * to move.
  *
  * The official estimator (straight-through, no noise), for scores s [B, N]:
  *   l = s / max(τ, 1e-6)
@@ -30,8 +31,8 @@ export interface TopKOptions {
   k: number;
   /** Temperature τ (official 0.02). */
   temperature: number;
-  /** For noisy estimators. */
-  generator?: Generator;
+  /** Draws the noise of noisy estimators (gumbel). */
+  rng?: Generator;
 }
 
 export type TopKEstimator = (scores: Tensor, options: TopKOptions) => TopKSelection;
@@ -72,8 +73,8 @@ export const straightThroughTopK: TopKEstimator = (scores, { k, temperature }) =
 };
 
 /** Straight-through with Gumbel(0, 1) noise on the logits: explores other candidates in training. */
-export const gumbelTopK: TopKEstimator = (scores, { k, temperature, generator }) => {
-  const u = uniform(scores.shape, { generator: generator ?? new Generator(0), backend: scores.backend, dtype: scores.dtype, low: 1e-10, high: 1 });
+export const gumbelTopK: TopKEstimator = (scores, { k, temperature, rng }) => {
+  const u = uniform(scores.shape, { generator: rng ?? new Generator(0), backend: scores.backend, dtype: scores.dtype, low: 1e-10, high: 1 });
   const gumbel = noGrad(() => u.log().neg().log().neg());
   const { hard, soft, indices } = relaxedTopK(scaled(scores, temperature).add(gumbel), k);
   return { weights: straightThrough(hard, soft), indices, soft };

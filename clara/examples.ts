@@ -6,9 +6,10 @@ import { collateGeneratorInputs, type GeneratorBatch } from './tokenizer/generat
 import type { Tokenizer } from './tokenizer/tokenizer.ts';
 
 /**
- * Training examples and batches. An example is the k documents the generator will read
- * (compressed) and its tokenized prompt with k memory slots and, in training, the answer.
- * A batch stacks B examples: B·k compressor rows and B generator rows, each left-padded.
+ * Training examples and batches (docs/clara.md §2, §3). An example is the k documents the generator
+ * will read (compressed) and its tokenized prompt with k memory slots and, in training, the answer.
+ * A batch stacks B examples: B·k compressor rows [B·k, T + n] and B generator rows [B, L], each
+ * left-padded.
  */
 export interface Example {
   docs: string[];
@@ -21,12 +22,12 @@ export interface Batch {
   generator: GeneratorBatch;
 }
 
-/** Stage 1: one document; qa rows target every QA pair, paraphrase rows a paraphrase (instruction drawn from `generator`). */
-export function stage1Example(tokenizer: Tokenizer, row: Stage1Row, generator: Generator): Example {
+/** Stage 1: one document; qa rows target every QA pair, paraphrase rows a paraphrase (instruction drawn from `rng`). */
+export function stage1Example(tokenizer: Tokenizer, row: Stage1Row, rng: Generator): Example {
   const nMem = tokenizer.nMem;
   const parts = row.dataType === 'qa'
     ? stage1QaPrompt(row.questions, row.answers, { nMem })
-    : stage1ParaphrasePrompt(row.paraphrase, { nMem, instructionIndex: generator.int(PARAPHRASE_INSTRUCTIONS.length) });
+    : stage1ParaphrasePrompt(row.paraphrase, { nMem, instructionIndex: rng.int(PARAPHRASE_INSTRUCTIONS.length) });
   return { docs: row.docs.slice(0, 1), generator: tokenizeChatPrompt(tokenizer, parts, { k: 1 }) };
 }
 

@@ -1,8 +1,9 @@
 import { mseLoss, tensor, type Tensor } from '../engine/index.ts';
 
 /**
- * The MSE term of salient compressor pretraining (spec §4): pull the mean of a document's memory
- * states towards the mean of its token states, so compressed vectors live where token states do.
+ * The MSE term of salient compressor pretraining (docs/clara.md §4): pull the mean of a document's
+ * memory states towards the mean of its token states, so compressed vectors live where token states
+ * do.
  *
  *   mu_mem[b] = mean of h over the n memory positions
  *   mu_doc[b] = mean of h over every other non-padding position (<ENC>, <s>, the text, </s>)

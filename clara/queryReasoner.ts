@@ -1,14 +1,14 @@
 import type { Tensor } from '../engine/index.ts';
+import { QUERY_REASONER_ADAPTER } from './adapters.ts';
 import type { ClaraModel } from './claraModel.ts';
 import { compressDocuments } from './compressor.ts';
 import { buildEncoderBatch } from './tokenizer/encoderInput.ts';
 
 /**
- * The query reasoner (spec §2, §6): the compressor's forward with `query_reasoner_adapter` active
- * and the question as its text, `<ENC> <s> question </s> <MEM0…MEM{n-1}>`, giving n vectors that
- * live in the same space as compressed documents. Retrieval is a cosine search against them.
+ * The query reasoner (docs/clara.md §2, §6): the compressor's forward with `query_reasoner_adapter`
+ * active and the question as its text, `<ENC> <s> question </s> <MEM0…MEM{n-1}>`, giving n vectors
+ * that live in the same space as compressed documents. Retrieval is a cosine search against them.
  */
-export const QUERY_REASONER_ADAPTER = 'query_reasoner_adapter';
 
 /** questions → [B, n·d], flattened as documents are. */
 export function encodeQueries(clara: ClaraModel, questions: readonly string[], adapter = QUERY_REASONER_ADAPTER): Tensor {
@@ -29,6 +29,6 @@ export function cosineScores(queries: Tensor, candidates: Tensor): Tensor {
 }
 
 /** x / max(|x|, 1e-12) along the last axis (torch.nn.functional.normalize). */
-export function normalizeRows(x: Tensor): Tensor {
+function normalizeRows(x: Tensor): Tensor {
   return x.div(x.mul(x).sum(-1, true).sqrt().maximum(1e-12));
 }

@@ -1,22 +1,20 @@
 import { Generator, type Tensor } from '../engine/index.ts';
-import type { ClaraModel } from './claraModel.ts';
-import { DECODER_ADAPTER } from './compressionLoss.ts';
+import { DECODER_ADAPTER, QUERY_REASONER_ADAPTER } from './adapters.ts';
+import { nameParameters, type ClaraModel } from './claraModel.ts';
 import type { Stage3Row } from './data/stage3Data.ts';
 import { topKEstimator } from './differentiableTopK.ts';
-import { candidateBank } from './eval/evaluate.ts';
-import { stage3Objective } from './stage3Objective.ts';
-import { QUERY_REASONER_ADAPTER } from './queryReasoner.ts';
-import { prepareStage3, type Stage3Item } from './stage3Loss.ts';
+import { prepareStage3, stage3Objective, type Stage3Item } from './endToEndObjective.ts';
+import { candidateBank } from './retrieval/documentBank.ts';
 import { mix32 } from './train/dataOrder.ts';
 import type { StepMetrics } from './train/metricsLog.ts';
-import { nameParameters } from './train/stageParameters.ts';
 import { train, type TrainingResult } from './train/trainer.ts';
 import { resolveTrainingConfig, type TrainingConfig } from './train/trainingConfig.ts';
 
 /**
- * Stage 3 as a library call (`clara e2e` is a thin layer over it): compress every candidate once
- * with the frozen compressor, create the query reasoner as a copy of the compressor, and train it
- * with the generator through the answer loss alone.
+ * Stage 3 (docs/clara.md §6) as a library call (`clara e2e` is a thin layer over it): compress
+ * every candidate once with the frozen compressor, create the query reasoner as a copy of the
+ * compressor, and train it with the generator through the answer loss alone (the objective of
+ * endToEndObjective.ts, run by the generic trainer).
  *
  *     const clara = ClaraModel.load('runs/stage1');
  *     const { rows } = loadStage3File('stage3-train.jsonl');
@@ -51,7 +49,7 @@ export interface EndToEndOptions extends Partial<TrainingConfig> {
   saveEvery?: number;
   progress?: boolean;
   onStep?: (metrics: StepMetrics) => void | Promise<void>;
-  /** A bank already compressed for these rows' candidates (see eval/evaluate.ts candidateBank). */
+  /** A bank already compressed for these rows' candidates (retrieval/documentBank.ts candidateBank). */
   bank?: { bank: Tensor; candidates: number[][] };
 }
 
@@ -72,14 +70,14 @@ export async function trainEndToEnd(options: EndToEndOptions): Promise<TrainingR
   const { bank, candidates: bankRows } = options.bank ?? candidateBank(clara, rows);
   const items: Stage3Item[] = rows.map((r, i) => ({ question: r.question, candidates: bankRows[i]!, answer: r.answer }));
   clara.settings.stage = 3;
-  const dropout = clara.backbone.generator;
+  const dropout = clara.backbone.rng;
   if (!options.resume) dropout.setState(new Generator(mix32(config.seed, DROPOUT_STREAM)).state());
   clara.backbone.train();
   const result = await train({
     objective: stage3Objective(clara, { bank, k, temperature: options.temperature ?? 0.02, estimator: topKEstimator(estimatorName), estimatorName }),
     rows: items,
     parameters: nameParameters(clara, [...groups.queryReasoner, ...groups.generator]),
-    generators: { dropout },
+    rngs: { dropout },
     config,
     saveModel: (dir) => clara.save(dir),
     out: options.out,

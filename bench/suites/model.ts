@@ -12,18 +12,16 @@
  */
 import { AdamW, clipGradNorm, Generator, tidy, type Tensor } from '../../engine/index.ts';
 import { ClaraModel } from '../../clara/claraModel.ts';
-import { compressionLoss, DECODER_ADAPTER } from '../../clara/compressionLoss.ts';
+import { compressionLoss, prepareCompressionStage } from '../../clara/compressionObjective.ts';
+import { DECODER_ADAPTER } from '../../clara/adapters.ts';
 import { idsTensor } from '../../clara/compressor.ts';
 import { straightThroughTopK } from '../../clara/differentiableTopK.ts';
-import { candidateBank } from '../../clara/eval/evaluate.ts';
+import { candidateBank, compressCorpus } from '../../clara/retrieval/documentBank.ts';
 import { answerExample, collateBatch, stage1Example } from '../../clara/examples.ts';
 import { generateSyntheticCorpus, type SyntheticCorpus } from '../../clara/data/synth.ts';
-import { parseStage1Row } from '../../clara/data/stage1Data.ts';
-import { parseStage3Row, type Stage3Row } from '../../clara/data/stage3Data.ts';
+import type { Stage3Row } from '../../clara/data/stage3Data.ts';
 import { generateGreedy } from '../../clara/model/generate.ts';
-import { compressCorpus } from '../../clara/retrieval/documentBank.ts';
-import { prepareCompressionStage } from '../../clara/stages.ts';
-import { collateStage3, prepareStage3, stage3Loss } from '../../clara/stage3Loss.ts';
+import { collateStage3, prepareStage3, stage3Loss } from '../../clara/endToEndObjective.ts';
 import { buildEncoderBatch } from '../../clara/tokenizer/encoderInput.ts';
 import { collateGeneratorInputs } from '../../clara/tokenizer/generatorBatch.ts';
 import { claraTextsForVocabulary } from '../../clara/tokenizer/vocabularyTexts.ts';
@@ -81,7 +79,7 @@ function modelSpec(clara: ClaraModel): Record<string, unknown> {
 }
 
 function stage3Rows(): Stage3Row[] {
-  return corpus().stage3Train.map((r) => parseStage3Row(r as never));
+  return corpus().stage3Train;
 }
 
 /** Runs `body` for every preset and backend, with a fresh model each time. */
@@ -102,7 +100,7 @@ export const stage1Suite: Suite = {
   describe: 'one stage-1 training step (compress, splice, generator, L_ce + 0.1·L_mse, backward, clip, AdamW)',
   async run(ctx) {
     const sizes = ctx.quick ? QUICK_SIZES : SIZES;
-    const rows = corpus().stage1.filter((r) => r.data_type === 'qa').map((r) => parseStage1Row(r as never));
+    const rows = corpus().stage1.filter((r) => r.dataType === 'qa');
     await perModel(ctx, 'stage1', async (preset, b, first) => {
       const { clara, params, g } = freshModel(preset, b);
       const examples = Array.from({ length: sizes.batch }, (_, i) => stage1Example(clara.tokenizer, rows[i % rows.length]!, g));

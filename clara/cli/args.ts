@@ -1,8 +1,9 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /**
- * Option parsing shared by every command: node's parseArgs in strict mode, so an unknown option
- * or a missing value is an error that names it, plus typed readers for numbers and choices.
+ * Option parsing for every command: node's parseArgs in strict mode (an unknown option or a missing
+ * value is an error that names it), then one typed reader per command whose errors name the flag
+ * and what it expects. A missing optional flag reads as undefined; the command supplies the default.
  */
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -10,26 +11,85 @@ export class UsageError extends Error {
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
-export function parseOptions(command: string, argv: string[], options: OptionSpec): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
-  try {
-    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
-    return { values: values as Record<string, string | boolean | undefined>, positionals };
-  } catch (error) {
-    throw new UsageError(`clara ${command}: ${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')} (see \`clara ${command} --help\`)`);
+export class Options {
+  private constructor(
+    readonly command: string,
+    private readonly values: Readonly<Record<string, unknown>>,
+    readonly positionals: readonly string[],
+  ) {}
+
+  /** Parses `argv` against `spec` (a usage error names an unknown option or a missing value). */
+  static parse(command: string, argv: string[], spec: OptionSpec): Options {
+    try {
+      const { values, positionals } = parseArgs({ args: argv, options: spec, strict: true, allowPositionals: true });
+      return new Options(command, values, positionals);
+    } catch (error) {
+      throw new UsageError(`clara ${command}: ${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')} (see \`clara ${command} --help\`)`);
+    }
+  }
+
+  /** The same options over `defaults` (e.g. a config file's values, keyed by flag name): flags win. */
+  withDefaults(defaults: Readonly<Record<string, unknown>>): Options {
+    const given = Object.fromEntries(Object.entries(this.values).filter(([, v]) => v !== undefined));
+    return new Options(this.command, { ...defaults, ...given }, this.positionals);
+  }
+
+  has(name: string): boolean {
+    return this.values[name] !== undefined;
+  }
+
+  /** A boolean flag: true when given. */
+  flag(name: string): boolean {
+    return Boolean(this.values[name]);
+  }
+
+  string(name: string): string | undefined {
+    const v = this.values[name];
+    return v === undefined ? undefined : String(v);
+  }
+
+  required(name: string): string {
+    const v = this.values[name];
+    if (typeof v !== 'string' || v === '') throw new UsageError(`clara ${this.command}: --${name} is required (see \`clara ${this.command} --help\`)`);
+    return v;
+  }
+
+  /** A number that passes `check`; `what` says what is expected when it does not. */
+  number(name: string, check: (x: number) => boolean = () => true, what = 'a number'): number | undefined {
+    const v = this.values[name];
+    if (v === undefined) return undefined;
+    const x = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+    if (!Number.isFinite(x) || !check(x)) throw this.bad(name, `expects ${what},`);
+    return x;
+  }
+
+  /** An integer ≥ `min`. */
+  int(name: string, min: number): number | undefined {
+    return this.number(name, (x) => Number.isInteger(x) && x >= min, min === 0 ? 'a non-negative integer' : `an integer ≥ ${min}`);
+  }
+
+  /** One of `choices`. */
+  choice<T extends string>(name: string, choices: readonly T[]): T | undefined {
+    const v = this.values[name];
+    return v === undefined ? undefined : checkChoice(this.command, name, v, choices);
+  }
+
+  private bad(name: string, expectation: string): UsageError {
+    return new UsageError(`clara ${this.command}: --${name} ${expectation} got '${String(this.values[name])}'`);
   }
 }
 
-export function numberOption(command: string, name: string, value: string | boolean | undefined, fallback: number, check: (n: number) => boolean = Number.isFinite): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (typeof value !== 'string' || value.trim() === '' || !check(n)) throw new UsageError(`clara ${command}: --${name} expects a valid number, got '${String(value)}'`);
-  return n;
-}
-
-export function choiceOption<T extends string>(command: string, name: string, value: string | boolean | undefined, choices: readonly T[], fallback: T): T {
-  if (value === undefined) return fallback;
+function checkChoice<T extends string>(command: string, name: string, value: unknown, choices: readonly T[]): T {
   if (typeof value !== 'string' || !choices.includes(value as T)) {
     throw new UsageError(`clara ${command}: --${name} must be one of ${choices.join(', ')}; got '${String(value)}'`);
   }
   return value as T;
+}
+
+/**
+ * One choice flag read outside an `Options` (backendOption.ts reads --backend with it): `value`,
+ * else `fallback`.
+ */
+export function choiceOption<T extends string>(command: string, name: string, value: string | boolean | undefined, choices: readonly T[], fallback: T): T {
+  return value === undefined ? fallback : checkChoice(command, name, value, choices);
 }

@@ -1,42 +1,39 @@
-
+import { ENCODER_ADAPTER, QUERY_REASONER_ADAPTER } from '../adapters.ts';
 import { answerQuestions, rankCandidates } from '../answering.ts';
 import { ClaraModel } from '../claraModel.ts';
-import { ENCODER_ADAPTER } from '../compressor.ts';
-import { QUERY_REASONER_ADAPTER } from '../queryReasoner.ts';
 import { loadDocumentBank } from '../retrieval/documentBank.ts';
-import { numberOption, parseOptions, UsageError } from './args.ts';
+import { Options, UsageError } from './args.ts';
 import { useBackend } from './backendOption.ts';
 
-export const ASK_HELP = `Usage: clara ask --model DIR --index INDEX [--k K] [--max-new-tokens T] [--json] "question"
+const ASK_HELP = `Usage: clara ask --model DIR --index INDEX [--k K] [--max-new-tokens T] [--json] "question"
 
 Encodes the question with the query reasoner, ranks every document of the bank (\`clara compress\`)
 by cosine similarity, prints the top k with their scores, and the answer the generator writes from
 those k compressed documents.`;
 
 export async function runAsk(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions('ask', argv, {
+  const options = Options.parse('ask', argv, {
     model: { type: 'string' }, index: { type: 'string' }, k: { type: 'string' }, 'max-new-tokens': { type: 'string' },
     json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) {
+  if (options.flag('help')) {
     console.log(ASK_HELP);
     return 0;
   }
-  for (const required of ['model', 'index']) {
-    if (typeof values[required] !== 'string') throw new UsageError(`clara ask: --${required} is required (see \`clara ask --help\`)`);
-  }
-  const question = positionals.join(' ').trim();
+  const modelDir = options.required('model');
+  const index = options.required('index');
+  const question = options.positionals.join(' ').trim();
   if (question === '') throw new UsageError('clara ask: give the question as the last argument');
-  const backend = await useBackend('ask', values.backend);
-  const clara = ClaraModel.load(values.model as string, { backend });
-  const bank = loadDocumentBank(values.index as string, backend);
-  const k = numberOption('ask', 'k', values.k, clara.settings.generationTopK, (n) => Number.isInteger(n) && n >= 1);
+  const backend = await useBackend('ask', options.string('backend'));
+  const clara = ClaraModel.load(modelDir, { backend });
+  const bank = loadDocumentBank(index, backend);
+  const k = options.int('k', 1) ?? clara.settings.generationTopK;
   const all = Array.from({ length: bank.docIds.length }, (_, i) => i);
   const [ranking] = await rankCandidates(clara, bank.vectors, [question], [all], { adapter: clara.backbone.adapterNames().includes(QUERY_REASONER_ADAPTER) ? QUERY_REASONER_ADAPTER : ENCODER_ADAPTER });
   const top = ranking!.order.slice(0, Math.min(k, all.length));
-  const [answer] = await answerQuestions(clara, bank.vectors, [question], [top], { maxNewTokens: numberOption('ask', 'max-new-tokens', values['max-new-tokens'], 64, (n) => Number.isInteger(n) && n >= 1) });
+  const [answer] = await answerQuestions(clara, bank.vectors, [question], [top], { maxNewTokens: options.int('max-new-tokens', 1) ?? 64 });
   const documents = top.map((i) => ({ id: bank.docIds[i]!, score: ranking!.scores[i]!, text: bank.texts[i] ?? '' }));
-  if (values.json) {
+  if (options.flag('json')) {
     console.log(JSON.stringify({ question, documents, answer }));
   } else {
     documents.forEach((d, j) => console.log(`${j + 1}. [${d.score.toFixed(4)}] #${d.id} ${d.text}`));

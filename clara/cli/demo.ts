@@ -3,10 +3,10 @@ import { demoTable } from '../demo/demoReport.ts';
 import { FULL_DEMO, QUICK_DEMO } from '../demo/demoSettings.ts';
 import { runDemo } from '../demo/runDemo.ts';
 import { TOPK_ESTIMATORS } from '../differentiableTopK.ts';
-import { choiceOption, numberOption, parseOptions } from './args.ts';
+import { Options } from './args.ts';
 import { useBackend } from './backendOption.ts';
 
-export const DEMO_HELP = `Usage: clara demo [--quick] [--json] [--out DIR] [--seed S] [--estimator NAME] [--backend auto|webgpu|cpu]
+const DEMO_HELP = `Usage: clara demo [--quick] [--json] [--out DIR] [--seed S] [--estimator NAME] [--backend auto|webgpu|cpu]
 
 CLaRa end to end on a generated corpus: stage 1 (compressor pretraining), stage 3 (query reasoner
 and generator trained through the answer loss, no relevance labels), then retrieval recall@1/3/5
@@ -21,21 +21,21 @@ quality claim).
                     straight-through (the official one) or gumbel`;
 
 export async function runDemoCommand(argv: string[]): Promise<number> {
-  const { values } = parseOptions('demo', argv, {
+  const options = Options.parse('demo', argv, {
     quick: { type: 'boolean' }, json: { type: 'boolean' }, out: { type: 'string' }, seed: { type: 'string' }, estimator: { type: 'string' },
     backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) {
+  if (options.flag('help')) {
     console.log(DEMO_HELP);
     return 0;
   }
-  const seed = numberOption('demo', 'seed', values.seed, 0, Number.isInteger);
-  const settings = values.quick ? QUICK_DEMO : FULL_DEMO;
-  const estimator = choiceOption('demo', 'estimator', values.estimator, Object.keys(TOPK_ESTIMATORS), settings.stage3.estimator);
-  const backend = await useBackend('demo', values.backend);
-  const out = (values.out as string | undefined) ?? join('runs', `demo-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const seed = options.number('seed', Number.isInteger, 'an integer') ?? 0;
+  const settings = options.flag('quick') ? QUICK_DEMO : FULL_DEMO;
+  const estimator = options.choice('estimator', Object.keys(TOPK_ESTIMATORS)) ?? settings.stage3.estimator;
+  const backend = await useBackend('demo', options.string('backend'));
+  const out = options.string('out') ?? join('runs', `demo-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   const result = await runDemo({ settings: { ...settings, stage3: { ...settings.stage3, estimator } }, out, seed, backend, progress: true });
   console.log(demoTable(result));
-  if (values.json) console.log(JSON.stringify(result));
+  if (options.flag('json')) console.log(JSON.stringify(result));
   return 0;
 }

@@ -1,4 +1,4 @@
-import { parseOptions, UsageError } from './args.ts';
+import { Options, UsageError } from './args.ts';
 import { backendOption } from './backendOption.ts';
 import { doctor, DOCTOR_HELP, formatDoctorReport } from './doctor.ts';
 import { runAsk } from './ask.ts';
@@ -31,14 +31,14 @@ Run \`clara <command> --help\` for a command's options. Every command takes
 --backend auto|webgpu|cpu (default: $CLARA_BACKEND, else auto).`;
 
 async function runDoctor(argv: string[]): Promise<number> {
-  const { values } = parseOptions('doctor', argv, { json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
-  if (values.help) {
+  const options = Options.parse('doctor', argv, { json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
+  if (options.flag('help')) {
     console.log(DOCTOR_HELP);
     return 0;
   }
-  const report = await doctor(backendOption('doctor', values.backend));
+  const report = await doctor(backendOption('doctor', options.string('backend')));
   if (report.warning) console.error(`warning: ${report.warning}`);
-  console.log(values.json ? JSON.stringify(report) : formatDoctorReport(report));
+  console.log(options.flag('json') ? JSON.stringify(report) : formatDoctorReport(report));
   return report.selfcheck.ok ? 0 : 1;
 }
 

@@ -1,21 +1,19 @@
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { ClaraModel, DEFAULT_SETTINGS } from '../claraModel.ts';
-import { loadStage1File } from '../data/stage1Data.ts';
-import { loadStage2File } from '../data/stage2Data.ts';
+import { freshModel } from '../freshModel.ts';
 import { DEFAULT_LORA } from '../model/lora.ts';
 import { latestCheckpoint, readTrainerState, resolveModelDir } from '../train/checkpoint.ts';
-import { freshModel } from '../train/freshModel.ts';
-import { defaultWarmupSteps, DEFAULT_WARMUP_SHARE } from '../train/schedule.ts';
-import { trainCompressionStage } from '../train/trainCompressionStage.ts';
+import { DEFAULT_WARMUP_SHARE } from '../train/schedule.ts';
 import { TRAINING_DEFAULTS, type TrainingConfig } from '../train/trainingConfig.ts';
-import { choiceOption, parseOptions, UsageError, type OptionSpec } from './args.ts';
+import { configureCompressionModel, loadCompressionRows, trainCompressionStage } from '../trainCompressionStage.ts';
+import { Options, UsageError, type OptionSpec } from './args.ts';
 import { backendOption, useBackend } from './backendOption.ts';
 
 /**
  * `clara pretrain`: stages 1 and 2. Parses the flags, loads the data and the model, and calls
- * `trainCompressionStage` (clara/train), which does all the work.
+ * `trainCompressionStage` (clara/trainCompressionStage.ts), which does all the work.
  */
-export const PRETRAIN_HELP = `Usage: clara pretrain --stage 1|2 --data FILE --out DIR [options]
+const PRETRAIN_HELP = `Usage: clara pretrain --stage 1|2 --data FILE --out DIR [options]
 
 Stage 1 (salient compressor pretraining) trains both LoRA adapters and the memory-token rows on
 L = CE + λ·MSE with one document per row; stage 2 (compression instruction tuning) continues the
@@ -66,90 +64,88 @@ const OPTIONS: OptionSpec = {
   help: { type: 'boolean', short: 'h' },
 };
 
-type Values = Record<string, string | boolean | undefined>;
-
 export async function runPretrain(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions('pretrain', argv, OPTIONS);
-  if (values.help) {
+  const options = Options.parse('pretrain', argv, OPTIONS);
+  if (options.flag('help')) {
     console.log(PRETRAIN_HELP);
     return 0;
   }
-  const flag = flagReader('pretrain', values);
-  if (positionals.length > 0) throw new UsageError(`clara pretrain: unexpected argument '${positionals[0]}' (see \`clara pretrain --help\`)`);
-  const out = flag.required('out');
-  const data = flag.required('data');
-  const resume = values.resume === true;
-  if (resume && (values.model !== undefined || values.config !== undefined)) {
+  if (options.positionals.length > 0) throw new UsageError(`clara pretrain: unexpected argument '${options.positionals[0]}' (see \`clara pretrain --help\`)`);
+  const out = options.required('out');
+  const data = options.required('data');
+  const resume = options.flag('resume');
+  if (resume && (options.has('model') || options.has('config'))) {
     throw new UsageError('clara pretrain: --resume continues the model of the checkpoint in --out; drop --model and --config');
   }
   const saved = resume ? savedRun(out) : null;
-  const stageFlag = values.stage ?? (saved ? String(saved.state.objective.stage) : undefined);
+  const stageFlag = options.choice('stage', ['1', '2'] as const) ?? (saved ? String(saved.state.objective.stage) : undefined);
   if (stageFlag === undefined) throw new UsageError('clara pretrain: --stage is required (1 or 2)');
-  const stage = Number(choiceOption('pretrain', 'stage', stageFlag, ['1', '2'], '1')) as 1 | 2;
-  if (stage === 2 && values.model === undefined && !resume) throw new UsageError('clara pretrain: stage 2 continues a stage-1 model: give --model DIR');
-  if (values.model !== undefined && values.config !== undefined) throw new UsageError('clara pretrain: give either --model or --config, not both');
+  const stage = Number(stageFlag) as 1 | 2;
+  if (stage === 2 && !options.has('model') && !resume) throw new UsageError('clara pretrain: stage 2 continues a stage-1 model: give --model DIR');
+  if (options.has('model') && options.has('config')) throw new UsageError('clara pretrain: give either --model or --config, not both');
 
   // Every training flag, read and checked before anything slow happens.
   const given: Partial<TrainingConfig> = {
-    steps: flag.int('steps', 1),
-    batchSize: flag.int('batch-size', 1),
-    gradAccum: flag.int('grad-accum', 1),
-    lr: flag.number('lr', (x) => x >= 0, 'a non-negative number'),
-    minLrRatio: flag.number('min-lr-ratio', (x) => x >= 0 && x <= 1, 'a number in [0, 1]'),
-    seed: flag.int('seed', 0),
+    steps: options.int('steps', 1),
+    batchSize: options.int('batch-size', 1),
+    gradAccum: options.int('grad-accum', 1),
+    lr: options.number('lr', (x) => x >= 0, 'a non-negative number'),
+    minLrRatio: options.number('min-lr-ratio', (x) => x >= 0 && x <= 1, 'a number in [0, 1]'),
+    seed: options.int('seed', 0),
   };
-  const warmup = flag.number('warmup', (x) => x >= 0 && (x < 1 || Number.isInteger(x)), 'a whole number of steps or a share below 1');
-  const mseWeight = flag.number('mse-weight', (x) => x >= 0, 'a non-negative number');
-  const compressorFrozenSteps = flag.int('freeze-compressor', 0);
-  const docMaxLength = flag.int('doc-max-length', 1);
-  const compressionRate = flag.int('compression-rate', 1);
-  const loraR = flag.int('lora-r', 1);
-  const loraDropout = flag.number('lora-dropout', (x) => x >= 0 && x < 1, 'a number in [0, 1)');
-  const saveEvery = flag.int('save-every', 0) ?? 100;
-  backendOption('pretrain', values.backend); // checked now, used once the flags are all valid
+  const warmup = options.number('warmup', (x) => x >= 0 && (x < 1 || Number.isInteger(x)), 'a whole number of steps or a share below 1');
+  const mseWeight = options.number('mse-weight', (x) => x >= 0, 'a non-negative number');
+  const compressorFrozenSteps = options.int('freeze-compressor', 0);
+  const settings = {
+    docMaxLength: options.int('doc-max-length', 1),
+    compressionRate: options.int('compression-rate', 1),
+    loraRank: options.int('lora-r', 1),
+    loraDropout: options.number('lora-dropout', (x) => x >= 0 && x < 1, 'a number in [0, 1)'),
+  };
+  const saveEvery = options.int('save-every', 0) ?? 100;
+  backendOption('pretrain', options.string('backend')); // checked now, used once the flags are all valid
 
-  const backend = await useBackend('pretrain', values.backend);
-  const rows = loadRows(stage, data, values['skip-invalid'] === true);
+  const backend = await useBackend('pretrain', options.string('backend'));
+  if (!existsSync(data)) throw new UsageError(`clara pretrain: --data ${data}: no such file`);
+  const loaded = loadCompressionRows(stage, data, { skipInvalid: options.flag('skip-invalid') });
+  if (loaded.warnings.length > 0) {
+    console.error(`skipped ${loaded.warnings.length} invalid row(s):`);
+    for (const w of loaded.warnings.slice(0, 20)) console.error(`  ${w}`);
+    if (loaded.warnings.length > 20) console.error(`  … and ${loaded.warnings.length - 20} more`);
+  }
+  const rows = loaded.rows;
+  if (rows.length === 0) throw new Error(`${data}: no valid rows`);
+  console.error(`data: ${rows.length} rows from ${data}`);
 
   let clara: ClaraModel;
   if (saved) {
     clara = ClaraModel.load(saved.dir, { backend });
     console.error(`resuming ${out} at step ${saved.state.step} of ${saved.state.config.steps}`);
-  } else if (values.model !== undefined) {
-    clara = ClaraModel.load(resolveModelDir(values.model as string), { backend });
-    console.error(`model: ${values.model} (stage ${clara.settings.stage}, vocabulary ${clara.tokenizer.vocabSize})`);
+  } else if (options.has('model')) {
+    clara = ClaraModel.load(resolveModelDir(options.required('model')), { backend });
+    console.error(`model: ${options.string('model')} (stage ${clara.settings.stage}, vocabulary ${clara.tokenizer.vocabSize})`);
   } else {
-    const base = (values.config as string | undefined) ?? 'small';
+    const base = options.string('config') ?? 'small';
     clara = freshModel({
       base, stage, rows, seed: given.seed ?? TRAINING_DEFAULTS.seed, backend,
-      settings: { docMaxLength: docMaxLength ?? DEFAULT_SETTINGS.docMaxLength, compressionRate: compressionRate ?? DEFAULT_SETTINGS.compressionRate },
+      settings: { docMaxLength: settings.docMaxLength ?? DEFAULT_SETTINGS.docMaxLength, compressionRate: settings.compressionRate ?? DEFAULT_SETTINGS.compressionRate },
     });
     console.error(`model: fresh '${base}' backbone, vocabulary ${clara.tokenizer.vocabSize} tokens built from the data, ${clara.nMem} memory tokens`);
   }
-  if (!saved) {
-    if (docMaxLength !== undefined) clara.settings.docMaxLength = docMaxLength;
-    if (compressionRate !== undefined) clara.settings.compressionRate = compressionRate;
-    const lora = { ...clara.settings.lora };
-    if (loraR !== undefined) Object.assign(lora, { r: loraR, alpha: 2 * loraR });
-    if (loraDropout !== undefined) lora.dropout = loraDropout;
-    clara.settings.lora = lora;
-    if (stage === 2) clara.settings.generationTopK = (rows[0] as { docs: string[] }).docs.length;
-  }
+  if (!saved) configureCompressionModel(clara, stage, rows, settings);
 
   // On resume, the checkpoint's settings are the defaults; a flag that disagrees is refused by the trainer.
-  const base: Partial<TrainingConfig> = saved ? saved.state.config : {};
-  const steps = given.steps ?? base.steps;
-  const config: Partial<TrainingConfig> = { ...base, ...definedOnly(given) };
-  if (warmup !== undefined) {
-    const total = steps ?? Math.max(1, Math.ceil(rows.length / ((config.batchSize ?? TRAINING_DEFAULTS.batchSize) * (config.gradAccum ?? 1))));
-    config.warmupSteps = warmup < 1 ? defaultWarmupSteps(total, warmup) : warmup;
-  } else if (!saved) {
-    delete config.warmupSteps; // 3 % of whatever the steps turn out to be
+  const config: Partial<TrainingConfig> & { warmupShare?: number } = { ...saved?.state.config, ...definedOnly(given) };
+  if (warmup !== undefined && warmup < 1) {
+    delete config.warmupSteps;
+    config.warmupShare = warmup;
+  } else if (warmup !== undefined) {
+    config.warmupSteps = warmup;
   }
 
   const result = await trainCompressionStage({
     ...config, clara, stage, rows, out, resume, saveEvery, compressorFrozenSteps,
-    mseWeight: mseWeight ?? (saved ? (saved.state.objective.mseWeight as number) : 0.1),
+    mseWeight: mseWeight ?? (saved?.state.objective.mseWeight as number | undefined),
   });
   const last = result.history.at(-1);
   const summary = last ? `loss ${last.loss.toFixed(4)} (ce ${fmt(last.ce)}, mse ${fmt(last.mse)})` : 'nothing left to do';
@@ -169,59 +165,4 @@ function savedRun(out: string) {
   const dir = latestCheckpoint(out);
   if (dir === null) throw new UsageError(`clara pretrain: --resume: ${out} holds no checkpoint to resume from`);
   return { dir, state: readTrainerState(dir) };
-}
-
-/** Stage 1 rows hold one document; stage 2 rows k, taken from the first row and required of all. */
-function loadRows(stage: 1 | 2, file: string, skipInvalid: boolean) {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new UsageError(`clara pretrain: --data ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
-  }
-  const loaded = stage === 1 ? loadStage1File(file, { skipInvalid }) : loadStage2File(file, { skipInvalid, docsPerRow: firstRowDocCount(text) });
-  if (loaded.warnings.length > 0) {
-    console.error(`skipped ${loaded.warnings.length} invalid row(s):`);
-    for (const w of loaded.warnings.slice(0, 20)) console.error(`  ${w}`);
-    if (loaded.warnings.length > 20) console.error(`  … and ${loaded.warnings.length - 20} more`);
-  }
-  if (loaded.rows.length === 0) throw new Error(`${file}: no valid rows`);
-  console.error(`data: ${loaded.rows.length} rows from ${file}`);
-  return loaded.rows;
-}
-
-/** The document count of the first parsable row (undefined: let the loader report the problem). */
-function firstRowDocCount(text: string): number | undefined {
-  for (const line of text.split(/\r?\n/)) {
-    if (line.trim() === '') continue;
-    try {
-      const row = JSON.parse(line) as Record<string, unknown>;
-      const docs = row.docs ?? row.context ?? row.content;
-      return Array.isArray(docs) && docs.length > 0 ? docs.length : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
-}
-
-/** Typed readers for the flags of one command, with errors that name the flag. */
-export function flagReader(command: string, values: Values) {
-  const bad = (name: string, what: string) => new UsageError(`clara ${command}: --${name} expects ${what}, got '${String(values[name])}'`);
-  const number = (name: string, check: (x: number) => boolean, what: string): number | undefined => {
-    const v = values[name];
-    if (v === undefined) return undefined;
-    const x = typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-    if (!Number.isFinite(x) || !check(x)) throw bad(name, what);
-    return x;
-  };
-  return {
-    number,
-    int: (name: string, min: number) => number(name, (x) => Number.isInteger(x) && x >= min, min === 0 ? 'a non-negative integer' : `an integer ≥ ${min}`),
-    required: (name: string): string => {
-      const v = values[name];
-      if (typeof v !== 'string' || v === '') throw new UsageError(`clara ${command}: --${name} is required (see \`clara ${command} --help\`)`);
-      return v;
-    },
-  };
 }

@@ -1,12 +1,11 @@
 import { writeSyntheticCorpus } from '../data/writeSynthCorpus.ts';
-import { choiceOption, parseOptions, UsageError, type OptionSpec } from './args.ts';
+import { Options, UsageError, type OptionSpec } from './args.ts';
 import { backendOption } from './backendOption.ts';
-import { flagReader } from './pretrain.ts';
 
 /** `clara synth`: writes the seeded synthetic corpus (clara/data/writeSynthCorpus.ts). */
-export const SYNTH_HELP = `Usage: clara synth --out DIR [options]
+const SYNTH_HELP = `Usage: clara synth --out DIR [options]
 
-Writes a seeded synthetic corpus of invented people and their facts, in the formats of spec §7:
+Writes a seeded synthetic corpus of invented people and their facts, in the formats of docs/clara.md §7:
   DIR/stage1.jsonl          qa and paraphrase rows (held-out facts excluded)
   DIR/stage2.jsonl          trained questions with k documents each
   DIR/stage3-train.jsonl    trained questions with N candidates and pos_index
@@ -44,32 +43,31 @@ const OPTIONS: OptionSpec = {
 };
 
 export async function runSynth(argv: string[]): Promise<number> {
-  const { values, positionals } = parseOptions('synth', argv, OPTIONS);
-  if (values.help) {
+  const options = Options.parse('synth', argv, OPTIONS);
+  if (options.flag('help')) {
     console.log(SYNTH_HELP);
     return 0;
   }
-  if (positionals.length > 0) throw new UsageError(`clara synth: unexpected argument '${positionals[0]}' (see \`clara synth --help\`)`);
-  const flag = flagReader('synth', values);
-  backendOption('synth', values.backend); // accepted like every command's, checked, but synth computes nothing
-  const options = {
-    seed: flag.int('seed', 0),
-    entities: flag.int('entities', 1),
-    candidates: flag.int('candidates', 1),
-    generationTopK: flag.int('top-k', 1),
-    heldOutShare: flag.number('held-out-share', (x) => x >= 0 && x <= 1, 'a number in [0, 1]'),
-    minFacts: flag.int('min-facts', 1),
-    maxFacts: flag.int('max-facts', 1),
-    qaRows: values['qa-rows'] === undefined ? undefined : choiceOption('synth', 'qa-rows', values['qa-rows'], ['per-question', 'per-document'] as const, 'per-question'),
-    paraphraseRows: values['no-paraphrase'] === true ? false : undefined,
-    paraphraseTarget: values['paraphrase-target'] === undefined ? undefined : choiceOption('synth', 'paraphrase-target', values['paraphrase-target'], ['reworded', 'reconstruction'] as const, 'reworded'),
-    namePool: flag.int('name-pool', 0),
-    stage3Wordings: values['stage3-wordings'] === undefined ? undefined : choiceOption('synth', 'stage3-wordings', values['stage3-wordings'], ['one', 'both'] as const, 'one'),
+  if (options.positionals.length > 0) throw new UsageError(`clara synth: unexpected argument '${options.positionals[0]}' (see \`clara synth --help\`)`);
+  backendOption('synth', options.string('backend')); // accepted like every command's, checked, but synth computes nothing
+  const synthOptions = {
+    seed: options.int('seed', 0),
+    entities: options.int('entities', 1),
+    candidates: options.int('candidates', 1),
+    generationTopK: options.int('top-k', 1),
+    heldOutShare: options.number('held-out-share', (x) => x >= 0 && x <= 1, 'a number in [0, 1]'),
+    minFacts: options.int('min-facts', 1),
+    maxFacts: options.int('max-facts', 1),
+    qaRows: options.choice('qa-rows', ['per-question', 'per-document'] as const),
+    paraphraseRows: options.flag('no-paraphrase') ? false : undefined,
+    paraphraseTarget: options.choice('paraphrase-target', ['reworded', 'reconstruction'] as const),
+    namePool: options.int('name-pool', 0),
+    stage3Wordings: options.choice('stage3-wordings', ['one', 'both'] as const),
   };
-  const out = flag.required('out');
+  const out = options.required('out');
   let written;
   try {
-    written = writeSyntheticCorpus(out, Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)));
+    written = writeSyntheticCorpus(out, Object.fromEntries(Object.entries(synthOptions).filter(([, v]) => v !== undefined)));
   } catch (error) {
     // The generator's option checks ("synth: candidates … cannot exceed entities") are usage errors.
     if ((error as Error).message.startsWith('synth: ')) throw new UsageError(`clara ${(error as Error).message}`);

@@ -1,5 +1,5 @@
 /**
- * Stage 1 (salient compressor pretraining) rows, spec §7:
+ * Stage 1 (salient compressor pretraining) rows, docs/clara.md §7:
  *
  *     {"data_type":"qa","question":[q1,…],"answers":[a1,…],"docs":[document]}
  *     {"data_type":"paraphrase","answers":["<paraphrase>"],"docs":[document]}
@@ -16,12 +16,19 @@ export type Stage1Row =
   | { dataType: 'qa'; docs: string[]; questions: string[]; answers: string[] }
   | { dataType: 'paraphrase'; docs: string[]; paraphrase: string };
 
-/** The JSON written to a stage-1 file (the synthetic corpus writes these). */
+/** A row as a stage-1 file holds it. */
 export type Stage1Json =
   | { data_type: 'qa'; question: string[]; answers: string[]; docs: string[] }
   | { data_type: 'paraphrase'; answers: string[]; docs: string[] };
 
-export function parseStage1Row(row: JsonObject, options: LoadOptions = {}): Stage1Row {
+/** The JSON of a row, as `loadStage1File` reads it back (the synthetic corpus writes these). */
+export function stage1Json(row: Stage1Row): Stage1Json {
+  return row.dataType === 'qa'
+    ? { data_type: 'qa', question: row.questions, answers: row.answers, docs: row.docs }
+    : { data_type: 'paraphrase', answers: [row.paraphrase], docs: row.docs };
+}
+
+function parseStage1Row(row: JsonObject, options: LoadOptions = {}): Stage1Row {
   const dataType = row['data_type'] ?? 'qa';
   if (dataType !== 'qa' && dataType !== 'paraphrase') throw new FieldError('data_type', 'must be "qa" or "paraphrase"');
   const docs = requireDocs(row, options.docsPerRow ?? 1);

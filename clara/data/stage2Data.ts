@@ -1,5 +1,5 @@
 /**
- * Stage 2 (compression instruction tuning) rows, spec §7:
+ * Stage 2 (compression instruction tuning) rows, docs/clara.md §7:
  *
  *     {"question":str,"docs":[5 × str],"answer":str,"gold_answer":str}
  *
@@ -18,11 +18,17 @@ export interface Stage2Row {
   goldAnswer?: string;
 }
 
+/** A row as a stage-2 file holds it. */
 export interface Stage2Json {
   question: string;
   docs: string[];
   answer: string;
-  gold_answer: string;
+  gold_answer?: string;
+}
+
+/** The JSON of a row, as `loadStage2File` reads it back (the synthetic corpus writes these). */
+export function stage2Json(row: Stage2Row): Stage2Json {
+  return { question: row.question, docs: row.docs, answer: row.answer, ...(row.goldAnswer === undefined ? {} : { gold_answer: row.goldAnswer }) };
 }
 
 /** The target answer of a stage-2 or stage-3 row, by the official precedence. */
@@ -35,7 +41,7 @@ export function resolveAnswer(row: JsonObject): string {
   throw new FieldError('answer', 'must be a string (or "answers" / "golden_answers" a non-empty list of strings)');
 }
 
-export function parseStage2Row(row: JsonObject, options: LoadOptions = {}): Stage2Row {
+function parseStage2Row(row: JsonObject, options: LoadOptions = {}): Stage2Row {
   const question = requireNonEmptyString(row, 'question');
   const docs = requireDocs(row, options.docsPerRow);
   const answer = resolveAnswer(row);

@@ -1,5 +1,5 @@
 /**
- * Stage 3 (end to end) rows, spec §7:
+ * Stage 3 (end to end) rows, docs/clara.md §7:
  *
  *     {"question":str,"docs":[N × str],"answer":str,"pos_index":[int,…]}
  *
@@ -20,6 +20,7 @@ export interface Stage3Row {
   posIndex: number[];
 }
 
+/** A row as a stage-3 file holds it. */
 export interface Stage3Json {
   question: string;
   docs: string[];
@@ -27,7 +28,12 @@ export interface Stage3Json {
   pos_index: number[];
 }
 
-export function parseStage3Row(row: JsonObject, options: LoadOptions = {}): Stage3Row {
+/** The JSON of a row, as `loadStage3File` reads it back (the synthetic corpus writes these). */
+export function stage3Json(row: Stage3Row): Stage3Json {
+  return { question: row.question, docs: row.docs, answer: row.answer, pos_index: row.posIndex };
+}
+
+function parseStage3Row(row: JsonObject, options: LoadOptions = {}): Stage3Row {
   const question = requireNonEmptyString(row, 'question');
   const docs = requireDocs(row, options.docsPerRow);
   const answer = resolveAnswer(row);
@@ -44,4 +50,13 @@ export function parseStage3Jsonl(text: string, source: string, options?: LoadOpt
 
 export function loadStage3File(path: string, options?: LoadOptions): LoadResult<Stage3Row> {
   return loadJsonLinesFile(path, parseStage3Row, options);
+}
+
+/** Keeps N candidates per row: the relevant ones, then the others in order (`pos_index` follows). */
+export function limitCandidates(rows: readonly Stage3Row[], n: number): Stage3Row[] {
+  return rows.map((row) => {
+    if (row.docs.length <= n) return row;
+    const keep = [...row.posIndex, ...row.docs.map((_, i) => i).filter((i) => !row.posIndex.includes(i))].slice(0, n).sort((a, b) => a - b);
+    return { ...row, docs: keep.map((i) => row.docs[i]!), posIndex: row.posIndex.filter((i) => keep.includes(i)).map((i) => keep.indexOf(i)) };
+  });
 }

@@ -1,5 +1,6 @@
 /**
- * A seeded synthetic corpus for training CLaRa from scratch (see shared/docs/toy-scale.md).
+ * A seeded synthetic corpus for training CLaRa from scratch, as typed rows of the three stages'
+ * formats (writeSynthCorpus.ts writes them as files).
  *
  * Invented people, each with 2–4 facts (birthplace, birth year, job, favourite colour, pet), one
  * short document per person (~20 words), one question per fact with a one-word answer. Names are
@@ -14,9 +15,9 @@
  * corpus, byte for byte.
  */
 import { Generator } from '../../engine/random.ts';
-import type { Stage1Json } from './stage1Data.ts';
-import type { Stage2Json } from './stage2Data.ts';
-import type { Stage3Json } from './stage3Data.ts';
+import type { Stage1Row } from './stage1Data.ts';
+import type { Stage2Row } from './stage2Data.ts';
+import type { Stage3Row } from './stage3Data.ts';
 
 export interface SynthOptions {
   seed?: number;
@@ -65,7 +66,7 @@ export interface SynthOptions {
 }
 
 export type Attribute = 'birthplace' | 'birthYear' | 'job' | 'colour' | 'pet';
-export const ATTRIBUTES: readonly Attribute[] = ['birthplace', 'birthYear', 'job', 'colour', 'pet'];
+const ATTRIBUTES: readonly Attribute[] = ['birthplace', 'birthYear', 'job', 'colour', 'pet'];
 
 export interface Fact {
   attribute: Attribute;
@@ -102,16 +103,16 @@ export interface SyntheticCorpus {
   /** Every fact's question, trained and held out, in entity order. */
   questions: SynthQuestion[];
   /** Stage-1 rows: `qa` rows then `paraphrase` rows, held-out facts excluded. */
-  stage1: Stage1Json[];
+  stage1: Stage1Row[];
   /** Stage-2 rows for trained questions: k documents including the gold one. */
-  stage2: Stage2Json[];
+  stage2: Stage2Row[];
   /**
    * Stage-3 rows for trained questions: N candidates, `pos_index` = [gold position]; with
    * `stage3Wordings: 'both'`, followed by the same questions in their other wording.
    */
-  stage3Train: Stage3Json[];
+  stage3Train: Stage3Row[];
   /** Stage-3 rows for held-out questions (evaluation only). */
-  stage3HeldOut: Stage3Json[];
+  stage3HeldOut: Stage3Row[];
 }
 
 const DEFAULTS: Required<SynthOptions> = {
@@ -213,21 +214,21 @@ export function generateSyntheticCorpus(options: SynthOptions = {}): SyntheticCo
   const trainedQuestions = questions.filter((q) => !q.heldOut);
 
   // Stage 1: QA rows over trained questions, then paraphrase rows.
-  const stage1: Stage1Json[] = [];
+  const stage1: Stage1Row[] = [];
   for (const entity of entities) {
     const own = trainedQuestions.filter((q) => q.entityId === entity.id);
     if (own.length === 0) continue;
     const docs = [documents[entity.id]!];
     if (opts.qaRows === 'per-document') {
-      stage1.push({ data_type: 'qa', question: own.map((q) => q.question), answers: own.map((q) => q.answer), docs });
+      stage1.push({ dataType: 'qa', docs, questions: own.map((q) => q.question), answers: own.map((q) => q.answer) });
     } else {
-      for (const q of own) stage1.push({ data_type: 'qa', question: [q.question], answers: [q.answer], docs });
+      for (const q of own) stage1.push({ dataType: 'qa', docs, questions: [q.question], answers: [q.answer] });
     }
   }
   if (opts.paraphraseRows) {
     for (const entity of entities) {
       if (paraphrases[entity.id]!.length === 0) continue;
-      stage1.push({ data_type: 'paraphrase', answers: [paraphrases[entity.id]!], docs: [documents[entity.id]!] });
+      stage1.push({ dataType: 'paraphrase', docs: [documents[entity.id]!], paraphrase: paraphrases[entity.id]! });
     }
   }
 
@@ -236,13 +237,13 @@ export function generateSyntheticCorpus(options: SynthOptions = {}): SyntheticCo
     const ids = drawCandidates(rng, q.entityId, count, opts.entities);
     return { docs: ids.map((i) => documents[i]!), gold: ids.indexOf(q.entityId) };
   };
-  const stage2: Stage2Json[] = trainedQuestions.map((q) => {
+  const stage2: Stage2Row[] = trainedQuestions.map((q) => {
     const { docs } = withCandidates(q, opts.generationTopK);
-    return { question: q.question, docs, answer: q.answer, gold_answer: q.answer };
+    return { question: q.question, docs, answer: q.answer, goldAnswer: q.answer };
   });
-  const stage3 = (q: SynthQuestion): Stage3Json => {
+  const stage3 = (q: SynthQuestion): Stage3Row => {
     const { docs, gold } = withCandidates(q, opts.candidates);
-    return { question: q.question, docs, answer: q.answer, pos_index: [gold] };
+    return { question: q.question, docs, answer: q.answer, posIndex: [gold] };
   };
   const stage3Train = trainedQuestions.map(stage3);
   const stage3HeldOut = questions.filter((q) => q.heldOut).map(stage3);

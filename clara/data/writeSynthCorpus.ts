@@ -1,5 +1,6 @@
 /**
- * Writes a synthetic corpus to a folder in the spec §7 formats; this is what `npx clara synth` runs.
+ * Writes a synthetic corpus to a folder in the formats of docs/clara.md §7; this is what `npx clara
+ * synth` runs.
  *
  *     stage1.jsonl          qa and paraphrase rows (held-out facts excluded)
  *     stage2.jsonl          trained questions, k documents each, gold included
@@ -11,6 +12,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonLines } from './jsonLines.ts';
+import { stage1Json } from './stage1Data.ts';
+import { stage2Json } from './stage2Data.ts';
+import { stage3Json } from './stage3Data.ts';
 import { generateSyntheticCorpus, type SynthOptions, type SyntheticCorpus } from './synth.ts';
 
 export interface SynthFiles {
@@ -29,7 +33,7 @@ export interface SynthSplit {
   questions: { id: string; entity: number; attribute: string; question: string; answer: string; split: 'trained' | 'heldOut' }[];
 }
 
-export function synthSplit(corpus: SyntheticCorpus): SynthSplit {
+function synthSplit(corpus: SyntheticCorpus): SynthSplit {
   const heldOut = corpus.questions.filter((q) => q.heldOut).length;
   return {
     options: corpus.options,
@@ -63,10 +67,10 @@ export function writeSyntheticCorpus(outDir: string, options: SynthOptions = {})
     split: join(outDir, 'split.json'),
   };
   mkdirSync(outDir, { recursive: true });
-  writeJsonLines(files.stage1, corpus.stage1);
-  writeJsonLines(files.stage2, corpus.stage2);
-  writeJsonLines(files.stage3Train, corpus.stage3Train);
-  writeJsonLines(files.stage3HeldOut, corpus.stage3HeldOut);
+  writeJsonLines(files.stage1, corpus.stage1.map(stage1Json));
+  writeJsonLines(files.stage2, corpus.stage2.map(stage2Json));
+  writeJsonLines(files.stage3Train, corpus.stage3Train.map(stage3Json));
+  writeJsonLines(files.stage3HeldOut, corpus.stage3HeldOut.map(stage3Json));
   writeJsonLines(files.documents, corpus.documents.map((text, id) => ({ id, text })));
   writeFileSync(files.split, JSON.stringify(synthSplit(corpus), null, 2) + '\n');
   return { corpus, files };

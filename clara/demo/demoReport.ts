@@ -1,8 +1,40 @@
 import { chartSvg } from '../report/svgChart.ts';
 import type { StepMetrics } from '../train/metricsLog.ts';
-import type { DemoResult } from './runDemo.ts';
 
-/** The demo's printed table and its chart. */
+/** What the demo reports (runDemo.ts measures it; metrics.json holds it), its printed table and its chart. */
+export type Recall = { 1: number; 3: number; 5: number };
+export interface AnswerQuality {
+  em: number;
+  f1: number;
+}
+
+export interface DemoResult {
+  recall: { before: Recall; after: Recall; random: Recall; bm25: Recall };
+  answers: {
+    trained: { withDocs: AnswerQuality; noDocs: AnswerQuality; goldDoc: AnswerQuality };
+    heldOut: { withDocs: AnswerQuality; noDocs: AnswerQuality; goldDoc: AnswerQuality };
+  };
+  /**
+   * The compressed corpus after stage 1: the share of its energy that differs between documents
+   * (eval/documentSpecificShare.ts; near 0 means the compressor has collapsed).
+   */
+  memory: { documentSpecificShare: number };
+  compressionRate: number;
+  memoryTokens: number;
+  /** Stage 3's top-k estimator (differentiableTopK.ts). */
+  estimator: string;
+  candidates: number;
+  /** The vocabulary kind ('word' or 'compact'); its size is in `counts.vocabulary`. */
+  tokenizer: string;
+  backend: string;
+  seconds: number;
+  /** `stage3TrainingRows`: trained questions, each in one or both wordings (settings' `stage3Wordings`). */
+  counts: { documents: number; trainedQuestions: number; heldOutQuestions: number; stage3TrainingRows: number; vocabulary: number };
+  stage1: { steps: number; firstLoss: number; lastLoss: number };
+  stage3: { steps: number; firstLoss: number; lastLoss: number };
+  runDir: string;
+}
+
 
 const pct = (x: number) => x.toFixed(2);
 

@@ -1,23 +1,21 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../../engine/index.ts';
-import { answerQuestions, rankCandidates } from '../answering.ts';
+import { ENCODER_ADAPTER, QUERY_REASONER_ADAPTER } from '../adapters.ts';
+import { answerQuestions, rankCandidates, topCandidates } from '../answering.ts';
 import { ClaraModel, memoryTokenCount } from '../claraModel.ts';
-import { ENCODER_ADAPTER } from '../compressor.ts';
-import { parseStage1Row, type Stage1Row } from '../data/stage1Data.ts';
-import { parseStage3Row, type Stage3Row } from '../data/stage3Data.ts';
+import type { Stage3Row } from '../data/stage3Data.ts';
 import { writeSyntheticCorpus } from '../data/writeSynthCorpus.ts';
 import { documentSpecificShare } from '../eval/documentSpecificShare.ts';
-import { candidateBank } from '../eval/evaluate.ts';
 import { meanRecall, scoreAnswers } from '../eval/metrics.ts';
-import { QUERY_REASONER_ADAPTER } from '../queryReasoner.ts';
+import { vocabularyTexts } from '../freshModel.ts';
 import { rankCandidatesBm25 } from '../retrieval/bm25.ts';
+import { candidateBank } from '../retrieval/documentBank.ts';
 import { claraTextsForVocabulary } from '../tokenizer/vocabularyTexts.ts';
-import { vocabularyTexts } from '../train/freshModel.ts';
 import type { StepMetrics } from '../train/metricsLog.ts';
-import { trainCompressionStage } from '../train/trainCompressionStage.ts';
+import { trainCompressionStage } from '../trainCompressionStage.ts';
 import { trainEndToEnd } from '../trainEndToEnd.ts';
-import { demoChart, demoTable } from './demoReport.ts';
+import { demoChart, demoTable, type AnswerQuality, type DemoResult, type Recall } from './demoReport.ts';
 import type { DemoSettings } from './demoSettings.ts';
 
 /**
@@ -33,36 +31,6 @@ import type { DemoSettings } from './demoSettings.ts';
  *  5. recall "after"; answers generated from the retrieved compressed documents and with no
  *     documents at all, on trained and on held-out questions.
  */
-export type Recall = { 1: number; 3: number; 5: number };
-export interface AnswerQuality { em: number; f1: number }
-
-export interface DemoResult {
-  recall: { before: Recall; after: Recall; random: Recall; bm25: Recall };
-  answers: {
-    trained: { withDocs: AnswerQuality; noDocs: AnswerQuality; goldDoc: AnswerQuality };
-    heldOut: { withDocs: AnswerQuality; noDocs: AnswerQuality; goldDoc: AnswerQuality };
-  };
-  /**
-   * The compressed corpus after stage 1: the share of its energy that differs between documents
-   * (eval/documentSpecificShare.ts; near 0 means the compressor has collapsed).
-   */
-  memory: { documentSpecificShare: number };
-  compressionRate: number;
-  memoryTokens: number;
-  /** Stage 3's top-k estimator (differentiableTopK.ts). */
-  estimator: string;
-  candidates: number;
-  /** The vocabulary kind ('word' or 'compact'); its size is in `counts.vocabulary`. */
-  tokenizer: string;
-  backend: string;
-  seconds: number;
-  /** `stage3TrainingRows`: trained questions, each in one or both wordings (settings' `stage3Wordings`). */
-  counts: { documents: number; trainedQuestions: number; heldOutQuestions: number; stage3TrainingRows: number; vocabulary: number };
-  stage1: { steps: number; firstLoss: number; lastLoss: number };
-  stage3: { steps: number; firstLoss: number; lastLoss: number };
-  runDir: string;
-}
-
 export interface DemoOptions {
   settings: DemoSettings;
   out: string;
@@ -89,9 +57,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     seed: options.seed, entities: s.entities, candidates: s.candidates, heldOutShare: s.heldOutShare, qaRows: s.corpus.qaRows, paraphraseRows: s.corpus.paraphraseRows,
     paraphraseTarget: s.corpus.reconstruct ? 'reconstruction' : 'reworded', namePool: s.corpus.namePool, stage3Wordings: s.corpus.stage3Wordings,
   });
-  const stage1Rows: Stage1Row[] = corpus.stage1.map((r) => parseStage1Row(r as never));
-  const trainRows: Stage3Row[] = corpus.stage3Train.map((r) => parseStage3Row(r as never));
-  const heldOutRows: Stage3Row[] = corpus.stage3HeldOut.map((r) => parseStage3Row(r as never));
+  const { stage1: stage1Rows, stage3Train: trainRows, stage3HeldOut: heldOutRows } = corpus;
   const trainedQuestions = corpus.questions.length - heldOutRows.length;
   say(`${corpus.documents.length} documents, ${trainedQuestions} trained and ${heldOutRows.length} held-out questions (${trainRows.length} stage-3 training rows), ${s.candidates} candidates each`);
 
@@ -154,8 +120,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const pickCands = cands.slice(0, s.answerQuestions);
     let docs: number[][] = pick.map(() => []);
     if (docsFrom === 'retrieved') {
-      const orders = (await rankCandidates(clara, bank, pick.map((r) => r.question), pickCands)).map((r) => r.order);
-      docs = orders.map((order, i) => order.slice(0, s.stage3.k).map((j) => pickCands[i]![j]!));
+      docs = topCandidates(await rankCandidates(clara, bank, pick.map((r) => r.question), pickCands), pickCands, s.stage3.k);
     } else if (docsFrom === 'gold') {
       docs = pick.map((r, i) => r.posIndex.slice(0, 1).map((j) => pickCands[i]![j]!));
     }

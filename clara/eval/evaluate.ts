@@ -1,27 +1,18 @@
 import type { Tensor } from '../../engine/index.ts';
-import { answerQuestions, rankCandidates } from '../answering.ts';
+import { answerQuestions, rankCandidates, topCandidates } from '../answering.ts';
 import type { ClaraModel } from '../claraModel.ts';
-import { compressCorpus } from '../retrieval/documentBank.ts';
 import type { Stage3Row } from '../data/stage3Data.ts';
+import { candidateBank } from '../retrieval/documentBank.ts';
 import { meanRecall, scoreAnswers, type AnswerScores } from './metrics.ts';
 
 /**
  * Evaluation on stage-3 rows (question, N candidates, answer, pos_index): retrieval recall@1/3/5
  * among the candidates, and EM / F1 / cover accuracy of the answers generated from the top-k
- * compressed documents (spec §8).
+ * compressed documents (docs/clara.md §8).
  */
 export interface EvaluationResult extends AnswerScores {
   recall: Record<number, number>;
   predictions: Array<{ question: string; gold: string; prediction: string; retrieved: number[] }>;
-}
-
-/** The candidate texts of all rows as one bank (each distinct text compressed once). */
-export function candidateBank(clara: ClaraModel, rows: readonly Stage3Row[], onProgress?: (done: number, total: number) => void): { bank: Tensor; candidates: number[][] } {
-  const rowOf = new Map<string, number>();
-  for (const row of rows) for (const doc of row.docs) if (!rowOf.has(doc)) rowOf.set(doc, rowOf.size);
-  const texts = [...rowOf.keys()];
-  const bank = compressCorpus(clara, texts, { onProgress: onProgress && ((done) => onProgress(done, texts.length)) });
-  return { bank, candidates: rows.map((row) => row.docs.map((doc) => rowOf.get(doc)!)) };
 }
 
 export interface EvaluateOptions {
@@ -34,7 +25,7 @@ export interface EvaluateOptions {
   /** Skip answer generation (recall only). */
   retrievalOnly?: boolean;
   maxNewTokens?: number;
-  /** A bank already compressed for these rows (see `candidateBank`). */
+  /** A bank already compressed for these rows (retrieval/documentBank.ts `candidateBank`). */
   bank?: { bank: Tensor; candidates: number[][] };
 }
 
@@ -56,7 +47,7 @@ async function evaluateWithBank(clara: ClaraModel, rows: readonly Stage3Row[], b
   if (options.retrievalOnly) {
     return { recall, em: NaN, f1: NaN, acc: NaN, count: rows.length, predictions: [] };
   }
-  const documents = options.noDocs ? rows.map(() => []) : retrieved.map((order, i) => order.map((j) => candidates[i]![j]!));
+  const documents = options.noDocs ? rows.map(() => []) : topCandidates(rankings, candidates, k);
   const answers = await answerQuestions(clara, bank, questions, documents, { maxNewTokens: options.maxNewTokens });
   const scores = scoreAnswers(answers, rows.map((r) => r.answer));
   return {

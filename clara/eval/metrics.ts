@@ -1,6 +1,6 @@
 /**
- * Answer and retrieval metrics of CLaRa's evaluation (spec §8), re-derived from the official
- * evaluation/evaluate.py so the numbers compare with published ones:
+ * Answer and retrieval metrics of CLaRa's evaluation (docs/clara.md §8), re-derived from the
+ * official evaluation/evaluate.py so the numbers compare with published ones:
  *
  * - normalisation: exact "True"/"False" → "yes"/"no", lower-case, drop ASCII punctuation, replace the
  *   words a/an/the by a space, collapse white space (Python's `str.split()` white space);
@@ -21,7 +21,7 @@ const ARTICLES = /(?<![\p{L}\p{N}_])(?:a|an|the)(?![\p{L}\p{N}_])/gu;
 const PYTHON_WHITESPACE = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/;
 
 /** "True" → "yes", "False" → "no", anything else unchanged (exact match on the raw string). */
-export function mapBoolean(text: string): string {
+function mapBoolean(text: string): string {
   return text === 'True' ? 'yes' : text === 'False' ? 'no' : text;
 }
 

@@ -1,16 +1,14 @@
-import { MASKED_SCORE as ENGINE_MASKED_SCORE, scaledDotProductAttention, tensor, type Backend, type Tensor } from '../../engine/index.ts';
+import { scaledDotProductAttention, tensor, type Backend, type Tensor } from '../../engine/index.ts';
 
 /**
- * Scaled dot-product attention with grouped-query heads, as a composite of engine primitives.
+ * Scaled dot-product attention with grouped-query heads: the mask of which keys each query may see,
+ * and the engine's attention op.
  *
  * Grouped-query attention shares each key/value head among G = H / Hkv query heads. Query heads
- * of one group are adjacent (head h uses key/value head ⌊h / G⌋, as in HF's repeat_kv), so the
- * queries of a group can be laid out as one [G·S, Dh] matrix against that group's keys: no copy of
- * the keys or values is ever made.
+ * of one group are adjacent (head h uses key/value head ⌊h / G⌋, as in HF's repeat_kv); the engine
+ * op lays the queries of a group out as one [G·S, Dh] matrix against that group's keys, so no copy
+ * of the keys or values is ever made.
  */
-
-/** Score given to a masked-out (query, key) pair: exp of it is exactly 0 next to any real score. */
-export const MASKED_SCORE = ENGINE_MASKED_SCORE;
 
 /**
  * Which keys each query may attend to: allowed[b, 0, 0, s, t] for queries s (the last S of T
@@ -39,7 +37,7 @@ export function attentionMask(keyMask: ArrayLike<number>, batch: number, queries
  * q [B, H, S, Dh], k and v [B, Hkv, T, Dh], allowed [B, 1, 1, S, T] (bool) → [B, H, S, Dh].
  */
 export function groupedQueryAttention(q: Tensor, k: Tensor, v: Tensor, allowed: Tensor): Tensor {
-  // The engine op: one fused kernel forward and backward where the backend has them, else the
-  // composite described above (engine/ops/fused.ts, attentionComposite).
+  // One fused kernel forward and backward where the backend has them, else the engine's composite
+  // of primitives (engine/ops/fused.ts, attentionComposite).
   return scaledDotProductAttention(q, k, v, allowed);
 }

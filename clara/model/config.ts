@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-
 /**
  * The backbone's hyper-parameters, with Hugging Face `MistralConfig` field names so that a
  * checkpoint's `config.json` reads as it is.
@@ -76,24 +74,4 @@ export function validateConfig(raw: Record<string, unknown>, source = 'config'):
   if (c.head_dim % 2 !== 0) throw new Error(`${source}: head_dim (${c.head_dim}) must be even for rotary embeddings`);
   const fields = Object.keys(PRESETS.tiny!) as Array<keyof MistralConfig>;
   return Object.fromEntries(fields.map((f) => [f, c[f]])) as unknown as MistralConfig;
-}
-
-/** A preset by name, or a `config.json` file by path. */
-export function loadConfig(nameOrPath: string): MistralConfig {
-  const preset = PRESETS[nameOrPath];
-  if (preset !== undefined) return { ...preset };
-  let text: string;
-  try {
-    text = readFileSync(nameOrPath, 'utf8');
-  } catch {
-    throw new Error(`config: '${nameOrPath}' is neither a preset (${Object.keys(PRESETS).join(', ')}) nor a readable config.json`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`${nameOrPath}: invalid JSON (${(error as Error).message})`);
-  }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${nameOrPath}: expected a JSON object`);
-  return validateConfig(raw as Record<string, unknown>, nameOrPath);
 }

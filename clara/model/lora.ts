@@ -37,17 +37,17 @@ export class LoraLinear extends Module {
   /** Where this layer sits in the model (for error messages and PEFT key names). */
   path = '';
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, options: { generator?: Generator; backend?: Backend; dtype?: DType } = {}) {
+  constructor(readonly inFeatures: number, readonly outFeatures: number, options: { rng?: Generator; backend?: Backend; dtype?: DType } = {}) {
     super();
-    this.weight = new Parameter(kaimingUniform([outFeatures, inFeatures], options), { requiresGrad: false });
+    this.weight = new Parameter(kaimingUniform([outFeatures, inFeatures], { generator: options.rng, backend: options.backend, dtype: options.dtype }), { requiresGrad: false });
   }
 
   /** Adds a fresh adapter (identity at start). */
-  addAdapter(name: string, config: LoraConfig, generator?: Generator): LoraAdapter {
+  addAdapter(name: string, config: LoraConfig, rng?: Generator): LoraAdapter {
     if (this.adapters.has(name)) throw new Error(`LoRA adapter '${name}' already exists on ${this.path || 'this layer'}`);
     const opts = { backend: this.weight.backend, dtype: this.weight.dtype };
     const adapter = new LoraAdapter(
-      new Parameter(kaimingUniform([config.r, this.inFeatures], { ...opts, generator, a: Math.sqrt(5) })),
+      new Parameter(kaimingUniform([config.r, this.inFeatures], { ...opts, generator: rng, a: Math.sqrt(5) })),
       new Parameter(zeros([this.outFeatures, config.r], opts)),
       { ...config },
     );
@@ -114,11 +114,11 @@ export class LoraLinear extends Module {
   }
 
   /** x [..., in] → [..., out], with adapter `active` (or none). */
-  forward(x: Tensor, active: string | null, generator?: Generator): Tensor {
+  forward(x: Tensor, active: string | null, rng?: Generator): Tensor {
     const base = x.matmul(this.weight, { transB: true });
     if (active === null) return base;
     const a = this.adapter(active);
-    const dropped = dropout(x, a.config.dropout, { training: this.training, generator });
+    const dropped = dropout(x, a.config.dropout, { training: this.training, generator: rng });
     return base.add(dropped.matmul(a.A, { transB: true }).matmul(a.B, { transB: true }).mul(a.scale));
   }
 }

@@ -22,7 +22,8 @@ interface ForwardContext {
   cos: Tensor;
   sin: Tensor;
   allowed: Tensor;
-  generator: Generator;
+  /** Draws LoRA dropout masks. */
+  rng: Generator;
 }
 
 /** Keys and values of the positions already processed, per layer: [B, Hkv, T, Dh]. */
@@ -46,7 +47,8 @@ export function disposeCache(cache: KVCache): void {
 }
 
 interface InitOptions {
-  generator?: Generator;
+  /** Draws the initial weights. */
+  rng?: Generator;
   backend?: Backend;
   dtype?: DType;
 }
@@ -71,7 +73,7 @@ export class MistralAttention extends Module {
     const [batch, seq] = x.shape as [number, number, number];
     const { num_attention_heads: heads, num_key_value_heads: kvHeads, head_dim: headDim } = this.config;
     const project = (proj: LoraLinear, n: number) =>
-      proj.forward(x, ctx.adapter, ctx.generator).reshape([batch, seq, n, headDim]).transpose(1, 2); // [B, n, S, Dh]
+      proj.forward(x, ctx.adapter, ctx.rng).reshape([batch, seq, n, headDim]).transpose(1, 2); // [B, n, S, Dh]
     const q = applyRotary(project(this.qProj, heads), ctx.cos, ctx.sin);
     let k = applyRotary(project(this.kProj, kvHeads), ctx.cos, ctx.sin);
     let v = project(this.vProj, kvHeads);
@@ -86,7 +88,7 @@ export class MistralAttention extends Module {
       cache.layers[layer] = { k: keep(k.detach()), v: keep(v.detach()) };
     }
     const out = groupedQueryAttention(q, k, v, ctx.allowed); // [B, H, S, Dh]
-    return this.oProj.forward(out.transpose(1, 2).reshape([batch, seq, heads * headDim]), ctx.adapter, ctx.generator);
+    return this.oProj.forward(out.transpose(1, 2).reshape([batch, seq, heads * headDim]), ctx.adapter, ctx.rng);
   }
 }
 
@@ -105,9 +107,9 @@ export class MistralMLP extends Module {
 
   /** SwiGLU: x [B, S, d] → down(silu(gate(x)) · up(x)) [B, S, d]. */
   forward(x: Tensor, ctx: ForwardContext): Tensor {
-    const gate = this.gateProj.forward(x, ctx.adapter, ctx.generator);
-    const up = this.upProj.forward(x, ctx.adapter, ctx.generator);
-    return this.downProj.forward(siluMul(gate, up), ctx.adapter, ctx.generator);
+    const gate = this.gateProj.forward(x, ctx.adapter, ctx.rng);
+    const up = this.upProj.forward(x, ctx.adapter, ctx.rng);
+    return this.downProj.forward(siluMul(gate, up), ctx.adapter, ctx.rng);
   }
 }
 
@@ -141,7 +143,7 @@ export class MistralModel extends Module {
 
   constructor(config: MistralConfig, init: InitOptions) {
     super();
-    this.embedTokens = this.registerModule('embed_tokens', new Embedding(config.vocab_size, config.hidden_size, init));
+    this.embedTokens = this.registerModule('embed_tokens', new Embedding(config.vocab_size, config.hidden_size, { generator: init.rng, backend: init.backend, dtype: init.dtype }));
     this.layers = this.registerModule('layers', Array.from({ length: config.num_hidden_layers }, () => new MistralDecoderLayer(config, init)));
     this.norm = this.registerModule('norm', new RMSNorm(config.hidden_size, { eps: config.rms_norm_eps, backend: init.backend, dtype: init.dtype }));
   }
@@ -181,12 +183,12 @@ export class MistralForCausalLM extends Module {
   readonly model: MistralModel;
   /** The lm_head module; null when tie_word_embeddings (the embedding table is used instead). */
   private readonly head: LmHead | null;
-  /** Seeds LoRA dropout, so training is reproducible. */
-  generator: Generator;
+  /** Draws LoRA dropout masks, so training is reproducible (its state is saved with checkpoints). */
+  rng: Generator;
 
   constructor(readonly config: MistralConfig, init: InitOptions = {}) {
     super();
-    this.generator = new Generator(1234);
+    this.rng = new Generator(1234);
     this.model = this.registerModule('model', new MistralModel(config, init));
     this.head = config.tie_word_embeddings ? null : this.registerModule('lm_head', new LmHead(config, init));
     for (const p of this.parameters()) p.requiresGrad_(false); // the base is frozen; adapters train
@@ -232,7 +234,7 @@ export class MistralForCausalLM extends Module {
       adapter: input.adapter ?? null,
       ...tables,
       allowed: attentionMask(mask, batch, seq, total, this.config.sliding_window, this.backend),
-      generator: this.generator,
+      rng: this.rng,
     };
     const hiddenStates: Tensor[] | null = input.outputHiddenStates ? [embeds] : null;
     let h = embeds;
@@ -253,8 +255,8 @@ export class MistralForCausalLM extends Module {
   }
 
   /** Adds a fresh adapter (B = 0: the model's output is unchanged) to all seven linears of every block. */
-  addAdapter(name: string, config: LoraConfig = DEFAULT_LORA, generator?: Generator): void {
-    for (const layer of this.loraLayers()) layer.addAdapter(name, config, generator);
+  addAdapter(name: string, config: LoraConfig = DEFAULT_LORA, rng?: Generator): void {
+    for (const layer of this.loraLayers()) layer.addAdapter(name, config, rng);
   }
 
   copyAdapter(from: string, to: string): void {
@@ -287,6 +289,6 @@ class LmHead extends Module {
   readonly weight: Parameter;
   constructor(config: MistralConfig, init: InitOptions) {
     super();
-    this.weight = new Parameter(kaimingUniform([config.vocab_size, config.hidden_size], init));
+    this.weight = new Parameter(kaimingUniform([config.vocab_size, config.hidden_size], { generator: init.rng, backend: init.backend, dtype: init.dtype }));
   }
 }

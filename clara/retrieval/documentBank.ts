@@ -1,12 +1,14 @@
 import { concat, keep, noGrad, tensor, tidy, type Backend, type Tensor } from '../../engine/index.ts';
 import { readSafetensorsFile, writeSafetensorsFile } from '../../engine/io/index.ts';
+import { ENCODER_ADAPTER } from '../adapters.ts';
 import type { ClaraModel } from '../claraModel.ts';
-import { compressDocuments, ENCODER_ADAPTER } from '../compressor.ts';
+import { compressDocuments } from '../compressor.ts';
+import type { Stage3Row } from '../data/stage3Data.ts';
 import { buildEncoderBatch } from '../tokenizer/encoderInput.ts';
 
 /**
  * The document bank: every document of a corpus compressed once by the (frozen) compressor, stored
- * as n·d numbers per document (spec §6: "compressed documents can be precomputed").
+ * as n·d numbers per document (docs/clara.md §6: "compressed documents can be precomputed").
  *
  * On disk (`clara compress`), a safetensors file:
  *   vectors   F32 [docs, n, d]   the compressed documents
@@ -39,6 +41,30 @@ export function compressCorpus(clara: ClaraModel, texts: readonly string[], opti
   const bank = keep(concat(parts, 0));
   if (parts.length > 1) for (const p of parts) p.dispose();
   return bank;
+}
+
+/**
+ * The candidate texts of stage-3 rows as one bank, each distinct text compressed once:
+ * `bank` [docs, n, d] and, per row, the bank rows of its N candidates, in the row's order.
+ */
+export function candidateBank(clara: ClaraModel, rows: readonly Stage3Row[], onProgress?: (done: number, total: number) => void): { bank: Tensor; candidates: number[][] } {
+  const rowOf = new Map<string, number>();
+  for (const row of rows) for (const doc of row.docs) if (!rowOf.has(doc)) rowOf.set(doc, rowOf.size);
+  const texts = [...rowOf.keys()];
+  const bank = compressCorpus(clara, texts, { onProgress: onProgress && ((done) => onProgress(done, texts.length)) });
+  return { bank, candidates: rows.map((row) => row.docs.map((doc) => rowOf.get(doc)!)) };
+}
+
+/**
+ * Each question's candidates, gathered from the bank: bank [docs, n, d] and `candidates` (B, N) bank
+ * rows → [B, N, n, d]. Every question needs the same number N.
+ */
+export function gatherCandidates(bank: Tensor, candidates: readonly (readonly number[])[]): Tensor {
+  const [, nMem, hidden] = bank.shape as [number, number, number];
+  const width = candidates[0]?.length ?? 0;
+  if (candidates.some((row) => row.length !== width)) throw new Error('gatherCandidates: every question of a batch needs the same number of candidates');
+  const ids = tensor(Int32Array.from(candidates.flat()), [candidates.length * width], { dtype: 'int32', backend: bank.backend });
+  return bank.indexSelect(0, ids).reshape([candidates.length, width, nMem, hidden]);
 }
 
 export async function saveDocumentBank(file: string, bank: DocumentBank): Promise<void> {

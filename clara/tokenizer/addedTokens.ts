@@ -9,7 +9,7 @@
 export const UNK_TOKEN = '<unk>';
 export const BOS_TOKEN = '<s>';
 export const EOS_TOKEN = '</s>';
-export const AE_TOKEN = '<AE>';
+const AE_TOKEN = '<AE>';
 export const ENC_TOKEN = '<ENC>';
 export const SEP_TOKEN = '<SEP>';
 

@@ -1,5 +1,5 @@
 /**
- * The generator's chat prompt (spec §3): Mistral v0.2 chat format with a system message,
+ * The generator's chat prompt (docs/clara.md §3): Mistral v0.2 chat format with a system message,
  *
  *     <s> [INST] SYSTEM\n\nUSER [/INST] ANSWER</s>
  *

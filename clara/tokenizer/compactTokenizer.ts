@@ -7,7 +7,7 @@
  * Compact id layout (V = 3 + U + n + 3, U the number of Mistral pieces kept):
  *   0 `<unk>`, 1 `<s>`, 2 `</s>`,
  *   3 … 2+U      the kept Mistral pieces, in increasing Mistral id,
- *   3+U … 2+U+n  `<MEM0>` … `<MEM{n-1}>`, then `<AE>`, `<ENC>`, `<SEP>` (same order as spec §2).
+ *   3+U … 2+U+n  `<MEM0>` … `<MEM{n-1}>`, then `<AE>`, `<ENC>`, `<SEP>` (docs/clara.md §2).
  * A piece that the corpus never used becomes `<unk>` at encode time. The map (the kept Mistral ids)
  * is saved with the checkpoint as JSON (`toJSON` / `fromJSON`).
  *

@@ -1,7 +1,8 @@
 /**
- * The compressor's input (spec §2): for each document the text `<ENC><s>document</s>`, tokenized
- * without adding special tokens, right-truncated to doc_max_length+3 tokens (so a long document loses
- * its `</s>`), left-padded, then the n ids `<MEM0>…<MEM{n-1}>` appended with attention 1:
+ * The compressor's input (docs/clara.md §2): for each document the text `<ENC><s>document</s>`,
+ * tokenized without adding special tokens, right-truncated to doc_max_length+3 tokens (so a long
+ * document loses its `</s>`), left-padded, then the n ids `<MEM0>…<MEM{n-1}>` appended with
+ * attention 1:
  *
  *     [pad … pad | <ENC> <s> t1 … tm </s> | <MEM0> … <MEM{n-1}>]
  *

@@ -1,6 +1,7 @@
 /**
- * Left-pads tokenized generator rows into one batch (spec §3: "Left padding across the batch"), so
- * every row's last prompt token sits at the same position and generation continues from there.
+ * Left-pads tokenized generator rows into one batch (docs/clara.md §3: "Left padding across the
+ * batch"), so every row's last prompt token sits at the same position and generation continues from
+ * there.
  */
 import { IGNORE_INDEX } from './tokenizer.ts';
 import type { GeneratorInput } from './chatPrompt.ts';

@@ -1,7 +1,7 @@
 /**
  * Mistral's tokenizer (the 32000-token SentencePiece-BPE vocabulary of Mistral-7B v0.1/v0.2) with
  * CLaRa's added tokens after it: `<MEMi>` = 32000+i, `<AE>` = 32000+n, `<ENC>` = 32001+n,
- * `<SEP>` = 32002+n, so V = 32003+n (spec §2).
+ * `<SEP>` = 32002+n, so V = 32003+n (docs/clara.md §2).
  *
  * The BPE itself comes from the npm package `mistral-tokenizer-js` (MIT, no dependencies, the
  * vocabulary and merges embedded in the package, no network): "Hello world" → 1, 22557, 1526.

@@ -10,7 +10,7 @@
  * tokens inside, exactly as the official code does with Hugging Face's tokenizer.
  */
 
-/** Ids of CLaRa's added tokens (spec §2): `<MEM0>`…`<MEM{n-1}>`, then `<AE>`, `<ENC>`, `<SEP>`. */
+/** Ids of CLaRa's added tokens (docs/clara.md §2): `<MEM0>`…`<MEM{n-1}>`, `<AE>`, `<ENC>`, `<SEP>`. */
 export interface ClaraSpecialIds {
   /** `mem[i]` is the id of `<MEMi>`; length n (the memory tokens per document). */
   readonly mem: readonly number[];

@@ -15,7 +15,7 @@
  * Id layout (V = 3 + U + n + 3, U the number of pieces kept):
  *   0 `<unk>`, 1 `<s>`, 2 `</s>`,
  *   3 … 2+U      the kept pieces, in sorted order (code units),
- *   3+U … 2+U+n  `<MEM0>` … `<MEM{n-1}>`, then `<AE>`, `<ENC>`, `<SEP>` (the order of spec §2).
+ *   3+U … 2+U+n  `<MEM0>` … `<MEM{n-1}>`, then `<AE>`, `<ENC>`, `<SEP>` (docs/clara.md §2).
  * The piece list is saved with the checkpoint as JSON (`toJSON` / `fromJSON`).
  */
 import { BOS_TOKEN, EOS_TOKEN, UNK_TOKEN, claraAddedTokens, splitOnSpecialTokens } from './addedTokens.ts';

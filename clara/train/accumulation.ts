@@ -28,7 +28,7 @@ export function microBatchScales(units: readonly Units[], weights: Readonly<Reco
 }
 
 /** Σ_i u_{t,i} per term. */
-export function totalUnits(units: readonly Units[], terms: readonly string[]): Record<string, number> {
+function totalUnits(units: readonly Units[], terms: readonly string[]): Record<string, number> {
   return Object.fromEntries(terms.map((t) => [t, units.reduce((sum, u) => sum + (u[t] ?? 0), 0)]));
 }
 

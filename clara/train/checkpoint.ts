@@ -23,10 +23,10 @@ import type { TrainingConfig } from './trainingConfig.ts';
 export const CHECKPOINT_DIR = 'checkpoint';
 export const PREVIOUS_DIR = 'checkpoint.previous';
 export const TEMP_DIR = '.checkpoint.tmp';
-export const TRAINER_STATE_FILE = 'trainer_state.json';
-export const OPTIMIZER_FILE = 'optimizer.safetensors';
+const TRAINER_STATE_FILE = 'trainer_state.json';
+const OPTIMIZER_FILE = 'optimizer.safetensors';
 
-export interface GeneratorState {
+export interface RngState {
   s: number[];
   spareNormal: number | null;
 }
@@ -40,8 +40,8 @@ export interface TrainerState {
   config: TrainingConfig;
   /** The objective's settings (stage, λ…). */
   objective: Record<string, unknown>;
-  /** Every random generator the run draws from, by name (e.g. `dropout`, the LoRA-dropout stream). */
-  generators: Record<string, GeneratorState>;
+  /** The state of every random number generator the run draws from, by name (e.g. `dropout`). */
+  generators: Record<string, RngState>;
   /** What data the run reads: row count and a hash of the rows (the data order depends on both). */
   data: { rows: number; fingerprint: string };
   /** A hash of the trainable parameters' bits: on resume, proves the model is this checkpoint's. */
@@ -85,7 +85,7 @@ export async function writeCheckpoint(out: string, contents: CheckpointContents)
  * Repairs what a crash during the swap can leave: no `checkpoint` but a complete
  * `checkpoint.previous` (renamed back), or both (the previous one deleted).
  */
-export function recoverCheckpoint(out: string): void {
+function recoverCheckpoint(out: string): void {
   const final = join(out, CHECKPOINT_DIR);
   const previous = join(out, PREVIOUS_DIR);
   if (!existsSync(previous)) return;
@@ -122,7 +122,7 @@ export function readTrainerState(dir: string): TrainerState {
 }
 
 /** AdamW's state dict as a safetensors file (float32 moments are written bit for bit). */
-export async function writeOptimizerState(file: string, optimizer: AdamW): Promise<void> {
+async function writeOptimizerState(file: string, optimizer: AdamW): Promise<void> {
   const { step, tensors } = optimizer.stateDict();
   const host: Record<string, TensorToWrite> = {};
   try {

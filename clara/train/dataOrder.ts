@@ -42,10 +42,10 @@ export class DataOrder {
 }
 
 /**
- * The generator a step uses to build its examples (e.g. which paraphrase instruction a stage-1
- * row gets). Seeded from (seed, step) alone, for the same reason as the data order.
+ * The random number generator a step uses to build its examples (e.g. which paraphrase instruction
+ * a stage-1 row gets). Seeded from (seed, step) alone, for the same reason as the data order.
  */
-export function stepGenerator(seed: number, step: number): Generator {
+export function stepRng(seed: number, step: number): Generator {
   return new Generator(mix32(seed, step ^ 0x51ed270b));
 }
 

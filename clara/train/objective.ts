@@ -4,7 +4,8 @@ import type { Units } from './accumulation.ts';
 /**
  * What a stage trains on, as the generic trainer sees it. The trainer owns the loop (data order,
  * accumulation, optimiser, schedule, checkpoints); an objective says how rows become a batch and
- * which loss terms a batch gives. Stages 1 and 2 use `compressionObjective`; stage 3 brings its own.
+ * which loss terms a batch gives: `compressionObjective` (stages 1 and 2) and `stage3Objective`
+ * (endToEndObjective.ts).
  *
  * The loss the trainer minimises is  L = Σ_t weights[t] · term_t,  each term a mean over its units.
  */
@@ -16,8 +17,8 @@ export interface TrainingObjective<Row, Batch> {
    * checked on resume, so a run is never continued under different settings by mistake.
    */
   readonly settings: Readonly<Record<string, unknown>>;
-  /** Host side: tokenize and pad the rows of one micro-batch. `generator` is seeded by (seed, step). */
-  collate(rows: readonly Row[], generator: Generator): MicroBatch<Batch>;
+  /** Host side: tokenize and pad the rows of one micro-batch. `rng` is seeded by (seed, step). */
+  collate(rows: readonly Row[], rng: Generator): MicroBatch<Batch>;
   /** Forward pass: each term as a scalar tensor, the mean over its units in this micro-batch. */
   terms(batch: Batch): Record<string, Tensor>;
 }
@@ -28,4 +29,9 @@ export interface MicroBatch<Batch> {
   units: Units;
   /** Non-padding tokens the model reads (for tokens per second). */
   tokens: number;
+}
+
+/** Tokens a padded batch holds: the ones of its attention mask (host rows [B, L]). */
+export function nonPaddingTokens(attentionMask: readonly (readonly number[])[]): number {
+  return attentionMask.reduce((sum, row) => sum + row.reduce((s, v) => s + v, 0), 0);
 }

@@ -56,7 +56,7 @@ function formatRate(x: number): string {
   return x >= 1000 ? `${(x / 1000).toFixed(1)}k` : x.toFixed(0);
 }
 
-export function formatDuration(seconds: number): string {
+function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
   const s = Math.round(seconds);
   if (s < 60) return `${s}s`;

@@ -1,8 +1,8 @@
 import { cosineSchedule, type LRSchedule } from '../../engine/index.ts';
 
 /**
- * The learning-rate schedule of every CLaRa stage (spec §4): linear warm-up from 0 to `lr`, then a
- * half cosine down to a floor of `minLrRatio · lr` at the last step.
+ * The learning-rate schedule of every CLaRa stage (docs/clara.md §4): linear warm-up from 0 to
+ * `lr`, then a half cosine down to a floor of `minLrRatio · lr` at the last step.
  *
  * Convention (as Hugging Face's schedulers): the schedule is looked up with the number of steps
  * already taken, so with a warm-up the very first update uses lr 0.
@@ -20,7 +20,7 @@ export interface ScheduleOptions {
 export const DEFAULT_WARMUP_SHARE = 0.03;
 export const DEFAULT_MIN_LR_RATIO = 0.1;
 
-/** ceil(share · steps), as HF's `warmup_ratio`. */
+/** ceil(share · steps), as HF's `warmup_ratio` (share default 3 %). */
 export function defaultWarmupSteps(steps: number, share = DEFAULT_WARMUP_SHARE): number {
   return Math.ceil(share * steps);
 }

@@ -5,7 +5,7 @@ import {
   dataFingerprint, inspectParameters, latestCheckpoint, readOptimizerState, readTrainerState, writeCheckpoint,
   type TrainerState,
 } from './checkpoint.ts';
-import { DataOrder, stepGenerator } from './dataOrder.ts';
+import { DataOrder, stepRng } from './dataOrder.ts';
 import { MetricsLog, type StepMetrics } from './metricsLog.ts';
 import { NonFiniteLossError } from './nonFiniteLossError.ts';
 import type { MicroBatch, TrainingObjective } from './objective.ts';
@@ -25,16 +25,19 @@ import { lrScaleLookup, type TrainingConfig } from './trainingConfig.ts';
  *   6. record    metrics line, progress bar, checkpoint every `saveEvery` steps and at the end.
  *
  * Resuming restores the optimiser's moments and step count (hence the schedule), the named random
- * generators, and starts at the checkpoint's step; with the data order a function of the step,
- * the rest of the run is the uninterrupted run's, bit for bit.
+ * number generators (`rngs`), and starts at the checkpoint's step; with the data order a function
+ * of the step, the rest of the run is the uninterrupted run's, bit for bit.
  */
 export interface TrainingJob<Row, Batch> {
   objective: TrainingObjective<Row, Batch>;
   rows: readonly Row[];
   /** The parameters to train, named (the names key the optimiser state). */
   parameters: ReadonlyArray<readonly [string, Parameter]>;
-  /** Random generators used during the forward pass (e.g. LoRA dropout): saved and restored. */
-  generators: Readonly<Record<string, Generator>>;
+  /**
+   * Random number generators drawn from during the forward pass (e.g. LoRA dropout): saved in the
+   * checkpoint (trainer_state.json's `generators`) and restored on resume.
+   */
+  rngs: Readonly<Record<string, Generator>>;
   config: TrainingConfig;
   /** Writes the model into a checkpoint directory. */
   saveModel: (dir: string) => Promise<void>;
@@ -85,7 +88,7 @@ export async function train<Row, Batch>(job: TrainingJob<Row, Batch>): Promise<T
     const saved = readOptimizerState(checkpoint, params[0]!.backend);
     optimizer.loadStateDict(saved);
     for (const t of Object.values(saved.tensors)) t.dispose(); // the optimiser holds its own references
-    for (const [name, g] of Object.entries(job.generators)) g.setState(state.generators[name]!);
+    for (const [name, rng] of Object.entries(job.rngs)) rng.setState(state.generators[name]!);
     startStep = state.step;
   } else if (job.out !== undefined && latestCheckpoint(job.out) !== null) {
     throw new Error(`${job.out} already holds a training checkpoint: resume it, or choose another output directory`);
@@ -103,10 +106,10 @@ export async function train<Row, Batch>(job: TrainingJob<Row, Batch>): Promise<T
     for (let step = startStep; step < config.steps; step++) {
       const stepStart = performance.now();
       const stepRows = order.rowsForStep(step, rowsPerStep).map((i) => rows[i]!);
-      const generator = stepGenerator(config.seed, step);
+      const rng = stepRng(config.seed, step);
       const micro: MicroBatch<Batch>[] = [];
       for (let m = 0; m < config.gradAccum; m++) {
-        micro.push(objective.collate(stepRows.slice(m * config.batchSize, (m + 1) * config.batchSize), generator));
+        micro.push(objective.collate(stepRows.slice(m * config.batchSize, (m + 1) * config.batchSize), rng));
       }
       const units = micro.map((m) => m.units);
       const scales = microBatchScales(units, objective.weights);
@@ -170,7 +173,7 @@ export async function train<Row, Batch>(job: TrainingJob<Row, Batch>): Promise<T
         if (!inspected.finite) throw new NonFiniteLossError(step + 1, 'parameters', NaN, checkpoint);
         const state: TrainerState = {
           format: 'clara-trainer-state', version: 1, step: step + 1, config, objective: { ...objective.settings },
-          generators: Object.fromEntries(Object.entries(job.generators).map(([name, g]) => [name, g.state()])),
+          generators: Object.fromEntries(Object.entries(job.rngs).map(([name, rng]) => [name, rng.state()])),
           data, parameters: { fingerprint: inspected.fingerprint }, metrics,
         };
         checkpoint = await writeCheckpoint(job.out, { state, optimizer, saveModel: job.saveModel });
@@ -201,8 +204,8 @@ async function checkResumable<Row, Batch>(state: TrainerState, job: TrainingJob<
   if (state.data.rows !== data.rows || state.data.fingerprint !== data.fingerprint) {
     differences.push(`data: the checkpoint's run read ${state.data.rows} rows (fingerprint ${state.data.fingerprint}), this one ${data.rows} (fingerprint ${data.fingerprint})`);
   }
-  for (const name of Object.keys(job.generators)) {
-    if (state.generators[name] === undefined) differences.push(`random generator "${name}" is not in the checkpoint`);
+  for (const name of Object.keys(job.rngs)) {
+    if (state.generators[name] === undefined) differences.push(`random number generator "${name}" is not in the checkpoint`);
   }
   if (differences.length > 0) throw new Error(`cannot resume from ${dir}, the run would not continue as it started:\n  ${differences.join('\n  ')}`);
   const { fingerprint } = await inspectParameters(job.parameters);

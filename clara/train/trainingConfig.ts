@@ -39,7 +39,7 @@ export interface TrainingConfig {
   frozenSteps: Record<string, number>;
 }
 
-/** CLaRa's official optimiser settings (spec §4); lr 1e-4 is the official rate. */
+/** CLaRa's official optimiser settings (docs/clara.md §4); lr 1e-4 is the official rate. */
 export const TRAINING_DEFAULTS = {
   batchSize: 8, gradAccum: 1, lr: 1e-4, minLrRatio: DEFAULT_MIN_LR_RATIO, betas: [0.9, 0.95] as [number, number],
   eps: 1e-8, weightDecay: 0, maxGradNorm: 1.0, seed: 0, lrScales: {} as Record<string, number>,
@@ -48,9 +48,9 @@ export const TRAINING_DEFAULTS = {
 
 /**
  * Fills in the defaults: `steps` defaults to one pass over the data (`rowCount` rows), warm-up to
- * 3 % of the steps. Throws a RangeError naming the first bad value.
+ * `warmupShare` of the steps (default 3 %). Throws a RangeError naming the first bad value.
  */
-export function resolveTrainingConfig(partial: Partial<TrainingConfig>, rowCount: number): TrainingConfig {
+export function resolveTrainingConfig(partial: Partial<TrainingConfig> & { warmupShare?: number }, rowCount: number): TrainingConfig {
   const d = TRAINING_DEFAULTS;
   const batchSize = partial.batchSize ?? d.batchSize;
   const gradAccum = partial.gradAccum ?? d.gradAccum;
@@ -58,7 +58,7 @@ export function resolveTrainingConfig(partial: Partial<TrainingConfig>, rowCount
   const config: TrainingConfig = {
     steps, batchSize, gradAccum,
     lr: partial.lr ?? d.lr,
-    warmupSteps: partial.warmupSteps ?? defaultWarmupSteps(steps),
+    warmupSteps: partial.warmupSteps ?? defaultWarmupSteps(steps, partial.warmupShare),
     minLrRatio: partial.minLrRatio ?? d.minLrRatio,
     betas: partial.betas ?? d.betas,
     eps: partial.eps ?? d.eps,

@@ -29,7 +29,7 @@ describe('BM25', () => {
     const rows = corpus.stage3HeldOut;
     const recall = meanRecall(
       rows.map((r) => rankCandidatesBm25(r.question, r.docs)),
-      rows.map((r) => r.pos_index),
+      rows.map((r) => r.posIndex),
     );
     expect(recall[1]).toBeGreaterThan(0.9);
   });

@@ -18,7 +18,7 @@ import { IGNORE_INDEX } from '../../clara/tokenizer/tokenizer.ts';
 
 const tokenizer = new MistralTokenizer({ nMem: 2 });
 
-describe('chat prompts (spec §3)', () => {
+describe('chat prompts (docs/clara.md §3)', () => {
   it('render as <s> [INST] SYSTEM\\n\\nUSER [/INST] ANSWER</s>', () => {
     expect(documentSlotsText(2, 2)).toBe('<MEM0><MEM1><SEP><MEM0><MEM1><SEP>');
     expect(renderChatPrompt('SYS', 'USER')).toBe('<s> [INST] SYS\n\nUSER [/INST]');
@@ -82,7 +82,7 @@ describe('chat prompts (spec §3)', () => {
   });
 });
 
-describe('compressor input (spec §2)', () => {
+describe('compressor input (docs/clara.md §2)', () => {
   it('is [pad … | <ENC> <s> doc </s> | <MEM0> … <MEM{n-1}>] with the padding masked', () => {
     expect(encoderText('doc')).toBe('<ENC><s>doc</s>');
     const enc = tokenizer.special.enc;

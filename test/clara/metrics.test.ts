@@ -9,7 +9,7 @@ import {
   scoreAnswers,
 } from '../../clara/eval/metrics.ts';
 
-describe('answer normalisation (spec §8, official evaluate.py)', () => {
+describe('answer normalisation (docs/clara.md §8, official evaluate.py)', () => {
   it('lower-cases, drops ASCII punctuation and the articles a/an/the, collapses white space', () => {
     expect(normalizeAnswer('The Eiffel Tower!')).toBe('eiffel tower');
     expect(normalizeAnswer('  A  cat,  an apple\tand THE dog. ')).toBe('cat apple and dog');

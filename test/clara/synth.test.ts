@@ -56,7 +56,7 @@ describe('synthetic corpus', () => {
     for (const name of firstNames) expect(surnames.has(name)).toBe(false);
     for (const row of pooled.stage3Train) {
       const entity = entityOfQuestion(pooled, row.question);
-      expect(row.docs.filter((d) => mentions(d, entity.fullName))).toEqual([row.docs[row.pos_index[0]!]]);
+      expect(row.docs.filter((d) => mentions(d, entity.fullName))).toEqual([row.docs[row.posIndex[0]!]]);
     }
   });
 
@@ -79,11 +79,11 @@ describe('synthetic corpus', () => {
       const attribute = corpus.questions.find((q) => q.question === first.question)!.attribute;
       expect([...QUESTION_WORDINGS[attribute]].map((t) => t.replace('{name}', entity.fullName)).sort()).toEqual([first.question, second.question].sort());
       expect(second.docs.length).toBe(20);
-      expect(second.docs.map((d, j) => (mentions(d, entity.fullName) ? j : -1)).filter((j) => j >= 0)).toEqual(second.pos_index);
+      expect(second.docs.map((d, j) => (mentions(d, entity.fullName) ? j : -1)).filter((j) => j >= 0)).toEqual(second.posIndex);
     }
   });
 
-  it("puts every question's answer in exactly one candidate, the one pos_index points to", () => {
+  it("puts every question's answer in exactly one candidate, the one posIndex points to", () => {
     const rows = [...corpus.stage3Train, ...corpus.stage3HeldOut];
     expect(rows.length).toBe(corpus.questions.length);
     for (const row of rows) {
@@ -91,8 +91,8 @@ describe('synthetic corpus', () => {
       expect(new Set(row.docs).size).toBe(20);
       const entity = entityOfQuestion(corpus, row.question);
       const holders = row.docs.map((d, i) => (mentions(d, entity.fullName) ? i : -1)).filter((i) => i >= 0);
-      expect(holders).toEqual(row.pos_index);
-      expect(mentions(row.docs[row.pos_index[0]!]!, row.answer)).toBe(true);
+      expect(holders).toEqual(row.posIndex);
+      expect(mentions(row.docs[row.posIndex[0]!]!, row.answer)).toBe(true);
       expect(row.answer.split(' ').length).toBe(1);
     }
     for (const row of corpus.stage2) {
@@ -106,7 +106,7 @@ describe('synthetic corpus', () => {
     const heldOut = corpus.questions.filter((q) => q.heldOut);
     expect(heldOut.length).toBe(Math.round(0.5 * 120));
     const trainingQuestions = new Set([
-      ...corpus.stage1.flatMap((r) => (r.data_type === 'qa' ? r.question : [])),
+      ...corpus.stage1.flatMap((r) => (r.dataType === 'qa' ? r.questions : [])),
       ...corpus.stage2.map((r) => r.question),
       ...corpus.stage3Train.map((r) => r.question),
     ]);
@@ -114,9 +114,9 @@ describe('synthetic corpus', () => {
       expect(trainingQuestions.has(q.question)).toBe(false);
       expect(mentions(corpus.documents[q.entityId]!, q.answer)).toBe(true);
       const paraphrase = corpus.stage1.find(
-        (r) => r.data_type === 'paraphrase' && r.docs[0] === corpus.documents[q.entityId],
+        (r) => r.dataType === 'paraphrase' && r.docs[0] === corpus.documents[q.entityId],
       );
-      if (paraphrase) expect(mentions(paraphrase.answers[0]!, q.answer)).toBe(false);
+      if (paraphrase?.dataType === 'paraphrase') expect(mentions(paraphrase.paraphrase, q.answer)).toBe(false);
     }
     expect(corpus.stage3HeldOut.map((r) => r.question)).toEqual(heldOut.map((q) => q.question));
     expect(corpus.stage2.length + heldOut.length).toBe(corpus.questions.length);
@@ -129,9 +129,10 @@ describe('synthetic corpus', () => {
     expect(rebuilt.documents).toEqual(reworded.documents);
     expect(rebuilt.questions).toEqual(reworded.questions);
     const sentences = (text: string) => text.split(/(?<=\.) /);
-    for (const row of rebuilt.stage1.filter((r) => r.data_type === 'paraphrase')) {
+    for (const row of rebuilt.stage1) {
+      if (row.dataType !== 'paraphrase') continue;
       const doc = row.docs[0]!;
-      const target = row.answers[0]!;
+      const target = row.paraphrase;
       const entity = rebuilt.documents.indexOf(doc);
       const heldOut = rebuilt.questions.filter((q) => q.entityId === entity && q.heldOut);
       const kept = sentences(doc).filter((sentence) => !heldOut.some((q) => mentions(sentence, q.answer)));

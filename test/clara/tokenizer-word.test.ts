@@ -31,7 +31,7 @@ describe('WordTokenizer', () => {
     expect(wordPieces('')).toEqual([]);
   });
 
-  it('has specials at 0-2 and the CLaRa tokens last, in spec order', () => {
+  it('has specials at 0-2 and the CLaRa tokens last, in the order of docs/clara.md §2', () => {
     expect(word.vocabSize).toBe(3 + word.keptCount + nMem + 3);
     expect([word.unkId, word.bosId, word.eosId, word.padId]).toEqual([0, 1, 2, 1]);
     const firstAdded = 3 + word.keptCount;

@@ -14,7 +14,7 @@ import { MistralForCausalLM } from '../../../clara/model/mistral.ts';
 describe('clara trace', () => {
   it('writes hidden states, logits, loss and the active adapter\'s gradients', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'clara-trace-'));
-    const model = new MistralForCausalLM(PRESETS.tiny!, { generator: new Generator(3) });
+    const model = new MistralForCausalLM(PRESETS.tiny!, { rng: new Generator(3) });
     model.addAdapter('decoder_adapter', { r: 4, alpha: 8, dropout: 0 }, new Generator(4));
     // Non-zero B so that the adapter changes the output and A gets a gradient.
     for (const layer of model.loraLayers()) layer.adapter('decoder_adapter').B.assign(tensor(new Float32Array(layer.adapter('decoder_adapter').B.size).fill(0.01), layer.adapter('decoder_adapter').B.shape));
@@ -48,7 +48,7 @@ describe('clara trace', () => {
 
   it('rejects inputs with neither or both of input_ids and inputs_embeds, and missing flags', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'clara-trace-'));
-    const model = new MistralForCausalLM(PRESETS.tiny!, { generator: new Generator(3) });
+    const model = new MistralForCausalLM(PRESETS.tiny!, { rng: new Generator(3) });
     await saveModel(model, join(dir, 'model'));
     writeSafetensorsFile(join(dir, 'empty.safetensors'), { attention_mask: { dtype: 'I32', shape: [1, 2], data: Int32Array.from([1, 1]) } });
     expect(await main(['trace', '--model', join(dir, 'model'), '--inputs', join(dir, 'empty.safetensors'), '--out', join(dir, 'o.safetensors'), '--backend', 'cpu'])).toBe(1);

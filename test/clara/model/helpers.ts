@@ -81,7 +81,7 @@ export const TEST_LORA: LoraConfig = { r: 4, alpha: 8, dropout: 0 };
 
 /** A tiny model with random base weights (seeded) on `backend`. */
 export function randomModel(seed: number, backend?: Backend, config: MistralConfig = PRESETS.tiny!): MistralForCausalLM {
-  return new MistralForCausalLM(config, { generator: new Generator(seed), backend });
+  return new MistralForCausalLM(config, { rng: new Generator(seed), backend });
 }
 
 /** Adds adapter `name` with random, non-zero A and B (a trained-looking adapter, unlike a fresh one). */

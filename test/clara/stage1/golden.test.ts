@@ -1,11 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Generator } from '../../../engine/index.ts';
 import { answerCrossEntropy } from '../../../clara/answerLoss.ts';
-import { compressionLoss, DECODER_ADAPTER } from '../../../clara/compressionLoss.ts';
-import { compressDocuments, ENCODER_ADAPTER, idsTensor } from '../../../clara/compressor.ts';
+import { compressionLoss, prepareCompressionStage } from '../../../clara/compressionObjective.ts';
+import { DECODER_ADAPTER, ENCODER_ADAPTER } from '../../../clara/adapters.ts';
+import { compressDocuments, idsTensor } from '../../../clara/compressor.ts';
 import { memoryMseLoss } from '../../../clara/memoryMseLoss.ts';
-import { spliceCompressed } from '../../../clara/splice.ts';
-import { prepareCompressionStage } from '../../../clara/stages.ts';
+import { spliceCompressed } from '../../../clara/generatorRead.ts';
 import { buildEncoderBatch } from '../../../clara/tokenizer/encoderInput.ts';
 import { findMemorySlots } from '../../../clara/tokenizer/chatPrompt.ts';
 import { collateGeneratorInputs } from '../../../clara/tokenizer/generatorBatch.ts';
@@ -14,12 +14,13 @@ import { expectClose, fixtureTokenizer, goldenClara, idTokenizer, loadStage1Gold
 
 /**
  * The stage-1 golden state of reference/record_clara_stage1.py: one salient-compressor-pretraining
- * step (spec §2–4) computed by its own plain-PyTorch CLaRa on the tiny backbone (V = 64, n = 4,
- * LoRA r 4 / α 8, both adapters non-zero, two documents of different lengths with their generator
- * prompts), replayed through the library on every backend: encoder rows, the compressor's states,
- * the compressed vectors, mu_mem, mu_doc, L_mse, the spliced generator embeddings, the logits, L_ce,
- * L = L_ce + 0.1·L_mse, and the gradients of both adapters and of the embedding table (masked to the
- * `<MEMi>` rows, as the trainer applies it; and unmasked), plus the MSE term's gradient on its own.
+ * step (docs/clara.md §2–4) computed by its own plain-PyTorch CLaRa on the tiny backbone (V = 64, n
+ * = 4, LoRA r 4 / α 8, both adapters non-zero, two documents of different lengths with their
+ * generator prompts), replayed through the library on every backend: encoder rows, the compressor's
+ * states, the compressed vectors, mu_mem, mu_doc, L_mse, the spliced generator embeddings, the
+ * logits, L_ce, L = L_ce + 0.1·L_mse, and the gradients of both adapters and of the embedding table
+ * (masked to the `<MEMi>` rows, as the trainer applies it; and unmasked), plus the MSE term's
+ * gradient on its own.
  *
  * Tolerances (float32 throughout, |a − e| ≤ atol + rtol·|e|):
  *  - forward (states, compressed vectors, means, losses, embeddings, logits): rtol 1e-4, atol 1e-5,

@@ -3,22 +3,22 @@ import { describe, expect, it } from 'vitest';
 import { Generator, noGrad, normal, tidy, type Backend, type Tensor } from '../../../engine/index.ts';
 import { answerCrossEntropy } from '../../../clara/answerLoss.ts';
 import { ClaraModel } from '../../../clara/claraModel.ts';
-import { compressionLoss, DECODER_ADAPTER } from '../../../clara/compressionLoss.ts';
-import { compressDocuments, ENCODER_ADAPTER } from '../../../clara/compressor.ts';
+import { compressionLoss, prepareCompressionStage } from '../../../clara/compressionObjective.ts';
+import { DECODER_ADAPTER, ENCODER_ADAPTER } from '../../../clara/adapters.ts';
+import { compressDocuments } from '../../../clara/compressor.ts';
 import type { Stage1Row } from '../../../clara/data/stage1Data.ts';
 import { collateBatch, stage1Example, type Batch, type Example } from '../../../clara/examples.ts';
 import { memoryMseLoss } from '../../../clara/memoryMseLoss.ts';
-import { prepareCompressionStage } from '../../../clara/stages.ts';
 import { buildEncoderBatch } from '../../../clara/tokenizer/encoderInput.ts';
 import { claraTextsForVocabulary } from '../../../clara/tokenizer/vocabularyTexts.ts';
 import { availableBackends } from '../../helpers/backends.ts';
 import { maxAbsDiff } from './helpers.ts';
 
 /**
- * Padding is invisible (spec §2–4): the compressor's rows are left-padded and masked, RoPE positions
- * start at each row's first real token, the generator's rows are left-padded with labels −100, and
- * both losses average over real positions only. So, on a stage-1 model built from scratch (compact
- * vocabulary, tiny backbone, random non-zero adapters, n = 4):
+ * Padding is invisible (docs/clara.md §2–4): the compressor's rows are left-padded and masked, RoPE
+ * positions start at each row's first real token, the generator's rows are left-padded with labels
+ * −100, and both losses average over real positions only. So, on a stage-1 model built from scratch
+ * (compact vocabulary, tiny backbone, random non-zero adapters, n = 4):
  *  - padding the encoder rows to doc_max_length + 3 (`'max_length'`) instead of the longest document
  *    (`'longest'`) changes neither the losses, nor the compressed vectors, nor the gradients;
  *  - batching an example with a longer one (more left padding on its generator and encoder rows)

@@ -4,7 +4,7 @@ import { Generator, normal, tensor, type Tensor } from '../../../engine/index.ts
 import { gumbelTopK, softTopK, straightThroughTopK } from '../../../clara/differentiableTopK.ts';
 import { gradcheck, randomValues } from '../../helpers/gradcheck.ts';
 
-/** The differentiable top-k of spec §6: exact hard forward, soft gradient. */
+/** The differentiable top-k of docs/clara.md §6: exact hard forward, soft gradient. */
 
 describe('straight-through top-k', () => {
   it('forward is exactly the hard selection in descending score order', async () => {
@@ -64,8 +64,8 @@ describe('alternative estimators', () => {
     const soft = softTopK(scores, { k: 3, temperature: 1 });
     const sums = await soft.weights.sum(-1).toArray();
     for (const v of sums) expect(v).toBeCloseTo(1, 5);
-    const a = await gumbelTopK(scores, { k: 3, temperature: 1, generator: new Generator(9) }).indices.toArray();
-    const b = await gumbelTopK(scores, { k: 3, temperature: 1, generator: new Generator(9) }).indices.toArray();
+    const a = await gumbelTopK(scores, { k: 3, temperature: 1, rng: new Generator(9) }).indices.toArray();
+    const b = await gumbelTopK(scores, { k: 3, temperature: 1, rng: new Generator(9) }).indices.toArray();
     expect(a).toEqual(b);
     for (let r = 0; r < 2; r++) expect(new Set(a.slice(r * 3, r * 3 + 3)).size).toBe(3);
   });

@@ -2,13 +2,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { tensor, type Backend, type Tensor } from '../../../engine/index.ts';
 import type { HostTensor } from '../../../engine/io/index.ts';
 import { answerCrossEntropy } from '../../../clara/answerLoss.ts';
-import { DECODER_ADAPTER } from '../../../clara/compressionLoss.ts';
-import { ENCODER_ADAPTER, idsTensor } from '../../../clara/compressor.ts';
+import { DECODER_ADAPTER, ENCODER_ADAPTER, QUERY_REASONER_ADAPTER } from '../../../clara/adapters.ts';
+import { idsTensor } from '../../../clara/compressor.ts';
 import { straightThroughTopK } from '../../../clara/differentiableTopK.ts';
-import { cosineScores, encodeQueries, QUERY_REASONER_ADAPTER } from '../../../clara/queryReasoner.ts';
+import { cosineScores, encodeQueries } from '../../../clara/queryReasoner.ts';
 import { compressCorpus } from '../../../clara/retrieval/documentBank.ts';
-import { spliceCompressed } from '../../../clara/splice.ts';
-import { prepareStage3, stage3Loss, type Stage3Batch } from '../../../clara/stage3Loss.ts';
+import { spliceCompressed } from '../../../clara/generatorRead.ts';
+import { prepareStage3, stage3Loss, type Stage3Batch } from '../../../clara/endToEndObjective.ts';
 import type { ClaraModel } from '../../../clara/claraModel.ts';
 import { findMemorySlots } from '../../../clara/tokenizer/chatPrompt.ts';
 import { buildEncoderBatch } from '../../../clara/tokenizer/encoderInput.ts';
@@ -18,15 +18,16 @@ import { fixtureTokenizer, idTokenizer, upload, type Tolerance } from '../stage1
 import { expectWithin, loadStage3Golden, maxAbs, rows2d, stage3Clara, used } from './helpers.ts';
 
 /**
- * The stage-3 golden state of reference/record_clara_stage3.py: one end-to-end step (spec §6)
- * computed by its own plain-PyTorch CLaRa on the tiny backbone (V = 64, n = 4, LoRA r 4 / α 8, all
- * three adapters non-zero, the query reasoner a perturbed copy of the compressor), with B = 2
- * questions, N = 5 candidates each drawn from a bank of 6 documents compressed without gradient, and
- * k = 2, at τ = 0.02 and at τ = 1. Replayed through the library on every backend: the bank
- * (compressCorpus), q (encodeQueries), then stage3Loss as the trainer calls it (s, idx, P, W, logits,
- * the loss) and its backward (every query-reasoner and generator LoRA gradient; none for the
- * compressor or the base). ∂L/∂s and ∂L/∂q, which PyTorch read with retain_grad, are checked without
- * hooks: s (or q) is made a leaf from the recorded values and the rest of the step is run from it.
+ * The stage-3 golden state of reference/record_clara_stage3.py: one end-to-end step (docs/clara.md
+ * §6) computed by its own plain-PyTorch CLaRa on the tiny backbone (V = 64, n = 4, LoRA r 4 / α 8,
+ * all three adapters non-zero, the query reasoner a perturbed copy of the compressor), with B = 2
+ * questions, N = 5 candidates each drawn from a bank of 6 documents compressed without gradient,
+ * and k = 2, at τ = 0.02 and at τ = 1. Replayed through the library on every backend: the bank
+ * (compressCorpus), q (encodeQueries), then stage3Loss as the trainer calls it (s, idx, P, W,
+ * logits, the loss) and its backward (every query-reasoner and generator LoRA gradient; none for
+ * the compressor or the base). ∂L/∂s and ∂L/∂q, which PyTorch read with retain_grad, are checked
+ * without hooks: s (or q) is made a leaf from the recorded values and the rest of the step is run
+ * from it.
  *
  * Tolerances (float32 throughout, |a − e| ≤ atol + rtol·|e|):
  *  - idx, W (= H), and the selected vectors W·D (from the recorded bank): exact. W is one-hot in

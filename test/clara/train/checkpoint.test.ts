@@ -7,7 +7,7 @@ import {
   CHECKPOINT_DIR, latestCheckpoint, PREVIOUS_DIR, readTrainerState, TEMP_DIR, writeCheckpoint, type TrainerState,
 } from '../../../clara/train/checkpoint.ts';
 import { readMetrics } from '../../../clara/train/metricsLog.ts';
-import { trainCompressionStage } from '../../../clara/train/trainCompressionStage.ts';
+import { trainCompressionStage } from '../../../clara/trainCompressionStage.ts';
 import { resolveTrainingConfig } from '../../../clara/train/trainingConfig.ts';
 import { synthRows, tempDir, tinyModel } from './helpers.ts';
 

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuBackend, setDefaultBackend } from '../../../engine/index.ts';
 import type { ClaraModel } from '../../../clara/claraModel.ts';
-import { parseStage1Row, type Stage1Row } from '../../../clara/data/stage1Data.ts';
+import type { Stage1Row } from '../../../clara/data/stage1Data.ts';
 import { generateSyntheticCorpus } from '../../../clara/data/synth.ts';
-import { freshModel } from '../../../clara/train/freshModel.ts';
+import { freshModel } from '../../../clara/freshModel.ts';
 
 /** Small, fast set-ups shared by the trainer tests: the tiny backbone on the CPU backend. */
 setDefaultBackend(cpuBackend);
@@ -16,7 +16,7 @@ export function tempDir(prefix: string): string {
 
 /** Stage-1 rows of a small synthetic corpus (qa and paraphrase). */
 export function synthRows(entities = 12): Stage1Row[] {
-  return generateSyntheticCorpus({ seed: 3, entities, candidates: 4 }).stage1.map((r) => parseStage1Row(r as never));
+  return generateSyntheticCorpus({ seed: 3, entities, candidates: 4 }).stage1;
 }
 
 /** A fresh tiny model for `rows` (4 memory tokens, LoRA r 4 with dropout, so its generator matters). */

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { latestCheckpoint, readTrainerState } from '../../../clara/train/checkpoint.ts';
 import { readMetrics } from '../../../clara/train/metricsLog.ts';
 import { NonFiniteLossError } from '../../../clara/train/nonFiniteLossError.ts';
-import { trainCompressionStage } from '../../../clara/train/trainCompressionStage.ts';
+import { trainCompressionStage } from '../../../clara/trainCompressionStage.ts';
 import { synthRows, tempDir, tinyModel } from './helpers.ts';
 
 describe('a non-finite loss', () => {

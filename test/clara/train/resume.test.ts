@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ClaraModel } from '../../../clara/claraModel.ts';
-import { parseStage2Row } from '../../../clara/data/stage2Data.ts';
 import { generateSyntheticCorpus } from '../../../clara/data/synth.ts';
 import { latestCheckpoint, readTrainerState } from '../../../clara/train/checkpoint.ts';
 import { readMetrics } from '../../../clara/train/metricsLog.ts';
-import { resumeCompressionStage, trainCompressionStage } from '../../../clara/train/trainCompressionStage.ts';
+import { resumeCompressionStage, trainCompressionStage } from '../../../clara/trainCompressionStage.ts';
 import { synthRows, tempDir, tinyModel, trainableBits } from './helpers.ts';
 
 /** Bits of a float64 loss, so that "equal" means equal to the last bit. */
@@ -58,7 +57,7 @@ describe('resume', () => {
     await trainCompressionStage({ clara: stage1, stage: 1, rows, steps: 1, batchSize: 2, lr: 1e-3, progress: false });
     const stage1Dir = tempDir('stage1');
     await stage1.save(stage1Dir);
-    const stage2Rows = generateSyntheticCorpus({ seed: 3, entities: 12, candidates: 4, generationTopK: 2 }).stage2.map((r) => parseStage2Row(r as never));
+    const stage2Rows = generateSyntheticCorpus({ seed: 3, entities: 12, candidates: 4, generationTopK: 2 }).stage2;
     const opts = { stage: 2, rows: stage2Rows, steps: 4, batchSize: 2, lr: 2e-3, warmupSteps: 0, seed: 2, progress: false } as const;
 
     const straight = ClaraModel.load(stage1Dir);

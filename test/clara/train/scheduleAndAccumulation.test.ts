@@ -4,7 +4,7 @@ import { combineMeans, microBatchScales } from '../../../clara/train/accumulatio
 import { DataOrder } from '../../../clara/train/dataOrder.ts';
 import { ProgressBar } from '../../../clara/train/progress.ts';
 import { defaultWarmupSteps, trainingSchedule } from '../../../clara/train/schedule.ts';
-import { trainCompressionStage } from '../../../clara/train/trainCompressionStage.ts';
+import { trainCompressionStage } from '../../../clara/trainCompressionStage.ts';
 import { lrScaleLookup, resolveTrainingConfig } from '../../../clara/train/trainingConfig.ts';
 import { synthRows, tinyModel, trainableBits } from './helpers.ts';
 

@@ -3,13 +3,17 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadStage1File, parseStage1Jsonl } from '../../clara/data/stage1Data.ts';
-import { loadStage2File, parseStage2Jsonl } from '../../clara/data/stage2Data.ts';
-import { loadStage3File, parseStage3Jsonl } from '../../clara/data/stage3Data.ts';
-import { DataError } from '../../clara/data/dataError.ts';
+import { loadStage1File, parseStage1Jsonl } from '../../../clara/data/stage1Data.ts';
+import { loadStage2File, parseStage2Jsonl } from '../../../clara/data/stage2Data.ts';
+import { loadStage3File, parseStage3Jsonl } from '../../../clara/data/stage3Data.ts';
+import { DataError } from '../../../clara/data/dataError.ts';
 
-/** The real 1000-row stage-1 sample lives in shared/, beside the repository; it is never copied in. */
-const SAMPLE = fileURLToPath(new URL('../../../shared/data/clara-pretrain-sample.jsonl', import.meta.url));
+/**
+ * A dozen stage-1 rows in the schema of the official sample (qa rows with several question/answer
+ * pairs, paraphrase rows), written for these tests; the official 1000-row file is checked by
+ * test-official/ (see vitest.official.config.ts).
+ */
+const SAMPLE = fileURLToPath(new URL('./stage1-sample.jsonl', import.meta.url));
 
 function writeTemp(name: string, lines: unknown[]): string {
   const path = join(mkdtempSync(join(tmpdir(), 'clara-data-')), name);
@@ -20,12 +24,13 @@ function writeTemp(name: string, lines: unknown[]): string {
 const goodQa = { data_type: 'qa', question: ['Q1?', 'Q2?'], answers: ['A1', 'A2'], docs: ['A document.'] };
 
 describe('stage 1 loader', () => {
-  it('loads the real sample: 1000 qa rows, one document each', () => {
+  it('loads a file of the official schema: qa rows with several pairs and paraphrase rows, one document each', () => {
     const { rows, warnings } = loadStage1File(SAMPLE);
-    expect(rows.length).toBe(1000);
+    expect(rows.length).toBe(12);
     expect(warnings).toEqual([]);
+    expect(rows.filter((r) => r.dataType === 'qa').length).toBe(8);
+    expect(rows.filter((r) => r.dataType === 'paraphrase').length).toBe(4);
     for (const row of rows) {
-      expect(row.dataType).toBe('qa');
       expect(row.docs.length).toBe(1);
       if (row.dataType === 'qa') expect(row.questions.length).toBe(row.answers.length);
     }

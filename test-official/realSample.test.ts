@@ -1,18 +1,25 @@
-import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { cpuBackend } from '../../../engine/index.ts';
-import { loadStage1File } from '../../../clara/data/stage1Data.ts';
-import { freshModel } from '../../../clara/train/freshModel.ts';
-import { trainCompressionStage } from '../../../clara/train/trainCompressionStage.ts';
-import './helpers.ts';
+import { cpuBackend } from '../engine/index.ts';
+import { loadStage1File } from '../clara/data/stage1Data.ts';
+import { freshModel } from '../clara/freshModel.ts';
+import { trainCompressionStage } from '../clara/trainCompressionStage.ts';
+import '../test/clara/train/helpers.ts';
+import { officialSamplePath } from './officialSample.ts';
 
-/** The real 1000-row stage-1 sample, read where it lives (never copied into the repository). */
-const SAMPLE = new URL('../../../../shared/data/clara-pretrain-sample.jsonl', import.meta.url).pathname;
+describe('the official stage-1 sample', () => {
+  it('loads: 1000 qa rows, one document each', () => {
+    const { rows, warnings } = loadStage1File(officialSamplePath());
+    expect(rows.length).toBe(1000);
+    expect(warnings).toEqual([]);
+    for (const row of rows) {
+      expect(row.dataType).toBe('qa');
+      expect(row.docs.length).toBe(1);
+      if (row.dataType === 'qa') expect(row.questions.length).toBe(row.answers.length);
+    }
+  });
 
-describe('the real stage-1 sample', () => {
   it('loads without errors and trains a couple of steps', async () => {
-    if (!existsSync(SAMPLE)) throw new Error(`the real sample is missing: expected ${SAMPLE} (shared/data/clara-pretrain-sample.jsonl next to the repository)`);
-    const { rows, warnings } = loadStage1File(SAMPLE);
+    const { rows, warnings } = loadStage1File(officialSamplePath());
     expect(rows).toHaveLength(1000);
     expect(warnings).toEqual([]);
     expect(rows.every((r) => r.dataType === 'qa' && r.docs.length === 1)).toBe(true);

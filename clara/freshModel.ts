@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import type { Backend } from '../../engine/index.ts';
-import { ClaraModel, DEFAULT_SETTINGS, memoryTokenCount, type ClaraSettings } from '../claraModel.ts';
-import type { Stage1Row } from '../data/stage1Data.ts';
-import type { Stage2Row } from '../data/stage2Data.ts';
-import { PRESETS, validateConfig, type MistralConfig } from '../model/config.ts';
-import { renderChatWithAnswer, stage1QaPrompt } from '../tokenizer/chatPrompt.ts';
-import { claraTextsForVocabulary } from '../tokenizer/vocabularyTexts.ts';
+import type { Backend } from '../engine/index.ts';
+import { ClaraModel, DEFAULT_SETTINGS, memoryTokenCount, type ClaraSettings } from './claraModel.ts';
+import type { Stage1Row } from './data/stage1Data.ts';
+import type { Stage2Row } from './data/stage2Data.ts';
+import { PRESETS, validateConfig, type MistralConfig } from './model/config.ts';
+import { renderChatWithAnswer, stage1QaPrompt } from './tokenizer/chatPrompt.ts';
+import { claraTextsForVocabulary } from './tokenizer/vocabularyTexts.ts';
 
 /**
  * A CLaRa model to train from scratch on a given data set: a random frozen backbone of the chosen
@@ -29,7 +29,7 @@ export function freshModel(options: FreshModelOptions): ClaraModel {
 }
 
 /** A preset by name, or a config.json file (its vocab_size is replaced by the tokenizer's anyway). */
-export function resolveBackboneConfig(base: string | MistralConfig): MistralConfig {
+function resolveBackboneConfig(base: string | MistralConfig): MistralConfig {
   if (typeof base !== 'string') return base;
   const preset = PRESETS[base];
   if (preset !== undefined) return preset;

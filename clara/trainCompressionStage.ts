@@ -1,18 +1,21 @@
-import { Generator, type Backend } from '../../engine/index.ts';
-import { ClaraModel, memoryTokenCount } from '../claraModel.ts';
-import { ENCODER_ADAPTER } from '../compressor.ts';
-import type { Stage1Row } from '../data/stage1Data.ts';
-import type { Stage2Row } from '../data/stage2Data.ts';
-import { latestCheckpoint, readTrainerState } from './checkpoint.ts';
-import { compressionObjective } from './compressionObjective.ts';
-import { mix32 } from './dataOrder.ts';
-import type { StepMetrics } from './metricsLog.ts';
-import { compressionStageParameters } from './stageParameters.ts';
-import { train, type TrainingJob, type TrainingResult } from './trainer.ts';
-import { resolveTrainingConfig, type TrainingConfig } from './trainingConfig.ts';
+import { readFileSync } from 'node:fs';
+import { Generator, type Backend } from '../engine/index.ts';
+import { ENCODER_ADAPTER } from './adapters.ts';
+import { ClaraModel, memoryTokenCount } from './claraModel.ts';
+import { compressionObjective, compressionStageParameters } from './compressionObjective.ts';
+import type { LoadResult } from './data/jsonLines.ts';
+import { loadStage1File, type Stage1Row } from './data/stage1Data.ts';
+import { loadStage2File, type Stage2Row } from './data/stage2Data.ts';
+import { latestCheckpoint, readTrainerState } from './train/checkpoint.ts';
+import { mix32 } from './train/dataOrder.ts';
+import type { StepMetrics } from './train/metricsLog.ts';
+import { train, type TrainingJob, type TrainingResult } from './train/trainer.ts';
+import { resolveTrainingConfig, type TrainingConfig } from './train/trainingConfig.ts';
 
 /**
- * Stages 1 and 2 as library calls; `clara pretrain` is a thin layer over these.
+ * Stages 1 and 2 (docs/clara.md §4, §5) as library calls: the objective of compressionObjective.ts
+ * run by the generic trainer (train/trainer.ts), with its seeds, its compressor hold and its resume.
+ * `clara pretrain` is a thin layer over these.
  *
  *     const clara = ClaraModel.fromScratch(…)   // or ClaraModel.load(stage1Dir) for stage 2
  *     const { rows } = loadStage1File('data.jsonl');
@@ -26,12 +29,14 @@ export interface CompressionStageOptions extends Partial<TrainingConfig> {
   rows: readonly Stage1Row[] | readonly Stage2Row[];
   /** λ of L = L_ce + λ·L_mse (default 0.1). */
   mseWeight?: number;
+  /** Warm-up as a share of the steps, when `warmupSteps` is not given (default 3 %). */
+  warmupShare?: number;
   /**
    * Hold the compressor (encoder_adapter and, in stage 1, the `<MEMi>` rows) still for the first N
    * steps, so the generator first learns to read its initial vectors: adds to `frozenSteps`.
    */
   compressorFrozenSteps?: number;
-  /** Run directory: metrics.jsonl and checkpoint/ (see checkpoint.ts). */
+  /** Run directory: metrics.jsonl and checkpoint/ (see train/checkpoint.ts). */
   out?: string;
   /** Continue the run in `out`; `clara` must be loaded from its checkpoint (resumeCompressionStage does this). */
   resume?: boolean;
@@ -62,9 +67,9 @@ export async function trainCompressionStage(options: CompressionStageOptions): P
   const resume = options.resume ?? false;
   if (resume && clara.settings.stage !== stage) throw new Error(`resume: the checkpoint is a stage-${clara.settings.stage} model, not stage ${stage}`);
 
-  const parameters = compressionStageParameters(clara, stage, { resume, generator: new Generator(mix32(config.seed, ADAPTER_INIT_STREAM)) });
+  const parameters = compressionStageParameters(clara, stage, { resume, rng: new Generator(mix32(config.seed, ADAPTER_INIT_STREAM)) });
   clara.settings.stage = stage;
-  const dropout = clara.backbone.generator;
+  const dropout = clara.backbone.rng;
   if (!resume) dropout.setState(new Generator(mix32(config.seed, DROPOUT_STREAM)).state());
   clara.backbone.train();
 
@@ -72,7 +77,7 @@ export async function trainCompressionStage(options: CompressionStageOptions): P
     objective: compressionObjective(clara, stage, { mseWeight: options.mseWeight ?? 0.1 }),
     rows: rows as readonly (Stage1Row | Stage2Row)[],
     parameters,
-    generators: { dropout },
+    rngs: { dropout },
     config,
     saveModel: (dir) => clara.save(dir),
     out: options.out,
@@ -114,4 +119,51 @@ export async function resumeCompressionStage(options: {
     onStep: options.onStep,
   });
   return { ...result, clara };
+}
+
+/**
+ * The rows of a stage-1 or stage-2 file. Stage-1 rows hold one document; stage-2 rows hold k, taken
+ * from the first row and required of all.
+ */
+export function loadCompressionRows(stage: 1 | 2, file: string, options: { skipInvalid?: boolean } = {}): LoadResult<Stage1Row> | LoadResult<Stage2Row> {
+  if (stage === 1) return loadStage1File(file, options);
+  return loadStage2File(file, { ...options, docsPerRow: firstRowDocCount(readFileSync(file, 'utf8')) });
+}
+
+/** The document count of the first parsable row (undefined: let the loader report the problem). */
+function firstRowDocCount(text: string): number | undefined {
+  for (const line of text.split(/\r?\n/)) {
+    if (line.trim() === '') continue;
+    try {
+      const row = JSON.parse(line) as Record<string, unknown>;
+      const docs = row.docs ?? row.context ?? row.content;
+      return Array.isArray(docs) && docs.length > 0 ? docs.length : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** The CLaRa settings a run may set on a model before its first compression stage. */
+export interface CompressionModelSettings {
+  docMaxLength?: number;
+  compressionRate?: number;
+  /** Rank r of the adapters the stage creates; alpha = 2r. */
+  loraRank?: number;
+  loraDropout?: number;
+}
+
+/**
+ * Sets what a compression stage about to start needs of the model's settings: the given ones, and
+ * in stage 2 the number of documents the generator reads (k, the rows' document count).
+ */
+export function configureCompressionModel(clara: ClaraModel, stage: 1 | 2, rows: readonly Stage1Row[] | readonly Stage2Row[], settings: CompressionModelSettings): void {
+  if (settings.docMaxLength !== undefined) clara.settings.docMaxLength = settings.docMaxLength;
+  if (settings.compressionRate !== undefined) clara.settings.compressionRate = settings.compressionRate;
+  const lora = { ...clara.settings.lora };
+  if (settings.loraRank !== undefined) Object.assign(lora, { r: settings.loraRank, alpha: 2 * settings.loraRank });
+  if (settings.loraDropout !== undefined) lora.dropout = settings.loraDropout;
+  clara.settings.lora = lora;
+  if (stage === 2 && rows.length > 0) clara.settings.generationTopK = rows[0]!.docs.length;
 }
