@@ -7,7 +7,9 @@ import { defineConfig } from 'vitest/config';
 //     CLARA_OFFICIAL_SAMPLE=/path/to/pretrain_data.jsonl npx vitest run --config vitest.official.config.ts
 const sample = process.env.CLARA_OFFICIAL_SAMPLE;
 if (sample === undefined || sample === '') {
-  throw new Error('vitest.official.config.ts: set CLARA_OFFICIAL_SAMPLE to the path of the official stage-1 sample (apple/ml-clara example/pretrain_data.jsonl)');
+  throw new Error(
+    'vitest.official.config.ts: set CLARA_OFFICIAL_SAMPLE to the path of the official stage-1 sample (apple/ml-clara example/pretrain_data.jsonl)',
+  );
 }
 
 export default defineConfig({

@@ -114,7 +114,7 @@ export async function measure(fn: () => Promise<void> | void, timing: Timing): P
 /** Deterministic values in [-0.5, 0.5) (the same formula in bench_torch.py is not needed: inputs are random there too). */
 export function pseudoRandom(n: number, seed = 1): Float32Array {
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = (Math.sin((i + seed * 7919) * 12.9898) * 43758.5453) % 1 * 0.5;
+  for (let i = 0; i < n; i++) out[i] = ((Math.sin((i + seed * 7919) * 12.9898) * 43758.5453) % 1) * 0.5;
   return out;
 }
 

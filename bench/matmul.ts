@@ -50,28 +50,39 @@ export async function run(args: string[]): Promise<void> {
         const spec = { batch: 1, m, n, k, transA: false, transB, aBatchStride: 0, bBatchStride: 0 };
         const { ms, minMs } = await timeMatmul(gpu, variant, spec);
         emit({
-          suite: 'matmul', case: `${variant} ${name}${transB ? ' transB' : ''}`, backend, ms, minMs,
+          suite: 'matmul',
+          case: `${variant} ${name}${transB ? ' transB' : ''}`,
+          backend,
+          ms,
+          minMs,
           gflops: (2 * m * n * k) / ms / 1e6,
         });
       }
     }
   }
   gpu.matmulVariant = chosen;
-  for (const [label, perSubmit] of [['100 dispatches, one submit', false], ['100 dispatches, a submit each', true]] as const) {
+  for (const [label, perSubmit] of [
+    ['100 dispatches, one submit', false],
+    ['100 dispatches, a submit each', true],
+  ] as const) {
     const { ms, minMs } = await timeDispatches(gpu, perSubmit);
     emit({ suite: 'matmul', case: `per dispatch (${label})`, backend, ms, minMs });
   }
   if (!json) {
-    console.table(rows.map((r) => ({
-      case: r.case, ms: r.ms.toFixed(3), 'min ms': r.minMs.toFixed(3), 'GFLOP/s': r.gflops?.toFixed(2) ?? '',
-    })));
+    console.table(
+      rows.map((r) => ({
+        case: r.case,
+        ms: r.ms.toFixed(3),
+        'min ms': r.minMs.toFixed(3),
+        'GFLOP/s': r.gflops?.toFixed(2) ?? '',
+      })),
+    );
   }
   gpu.destroy();
 }
 
 /** Median and fastest milliseconds of one product (after a warm-up that compiles the kernel). */
-async function timeMatmul(gpu: WebGPUBackend, variant: MatmulVariant, spec: MatmulSpec):
-  Promise<{ ms: number; minMs: number }> {
+async function timeMatmul(gpu: WebGPUBackend, variant: MatmulVariant, spec: MatmulSpec): Promise<{ ms: number; minMs: number }> {
   gpu.matmulVariant = variant;
   const a = gpu.upload('float32', random(spec.m * spec.k));
   const b = gpu.upload('float32', random(spec.k * spec.n));

@@ -59,7 +59,11 @@ export async function main(argv: string[]): Promise<void> {
   const rows: Row[] = [];
   const torchCases: TorchCase[] = [];
   const ctx: SuiteContext = {
-    backends, quick, args: argv, json, log,
+    backends,
+    quick,
+    args: argv,
+    json,
+    log,
     emit: (row) => rows.push(row),
     torchCase: (c) => torchCases.push(c),
   };
@@ -117,7 +121,13 @@ export async function main(argv: string[]): Promise<void> {
       torch: torch?.torch ?? null,
     },
     torch: torch ? { device: torch.device, threads: torch.threads, blas: torch.blas, env: torch.env, seconds: torch.seconds } : null,
-    peak: peak === null ? null : { gflops: peak, source: peakArg !== undefined ? '--peak' : `measured FP32 FMA peak of the 2-core AVX-512 machine (shared/docs/webgpu-in-node.md), not re-measured` },
+    peak:
+      peak === null
+        ? null
+        : {
+            gflops: peak,
+            source: peakArg !== undefined ? '--peak' : `measured FP32 FMA peak of the 2-core AVX-512 machine (shared/docs/webgpu-in-node.md), not re-measured`,
+          },
     args: argv,
     oursSeconds,
     rows,
@@ -161,7 +171,8 @@ interface TorchOutput {
   errors: Record<string, string>;
 }
 
-const INSTALL_TORCH = 'PyTorch comparison skipped: install it for the system Python (Debian/Ubuntu, as root): ' +
+const INSTALL_TORCH =
+  'PyTorch comparison skipped: install it for the system Python (Debian/Ubuntu, as root): ' +
   'apt-get install -y python3-torch libopenblas0-pthread  (then bench_torch.py puts OpenBLAS on the library path itself)';
 
 function runTorch(cases: TorchCase[], argv: string[], quick: boolean, log: (m: string) => void): TorchOutput | null {
@@ -179,8 +190,11 @@ function runTorch(cases: TorchCase[], argv: string[], quick: boolean, log: (m: s
     writeFileSync(plan, JSON.stringify({ quick, cases }));
     log(`PyTorch: ${cases.length} cases (reference/bench_torch.py)`);
     const device = flag(argv, '--torch-device') ?? 'cpu';
-    const run = spawnSync(python, [join(ROOT, 'reference', 'bench_torch.py'), '--plan', plan, '--out', out, '--device', device],
-      { stdio: ['ignore', 2, 2], env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' }, timeout: 30 * 60 * 1000 });
+    const run = spawnSync(python, [join(ROOT, 'reference', 'bench_torch.py'), '--plan', plan, '--out', out, '--device', device], {
+      stdio: ['ignore', 2, 2],
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+      timeout: 30 * 60 * 1000,
+    });
     if (run.status !== 0) {
       log(`bench_torch.py failed (exit ${run.status ?? run.signal}); PyTorch columns left empty`);
       return null;
@@ -224,9 +238,18 @@ function fmt(x: number | undefined, digits: number): string {
 function printTable(rows: Row[], peak: number | null, torch: TorchOutput | null, torchOnCpu: boolean): void {
   const header = ['suite', 'case', 'backend', 'ms', 'min ms', 'torch ms', 'ratio', 'GFLOP/s', '% peak', 'torch GFLOP/s', 'throughput', 'torch thrpt'];
   const body = rows.map((r) => [
-    r.suite, r.case, r.backend, fmt(r.ms, 3), fmt(r.minMs, 3), fmt(r.torchMs, 3), r.ratio !== undefined ? `${fmt(r.ratio, 2)}x` : '',
-    fmt(r.gflops, 2), r.peakFraction !== undefined ? `${(r.peakFraction * 100).toFixed(1)}%` : '', fmt(r.torchGflops, 1),
-    r.throughput !== undefined ? `${fmt(r.throughput, 1)} ${r.unit}/s` : '', r.torchThroughput !== undefined ? `${fmt(r.torchThroughput, 1)} ${r.unit}/s` : '',
+    r.suite,
+    r.case,
+    r.backend,
+    fmt(r.ms, 3),
+    fmt(r.minMs, 3),
+    fmt(r.torchMs, 3),
+    r.ratio !== undefined ? `${fmt(r.ratio, 2)}x` : '',
+    fmt(r.gflops, 2),
+    r.peakFraction !== undefined ? `${(r.peakFraction * 100).toFixed(1)}%` : '',
+    fmt(r.torchGflops, 1),
+    r.throughput !== undefined ? `${fmt(r.throughput, 1)} ${r.unit}/s` : '',
+    r.torchThroughput !== undefined ? `${fmt(r.torchThroughput, 1)} ${r.unit}/s` : '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const numeric = new Set([3, 4, 5, 6, 7, 8, 9, 10, 11]);
@@ -236,9 +259,11 @@ function printTable(rows: Row[], peak: number | null, torch: TorchOutput | null,
   for (const b of body) console.log(line(b));
   console.log('');
   console.log('ms: median per call; ratio = our ms / PyTorch ms (above 1 = slower than PyTorch).');
-  console.log(peak !== null
-    ? `% peak: GFLOP/s / ${peak} GFLOP/s FP32 (the measured FMA peak of the 2-core AVX-512 machine in shared/docs/webgpu-in-node.md, or --peak), for work that runs on the host CPU.`
-    : '% peak: no peak known for this CPU (give --peak GFLOPS).');
+  console.log(
+    peak !== null
+      ? `% peak: GFLOP/s / ${peak} GFLOP/s FP32 (the measured FMA peak of the 2-core AVX-512 machine in shared/docs/webgpu-in-node.md, or --peak), for work that runs on the host CPU.`
+      : '% peak: no peak known for this CPU (give --peak GFLOPS).',
+  );
   if (torch) {
     console.log(`PyTorch ${torch.torch} on ${torch.device}${torchOnCpu ? `, ${torch.threads} threads, BLAS ${torch.blas ?? 'unknown'}` : ''}.`);
   }

@@ -31,7 +31,9 @@ export async function run(args: string[]): Promise<void> {
   const backend: Backend = which === 'cpu' ? cpuBackend : await createWebGPUBackend();
   setDefaultBackend(backend);
   const gpu = backend instanceof WebGPUBackend ? backend : null;
-  const sync = async () => { if (gpu) await gpu.sync(); };
+  const sync = async () => {
+    if (gpu) await gpu.sync();
+  };
 
   let dispatches = 0;
   const kernelTimes = new Map<string, [number, number]>();
@@ -48,8 +50,17 @@ export async function run(args: string[]): Promise<void> {
   };
 
   const corpus = generateSyntheticCorpus({ seed: 1, entities: 100 });
-  const texts = claraTextsForVocabulary({ documents: corpus.documents, qa: corpus.questions.map((q) => ({ question: q.question, answer: q.answer })), paraphrases: [] }, 4);
-  const clara = ClaraModel.fromScratch({ texts, base: 'small', settings: { docMaxLength: 64, compressionRate: 16, lora: { r: 16, alpha: 32, dropout: 0 } }, seed: 1, backend });
+  const texts = claraTextsForVocabulary(
+    { documents: corpus.documents, qa: corpus.questions.map((q) => ({ question: q.question, answer: q.answer })), paraphrases: [] },
+    4,
+  );
+  const clara = ClaraModel.fromScratch({
+    texts,
+    base: 'small',
+    settings: { docMaxLength: 64, compressionRate: 16, lora: { r: 16, alpha: 32, dropout: 0 } },
+    seed: 1,
+    backend,
+  });
   const g = new Generator(5);
   const params = prepareCompressionStage(clara, 1, g);
   const opt = new AdamW(params, { lr: 2e-3, betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0 });
@@ -92,7 +103,12 @@ export async function run(args: string[]): Promise<void> {
     const batch = collateBatch(clara.tokenizer, ex, 64);
     const times: number[] = [];
     let t = performance.now();
-    const mark = async () => { await sync(); const n = performance.now(); times.push(n - t); t = n; };
+    const mark = async () => {
+      await sync();
+      const n = performance.now();
+      times.push(n - t);
+      t = n;
+    };
     const out = compressionLoss(clara, batch, 0.1);
     await mark();
     out.loss.backward();
@@ -113,11 +129,29 @@ export async function run(args: string[]): Promise<void> {
   const median = [...totals].sort((a, b) => a - b)[Math.floor(totals.length / 2)]!;
   const phaseBest = Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, Math.min(...v)]));
   if (json) {
-    console.log(JSON.stringify({ suite: 'step', case: 'clara-stage1-small', backend: backend.name, ms: best, median, dispatches: perStepDispatches, phases: phaseBest, losses }));
+    console.log(
+      JSON.stringify({
+        suite: 'step',
+        case: 'clara-stage1-small',
+        backend: backend.name,
+        ms: best,
+        median,
+        dispatches: perStepDispatches,
+        phases: phaseBest,
+        losses,
+      }),
+    );
   } else {
-    console.log(`${backend.name}: best ${best.toFixed(0)} ms/step, median ${median.toFixed(0)} ms (${totals.map((x) => x.toFixed(0)).join(' ')})` +
-      (gpu ? `, ${perStepDispatches} dispatches/step` : ''));
-    console.log('phases (best, with syncs):', Object.entries(phaseBest).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', '));
+    console.log(
+      `${backend.name}: best ${best.toFixed(0)} ms/step, median ${median.toFixed(0)} ms (${totals.map((x) => x.toFixed(0)).join(' ')})` +
+        (gpu ? `, ${perStepDispatches} dispatches/step` : ''),
+    );
+    console.log(
+      'phases (best, with syncs):',
+      Object.entries(phaseBest)
+        .map(([k, v]) => `${k} ${v.toFixed(0)} ms`)
+        .join(', '),
+    );
     console.log('losses', losses.map((l) => l.toFixed(4)).join(' '));
   }
   if (profile) {

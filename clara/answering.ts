@@ -23,7 +23,13 @@ export interface Ranking {
  * Ranks each question's candidates (rows of `bank` [docs, n, d]) by cosine with the query.
  * `adapter` chooses the query encoder (the query reasoner, or the compressor before stage 3).
  */
-export async function rankCandidates(clara: ClaraModel, bank: Tensor, questions: readonly string[], candidates: readonly (readonly number[])[], options: { adapter?: string; batchSize?: number } = {}): Promise<Ranking[]> {
+export async function rankCandidates(
+  clara: ClaraModel,
+  bank: Tensor,
+  questions: readonly string[],
+  candidates: readonly (readonly number[])[],
+  options: { adapter?: string; batchSize?: number } = {},
+): Promise<Ranking[]> {
   const batchSize = options.batchSize ?? 16;
   const [, nMem, hidden] = bank.shape as [number, number, number];
   const out: Ranking[] = [];
@@ -34,15 +40,23 @@ export async function rankCandidates(clara: ClaraModel, bank: Tensor, questions:
       const qs = questions.slice(start, start + batchSize);
       const cands = candidates.slice(start, start + batchSize);
       const width = cands[0]?.length ?? 0;
-      const scores = tidy(() => noGrad(() => {
-        const docs = gatherCandidates(bank, cands).reshape([qs.length, width, nMem * hidden]); // [B, N, n·d]
-        return cosineScores(encodeQueries(clara, qs, options.adapter ?? QUERY_REASONER_ADAPTER), docs);
-      }));
+      const scores = tidy(() =>
+        noGrad(() => {
+          const docs = gatherCandidates(bank, cands).reshape([qs.length, width, nMem * hidden]); // [B, N, n·d]
+          return cosineScores(encodeQueries(clara, qs, options.adapter ?? QUERY_REASONER_ADAPTER), docs);
+        }),
+      );
       const values = Array.from(await scores.toArray());
       scores.dispose();
       qs.forEach((_, b) => {
         const row = values.slice(b * width, (b + 1) * width);
-        out.push({ scores: row, order: row.map((s, i) => [s, i] as const).sort((x, y) => y[0] - x[0] || x[1] - y[1]).map(([, i]) => i) });
+        out.push({
+          scores: row,
+          order: row
+            .map((s, i) => [s, i] as const)
+            .sort((x, y) => y[0] - x[0] || x[1] - y[1])
+            .map(([, i]) => i),
+        });
       });
     }
   } finally {
@@ -61,7 +75,13 @@ export function topCandidates(rankings: readonly Ranking[], candidates: readonly
  * question, best first; an empty list asks the generator with no documents at all). Returns the
  * decoded answers.
  */
-export async function answerQuestions(clara: ClaraModel, bank: Tensor, questions: readonly string[], documents: readonly (readonly number[])[], options: { maxNewTokens?: number; batchSize?: number } = {}): Promise<string[]> {
+export async function answerQuestions(
+  clara: ClaraModel,
+  bank: Tensor,
+  questions: readonly string[],
+  documents: readonly (readonly number[])[],
+  options: { maxNewTokens?: number; batchSize?: number } = {},
+): Promise<string[]> {
   const batchSize = options.batchSize ?? 16;
   const [, nMem, hidden] = bank.shape as [number, number, number];
   const answers: string[] = [];
@@ -71,10 +91,15 @@ export async function answerQuestions(clara: ClaraModel, bank: Tensor, questions
     const k = docs[0]?.length ?? 0;
     if (docs.some((d) => d.length !== k)) throw new Error('answerQuestions: every question of a batch needs the same number of documents');
     const prompts = slotPromptBatch(clara.tokenizer, qs, k);
-    const embeds = tidy(() => noGrad(() => generatorInput(clara, prompts, k === 0 ? null : gatherCandidates(bank, docs).reshape([qs.length * k, nMem, hidden]))));
+    const embeds = tidy(() =>
+      noGrad(() => generatorInput(clara, prompts, k === 0 ? null : gatherCandidates(bank, docs).reshape([qs.length * k, nMem, hidden]))),
+    );
     const generated = await generateGreedy(clara.backbone, {
-      inputsEmbeds: embeds, attentionMask: prompts.attentionMask.flat(), adapter: DECODER_ADAPTER,
-      maxNewTokens: options.maxNewTokens ?? 32, eosTokenId: clara.tokenizer.eosId,
+      inputsEmbeds: embeds,
+      attentionMask: prompts.attentionMask.flat(),
+      adapter: DECODER_ADAPTER,
+      maxNewTokens: options.maxNewTokens ?? 32,
+      eosTokenId: clara.tokenizer.eosId,
     });
     embeds.dispose();
     for (const ids of generated) answers.push(clara.tokenizer.decode(ids, { skipSpecialTokens: true }).trim());

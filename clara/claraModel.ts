@@ -35,14 +35,21 @@ export interface ClaraSettings {
 }
 
 export const DEFAULT_SETTINGS: ClaraSettings = {
-  docMaxLength: 256, compressionRate: 16, questionMaxLength: 256, generationTopK: 5, lora: DEFAULT_LORA, stage: 0,
+  docMaxLength: 256,
+  compressionRate: 16,
+  questionMaxLength: 256,
+  generationTopK: 5,
+  lora: DEFAULT_LORA,
+  stage: 0,
 };
 
 /** n, the number of memory tokens per document. */
 export function memoryTokenCount(settings: Pick<ClaraSettings, 'docMaxLength' | 'compressionRate'>): number {
   const n = settings.docMaxLength / settings.compressionRate;
   if (!Number.isInteger(n) || n < 1) {
-    throw new Error(`compression rate ${settings.compressionRate} must divide the document length ${settings.docMaxLength} (n = doc length / rate memory tokens)`);
+    throw new Error(
+      `compression rate ${settings.compressionRate} must divide the document length ${settings.docMaxLength} (n = doc length / rate memory tokens)`,
+    );
   }
   return n;
 }
@@ -53,7 +60,11 @@ type TokenizerJson = { kind: 'mistral'; nMem: number } | ({ kind: 'compact' } & 
 export type ScratchTokenizerKind = 'compact' | 'word';
 
 export class ClaraModel {
-  constructor(readonly backbone: MistralForCausalLM, readonly tokenizer: Tokenizer, public settings: ClaraSettings) {
+  constructor(
+    readonly backbone: MistralForCausalLM,
+    readonly tokenizer: Tokenizer,
+    public settings: ClaraSettings,
+  ) {
     if (tokenizer.vocabSize > backbone.config.vocab_size) {
       throw new Error(`ClaraModel: the tokenizer has ${tokenizer.vocabSize} tokens but the backbone's vocab_size is ${backbone.config.vocab_size}`);
     }
@@ -71,7 +82,14 @@ export class ClaraModel {
    * `'compact'` (default, Mistral's pieces that the texts use) or `'word'` (one token per word and
    * punctuation mark, see tokenizer/wordTokenizer.ts).
    */
-  static fromScratch(options: { texts: Iterable<string>; base: MistralConfig | keyof typeof PRESETS; settings?: Partial<ClaraSettings>; seed?: number; backend?: Backend; tokenizer?: ScratchTokenizerKind }): ClaraModel {
+  static fromScratch(options: {
+    texts: Iterable<string>;
+    base: MistralConfig | keyof typeof PRESETS;
+    settings?: Partial<ClaraSettings>;
+    seed?: number;
+    backend?: Backend;
+    tokenizer?: ScratchTokenizerKind;
+  }): ClaraModel {
     const settings = { ...DEFAULT_SETTINGS, ...options.settings };
     const kind = options.tokenizer ?? 'compact';
     if (kind !== 'compact' && kind !== 'word') throw new Error(`unknown tokenizer kind '${String(kind)}' (known: compact, word)`);
@@ -91,9 +109,12 @@ export class ClaraModel {
     mkdirSync(dir, { recursive: true });
     await saveModel(this.backbone, dir);
     for (const name of this.backbone.adapterNames()) await saveAdapter(this.backbone, name, join(dir, 'adapters', name));
-    const tok: TokenizerJson = this.tokenizer instanceof CompactTokenizer
-      ? { kind: 'compact', ...this.tokenizer.toJSON() }
-      : this.tokenizer instanceof WordTokenizer ? { kind: 'word', ...this.tokenizer.toJSON() } : { kind: 'mistral', nMem: this.nMem };
+    const tok: TokenizerJson =
+      this.tokenizer instanceof CompactTokenizer
+        ? { kind: 'compact', ...this.tokenizer.toJSON() }
+        : this.tokenizer instanceof WordTokenizer
+          ? { kind: 'word', ...this.tokenizer.toJSON() }
+          : { kind: 'mistral', nMem: this.nMem };
     const write = (file: string, value: unknown) => atomicWriteFile(join(dir, file), [new TextEncoder().encode(`${JSON.stringify(value, null, 2)}\n`)]);
     write('tokenizer.json', tok);
     write('clara.json', { ...this.settings, adapters: this.backbone.adapterNames() });
@@ -111,9 +132,8 @@ export class ClaraModel {
     };
     const { adapters, ...settings } = read('clara.json') as ClaraSettings & { adapters: string[] };
     const tok = read('tokenizer.json') as TokenizerJson;
-    const tokenizer = tok.kind === 'compact'
-      ? CompactTokenizer.fromJSON(tok)
-      : tok.kind === 'word' ? WordTokenizer.fromJSON(tok) : new MistralTokenizer({ nMem: tok.nMem });
+    const tokenizer =
+      tok.kind === 'compact' ? CompactTokenizer.fromJSON(tok) : tok.kind === 'word' ? WordTokenizer.fromJSON(tok) : new MistralTokenizer({ nMem: tok.nMem });
     const backbone = loadModel(dir, options);
     for (const name of adapters) loadAdapter(backbone, name, join(dir, 'adapters', name));
     return new ClaraModel(backbone, tokenizer, { ...DEFAULT_SETTINGS, ...settings });
@@ -143,13 +163,19 @@ function initialiseAddedRows(backbone: MistralForCausalLM, rows: readonly number
   for (const r of rows) isAdded[r] = 1;
   const d = backbone.config.hidden_size;
   for (const param of new Set([backbone.model.embedTokens.weight, backbone.lmHead])) {
-    noGrad(() => tidy(() => {
-      const keep = tensor(isAdded.map((v) => 1 - v), [isAdded.length, 1], { dtype: 'float32', backend: param.backend }).cast(param.dtype);
-      const mean = param.mul(keep).sum(0, true).div(keep.sum()); // [1, d]
-      const noise = normal([isAdded.length, d], { generator: rng, std: 0.02, backend: param.backend, dtype: param.dtype });
-      const fresh = mean.add(noise);
-      param.assign(param.mul(keep).add(fresh.mul(keep.neg().add(1))));
-    }));
+    noGrad(() =>
+      tidy(() => {
+        const keep = tensor(
+          isAdded.map((v) => 1 - v),
+          [isAdded.length, 1],
+          { dtype: 'float32', backend: param.backend },
+        ).cast(param.dtype);
+        const mean = param.mul(keep).sum(0, true).div(keep.sum()); // [1, d]
+        const noise = normal([isAdded.length, d], { generator: rng, std: 0.02, backend: param.backend, dtype: param.dtype });
+        const fresh = mean.add(noise);
+        param.assign(param.mul(keep).add(fresh.mul(keep.neg().add(1))));
+      }),
+    );
   }
 }
 

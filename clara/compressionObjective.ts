@@ -44,7 +44,8 @@ export function prepareCompressionStage(clara: ClaraModel, stage: 1 | 2, rng: Ge
   const model = clara.backbone;
   const names = model.adapterNames();
   if (!names.includes(ENCODER_ADAPTER)) {
-    if (stage === 2) throw new Error('stage 2 continues the compressor of stage 1, but this model has no encoder_adapter (train stage 1 first, or pass a stage-1 model)');
+    if (stage === 2)
+      throw new Error('stage 2 continues the compressor of stage 1, but this model has no encoder_adapter (train stage 1 first, or pass a stage-1 model)');
     model.addAdapter(ENCODER_ADAPTER, clara.settings.lora, rng);
   }
   if (stage === 2 && names.includes(DECODER_ADAPTER)) model.deleteAdapter(DECODER_ADAPTER);
@@ -126,17 +127,25 @@ export interface CompressionObjectiveOptions {
  */
 export function compressionObjective(clara: ClaraModel, stage: 1 | 2, options: CompressionObjectiveOptions): TrainingObjective<Stage1Row | Stage2Row, Batch> {
   const { tokenizer } = clara;
-  const toExample = (row: Stage1Row | Stage2Row, rng: Generator): Example => (stage === 1
-    ? stage1Example(tokenizer, row as Stage1Row, rng)
-    : answerExample(tokenizer, (row as Stage2Row).question, (row as Stage2Row).docs, (row as Stage2Row).answer));
+  const toExample = (row: Stage1Row | Stage2Row, rng: Generator): Example =>
+    stage === 1
+      ? stage1Example(tokenizer, row as Stage1Row, rng)
+      : answerExample(tokenizer, (row as Stage2Row).question, (row as Stage2Row).docs, (row as Stage2Row).answer);
   return {
     weights: { ce: 1, mse: options.mseWeight },
     settings: {
-      stage, mseWeight: options.mseWeight, docMaxLength: clara.settings.docMaxLength,
-      compressionRate: clara.settings.compressionRate, vocabSize: tokenizer.vocabSize,
+      stage,
+      mseWeight: options.mseWeight,
+      docMaxLength: clara.settings.docMaxLength,
+      compressionRate: clara.settings.compressionRate,
+      vocabSize: tokenizer.vocabSize,
     },
     collate(rows, rng): MicroBatch<Batch> {
-      const batch = collateBatch(tokenizer, rows.map((row) => toExample(row, rng)), clara.settings.docMaxLength);
+      const batch = collateBatch(
+        tokenizer,
+        rows.map((row) => toExample(row, rng)),
+        clara.settings.docMaxLength,
+      );
       return {
         batch,
         units: { ce: supervisedTokenCount(batch.generator.labels), mse: batch.encoder.inputIds.length },

@@ -44,7 +44,10 @@ export function prepareStage3(clara: ClaraModel, options: { trainGenerator?: boo
   model.model.embedTokens.weight.setTrainableRows(null).requiresGrad_(false);
   for (const [, p] of model.adapterParameters(ENCODER_ADAPTER)) p.requiresGrad_(false);
   const generator = model.adapterParameters(DECODER_ADAPTER).map(([, p]) => p.requiresGrad_(options.trainGenerator ?? true));
-  return { queryReasoner: model.adapterParameters(QUERY_REASONER_ADAPTER).map(([, p]) => p.requiresGrad_(true)), generator: options.trainGenerator === false ? [] : generator };
+  return {
+    queryReasoner: model.adapterParameters(QUERY_REASONER_ADAPTER).map(([, p]) => p.requiresGrad_(true)),
+    generator: options.trainGenerator === false ? [] : generator,
+  };
 }
 
 // ---- The loss -------------------------------------------------------------------------------------
@@ -64,7 +67,15 @@ export interface Stage3Batch {
 
 /** Tokenizes and left-pads the prompts, k slots each. */
 export function collateStage3(tokenizer: Tokenizer, items: readonly Stage3Item[], k: number): Stage3Batch {
-  return { items, generator: slotPromptBatch(tokenizer, items.map((it) => it.question), k, items.map((it) => it.answer)) };
+  return {
+    items,
+    generator: slotPromptBatch(
+      tokenizer,
+      items.map((it) => it.question),
+      k,
+      items.map((it) => it.answer),
+    ),
+  };
 }
 
 export interface Stage3LossOutput {
@@ -80,14 +91,25 @@ export interface Stage3LossOutput {
  * bank [docs, n, d]: every candidate document compressed once by the (frozen) compressor. `rng`
  * feeds a noisy estimator (gumbel).
  */
-export function stage3Loss(clara: ClaraModel, bank: Tensor, batch: Stage3Batch, options: { k: number; temperature: number; estimator: TopKEstimator; rng?: Generator }): Stage3LossOutput {
+export function stage3Loss(
+  clara: ClaraModel,
+  bank: Tensor,
+  batch: Stage3Batch,
+  options: { k: number; temperature: number; estimator: TopKEstimator; rng?: Generator },
+): Stage3LossOutput {
   const { items, generator: prompts } = batch;
   const [, nMem, hidden] = bank.shape as [number, number, number];
   const size = items.length;
   const candidateCount = items[0]?.candidates.length ?? 0;
-  const candidates = gatherCandidates(bank, items.map((it) => it.candidates)).reshape([size, candidateCount, nMem * hidden]);
+  const candidates = gatherCandidates(
+    bank,
+    items.map((it) => it.candidates),
+  ).reshape([size, candidateCount, nMem * hidden]);
 
-  const queries = encodeQueries(clara, items.map((it) => it.question));
+  const queries = encodeQueries(
+    clara,
+    items.map((it) => it.question),
+  );
   const scores = cosineScores(queries, candidates);
   const selection = options.estimator(scores, { k: options.k, temperature: options.temperature, rng: options.rng });
   const selected = selection.weights.matmul(candidates).reshape([size * options.k, nMem, hidden]);

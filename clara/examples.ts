@@ -1,6 +1,13 @@
 import type { Generator } from '../engine/index.ts';
 import type { Stage1Row } from './data/stage1Data.ts';
-import { answerPrompt, PARAPHRASE_INSTRUCTIONS, stage1ParaphrasePrompt, stage1QaPrompt, tokenizeChatPrompt, type GeneratorInput } from './tokenizer/chatPrompt.ts';
+import {
+  answerPrompt,
+  PARAPHRASE_INSTRUCTIONS,
+  stage1ParaphrasePrompt,
+  stage1QaPrompt,
+  tokenizeChatPrompt,
+  type GeneratorInput,
+} from './tokenizer/chatPrompt.ts';
 import { buildEncoderBatch, type EncoderBatch } from './tokenizer/encoderInput.ts';
 import { collateGeneratorInputs, type GeneratorBatch } from './tokenizer/generatorBatch.ts';
 import type { Tokenizer } from './tokenizer/tokenizer.ts';
@@ -25,9 +32,10 @@ export interface Batch {
 /** Stage 1: one document; qa rows target every QA pair, paraphrase rows a paraphrase (instruction drawn from `rng`). */
 export function stage1Example(tokenizer: Tokenizer, row: Stage1Row, rng: Generator): Example {
   const nMem = tokenizer.nMem;
-  const parts = row.dataType === 'qa'
-    ? stage1QaPrompt(row.questions, row.answers, { nMem })
-    : stage1ParaphrasePrompt(row.paraphrase, { nMem, instructionIndex: rng.int(PARAPHRASE_INSTRUCTIONS.length) });
+  const parts =
+    row.dataType === 'qa'
+      ? stage1QaPrompt(row.questions, row.answers, { nMem })
+      : stage1ParaphrasePrompt(row.paraphrase, { nMem, instructionIndex: rng.int(PARAPHRASE_INSTRUCTIONS.length) });
   return { docs: row.docs.slice(0, 1), generator: tokenizeChatPrompt(tokenizer, parts, { k: 1 }) };
 }
 
@@ -49,7 +57,14 @@ export function slotPromptBatch(tokenizer: Tokenizer, questions: readonly string
 
 export function collateBatch(tokenizer: Tokenizer, examples: readonly Example[], docMaxLength: number): Batch {
   return {
-    encoder: buildEncoderBatch(tokenizer, examples.flatMap((e) => e.docs), { maxTextLength: docMaxLength, padding: 'longest' }),
-    generator: collateGeneratorInputs(examples.map((e) => e.generator), tokenizer.padId),
+    encoder: buildEncoderBatch(
+      tokenizer,
+      examples.flatMap((e) => e.docs),
+      { maxTextLength: docMaxLength, padding: 'longest' },
+    ),
+    generator: collateGeneratorInputs(
+      examples.map((e) => e.generator),
+      tokenizer.padId,
+    ),
   };
 }

@@ -51,11 +51,14 @@ export function vocabularyTexts(stage: 1 | 2, rows: readonly (Stage1Row | Stage2
   }
   const stage1 = rows as readonly Stage1Row[];
   const qaRows = stage1.filter((r) => r.dataType === 'qa');
-  const texts = claraTextsForVocabulary({
-    documents: stage1.flatMap((r) => r.docs),
-    qa: qaRows.flatMap((r) => r.questions.map((question, i) => ({ question, answer: r.answers[i]! }))),
-    paraphrases: stage1.flatMap((r) => (r.dataType === 'paraphrase' ? [r.paraphrase] : [])),
-  }, nMem);
+  const texts = claraTextsForVocabulary(
+    {
+      documents: stage1.flatMap((r) => r.docs),
+      qa: qaRows.flatMap((r) => r.questions.map((question, i) => ({ question, answer: r.answers[i]! }))),
+      paraphrases: stage1.flatMap((r) => (r.dataType === 'paraphrase' ? [r.paraphrase] : [])),
+    },
+    nMem,
+  );
   // A row with several QA pairs joins them with newlines: render it whole, so that the pieces at
   // the joins (a word right after "\n" has no leading "▁") are in the vocabulary too.
   for (const row of qaRows) {

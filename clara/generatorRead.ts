@@ -32,10 +32,15 @@ export function spliceCompressed(embeds: Tensor, memoryPositions: readonly (read
   const [batch, length, hidden] = embeds.shape as [number, number, number];
   const rows = memoryPositions.flatMap((slots, b) => slots.flatMap((slot) => slot.map((p) => b * length + p)));
   if (rows.length !== compressed.size / hidden) {
-    throw new Error(`spliceCompressed: the prompts hold ${rows.length} memory positions but ${compressed.size / hidden} compressed vectors were given (shape [${compressed.shape.join(', ')}])`);
+    throw new Error(
+      `spliceCompressed: the prompts hold ${rows.length} memory positions but ${compressed.size / hidden} compressed vectors were given (shape [${compressed.shape.join(', ')}])`,
+    );
   }
   const index = tensor(Int32Array.from(rows), [rows.length, 1], { dtype: 'int32', backend: embeds.backend }).expand([rows.length, hidden]);
-  return embeds.reshape([batch * length, hidden]).scatter(0, index, compressed.reshape([rows.length, hidden])).reshape([batch, length, hidden]);
+  return embeds
+    .reshape([batch * length, hidden])
+    .scatter(0, index, compressed.reshape([rows.length, hidden]))
+    .reshape([batch, length, hidden]);
 }
 
 /**

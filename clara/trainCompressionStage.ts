@@ -59,7 +59,9 @@ export async function trainCompressionStage(options: CompressionStageOptions): P
   if (rows.length === 0) throw new Error('no training rows');
   const n = memoryTokenCount(clara.settings);
   if (n !== clara.nMem) {
-    throw new Error(`document length ${clara.settings.docMaxLength} / compression rate ${clara.settings.compressionRate} gives ${n} memory tokens, but the model's tokenizer has ${clara.nMem}`);
+    throw new Error(
+      `document length ${clara.settings.docMaxLength} / compression rate ${clara.settings.compressionRate} gives ${n} memory tokens, but the model's tokenizer has ${clara.nMem}`,
+    );
   }
   const held = options.compressorFrozenSteps;
   const compressorHold: Record<string, number> = held === undefined ? {} : { [ENCODER_ADAPTER]: held, ...(stage === 1 ? { [EMBED_TOKENS]: held } : {}) };
@@ -158,7 +160,12 @@ export interface CompressionModelSettings {
  * Sets what a compression stage about to start needs of the model's settings: the given ones, and
  * in stage 2 the number of documents the generator reads (k, the rows' document count).
  */
-export function configureCompressionModel(clara: ClaraModel, stage: 1 | 2, rows: readonly Stage1Row[] | readonly Stage2Row[], settings: CompressionModelSettings): void {
+export function configureCompressionModel(
+  clara: ClaraModel,
+  stage: 1 | 2,
+  rows: readonly Stage1Row[] | readonly Stage2Row[],
+  settings: CompressionModelSettings,
+): void {
   if (settings.docMaxLength !== undefined) clara.settings.docMaxLength = settings.docMaxLength;
   if (settings.compressionRate !== undefined) clara.settings.compressionRate = settings.compressionRate;
   const lora = { ...clara.settings.lora };

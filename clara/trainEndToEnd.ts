@@ -62,9 +62,13 @@ export async function trainEndToEnd(options: EndToEndOptions): Promise<TrainingR
   const candidates = rows[0]!.docs.length;
   if (rows.some((r) => r.docs.length !== candidates)) throw new Error('every stage-3 row needs the same number of candidate documents');
   if (k > candidates) throw new Error(`k = ${k} documents cannot be chosen from ${candidates} candidates`);
-  const generatorScale: Record<string, number> = options.generatorLrScale !== undefined && options.trainGenerator !== false ? { [DECODER_ADAPTER]: options.generatorLrScale } : {};
+  const generatorScale: Record<string, number> =
+    options.generatorLrScale !== undefined && options.trainGenerator !== false ? { [DECODER_ADAPTER]: options.generatorLrScale } : {};
   const held: Record<string, number> = options.queryReasonerFrozenSteps === undefined ? {} : { [QUERY_REASONER_ADAPTER]: options.queryReasonerFrozenSteps };
-  const config = resolveTrainingConfig({ ...options, lrScales: { ...options.lrScales, ...generatorScale }, frozenSteps: { ...options.frozenSteps, ...held } }, rows.length);
+  const config = resolveTrainingConfig(
+    { ...options, lrScales: { ...options.lrScales, ...generatorScale }, frozenSteps: { ...options.frozenSteps, ...held } },
+    rows.length,
+  );
   const estimatorName = options.estimator ?? 'straight-through';
   const groups = prepareStage3(clara, { trainGenerator: options.trainGenerator });
   const { bank, candidates: bankRows } = options.bank ?? candidateBank(clara, rows);

@@ -100,8 +100,7 @@ export interface Backend {
    * torch.scatter_add: out = copy of base (`shape`), then for every idx of `indexShape`,
    * out[idx with idx[axis] replaced by index[idx]] += src[idx]. Deterministic order.
    */
-  scatterAdd(base: Storage, shape: readonly number[], axis: number, index: Storage, src: Storage,
-    indexShape: readonly number[]): Storage;
+  scatterAdd(base: Storage, shape: readonly number[], axis: number, index: Storage, src: Storage, indexShape: readonly number[]): Storage;
   /**
    * The k largest values along the last axis of x ([rows, cols]), in descending order; ties keep
    * the lower index first. Returns values [rows, k] and int32 indices [rows, k].
@@ -154,8 +153,7 @@ export interface OptimizerKernels {
    * `rowMask` (bool, one element per row of `rowSize` elements, or null): where it is false,
    * p', m' and v' are p, m and v unchanged.
    */
-  adamw(p: Storage, g: Storage, m: Storage, v: Storage, rowMask: Storage | null, rowSize: number, s: AdamWScalars):
-    { p: Storage; m: Storage; v: Storage };
+  adamw(p: Storage, g: Storage, m: Storage, v: Storage, rowMask: Storage | null, rowSize: number, s: AdamWScalars): { p: Storage; m: Storage; v: Storage };
   /**
    * Σ g² over every element of every storage in `gs` (float, any sizes), as a one-element storage
    * of `gs[0]`'s dtype, accumulated at least in that dtype (the order of the sum is the backend's).
@@ -191,14 +189,12 @@ export interface FusedKernels {
   /** y = x·inv·w with inv = 1/√(mean(x², last axis) + eps); x [rows, cols], w [cols]; inv [rows]. */
   rmsNorm(x: Storage, w: Storage, rows: number, cols: number, eps: number): { y: Storage; inv: Storage };
   /** dx, and dw = Σ_rows g·x·inv when `wantDw` (else null). */
-  rmsNormBackward(x: Storage, w: Storage, inv: Storage, g: Storage, rows: number, cols: number, wantDw: boolean):
-    { dx: Storage; dw: Storage | null };
+  rmsNormBackward(x: Storage, w: Storage, inv: Storage, g: Storage, rows: number, cols: number, wantDw: boolean): { dx: Storage; dw: Storage | null };
   /**
    * Rotary embedding ("rotate half"): x [B, H, S, D], cos and sin [B, 1, S, D];
    * y = x·cos + [−x₂, x₁]·sin. `transpose`: the adjoint, g·cos + [(g·sin)₂, −(g·sin)₁] (the gradient).
    */
-  rotary(x: Storage, cos: Storage, sin: Storage, batch: number, heads: number, seq: number, dim: number,
-    transpose: boolean): Storage;
+  rotary(x: Storage, cos: Storage, sin: Storage, batch: number, heads: number, seq: number, dim: number, transpose: boolean): Storage;
   /** silu(a)·b = a·σ(a)·b, elementwise over equal sizes. */
   siluMul(a: Storage, b: Storage): Storage;
   siluMulBackward(a: Storage, b: Storage, g: Storage): { da: Storage; db: Storage };
@@ -206,11 +202,9 @@ export interface FusedKernels {
    * Per row of logits [rows, cols] with int32 targets [rows]: loss = logsumexp(row) − row[target],
    * 0 where target = ignoreIndex; also lse [rows]. Targets must be in range (or ignoreIndex).
    */
-  crossEntropy(logits: Storage, targets: Storage, rows: number, cols: number, ignoreIndex: number):
-    { loss: Storage; lse: Storage };
+  crossEntropy(logits: Storage, targets: Storage, rows: number, cols: number, ignoreIndex: number): { loss: Storage; lse: Storage };
   /** d logits = g_row·(softmax(row) − onehot(target)), 0 on ignored rows. g [rows]. */
-  crossEntropyBackward(logits: Storage, targets: Storage, lse: Storage, g: Storage, rows: number, cols: number,
-    ignoreIndex: number): Storage;
+  crossEntropyBackward(logits: Storage, targets: Storage, lse: Storage, g: Storage, rows: number, cols: number, ignoreIndex: number): Storage;
   /**
    * out = softmax(where(allowed, scale·q·kᵀ, −1e30))·v per head: q [B, H, S, D], k and v [B, Hkv, T, D],
    * allowed (bool) [B, S, T]; also lse [B, H, S], the log of each row's softmax denominator
@@ -219,6 +213,14 @@ export interface FusedKernels {
   attention(q: Storage, k: Storage, v: Storage, allowed: Storage, spec: AttentionSpec): { out: Storage; lse: Storage };
   /** Whether `attention` takes these shapes (the WebGPU kernel needs D a multiple of 4, say). */
   supportsAttention(spec: AttentionSpec): boolean;
-  attentionBackward(q: Storage, k: Storage, v: Storage, allowed: Storage, out: Storage, lse: Storage, g: Storage,
-    spec: AttentionSpec): { dq: Storage; dk: Storage; dv: Storage };
+  attentionBackward(
+    q: Storage,
+    k: Storage,
+    v: Storage,
+    allowed: Storage,
+    out: Storage,
+    lse: Storage,
+    g: Storage,
+    spec: AttentionSpec,
+  ): { dq: Storage; dk: Storage; dv: Storage };
 }

@@ -48,7 +48,8 @@ export function normalizeAxes(op: string, axes: number | readonly number[] | und
   if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
   const list = typeof axes === 'number' ? [axes] : axes;
   const out = list.map((a) => normalizeAxis(op, a, rank));
-  if (new Set(out).size !== out.length) throw new ShapeError(`${op}: dim ${out.find((a, i) => out.indexOf(a) !== i)} appears multiple times in the list of dims`);
+  if (new Set(out).size !== out.length)
+    throw new ShapeError(`${op}: dim ${out.find((a, i) => out.indexOf(a) !== i)} appears multiple times in the list of dims`);
   return out.sort((a, b) => a - b);
 }
 

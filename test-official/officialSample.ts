@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
  */
 export function officialSamplePath(): string {
   const path = process.env.CLARA_OFFICIAL_SAMPLE;
-  if (path === undefined || path === '') throw new Error('set CLARA_OFFICIAL_SAMPLE to the path of the official stage-1 sample (apple/ml-clara example/pretrain_data.jsonl)');
+  if (path === undefined || path === '')
+    throw new Error('set CLARA_OFFICIAL_SAMPLE to the path of the official stage-1 sample (apple/ml-clara example/pretrain_data.jsonl)');
   if (!existsSync(path)) throw new Error(`CLARA_OFFICIAL_SAMPLE=${path}: no such file`);
   return path;
 }

@@ -26,7 +26,14 @@ describe('the official stage-1 sample', () => {
 
     // A tiny model over the first rows (its vocabulary built from them), two steps.
     const some = rows.slice(0, 8);
-    const clara = freshModel({ base: 'tiny', stage: 1, rows: some, seed: 1, backend: cpuBackend, settings: { docMaxLength: 128, compressionRate: 16, lora: { r: 4, alpha: 8, dropout: 0 } } });
+    const clara = freshModel({
+      base: 'tiny',
+      stage: 1,
+      rows: some,
+      seed: 1,
+      backend: cpuBackend,
+      settings: { docMaxLength: 128, compressionRate: 16, lora: { r: 4, alpha: 8, dropout: 0 } },
+    });
     const { history } = await trainCompressionStage({ clara, stage: 1, rows: some, steps: 2, batchSize: 2, lr: 1e-3, warmupSteps: 0, progress: false });
     expect(history).toHaveLength(2);
     for (const m of history) {

@@ -65,7 +65,10 @@ function corpus(): SyntheticCorpus {
 /** A fresh CLaRa on `b` with a compact vocabulary built from the corpus, both adapters added (stage 1 prepared). */
 function freshModel(preset: PresetName, b: BenchBackend): { clara: ClaraModel; params: ReturnType<typeof prepareCompressionStage>; g: Generator } {
   const c = corpus();
-  const texts = claraTextsForVocabulary({ documents: c.documents, qa: c.questions.map((q) => ({ question: q.question, answer: q.answer })), paraphrases: [] }, 4);
+  const texts = claraTextsForVocabulary(
+    { documents: c.documents, qa: c.questions.map((q) => ({ question: q.question, answer: q.answer })), paraphrases: [] },
+    4,
+  );
   const clara = ClaraModel.fromScratch({ texts, base: preset, settings: SETTINGS, seed: 1, backend: b.backend });
   const g = new Generator(5);
   const params = prepareCompressionStage(clara, 1, g);
@@ -111,7 +114,10 @@ export const stage1Suite: Suite = {
       const timing = modelTiming(ctx);
       if (first) {
         ctx.torchCase({
-          key, suite: 'stage1', case: caseName, timing,
+          key,
+          suite: 'stage1',
+          case: caseName,
+          timing,
           spec: { ...modelSpec(clara), mseWeight: MSE_WEIGHT, adamw: ADAMW, clip: CLIP, encoder: batch.encoder, generator: batch.generator },
         });
       }
@@ -128,8 +134,16 @@ export const stage1Suite: Suite = {
         loss.dispose();
       }, timing);
       const tokens = batch.encoder.inputIds.flat().length + batch.generator.inputIds.flat().length;
-      ctx.emit({ suite: 'stage1', case: caseName, backend: b.name, ...t, work: tokens, unit: 'tokens', torchKey: key,
-        note: `encoder ${shape(batch.encoder.inputIds)}, generator ${shape(batch.generator.inputIds)}` });
+      ctx.emit({
+        suite: 'stage1',
+        case: caseName,
+        backend: b.name,
+        ...t,
+        work: tokens,
+        unit: 'tokens',
+        torchKey: key,
+        note: `encoder ${shape(batch.encoder.inputIds)}, generator ${shape(batch.generator.inputIds)}`,
+      });
       dispose(clara);
     });
   },
@@ -154,11 +168,30 @@ export const stage3Suite: Suite = {
       const timing = modelTiming(ctx);
       if (first) {
         const bankTexts = uniqueDocs(rows);
-        const bankBatches = chunks(bankTexts, 16).map((texts) => buildEncoderBatch(clara.tokenizer, texts, { maxTextLength: SETTINGS.docMaxLength, padding: 'longest' }));
-        const query = buildEncoderBatch(clara.tokenizer, items.map((it) => it.question), { maxTextLength: SETTINGS.questionMaxLength, padding: 'longest' });
+        const bankBatches = chunks(bankTexts, 16).map((texts) =>
+          buildEncoderBatch(clara.tokenizer, texts, { maxTextLength: SETTINGS.docMaxLength, padding: 'longest' }),
+        );
+        const query = buildEncoderBatch(
+          clara.tokenizer,
+          items.map((it) => it.question),
+          { maxTextLength: SETTINGS.questionMaxLength, padding: 'longest' },
+        );
         ctx.torchCase({
-          key, suite: 'stage3', case: caseName, timing,
-          spec: { ...modelSpec(clara), adamw: ADAMW, clip: CLIP, k: sizes.k, temperature: 0.02, bank: bankBatches, query, candidates: items.map((it) => it.candidates), generator: batch.generator },
+          key,
+          suite: 'stage3',
+          case: caseName,
+          timing,
+          spec: {
+            ...modelSpec(clara),
+            adamw: ADAMW,
+            clip: CLIP,
+            k: sizes.k,
+            temperature: 0.02,
+            bank: bankBatches,
+            query,
+            candidates: items.map((it) => it.candidates),
+            generator: batch.generator,
+          },
         });
       }
       const t = await measure(async () => {
@@ -173,9 +206,21 @@ export const stage3Suite: Suite = {
         await loss.item();
         loss.dispose();
       }, timing);
-      const queryTokens = buildEncoderBatch(clara.tokenizer, items.map((it) => it.question), { maxTextLength: SETTINGS.questionMaxLength, padding: 'longest' }).inputIds.flat().length;
-      ctx.emit({ suite: 'stage3', case: caseName, backend: b.name, ...t, work: queryTokens + batch.generator.inputIds.flat().length, unit: 'tokens', torchKey: key,
-        note: `query ${queryTokens} tokens, generator ${shape(batch.generator.inputIds)}` });
+      const queryTokens = buildEncoderBatch(
+        clara.tokenizer,
+        items.map((it) => it.question),
+        { maxTextLength: SETTINGS.questionMaxLength, padding: 'longest' },
+      ).inputIds.flat().length;
+      ctx.emit({
+        suite: 'stage3',
+        case: caseName,
+        backend: b.name,
+        ...t,
+        work: queryTokens + batch.generator.inputIds.flat().length,
+        unit: 'tokens',
+        torchKey: key,
+        note: `query ${queryTokens} tokens, generator ${shape(batch.generator.inputIds)}`,
+      });
       bank.dispose();
       dispose(clara);
     });
@@ -222,7 +267,13 @@ export const generateSuite: Suite = {
       const key = `generate:${caseName}`;
       const timing = modelTiming(ctx);
       if (first) {
-        ctx.torchCase({ key, suite: 'generate', case: caseName, timing, spec: { ...modelSpec(clara), inputIds: batch.inputIds, attentionMask: batch.attentionMask, maxNewTokens: sizes.newTokens } });
+        ctx.torchCase({
+          key,
+          suite: 'generate',
+          case: caseName,
+          timing,
+          spec: { ...modelSpec(clara), inputIds: batch.inputIds, attentionMask: batch.attentionMask, maxNewTokens: sizes.newTokens },
+        });
       }
       const ids = idsTensor(clara.backbone, batch.inputIds);
       const mask = batch.attentionMask.flat();
@@ -231,8 +282,16 @@ export const generateSuite: Suite = {
         if (out.some((o) => o.length !== sizes.newTokens)) throw new Error('generate: a row stopped early');
       }, timing);
       ids.dispose();
-      ctx.emit({ suite: 'generate', case: caseName, backend: b.name, ...t, work: sizes.prompts * sizes.newTokens, unit: 'tokens', torchKey: key,
-        note: `prompt ${shape(batch.inputIds)}` });
+      ctx.emit({
+        suite: 'generate',
+        case: caseName,
+        backend: b.name,
+        ...t,
+        work: sizes.prompts * sizes.newTokens,
+        unit: 'tokens',
+        torchKey: key,
+        note: `prompt ${shape(batch.inputIds)}`,
+      });
       dispose(clara);
     });
   },

@@ -50,7 +50,13 @@ export const matmulSuite: Suite = {
     const shapes = ctx.quick ? MATMUL_SHAPES.slice(0, 2) : MATMUL_SHAPES;
     for (const [name, m, n, k] of MATMUL_SHAPES) {
       for (const transB of [false, true]) {
-        ctx.torchCase({ key: matmulKey(name, transB), suite: 'matmul', case: `${name}${transB ? ' transB' : ''}`, spec: { m, n, k, transB }, timing: { iterations: 10, time: 500, warmup: 2 } });
+        ctx.torchCase({
+          key: matmulKey(name, transB),
+          suite: 'matmul',
+          case: `${name}${transB ? ' transB' : ''}`,
+          spec: { m, n, k, transB },
+          timing: { iterations: 10, time: 500, warmup: 2 },
+        });
       }
     }
     for (const b of ctx.backends) {
@@ -67,7 +73,9 @@ export const matmulSuite: Suite = {
           const a = keep(tensor(pseudoRandom(m * k, 1), [m, k], { backend: b.backend }));
           const bm = keep(tensor(pseudoRandom(k * n, 2), transB ? [n, k] : [k, n], { backend: b.backend }));
           const t = await measure(async () => {
-            tidy(() => { a.matmul(bm, { transB }); });
+            tidy(() => {
+              a.matmul(bm, { transB });
+            });
             await sync(b);
           }, timing);
           a.dispose();
@@ -89,7 +97,9 @@ async function webgpuMatmulRows(ctx: SuiteContext): Promise<void> {
   const { run } = await import('../matmul.ts');
   const lines: string[] = [];
   const original = console.log;
-  console.log = (...parts: unknown[]) => { lines.push(parts.map(String).join(' ')); };
+  console.log = (...parts: unknown[]) => {
+    lines.push(parts.map(String).join(' '));
+  };
   const passThrough = ctx.args.includes('--all') ? ['--all'] : [];
   try {
     await run(['--json', ...passThrough]);
@@ -117,7 +127,14 @@ async function webgpuMatmulRows(ctx: SuiteContext): Promise<void> {
 // ------------------------------------------------------------------------------------------------
 // attention
 
-interface AttentionShape { name: string; batch: number; heads: number; kvHeads: number; seq: number; headDim: number }
+interface AttentionShape {
+  name: string;
+  batch: number;
+  heads: number;
+  kvHeads: number;
+  seq: number;
+  headDim: number;
+}
 
 const ATTENTION_SHAPES: AttentionShape[] = [
   // The `small` preset's heads at a stage-1 generator prompt's length.
@@ -175,7 +192,7 @@ const RMSNORM_SHAPES: { name: string; shape: number[] }[] = [
 
 export const rmsnormSuite: Suite = {
   name: 'rmsnorm',
-  describe: 'y = x·rsqrt(mean(x²)+eps)·w (the model\'s RMSNorm module), forward + backward to x and w',
+  describe: "y = x·rsqrt(mean(x²)+eps)·w (the model's RMSNorm module), forward + backward to x and w",
   async run(ctx) {
     const shapes = ctx.quick ? RMSNORM_SHAPES.slice(0, 1) : RMSNORM_SHAPES;
     for (const s of shapes) {

@@ -24,7 +24,9 @@ export class Options {
       const { values, positionals } = parseArgs({ args: argv, options: spec, strict: true, allowPositionals: true });
       return new Options(command, values, positionals);
     } catch (error) {
-      throw new UsageError(`clara ${command}: ${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')} (see \`clara ${command} --help\`)`);
+      throw new UsageError(
+        `clara ${command}: ${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')} (see \`clara ${command} --help\`)`,
+      );
     }
   }
 

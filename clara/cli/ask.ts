@@ -13,8 +13,13 @@ those k compressed documents.`;
 
 export async function runAsk(argv: string[]): Promise<number> {
   const options = Options.parse('ask', argv, {
-    model: { type: 'string' }, index: { type: 'string' }, k: { type: 'string' }, 'max-new-tokens': { type: 'string' },
-    json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    model: { type: 'string' },
+    index: { type: 'string' },
+    k: { type: 'string' },
+    'max-new-tokens': { type: 'string' },
+    json: { type: 'boolean' },
+    backend: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (options.flag('help')) {
     console.log(ASK_HELP);
@@ -29,7 +34,9 @@ export async function runAsk(argv: string[]): Promise<number> {
   const bank = loadDocumentBank(index, backend);
   const k = options.int('k', 1) ?? clara.settings.generationTopK;
   const all = Array.from({ length: bank.docIds.length }, (_, i) => i);
-  const [ranking] = await rankCandidates(clara, bank.vectors, [question], [all], { adapter: clara.backbone.adapterNames().includes(QUERY_REASONER_ADAPTER) ? QUERY_REASONER_ADAPTER : ENCODER_ADAPTER });
+  const [ranking] = await rankCandidates(clara, bank.vectors, [question], [all], {
+    adapter: clara.backbone.adapterNames().includes(QUERY_REASONER_ADAPTER) ? QUERY_REASONER_ADAPTER : ENCODER_ADAPTER,
+  });
   const top = ranking!.order.slice(0, Math.min(k, all.length));
   const [answer] = await answerQuestions(clara, bank.vectors, [question], [top], { maxNewTokens: options.int('max-new-tokens', 1) ?? 64 });
   const documents = top.map((i) => ({ id: bank.docIds[i]!, score: ranking!.scores[i]!, text: bank.texts[i] ?? '' }));

@@ -14,8 +14,12 @@ metadata. FILE is JSON Lines, one document per line: {"text": "..."} (or {"id": 
 
 export async function runCompress(argv: string[]): Promise<number> {
   const options = Options.parse('compress', argv, {
-    model: { type: 'string' }, docs: { type: 'string' }, out: { type: 'string' }, 'batch-size': { type: 'string' },
-    backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    model: { type: 'string' },
+    docs: { type: 'string' },
+    out: { type: 'string' },
+    'batch-size': { type: 'string' },
+    backend: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (options.flag('help')) {
     console.log(COMPRESS_HELP);
@@ -38,6 +42,8 @@ export async function runCompress(argv: string[]): Promise<number> {
   bar.finish();
   await saveDocumentBank(out, { vectors, docIds: texts.map((_, i) => i), texts });
   const seconds = (performance.now() - started) / 1000;
-  console.log(`compressed ${texts.length} documents into ${vectors.shape[1]} vectors of ${vectors.shape[2]} each (${(texts.length / seconds).toFixed(1)} documents/s): ${out}`);
+  console.log(
+    `compressed ${texts.length} documents into ${vectors.shape[1]} vectors of ${vectors.shape[2]} each (${(texts.length / seconds).toFixed(1)} documents/s): ${out}`,
+  );
   return 0;
 }

@@ -22,8 +22,13 @@ quality claim).
 
 export async function runDemoCommand(argv: string[]): Promise<number> {
   const options = Options.parse('demo', argv, {
-    quick: { type: 'boolean' }, json: { type: 'boolean' }, out: { type: 'string' }, seed: { type: 'string' }, estimator: { type: 'string' },
-    backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    quick: { type: 'boolean' },
+    json: { type: 'boolean' },
+    out: { type: 'string' },
+    seed: { type: 'string' },
+    estimator: { type: 'string' },
+    backend: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (options.flag('help')) {
     console.log(DEMO_HELP);

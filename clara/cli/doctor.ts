@@ -47,7 +47,12 @@ export function formatDoctorReport(r: DoctorReport): string {
     lines.push(`dawn        ${r.adapter.dawnBackend}${r.adapter.isCpu ? ', software rasteriser on the CPU' : ''}`);
     lines.push(`features    ${r.features.join(', ') || 'none'}`);
     const keyLimits = ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupStorageSize'];
-    lines.push(`limits      ${keyLimits.filter((k) => k in r.limits).map((k) => `${k}=${r.limits[k]}`).join(' ')}`);
+    lines.push(
+      `limits      ${keyLimits
+        .filter((k) => k in r.limits)
+        .map((k) => `${k}=${r.limits[k]}`)
+        .join(' ')}`,
+    );
   }
   for (const c of r.selfcheck.checks) lines.push(`selfcheck   ${c.name}: max |error| ${c.maxAbsError.toExponential(2)}`);
   lines.push(`selfcheck   ${r.selfcheck.ok ? 'ok' : 'FAILED'}`);

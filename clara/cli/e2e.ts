@@ -50,11 +50,26 @@ function readConfigFile(file: string): Record<string, unknown> {
 
 export async function runE2e(argv: string[]): Promise<number> {
   const parsed = Options.parse('e2e', argv, {
-    model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, config: { type: 'string' },
-    steps: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, 'generator-lr-scale': { type: 'string' }, 'freeze-query-reasoner': { type: 'string' }, k: { type: 'string' },
-    temperature: { type: 'string' }, estimator: { type: 'string' }, candidates: { type: 'string' }, seed: { type: 'string' },
-    'save-every': { type: 'string' }, 'freeze-generator': { type: 'boolean' }, resume: { type: 'boolean' },
-    'skip-invalid': { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    model: { type: 'string' },
+    data: { type: 'string' },
+    out: { type: 'string' },
+    config: { type: 'string' },
+    steps: { type: 'string' },
+    'batch-size': { type: 'string' },
+    lr: { type: 'string' },
+    'generator-lr-scale': { type: 'string' },
+    'freeze-query-reasoner': { type: 'string' },
+    k: { type: 'string' },
+    temperature: { type: 'string' },
+    estimator: { type: 'string' },
+    candidates: { type: 'string' },
+    seed: { type: 'string' },
+    'save-every': { type: 'string' },
+    'freeze-generator': { type: 'boolean' },
+    resume: { type: 'boolean' },
+    'skip-invalid': { type: 'boolean' },
+    backend: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (parsed.flag('help')) {
     console.log(E2E_HELP);
@@ -73,9 +88,20 @@ export async function runE2e(argv: string[]): Promise<number> {
   const candidates = num('candidates');
   const rows = candidates === undefined ? loaded.rows : limitCandidates(loaded.rows, candidates);
   const result = await trainEndToEnd({
-    clara, rows, out,
-    steps: num('steps'), batchSize: num('batch-size'), lr: num('lr'), generatorLrScale: num('generator-lr-scale'), queryReasonerFrozenSteps: num('freeze-query-reasoner'), k: num('k'), temperature: num('temperature'),
-    estimator, seed: num('seed'), saveEvery: num('save-every'), resume: options.flag('resume'),
+    clara,
+    rows,
+    out,
+    steps: num('steps'),
+    batchSize: num('batch-size'),
+    lr: num('lr'),
+    generatorLrScale: num('generator-lr-scale'),
+    queryReasonerFrozenSteps: num('freeze-query-reasoner'),
+    k: num('k'),
+    temperature: num('temperature'),
+    estimator,
+    seed: num('seed'),
+    saveEvery: num('save-every'),
+    resume: options.flag('resume'),
     trainGenerator: !options.flag('freeze-generator'),
   });
   const last = result.history[result.history.length - 1];

@@ -14,8 +14,15 @@ from the top-k compressed documents, with the official normalisation.
 
 export async function runEval(argv: string[]): Promise<number> {
   const options = Options.parse('eval', argv, {
-    model: { type: 'string' }, data: { type: 'string' }, k: { type: 'string' }, 'no-docs': { type: 'boolean' }, limit: { type: 'string' },
-    json: { type: 'boolean' }, 'skip-invalid': { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    model: { type: 'string' },
+    data: { type: 'string' },
+    k: { type: 'string' },
+    'no-docs': { type: 'boolean' },
+    limit: { type: 'string' },
+    json: { type: 'boolean' },
+    'skip-invalid': { type: 'boolean' },
+    backend: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (options.flag('help')) {
     console.log(EVAL_HELP);
@@ -31,6 +38,9 @@ export async function runEval(argv: string[]): Promise<number> {
   const result = await evaluateRows(clara, rows.slice(0, limit), { k, noDocs: options.flag('no-docs') });
   const summary = { count: result.count, em: result.em, f1: result.f1, acc: result.acc, recall: result.recall };
   if (options.flag('json')) console.log(JSON.stringify(summary));
-  else console.log(`${result.count} questions: EM ${result.em.toFixed(4)}  F1 ${result.f1.toFixed(4)}  cover ${result.acc.toFixed(4)}  recall@1 ${result.recall[1]!.toFixed(4)}  @3 ${result.recall[3]!.toFixed(4)}  @5 ${result.recall[5]!.toFixed(4)}`);
+  else
+    console.log(
+      `${result.count} questions: EM ${result.em.toFixed(4)}  F1 ${result.f1.toFixed(4)}  cover ${result.acc.toFixed(4)}  recall@1 ${result.recall[1]!.toFixed(4)}  @3 ${result.recall[3]!.toFixed(4)}  @5 ${result.recall[5]!.toFixed(4)}`,
+    );
   return 0;
 }

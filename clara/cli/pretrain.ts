@@ -56,11 +56,28 @@ Exit status: 0 done, 1 failed (bad data row, non-finite loss: the last good chec
 2 usage error.`;
 
 const OPTIONS: OptionSpec = {
-  stage: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, model: { type: 'string' }, config: { type: 'string' },
-  'skip-invalid': { type: 'boolean' }, steps: { type: 'string' }, 'batch-size': { type: 'string' }, 'grad-accum': { type: 'string' },
-  lr: { type: 'string' }, warmup: { type: 'string' }, 'min-lr-ratio': { type: 'string' }, 'mse-weight': { type: 'string' },
-  'freeze-compressor': { type: 'string' }, seed: { type: 'string' }, 'doc-max-length': { type: 'string' }, 'compression-rate': { type: 'string' }, 'lora-r': { type: 'string' },
-  'lora-dropout': { type: 'string' }, 'save-every': { type: 'string' }, resume: { type: 'boolean' }, backend: { type: 'string' },
+  stage: { type: 'string' },
+  data: { type: 'string' },
+  out: { type: 'string' },
+  model: { type: 'string' },
+  config: { type: 'string' },
+  'skip-invalid': { type: 'boolean' },
+  steps: { type: 'string' },
+  'batch-size': { type: 'string' },
+  'grad-accum': { type: 'string' },
+  lr: { type: 'string' },
+  warmup: { type: 'string' },
+  'min-lr-ratio': { type: 'string' },
+  'mse-weight': { type: 'string' },
+  'freeze-compressor': { type: 'string' },
+  seed: { type: 'string' },
+  'doc-max-length': { type: 'string' },
+  'compression-rate': { type: 'string' },
+  'lora-r': { type: 'string' },
+  'lora-dropout': { type: 'string' },
+  'save-every': { type: 'string' },
+  resume: { type: 'boolean' },
+  backend: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -127,8 +144,15 @@ export async function runPretrain(argv: string[]): Promise<number> {
   } else {
     const base = options.string('config') ?? 'small';
     clara = freshModel({
-      base, stage, rows, seed: given.seed ?? TRAINING_DEFAULTS.seed, backend,
-      settings: { docMaxLength: settings.docMaxLength ?? DEFAULT_SETTINGS.docMaxLength, compressionRate: settings.compressionRate ?? DEFAULT_SETTINGS.compressionRate },
+      base,
+      stage,
+      rows,
+      seed: given.seed ?? TRAINING_DEFAULTS.seed,
+      backend,
+      settings: {
+        docMaxLength: settings.docMaxLength ?? DEFAULT_SETTINGS.docMaxLength,
+        compressionRate: settings.compressionRate ?? DEFAULT_SETTINGS.compressionRate,
+      },
     });
     console.error(`model: fresh '${base}' backbone, vocabulary ${clara.tokenizer.vocabSize} tokens built from the data, ${clara.nMem} memory tokens`);
   }
@@ -144,7 +168,14 @@ export async function runPretrain(argv: string[]): Promise<number> {
   }
 
   const result = await trainCompressionStage({
-    ...config, clara, stage, rows, out, resume, saveEvery, compressorFrozenSteps,
+    ...config,
+    clara,
+    stage,
+    rows,
+    out,
+    resume,
+    saveEvery,
+    compressorFrozenSteps,
     mseWeight: mseWeight ?? (saved?.state.objective.mseWeight as number | undefined),
   });
   const last = result.history.at(-1);

@@ -37,9 +37,21 @@ The same options give the same files, byte for byte.
   -h, --help              this help`;
 
 const OPTIONS: OptionSpec = {
-  out: { type: 'string' }, seed: { type: 'string' }, entities: { type: 'string' }, candidates: { type: 'string' },
-  'top-k': { type: 'string' }, 'held-out-share': { type: 'string' }, 'min-facts': { type: 'string' }, 'max-facts': { type: 'string' },
-  'qa-rows': { type: 'string' }, 'no-paraphrase': { type: 'boolean' }, 'paraphrase-target': { type: 'string' }, 'name-pool': { type: 'string' }, 'stage3-wordings': { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  out: { type: 'string' },
+  seed: { type: 'string' },
+  entities: { type: 'string' },
+  candidates: { type: 'string' },
+  'top-k': { type: 'string' },
+  'held-out-share': { type: 'string' },
+  'min-facts': { type: 'string' },
+  'max-facts': { type: 'string' },
+  'qa-rows': { type: 'string' },
+  'no-paraphrase': { type: 'boolean' },
+  'paraphrase-target': { type: 'string' },
+  'name-pool': { type: 'string' },
+  'stage3-wordings': { type: 'string' },
+  backend: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
 };
 
 export async function runSynth(argv: string[]): Promise<number> {

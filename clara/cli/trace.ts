@@ -12,8 +12,12 @@ ${TRACE_TENSORS_HELP}`;
 
 export async function runTrace(argv: string[]): Promise<number> {
   const options = Options.parse('trace', argv, {
-    model: { type: 'string' }, inputs: { type: 'string' }, out: { type: 'string' }, adapter: { type: 'string' },
-    backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    model: { type: 'string' },
+    inputs: { type: 'string' },
+    out: { type: 'string' },
+    adapter: { type: 'string' },
+    backend: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (options.flag('help')) {
     console.log(TRACE_HELP);

@@ -13,8 +13,7 @@ import { loadJsonLinesFile, parseJsonLines, type LoadOptions, type LoadResult } 
 
 export type Stage1Row =
   /** `questions[i]` is answered by `answers[i]`; all pairs become one target. */
-  | { dataType: 'qa'; docs: string[]; questions: string[]; answers: string[] }
-  | { dataType: 'paraphrase'; docs: string[]; paraphrase: string };
+  { dataType: 'qa'; docs: string[]; questions: string[]; answers: string[] } | { dataType: 'paraphrase'; docs: string[]; paraphrase: string };
 
 /** A row as a stage-1 file holds it. */
 export type Stage1Json =

@@ -38,8 +38,7 @@ function parseStage3Row(row: JsonObject, options: LoadOptions = {}): Stage3Row {
   const docs = requireDocs(row, options.docsPerRow);
   const answer = resolveAnswer(row);
   const posIndex = row['pos_index'] ?? [];
-  const valid =
-    Array.isArray(posIndex) && posIndex.every((i) => Number.isInteger(i) && i >= 0 && i < docs.length);
+  const valid = Array.isArray(posIndex) && posIndex.every((i) => Number.isInteger(i) && i >= 0 && i < docs.length);
   if (!valid) throw new FieldError('pos_index', `must be a list of integers in [0, ${docs.length}) (indices into "docs")`);
   return { question, docs, answer, posIndex: posIndex as number[] };
 }

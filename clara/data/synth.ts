@@ -130,8 +130,28 @@ const DEFAULTS: Required<SynthOptions> = {
   stage3Wordings: 'one',
 };
 
-const JOBS = ['baker', 'carpenter', 'teacher', 'nurse', 'pilot', 'farmer', 'painter', 'plumber', 'tailor', 'sailor',
-  'doctor', 'lawyer', 'chemist', 'miner', 'potter', 'weaver', 'butcher', 'jeweller', 'librarian', 'architect'];
+const JOBS = [
+  'baker',
+  'carpenter',
+  'teacher',
+  'nurse',
+  'pilot',
+  'farmer',
+  'painter',
+  'plumber',
+  'tailor',
+  'sailor',
+  'doctor',
+  'lawyer',
+  'chemist',
+  'miner',
+  'potter',
+  'weaver',
+  'butcher',
+  'jeweller',
+  'librarian',
+  'architect',
+];
 const COLOURS = ['red', 'blue', 'green', 'yellow', 'purple', 'orange', 'pink', 'brown', 'black', 'white', 'grey', 'teal'];
 const PETS = ['dog', 'cat', 'parrot', 'rabbit', 'horse', 'goat', 'turtle', 'hamster', 'owl', 'iguana'];
 const TOWN_COUNT = 24;
@@ -189,7 +209,13 @@ export function generateSyntheticCorpus(options: SynthOptions = {}): SyntheticCo
     const trained = entity.facts.map((fact, i) => ({ fact, wording: wordings[i]! })).filter((x) => !x.fact.heldOut);
     const reworded = rng.shuffle(trained.map((x) => ({ ...x, wording: 1 - x.wording })));
     const target = opts.paraphraseTarget === 'reconstruction' ? trained : reworded;
-    paraphrases.push(describe(entity, target.map((x) => x.fact), target.map((x) => x.wording)));
+    paraphrases.push(
+      describe(
+        entity,
+        target.map((x) => x.fact),
+        target.map((x) => x.wording),
+      ),
+    );
   }
 
   // One question per fact.

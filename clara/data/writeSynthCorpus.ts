@@ -71,7 +71,10 @@ export function writeSyntheticCorpus(outDir: string, options: SynthOptions = {})
   writeJsonLines(files.stage2, corpus.stage2.map(stage2Json));
   writeJsonLines(files.stage3Train, corpus.stage3Train.map(stage3Json));
   writeJsonLines(files.stage3HeldOut, corpus.stage3HeldOut.map(stage3Json));
-  writeJsonLines(files.documents, corpus.documents.map((text, id) => ({ id, text })));
+  writeJsonLines(
+    files.documents,
+    corpus.documents.map((text, id) => ({ id, text })),
+  );
   writeFileSync(files.split, JSON.stringify(synthSplit(corpus), null, 2) + '\n');
   return { corpus, files };
 }

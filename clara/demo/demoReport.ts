@@ -35,7 +35,6 @@ export interface DemoResult {
   runDir: string;
 }
 
-
 const pct = (x: number) => x.toFixed(2);
 
 export function demoTable(r: DemoResult): string {
@@ -70,13 +69,21 @@ export function demoTable(r: DemoResult): string {
 export function demoChart(stage1: readonly StepMetrics[], stage3: readonly StepMetrics[], recallCurve: ReadonlyArray<readonly [number, number]>): string {
   return chartSvg([
     {
-      title: 'Stage 1: salient compressor pretraining', xLabel: 'step', yLabel: 'loss',
+      title: 'Stage 1: salient compressor pretraining',
+      xLabel: 'step',
+      yLabel: 'loss',
       series: [
         { name: 'L = CE + 0.1·MSE', points: stage1.map((m) => [m.step, m.loss] as const) },
         { name: 'MSE', points: stage1.map((m) => [m.step, Number(m.mse)] as const) },
       ],
     },
     { title: 'Stage 3: end to end', xLabel: 'step', yLabel: 'answer CE', series: [{ name: 'CE', points: stage3.map((m) => [m.step, m.loss] as const) }] },
-    { title: 'Held-out recall@1 during stage 3', xLabel: 'step', yLabel: 'recall@1', yRange: [0, 1], series: [{ name: 'query reasoner', points: recallCurve }] },
+    {
+      title: 'Held-out recall@1 during stage 3',
+      xLabel: 'step',
+      yLabel: 'recall@1',
+      yRange: [0, 1],
+      series: [{ name: 'query reasoner', points: recallCurve }],
+    },
   ]);
 }

@@ -53,14 +53,31 @@ export interface DemoSettings {
    * the query reasoner reaches 1.00 in 150 steps: the document vectors allow it; the label-free
    * signal is the limit.
    */
-  stage3: { steps: number; batchSize: number; lr: number; generatorLrScale: number; queryReasonerFrozenSteps: number; k: number; temperature: number; estimator: string };
+  stage3: {
+    steps: number;
+    batchSize: number;
+    lr: number;
+    generatorLrScale: number;
+    queryReasonerFrozenSteps: number;
+    k: number;
+    temperature: number;
+    estimator: string;
+  };
   /** Held-out questions scored for the recall curve during stage 3, and every how many steps. */
   curve: { questions: number; every: number };
   /** Questions whose answers are generated and scored, per split. */
   answerQuestions: number;
 }
 
-const backbone: MistralConfig = { ...PRESETS.small!, hidden_size: 128, intermediate_size: 256, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 32 };
+const backbone: MistralConfig = {
+  ...PRESETS.small!,
+  hidden_size: 128,
+  intermediate_size: 256,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  head_dim: 32,
+};
 
 export const FULL_DEMO: DemoSettings = {
   entities: 100,

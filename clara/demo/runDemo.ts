@@ -54,26 +54,53 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
 
   // 1. The corpus.
   const { corpus } = writeSyntheticCorpus(join(out, 'data'), {
-    seed: options.seed, entities: s.entities, candidates: s.candidates, heldOutShare: s.heldOutShare, qaRows: s.corpus.qaRows, paraphraseRows: s.corpus.paraphraseRows,
-    paraphraseTarget: s.corpus.reconstruct ? 'reconstruction' : 'reworded', namePool: s.corpus.namePool, stage3Wordings: s.corpus.stage3Wordings,
+    seed: options.seed,
+    entities: s.entities,
+    candidates: s.candidates,
+    heldOutShare: s.heldOutShare,
+    qaRows: s.corpus.qaRows,
+    paraphraseRows: s.corpus.paraphraseRows,
+    paraphraseTarget: s.corpus.reconstruct ? 'reconstruction' : 'reworded',
+    namePool: s.corpus.namePool,
+    stage3Wordings: s.corpus.stage3Wordings,
   });
   const { stage1: stage1Rows, stage3Train: trainRows, stage3HeldOut: heldOutRows } = corpus;
   const trainedQuestions = corpus.questions.length - heldOutRows.length;
-  say(`${corpus.documents.length} documents, ${trainedQuestions} trained and ${heldOutRows.length} held-out questions (${trainRows.length} stage-3 training rows), ${s.candidates} candidates each`);
+  say(
+    `${corpus.documents.length} documents, ${trainedQuestions} trained and ${heldOutRows.length} held-out questions (${trainRows.length} stage-3 training rows), ${s.candidates} candidates each`,
+  );
 
   // 2. The model, and stage 1. The vocabulary covers every text the run will tokenize, held-out
   // questions included (they are never trained on, but must not become <unk>).
-  const settings = { docMaxLength: s.docMaxLength, compressionRate: s.compressionRate, questionMaxLength: s.docMaxLength, generationTopK: s.stage3.k, lora: s.lora, stage: 0 };
+  const settings = {
+    docMaxLength: s.docMaxLength,
+    compressionRate: s.compressionRate,
+    questionMaxLength: s.docMaxLength,
+    generationTopK: s.stage3.k,
+    lora: s.lora,
+    stage: 0,
+  };
   const n = memoryTokenCount(settings);
   const texts = [
     ...vocabularyTexts(1, stage1Rows, n),
     ...claraTextsForVocabulary({ documents: [], qa: corpus.questions.map((q) => ({ question: q.question, answer: q.answer })) }, n),
   ];
   const clara = ClaraModel.fromScratch({ texts, base: s.backbone, settings, seed: options.seed, backend: options.backend, tokenizer: s.tokenizer });
-  say(`stage 1: ${s.stage1.steps} steps (the compressor held still for the first ${s.stage1.compressorFrozenSteps}), batch ${s.stage1.batchSize}, ${s.tokenizer} vocabulary of ${clara.tokenizer.vocabSize}, n = ${n} memory tokens`);
+  say(
+    `stage 1: ${s.stage1.steps} steps (the compressor held still for the first ${s.stage1.compressorFrozenSteps}), batch ${s.stage1.batchSize}, ${s.tokenizer} vocabulary of ${clara.tokenizer.vocabSize}, n = ${n} memory tokens`,
+  );
   const stage1 = await trainCompressionStage({
-    clara, stage: 1, rows: stage1Rows, steps: s.stage1.steps, batchSize: s.stage1.batchSize, lr: s.stage1.lr, compressorFrozenSteps: s.stage1.compressorFrozenSteps,
-    seed: options.seed, out: join(out, 'stage1'), saveEvery: 0, progress: options.progress,
+    clara,
+    stage: 1,
+    rows: stage1Rows,
+    steps: s.stage1.steps,
+    batchSize: s.stage1.batchSize,
+    lr: s.stage1.lr,
+    compressorFrozenSteps: s.stage1.compressorFrozenSteps,
+    seed: options.seed,
+    out: join(out, 'stage1'),
+    saveEvery: 0,
+    progress: options.progress,
   });
 
   // 3. Compress every candidate once; retrieval before stage 3 and the baselines.
@@ -85,10 +112,24 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const gold = heldOutRows.map((r) => r.posIndex);
   const memory = { documentSpecificShare: await documentSpecificShare(bank) };
   const rankHeldOut = async (adapter: string, rows = heldOutRows, cands = heldOutCandidates) =>
-    (await rankCandidates(clara, bank, rows.map((r) => r.question), cands, { adapter })).map((r) => r.order);
+    (
+      await rankCandidates(
+        clara,
+        bank,
+        rows.map((r) => r.question),
+        cands,
+        { adapter },
+      )
+    ).map((r) => r.order);
   const beforeOrders = await rankHeldOut(ENCODER_ADAPTER);
   const before = asRecall(meanRecall(beforeOrders, gold, KS));
-  const bm25 = asRecall(meanRecall(heldOutRows.map((r) => rankCandidatesBm25(r.question, r.docs)), gold, KS));
+  const bm25 = asRecall(
+    meanRecall(
+      heldOutRows.map((r) => rankCandidatesBm25(r.question, r.docs)),
+      gold,
+      KS,
+    ),
+  );
   // Chance: one relevant document among N, so recall@k = k / N exactly.
   const random = asRecall(Object.fromEntries(KS.map((k) => [k, Math.min(1, k / s.candidates)])));
 
@@ -96,16 +137,46 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const curveRows = heldOutRows.slice(0, s.curve.questions);
   const curveCandidates = heldOutCandidates.slice(0, s.curve.questions);
   // The curve's questions are the first held-out ones, so its starting point is the "before" ranking's.
-  const curve: Array<[number, number]> = [[0, meanRecall(beforeOrders.slice(0, curveRows.length), curveRows.map((r) => r.posIndex), [1])[1]!]];
-  say(`stage 3: ${s.stage3.steps} steps, top-${s.stage3.k} of ${s.candidates} at τ = ${s.stage3.temperature}, the query reasoner held still for the first ${s.stage3.queryReasonerFrozenSteps}, no relevance labels`);
+  const curve: Array<[number, number]> = [
+    [
+      0,
+      meanRecall(
+        beforeOrders.slice(0, curveRows.length),
+        curveRows.map((r) => r.posIndex),
+        [1],
+      )[1]!,
+    ],
+  ];
+  say(
+    `stage 3: ${s.stage3.steps} steps, top-${s.stage3.k} of ${s.candidates} at τ = ${s.stage3.temperature}, the query reasoner held still for the first ${s.stage3.queryReasonerFrozenSteps}, no relevance labels`,
+  );
   const stage3 = await trainEndToEnd({
-    clara, rows: trainRows, steps: s.stage3.steps, batchSize: s.stage3.batchSize, lr: s.stage3.lr, generatorLrScale: s.stage3.generatorLrScale, queryReasonerFrozenSteps: s.stage3.queryReasonerFrozenSteps, k: s.stage3.k,
-    temperature: s.stage3.temperature, estimator: s.stage3.estimator, seed: options.seed, out: join(out, 'stage3'),
-    saveEvery: 0, progress: options.progress, bank: trainBank,
+    clara,
+    rows: trainRows,
+    steps: s.stage3.steps,
+    batchSize: s.stage3.batchSize,
+    lr: s.stage3.lr,
+    generatorLrScale: s.stage3.generatorLrScale,
+    queryReasonerFrozenSteps: s.stage3.queryReasonerFrozenSteps,
+    k: s.stage3.k,
+    temperature: s.stage3.temperature,
+    estimator: s.stage3.estimator,
+    seed: options.seed,
+    out: join(out, 'stage3'),
+    saveEvery: 0,
+    progress: options.progress,
+    bank: trainBank,
     onStep: async (m: StepMetrics) => {
       if (m.step % s.curve.every !== 0 && m.step !== s.stage3.steps) return;
       const orders = await rankHeldOut(QUERY_REASONER_ADAPTER, curveRows, curveCandidates);
-      curve.push([m.step, meanRecall(orders, curveRows.map((r) => r.posIndex), [1])[1]!]);
+      curve.push([
+        m.step,
+        meanRecall(
+          orders,
+          curveRows.map((r) => r.posIndex),
+          [1],
+        )[1]!,
+      ]);
       clara.backbone.train();
     },
   });
@@ -120,16 +191,36 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const pickCands = cands.slice(0, s.answerQuestions);
     let docs: number[][] = pick.map(() => []);
     if (docsFrom === 'retrieved') {
-      docs = topCandidates(await rankCandidates(clara, bank, pick.map((r) => r.question), pickCands), pickCands, s.stage3.k);
+      docs = topCandidates(
+        await rankCandidates(
+          clara,
+          bank,
+          pick.map((r) => r.question),
+          pickCands,
+        ),
+        pickCands,
+        s.stage3.k,
+      );
     } else if (docsFrom === 'gold') {
       docs = pick.map((r, i) => r.posIndex.slice(0, 1).map((j) => pickCands[i]![j]!));
     }
-    const predictions = await answerQuestions(clara, bank, pick.map((r) => r.question), docs, { maxNewTokens: 8 });
-    const scores = scoreAnswers(predictions, pick.map((r) => r.answer));
+    const predictions = await answerQuestions(
+      clara,
+      bank,
+      pick.map((r) => r.question),
+      docs,
+      { maxNewTokens: 8 },
+    );
+    const scores = scoreAnswers(
+      predictions,
+      pick.map((r) => r.answer),
+    );
     return { em: scores.em, f1: scores.f1 };
   };
   const answerAllWays = async (rows: Stage3Row[], cands: number[][]) => ({
-    withDocs: await answer(rows, cands, 'retrieved'), noDocs: await answer(rows, cands, 'none'), goldDoc: await answer(rows, cands, 'gold'),
+    withDocs: await answer(rows, cands, 'retrieved'),
+    noDocs: await answer(rows, cands, 'none'),
+    goldDoc: await answer(rows, cands, 'gold'),
   });
   const answers = { trained: await answerAllWays(trainRows, trainBank.candidates), heldOut: await answerAllWays(heldOutRows, heldOutCandidates) };
 
@@ -144,7 +235,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     tokenizer: s.tokenizer,
     backend: options.backend.name,
     seconds: (performance.now() - started) / 1000,
-    counts: { documents: corpus.documents.length, trainedQuestions, heldOutQuestions: heldOutRows.length, stage3TrainingRows: trainRows.length, vocabulary: clara.tokenizer.vocabSize },
+    counts: {
+      documents: corpus.documents.length,
+      trainedQuestions,
+      heldOutQuestions: heldOutRows.length,
+      stage3TrainingRows: trainRows.length,
+      vocabulary: clara.tokenizer.vocabSize,
+    },
     stage1: summary(stage1.history),
     stage3: summary(stage3.history),
     runDir: out,

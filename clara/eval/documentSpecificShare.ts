@@ -15,10 +15,12 @@ import { noGrad, tidy, type Tensor } from '../../engine/index.ts';
  */
 export async function documentSpecificShare(bank: Tensor): Promise<number> {
   if (bank.shape.length !== 3 || bank.shape[0]! < 2) throw new Error(`documentSpecificShare: expected a bank [docs ≥ 2, n, d], got [${bank.shape.join(', ')}]`);
-  const [spread, energy] = noGrad(() => tidy(() => {
-    const centred = bank.sub(bank.mean(0, true));
-    return [centred.square().sum(), bank.square().sum()] as const;
-  }));
+  const [spread, energy] = noGrad(() =>
+    tidy(() => {
+      const centred = bank.sub(bank.mean(0, true));
+      return [centred.square().sum(), bank.square().sum()] as const;
+    }),
+  );
   const share = (await spread.item()) / (await energy.item());
   spread.dispose();
   energy.dispose();

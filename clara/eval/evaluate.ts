@@ -38,18 +38,30 @@ export async function evaluateRows(clara: ClaraModel, rows: readonly Stage3Row[]
   }
 }
 
-async function evaluateWithBank(clara: ClaraModel, rows: readonly Stage3Row[], bank: Tensor, candidates: number[][], options: EvaluateOptions): Promise<EvaluationResult> {
+async function evaluateWithBank(
+  clara: ClaraModel,
+  rows: readonly Stage3Row[],
+  bank: Tensor,
+  candidates: number[][],
+  options: EvaluateOptions,
+): Promise<EvaluationResult> {
   const k = options.k ?? clara.settings.generationTopK;
   const questions = rows.map((r) => r.question);
   const rankings = await rankCandidates(clara, bank, questions, candidates, { adapter: options.queryAdapter });
-  const recall = meanRecall(rankings.map((r) => r.order), rows.map((r) => r.posIndex));
+  const recall = meanRecall(
+    rankings.map((r) => r.order),
+    rows.map((r) => r.posIndex),
+  );
   const retrieved = rankings.map((r) => r.order.slice(0, k));
   if (options.retrievalOnly) {
     return { recall, em: NaN, f1: NaN, acc: NaN, count: rows.length, predictions: [] };
   }
   const documents = options.noDocs ? rows.map(() => []) : topCandidates(rankings, candidates, k);
   const answers = await answerQuestions(clara, bank, questions, documents, { maxNewTokens: options.maxNewTokens });
-  const scores = scoreAnswers(answers, rows.map((r) => r.answer));
+  const scores = scoreAnswers(
+    answers,
+    rows.map((r) => r.answer),
+  );
   return {
     ...scores,
     recall,

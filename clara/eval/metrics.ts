@@ -76,7 +76,9 @@ export function f1Score(prediction: string, gold: string | readonly string[]): n
 /** Cover accuracy: 1 when every normalised gold token occurs in the normalised prediction, else 0. */
 export function coverMatch(prediction: string, gold: string | readonly string[]): number {
   const predictedTokens = new Set(normalizeAnswer(prediction).split(' '));
-  const expectedTokens = normalizeAnswer(firstGold(gold)).split(' ').filter((t) => t.length > 0);
+  const expectedTokens = normalizeAnswer(firstGold(gold))
+    .split(' ')
+    .filter((t) => t.length > 0);
   return expectedTokens.every((token) => predictedTokens.has(token)) ? 1 : 0;
 }
 

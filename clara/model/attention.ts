@@ -16,8 +16,14 @@ import { scaledDotProductAttention, tensor, type Backend, type Tensor } from '..
  * sliding window when there is one. A query with no allowed key (a left pad) attends uniformly;
  * its output is never used.
  */
-export function attentionMask(keyMask: ArrayLike<number>, batch: number, queries: number, keys: number,
-  slidingWindow: number | null, backend: Backend): Tensor {
+export function attentionMask(
+  keyMask: ArrayLike<number>,
+  batch: number,
+  queries: number,
+  keys: number,
+  slidingWindow: number | null,
+  backend: Backend,
+): Tensor {
   const allowed = new Uint8Array(batch * queries * keys);
   const past = keys - queries;
   for (let b = 0; b < batch; b++) {

@@ -2,8 +2,16 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getDefaultBackend, noGrad, tensor, tidy, type Backend, type Tensor } from '../../engine/index.ts';
 import {
-  atomicWriteFile, float32ToBf16Array, float32ToF16Array, INDEX_FILE, readSafetensorsFile, readShardedCheckpoint,
-  writeSafetensorsFile, writeShardedCheckpoint, type HostTensor, type TensorToWrite,
+  atomicWriteFile,
+  float32ToBf16Array,
+  float32ToF16Array,
+  INDEX_FILE,
+  readSafetensorsFile,
+  readShardedCheckpoint,
+  writeSafetensorsFile,
+  writeShardedCheckpoint,
+  type HostTensor,
+  type TensorToWrite,
 } from '../../engine/io/index.ts';
 import type { Parameter } from '../../engine/nn/index.ts';
 import { validateConfig, type MistralConfig } from './config.ts';
@@ -62,9 +70,11 @@ export function loadModel(dir: string, options: { backend?: Backend } = {}): Mis
 function loadWeights(model: MistralForCausalLM, source: TensorSource, where: string): void {
   const expected = new Map(model.namedParameters());
   const missing = [...expected.keys()].filter((name) => !source.has(name));
-  if (missing.length > 0) throw new Error(`${where}: checkpoint is missing ${missing.length} tensor(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`);
+  if (missing.length > 0)
+    throw new Error(`${where}: checkpoint is missing ${missing.length} tensor(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`);
   const unexpected = source.names().filter((name) => !expected.has(name) && !IGNORED.test(name));
-  if (unexpected.length > 0) throw new Error(`${where}: checkpoint has unexpected tensor(s): ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ', …' : ''}`);
+  if (unexpected.length > 0)
+    throw new Error(`${where}: checkpoint has unexpected tensor(s): ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ', …' : ''}`);
   for (const [name, param] of expected) assignFromHost(param, source.toHost(name), `${where}: ${name}`);
 }
 
@@ -95,7 +105,9 @@ export async function saveModel(model: MistralForCausalLM, dir: string, options:
   const metadata = { format: 'pt' };
   if (options.maxShardBytes !== undefined) writeShardedCheckpoint(dir, tensors, { maxShardBytes: options.maxShardBytes, metadata });
   else writeSafetensorsFile(join(dir, 'model.safetensors'), tensors, metadata);
-  atomicWriteFile(join(dir, 'config.json'), [new TextEncoder().encode(`${JSON.stringify({ architectures: ['MistralForCausalLM'], model_type: 'mistral', ...model.config }, null, 2)}\n`)]);
+  atomicWriteFile(join(dir, 'config.json'), [
+    new TextEncoder().encode(`${JSON.stringify({ architectures: ['MistralForCausalLM'], model_type: 'mistral', ...model.config }, null, 2)}\n`),
+  ]);
 }
 
 const PEFT_PREFIX = 'base_model.model.';
@@ -109,7 +121,16 @@ export async function saveAdapter(model: MistralForCausalLM, name: string, dir: 
   const tensors: Record<string, TensorToWrite> = {};
   for (const [key, p] of params) tensors[PEFT_PREFIX + key] = await toWritable(p, 'float32');
   writeSafetensorsFile(join(dir, 'adapter_model.safetensors'), tensors, { format: 'pt' });
-  const peftConfig = { peft_type: 'LORA', task_type: 'CAUSAL_LM', r: config.r, lora_alpha: config.alpha, lora_dropout: config.dropout, target_modules: TARGET_MODULES, bias: 'none', adapter_name: name };
+  const peftConfig = {
+    peft_type: 'LORA',
+    task_type: 'CAUSAL_LM',
+    r: config.r,
+    lora_alpha: config.alpha,
+    lora_dropout: config.dropout,
+    target_modules: TARGET_MODULES,
+    bias: 'none',
+    adapter_name: name,
+  };
   atomicWriteFile(join(dir, 'adapter_config.json'), [new TextEncoder().encode(`${JSON.stringify(peftConfig, null, 2)}\n`)]);
 }
 

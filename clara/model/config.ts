@@ -21,24 +21,59 @@ export interface MistralConfig {
 /** Named configurations: `tiny` for tests, `small` for CPU demos, `mistral-7b` the real one. */
 export const PRESETS: Readonly<Record<string, MistralConfig>> = {
   tiny: {
-    vocab_size: 64, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2,
-    num_attention_heads: 4, num_key_value_heads: 2, head_dim: 8, rms_norm_eps: 1e-5,
-    rope_theta: 10000, max_position_embeddings: 512, sliding_window: null, tie_word_embeddings: false,
+    vocab_size: 64,
+    hidden_size: 32,
+    intermediate_size: 64,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    head_dim: 8,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    max_position_embeddings: 512,
+    sliding_window: null,
+    tie_word_embeddings: false,
   },
   small: {
-    vocab_size: 512, hidden_size: 128, intermediate_size: 256, num_hidden_layers: 2,
-    num_attention_heads: 4, num_key_value_heads: 2, head_dim: 32, rms_norm_eps: 1e-5,
-    rope_theta: 10000, max_position_embeddings: 1024, sliding_window: null, tie_word_embeddings: false,
+    vocab_size: 512,
+    hidden_size: 128,
+    intermediate_size: 256,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    head_dim: 32,
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    max_position_embeddings: 1024,
+    sliding_window: null,
+    tie_word_embeddings: false,
   },
   'mistral-7b': {
-    vocab_size: 32000, hidden_size: 4096, intermediate_size: 14336, num_hidden_layers: 32,
-    num_attention_heads: 32, num_key_value_heads: 8, head_dim: 128, rms_norm_eps: 1e-5,
-    rope_theta: 1e6, max_position_embeddings: 32768, sliding_window: null, tie_word_embeddings: false,
+    vocab_size: 32000,
+    hidden_size: 4096,
+    intermediate_size: 14336,
+    num_hidden_layers: 32,
+    num_attention_heads: 32,
+    num_key_value_heads: 8,
+    head_dim: 128,
+    rms_norm_eps: 1e-5,
+    rope_theta: 1e6,
+    max_position_embeddings: 32768,
+    sliding_window: null,
+    tie_word_embeddings: false,
   },
 };
 
-const INTEGER_FIELDS = ['vocab_size', 'hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads',
-  'num_key_value_heads', 'head_dim', 'max_position_embeddings'] as const;
+const INTEGER_FIELDS = [
+  'vocab_size',
+  'hidden_size',
+  'intermediate_size',
+  'num_hidden_layers',
+  'num_attention_heads',
+  'num_key_value_heads',
+  'head_dim',
+  'max_position_embeddings',
+] as const;
 
 /**
  * Completes and validates a config: `head_dim` defaults to hidden_size / num_attention_heads as in
@@ -58,14 +93,16 @@ export function validateConfig(raw: Record<string, unknown>, source = 'config'):
   } as Record<string, unknown>;
   for (const field of INTEGER_FIELDS) {
     const v = config[field];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new Error(`${source}: field "${field}" must be a positive integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+      throw new Error(`${source}: field "${field}" must be a positive integer, got ${JSON.stringify(v)}`);
   }
   for (const field of ['rms_norm_eps', 'rope_theta'] as const) {
     const v = config[field];
     if (typeof v !== 'number' || !(v > 0)) throw new Error(`${source}: field "${field}" must be a positive number, got ${JSON.stringify(v)}`);
   }
   const sw = config.sliding_window;
-  if (sw !== null && (typeof sw !== 'number' || !Number.isInteger(sw) || sw <= 0)) throw new Error(`${source}: field "sliding_window" must be null or a positive integer, got ${JSON.stringify(sw)}`);
+  if (sw !== null && (typeof sw !== 'number' || !Number.isInteger(sw) || sw <= 0))
+    throw new Error(`${source}: field "sliding_window" must be null or a positive integer, got ${JSON.stringify(sw)}`);
   if (typeof config.tie_word_embeddings !== 'boolean') throw new Error(`${source}: field "tie_word_embeddings" must be a boolean`);
   const c = config as unknown as MistralConfig;
   if (c.num_attention_heads % c.num_key_value_heads !== 0) {

@@ -24,7 +24,11 @@ export interface LoraConfig {
 export const DEFAULT_LORA: LoraConfig = { r: 16, alpha: 32, dropout: 0.1 };
 
 export class LoraAdapter {
-  constructor(readonly A: Parameter, readonly B: Parameter, readonly config: LoraConfig) {}
+  constructor(
+    readonly A: Parameter,
+    readonly B: Parameter,
+    readonly config: LoraConfig,
+  ) {}
   get scale(): number {
     return this.config.alpha / this.config.r;
   }
@@ -37,9 +41,15 @@ export class LoraLinear extends Module {
   /** Where this layer sits in the model (for error messages and PEFT key names). */
   path = '';
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, options: { rng?: Generator; backend?: Backend; dtype?: DType } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    options: { rng?: Generator; backend?: Backend; dtype?: DType } = {},
+  ) {
     super();
-    this.weight = new Parameter(kaimingUniform([outFeatures, inFeatures], { generator: options.rng, backend: options.backend, dtype: options.dtype }), { requiresGrad: false });
+    this.weight = new Parameter(kaimingUniform([outFeatures, inFeatures], { generator: options.rng, backend: options.backend, dtype: options.dtype }), {
+      requiresGrad: false,
+    });
   }
 
   /** Adds a fresh adapter (identity at start). */
@@ -58,8 +68,10 @@ export class LoraLinear extends Module {
   /** Sets an adapter from given tensors (loading); A [r, in], B [out, r]. */
   setAdapter(name: string, config: LoraConfig, A: Tensor, B: Tensor): LoraAdapter {
     const where = `${this.path || 'LoraLinear'}: adapter '${name}'`;
-    if (A.shape.join() !== `${config.r},${this.inFeatures}`) throw new Error(`${where}: lora_A must have shape [${config.r}, ${this.inFeatures}], got [${A.shape.join(', ')}]`);
-    if (B.shape.join() !== `${this.outFeatures},${config.r}`) throw new Error(`${where}: lora_B must have shape [${this.outFeatures}, ${config.r}], got [${B.shape.join(', ')}]`);
+    if (A.shape.join() !== `${config.r},${this.inFeatures}`)
+      throw new Error(`${where}: lora_A must have shape [${config.r}, ${this.inFeatures}], got [${A.shape.join(', ')}]`);
+    if (B.shape.join() !== `${this.outFeatures},${config.r}`)
+      throw new Error(`${where}: lora_B must have shape [${this.outFeatures}, ${config.r}], got [${B.shape.join(', ')}]`);
     // Wrap the new values before freeing the old ones: A or B may be the current adapter's own
     // parameter (replacing only B, say), which must not be disposed before it is wrapped.
     const wrap = (t: Tensor): Parameter => {

@@ -59,7 +59,10 @@ export class MistralAttention extends Module {
   readonly vProj: LoraLinear;
   readonly oProj: LoraLinear;
 
-  constructor(readonly config: MistralConfig, init: InitOptions) {
+  constructor(
+    readonly config: MistralConfig,
+    init: InitOptions,
+  ) {
     super();
     const { hidden_size: d, num_attention_heads: h, num_key_value_heads: kv, head_dim: hd } = config;
     this.qProj = this.registerModule('q_proj', new LoraLinear(d, h * hd, init));
@@ -72,8 +75,7 @@ export class MistralAttention extends Module {
   forward(x: Tensor, ctx: ForwardContext, cache?: KVCache, layer = 0): Tensor {
     const [batch, seq] = x.shape as [number, number, number];
     const { num_attention_heads: heads, num_key_value_heads: kvHeads, head_dim: headDim } = this.config;
-    const project = (proj: LoraLinear, n: number) =>
-      proj.forward(x, ctx.adapter, ctx.rng).reshape([batch, seq, n, headDim]).transpose(1, 2); // [B, n, S, Dh]
+    const project = (proj: LoraLinear, n: number) => proj.forward(x, ctx.adapter, ctx.rng).reshape([batch, seq, n, headDim]).transpose(1, 2); // [B, n, S, Dh]
     const q = applyRotary(project(this.qProj, heads), ctx.cos, ctx.sin);
     let k = applyRotary(project(this.kProj, kvHeads), ctx.cos, ctx.sin);
     let v = project(this.vProj, kvHeads);
@@ -143,8 +145,14 @@ export class MistralModel extends Module {
 
   constructor(config: MistralConfig, init: InitOptions) {
     super();
-    this.embedTokens = this.registerModule('embed_tokens', new Embedding(config.vocab_size, config.hidden_size, { generator: init.rng, backend: init.backend, dtype: init.dtype }));
-    this.layers = this.registerModule('layers', Array.from({ length: config.num_hidden_layers }, () => new MistralDecoderLayer(config, init)));
+    this.embedTokens = this.registerModule(
+      'embed_tokens',
+      new Embedding(config.vocab_size, config.hidden_size, { generator: init.rng, backend: init.backend, dtype: init.dtype }),
+    );
+    this.layers = this.registerModule(
+      'layers',
+      Array.from({ length: config.num_hidden_layers }, () => new MistralDecoderLayer(config, init)),
+    );
     this.norm = this.registerModule('norm', new RMSNorm(config.hidden_size, { eps: config.rms_norm_eps, backend: init.backend, dtype: init.dtype }));
   }
 }
@@ -186,7 +194,10 @@ export class MistralForCausalLM extends Module {
   /** Draws LoRA dropout masks, so training is reproducible (its state is saved with checkpoints). */
   rng: Generator;
 
-  constructor(readonly config: MistralConfig, init: InitOptions = {}) {
+  constructor(
+    readonly config: MistralConfig,
+    init: InitOptions = {},
+  ) {
     super();
     this.rng = new Generator(1234);
     this.model = this.registerModule('model', new MistralModel(config, init));
@@ -229,7 +240,10 @@ export class MistralForCausalLM extends Module {
     const allPositions = positionsFromMask(mask, batch, total);
     const positions = new Int32Array(batch * seq);
     for (let b = 0; b < batch; b++) positions.set(allPositions.subarray(b * total + past, (b + 1) * total), b * seq);
-    const tables = rotaryTables(positions, batch, seq, this.config.head_dim, this.config.rope_theta, { backend: this.backend, dtype: this.dtype as 'float32' | 'float64' });
+    const tables = rotaryTables(positions, batch, seq, this.config.head_dim, this.config.rope_theta, {
+      backend: this.backend,
+      dtype: this.dtype as 'float32' | 'float64',
+    });
     const ctx: ForwardContext = {
       adapter: input.adapter ?? null,
       ...tables,
@@ -251,7 +265,9 @@ export class MistralForCausalLM extends Module {
 
   // ---- adapters ------------------------------------------------------------------------------
   loraLayers(): LoraLinear[] {
-    return this.namedModules().map(([, m]) => m).filter((m): m is LoraLinear => m instanceof LoraLinear);
+    return this.namedModules()
+      .map(([, m]) => m)
+      .filter((m): m is LoraLinear => m instanceof LoraLinear);
   }
 
   /** Adds a fresh adapter (B = 0: the model's output is unchanged) to all seven linears of every block. */
@@ -279,7 +295,10 @@ export class MistralForCausalLM extends Module {
   adapterParameters(name: string): Array<[string, Parameter]> {
     return this.loraLayers().flatMap((layer) => {
       const a = layer.adapter(name);
-      return [[`${layer.path}.lora_A.weight`, a.A], [`${layer.path}.lora_B.weight`, a.B]] as Array<[string, Parameter]>;
+      return [
+        [`${layer.path}.lora_A.weight`, a.A],
+        [`${layer.path}.lora_B.weight`, a.B],
+      ] as Array<[string, Parameter]>;
     });
   }
 }

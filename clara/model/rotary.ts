@@ -10,8 +10,14 @@ import { applyRotary as engineApplyRotary, tensor, type Backend, type Tensor } f
  * cos and sin tables for the given positions: positions [B, S] (host) → cos, sin [B, 1, S, Dh],
  * ready to broadcast over the heads. Computed in float64 on the host, then stored in `dtype`.
  */
-export function rotaryTables(positions: ArrayLike<number>, batch: number, seq: number, headDim: number, theta: number,
-  options: { backend: Backend; dtype: 'float32' | 'float64' }): { cos: Tensor; sin: Tensor } {
+export function rotaryTables(
+  positions: ArrayLike<number>,
+  batch: number,
+  seq: number,
+  headDim: number,
+  theta: number,
+  options: { backend: Backend; dtype: 'float32' | 'float64' },
+): { cos: Tensor; sin: Tensor } {
   const half = headDim / 2;
   const cos = new Float64Array(batch * seq * headDim);
   const sin = new Float64Array(batch * seq * headDim);

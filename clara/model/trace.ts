@@ -57,7 +57,8 @@ export async function traceModel(options: TraceOptions): Promise<{ written: stri
   const [batch, seq] = (ids ?? embeds)!.shape as [number, number];
   const maskTensor = read('attention_mask');
   const mask = maskTensor ? Array.from(await maskTensor.toArray()) : undefined;
-  if (maskTensor && maskTensor.shape.join() !== `${batch},${seq}`) throw new Error(`${options.inputsFile}: attention_mask must be [${batch}, ${seq}], got [${maskTensor.shape.join(', ')}]`);
+  if (maskTensor && maskTensor.shape.join() !== `${batch},${seq}`)
+    throw new Error(`${options.inputsFile}: attention_mask must be [${batch}, ${seq}], got [${maskTensor.shape.join(', ')}]`);
   const adapter = options.adapter ?? inputs.metadata.adapter ?? null;
   const trainable = adapter === null ? [] : model.adapterParameters(adapter);
 
@@ -67,7 +68,8 @@ export async function traceModel(options: TraceOptions): Promise<{ written: stri
   written.logits = out.logits!;
   const labelsTensor = read('labels');
   if (labelsTensor !== undefined) {
-    if (labelsTensor.shape.join() !== `${batch},${seq}`) throw new Error(`${options.inputsFile}: labels must be [${batch}, ${seq}], got [${labelsTensor.shape.join(', ')}]`);
+    if (labelsTensor.shape.join() !== `${batch},${seq}`)
+      throw new Error(`${options.inputsFile}: labels must be [${batch}, ${seq}], got [${labelsTensor.shape.join(', ')}]`);
     const flat = Array.from(await labelsTensor.toArray());
     const rows = Array.from({ length: batch }, (_, b) => flat.slice(b * seq, (b + 1) * seq));
     const loss = answerCrossEntropy(out.logits!, rows);

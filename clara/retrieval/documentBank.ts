@@ -30,7 +30,10 @@ export function compressCorpus(clara: ClaraModel, texts: readonly string[], opti
   const parts: Tensor[] = [];
   try {
     for (let start = 0; start < texts.length; start += batchSize) {
-      const batch = buildEncoderBatch(clara.tokenizer, texts.slice(start, start + batchSize), { maxTextLength: clara.settings.docMaxLength, padding: 'longest' });
+      const batch = buildEncoderBatch(clara.tokenizer, texts.slice(start, start + batchSize), {
+        maxTextLength: clara.settings.docMaxLength,
+        padding: 'longest',
+      });
       parts.push(keep(tidy(() => noGrad(() => compressDocuments(clara.backbone, batch, ENCODER_ADAPTER).compressed))));
       options.onProgress?.(Math.min(start + batchSize, texts.length));
     }
@@ -47,7 +50,11 @@ export function compressCorpus(clara: ClaraModel, texts: readonly string[], opti
  * The candidate texts of stage-3 rows as one bank, each distinct text compressed once:
  * `bank` [docs, n, d] and, per row, the bank rows of its N candidates, in the row's order.
  */
-export function candidateBank(clara: ClaraModel, rows: readonly Stage3Row[], onProgress?: (done: number, total: number) => void): { bank: Tensor; candidates: number[][] } {
+export function candidateBank(
+  clara: ClaraModel,
+  rows: readonly Stage3Row[],
+  onProgress?: (done: number, total: number) => void,
+): { bank: Tensor; candidates: number[][] } {
   const rowOf = new Map<string, number>();
   for (const row of rows) for (const doc of row.docs) if (!rowOf.has(doc)) rowOf.set(doc, rowOf.size);
   const texts = [...rowOf.keys()];
@@ -68,10 +75,14 @@ export function gatherCandidates(bank: Tensor, candidates: readonly (readonly nu
 }
 
 export async function saveDocumentBank(file: string, bank: DocumentBank): Promise<void> {
-  writeSafetensorsFile(file, {
-    vectors: { dtype: 'F32', shape: bank.vectors.shape, data: Float32Array.from(await bank.vectors.toArray()) },
-    doc_ids: { dtype: 'I32', shape: [bank.docIds.length], data: Int32Array.from(bank.docIds) },
-  }, { documents: JSON.stringify(bank.texts), format: 'clara-document-bank' });
+  writeSafetensorsFile(
+    file,
+    {
+      vectors: { dtype: 'F32', shape: bank.vectors.shape, data: Float32Array.from(await bank.vectors.toArray()) },
+      doc_ids: { dtype: 'I32', shape: [bank.docIds.length], data: Int32Array.from(bank.docIds) },
+    },
+    { documents: JSON.stringify(bank.texts), format: 'clara-document-bank' },
+  );
 }
 
 export function loadDocumentBank(file: string, backend: Backend): DocumentBank {

@@ -28,9 +28,7 @@ export function claraAddedTokens(nMem: number): string[] {
 }
 
 /** A stretch of ordinary text (with its offset in the whole input) or one special token. */
-export type TextPiece =
-  | { kind: 'text'; text: string; start: number }
-  | { kind: 'special'; token: string };
+export type TextPiece = { kind: 'text'; text: string; start: number } | { kind: 'special'; token: string };
 
 /**
  * Cuts `text` at every occurrence of a special token. Where two tokens could match at the same place
@@ -40,9 +38,7 @@ export function splitOnSpecialTokens(text: string, specialTokens: readonly strin
   const pieces: TextPiece[] = [];
   if (specialTokens.length === 0) return text.length > 0 ? [{ kind: 'text', text, start: 0 }] : [];
   // A regex alternation tries its branches in order, so sorting longest first gives the longest match.
-  const alternatives = [...specialTokens]
-    .sort((a, b) => b.length - a.length)
-    .map((token) => token.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const alternatives = [...specialTokens].sort((a, b) => b.length - a.length).map((token) => token.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
   const pattern = new RegExp(alternatives.join('|'), 'g');
   let cursor = 0;
   for (const match of text.matchAll(pattern)) {

@@ -20,8 +20,7 @@ import { IGNORE_INDEX, type Tokenizer } from './tokenizer.ts';
 
 export const QA_SYSTEM_PROMPT =
   'You are a helpful assistant. Given a document, your task is to generate some single questions to cover all key information of the document and answer them sequentially.';
-export const PARAPHRASE_SYSTEM_PROMPT =
-  'You are a helpful assistant. Your task is follow the instructions to paraphrase the background information.';
+export const PARAPHRASE_SYSTEM_PROMPT = 'You are a helpful assistant. Your task is follow the instructions to paraphrase the background information.';
 /** Stages 2 and 3, training and inference. */
 export const ANSWER_SYSTEM_PROMPT =
   'You are a helpful assistant. Your task is to extract relevant information from provided documents and to answer to questions as briefly as possible.';
@@ -68,11 +67,7 @@ export function renderChatWithAnswer(system: string, user: string, answer: strin
 }
 
 /** Stage 1, `qa` rows: the answer is every QA pair of the document, `Question: q\nAnswer: a` per line. */
-export function stage1QaPrompt(
-  questions: readonly string[],
-  answers: readonly string[],
-  options: { nMem: number; k?: number },
-): ChatPromptParts {
+export function stage1QaPrompt(questions: readonly string[], answers: readonly string[], options: { nMem: number; k?: number }): ChatPromptParts {
   if (questions.length !== answers.length) throw new Error('stage1QaPrompt: questions and answers differ in length');
   const answer = questions.map((q, i) => `Question: ${q}\nAnswer: ${answers[i]}`).join('\n');
   return { system: QA_SYSTEM_PROMPT, user: `Background:\n${documentSlotsText(options.nMem, options.k ?? 1)}`, answer };
@@ -82,10 +77,7 @@ export function stage1QaPrompt(
  * Stage 1, `paraphrase` rows. The official code draws the instruction with Python's `random.choice`;
  * here the caller picks `instructionIndex` (from a seeded `Generator`) so runs are reproducible.
  */
-export function stage1ParaphrasePrompt(
-  paraphrase: string | undefined,
-  options: { nMem: number; k?: number; instructionIndex: number },
-): ChatPromptParts {
+export function stage1ParaphrasePrompt(paraphrase: string | undefined, options: { nMem: number; k?: number; instructionIndex: number }): ChatPromptParts {
   const instruction = PARAPHRASE_INSTRUCTIONS[options.instructionIndex];
   if (instruction === undefined) throw new Error(`no paraphrase instruction ${options.instructionIndex}`);
   const user = instruction.replace('{docs}', documentSlotsText(options.nMem, options.k ?? 1));
@@ -93,11 +85,7 @@ export function stage1ParaphrasePrompt(
 }
 
 /** Stages 2 and 3 (and inference): `Background:\n{slots}\n\nQuestion:{question}`, no space after the colon. */
-export function answerPrompt(
-  question: string,
-  answer: string | undefined,
-  options: { nMem: number; k: number },
-): ChatPromptParts {
+export function answerPrompt(question: string, answer: string | undefined, options: { nMem: number; k: number }): ChatPromptParts {
   return {
     system: ANSWER_SYSTEM_PROMPT,
     user: `Background:\n${documentSlotsText(options.nMem, options.k)}\n\nQuestion:${question}`,
@@ -121,11 +109,7 @@ export interface GeneratorInput {
  * Tokenizes one row. `k` is the number of document slots the prompt holds (checked). `maxLength`
  * right-truncates like the official collate (1024); a row whose slots would be cut throws.
  */
-export function tokenizeChatPrompt(
-  tokenizer: Tokenizer,
-  parts: ChatPromptParts,
-  options: { k: number; maxLength?: number },
-): GeneratorInput {
+export function tokenizeChatPrompt(tokenizer: Tokenizer, parts: ChatPromptParts, options: { k: number; maxLength?: number }): GeneratorInput {
   const maxLength = options.maxLength ?? 1024;
   const promptIds = tokenizer.encode(renderChatPrompt(parts.system, parts.user), { addBos: false });
   let inputIds: number[];

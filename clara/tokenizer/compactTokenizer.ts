@@ -112,7 +112,10 @@ export class CompactTokenizer implements Tokenizer {
   }
 
   decode(ids: readonly number[], options?: DecodeOptions): string {
-    return this.base.decode(ids.map((id) => this.toMistralId(id)), options);
+    return this.base.decode(
+      ids.map((id) => this.toMistralId(id)),
+      options,
+    );
   }
 
   idToToken(id: number): string {

@@ -21,10 +21,14 @@ export type Units = Readonly<Record<string, number>>;
  */
 export function microBatchScales(units: readonly Units[], weights: Readonly<Record<string, number>>): Record<string, number>[] {
   const totals = totalUnits(units, Object.keys(weights));
-  return units.map((u) => Object.fromEntries(Object.entries(weights).map(([term, w]) => {
-    const total = totals[term]!;
-    return [term, w === 0 || total === 0 ? 0 : (w * (u[term] ?? 0)) / total];
-  })));
+  return units.map((u) =>
+    Object.fromEntries(
+      Object.entries(weights).map(([term, w]) => {
+        const total = totals[term]!;
+        return [term, w === 0 || total === 0 ? 0 : (w * (u[term] ?? 0)) / total];
+      }),
+    ),
+  );
 }
 
 /** Σ_i u_{t,i} per term. */
@@ -36,15 +40,21 @@ function totalUnits(units: readonly Units[], terms: readonly string[]): Record<s
  * The step's mean of each term from the micro-batch means, weighted by units: what one big batch
  * would have reported. A term with no units in the whole step is null.
  */
-export function combineMeans(means: readonly Readonly<Record<string, number>>[], units: readonly Units[], terms: readonly string[]): Record<string, number | null> {
+export function combineMeans(
+  means: readonly Readonly<Record<string, number>>[],
+  units: readonly Units[],
+  terms: readonly string[],
+): Record<string, number | null> {
   const totals = totalUnits(units, terms);
-  return Object.fromEntries(terms.map((t) => {
-    if (totals[t] === 0) return [t, null];
-    let sum = 0;
-    means.forEach((m, i) => {
-      const u = units[i]![t] ?? 0;
-      if (u > 0) sum += m[t]! * u;
-    });
-    return [t, sum / totals[t]!];
-  }));
+  return Object.fromEntries(
+    terms.map((t) => {
+      if (totals[t] === 0) return [t, null];
+      let sum = 0;
+      means.forEach((m, i) => {
+        const u = units[i]![t] ?? 0;
+        if (u > 0) sum += m[t]! * u;
+      });
+      return [t, sum / totals[t]!];
+    }),
+  );
 }

@@ -117,7 +117,8 @@ export function readTrainerState(dir: string): TrainerState {
   } catch (error) {
     throw new Error(`${file}: cannot read the trainer state (${(error as Error).message})`);
   }
-  if (state.format !== 'clara-trainer-state' || state.version !== 1) throw new Error(`${file}: not a trainer state (format ${String(state.format)}, version ${String(state.version)})`);
+  if (state.format !== 'clara-trainer-state' || state.version !== 1)
+    throw new Error(`${file}: not a trainer state (format ${String(state.format)}, version ${String(state.version)})`);
   return state;
 }
 
@@ -178,7 +179,12 @@ export async function inspectParameters(params: ReadonlyArray<readonly [string, 
     const data = await p.toArray();
     h = fnv1a(encoder.encode(name), h);
     h = fnv1a(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), h);
-    if (finite) for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) { finite = false; break; }
+    if (finite)
+      for (let i = 0; i < data.length; i++)
+        if (!Number.isFinite(data[i])) {
+          finite = false;
+          break;
+        }
   }
   return { fingerprint: h.toString(16).padStart(8, '0'), finite };
 }

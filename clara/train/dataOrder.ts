@@ -12,7 +12,10 @@ export class DataOrder {
   /** The permutation of the last epoch asked for (steps move forward, so one is enough). */
   private cached: { epoch: number; order: number[] } | null = null;
 
-  constructor(readonly rowCount: number, readonly seed: number) {
+  constructor(
+    readonly rowCount: number,
+    readonly seed: number,
+  ) {
     if (!Number.isInteger(rowCount) || rowCount < 1) throw new Error(`DataOrder: need at least one row, got ${rowCount}`);
   }
 

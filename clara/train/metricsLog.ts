@@ -25,11 +25,17 @@ export class MetricsLog {
    * resumed one keeps the lines of the steps it is resuming from and drops any written after the
    * checkpoint (by a run that then crashed), so the file reads as one uninterrupted run.
    */
-  constructor(readonly path: string, resumedStep: number) {
+  constructor(
+    readonly path: string,
+    resumedStep: number,
+  ) {
     mkdirSync(dirname(path), { recursive: true });
-    const kept = resumedStep > 0 && existsSync(path)
-      ? readFileSync(path, 'utf8').split('\n').filter((line) => line.trim() !== '' && (JSON.parse(line) as StepMetrics).step <= resumedStep)
-      : [];
+    const kept =
+      resumedStep > 0 && existsSync(path)
+        ? readFileSync(path, 'utf8')
+            .split('\n')
+            .filter((line) => line.trim() !== '' && (JSON.parse(line) as StepMetrics).step <= resumedStep)
+        : [];
     writeFileSync(path, kept.map((line) => `${line}\n`).join(''));
   }
 
@@ -40,5 +46,8 @@ export class MetricsLog {
 
 /** Reads a metrics file back (for scripts and tests). */
 export function readMetrics(path: string): StepMetrics[] {
-  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as StepMetrics);
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as StepMetrics);
 }

@@ -17,8 +17,8 @@ export class NonFiniteLossError extends Error {
       (term === 'parameters'
         ? `non-finite parameters after step ${step}; training stopped before saving them. `
         : `non-finite ${term === 'gradNorm' ? 'gradient norm' : `loss term "${term}"`} (${value}) at step ${step}; training stopped before applying it. `) +
-      (lastCheckpoint === null ? 'No checkpoint was written yet.' : `The last good checkpoint is ${lastCheckpoint}.`) +
-      ' Try a lower --lr or a longer --warmup.',
+        (lastCheckpoint === null ? 'No checkpoint was written yet.' : `The last good checkpoint is ${lastCheckpoint}.`) +
+        ' Try a lower --lr or a longer --warmup.',
     );
   }
 }

@@ -2,7 +2,12 @@ import { join } from 'node:path';
 import { AdamW, clipGradNorm, tidy, type Generator, type Parameter, type Tensor } from '../../engine/index.ts';
 import { combineMeans, microBatchScales } from './accumulation.ts';
 import {
-  dataFingerprint, inspectParameters, latestCheckpoint, readOptimizerState, readTrainerState, writeCheckpoint,
+  dataFingerprint,
+  inspectParameters,
+  latestCheckpoint,
+  readOptimizerState,
+  readTrainerState,
+  writeCheckpoint,
   type TrainerState,
 } from './checkpoint.ts';
 import { DataOrder, stepRng } from './dataOrder.ts';
@@ -72,8 +77,13 @@ export async function train<Row, Batch>(job: TrainingJob<Row, Batch>): Promise<T
   const params = job.parameters.map(([, p]) => p);
   const optimizer = new AdamW(job.parameters, {
     lr: trainingSchedule({ lr: config.lr, steps: config.steps, warmupSteps: config.warmupSteps, minLrRatio: config.minLrRatio }),
-    betas: config.betas, eps: config.eps, weightDecay: config.weightDecay,
-    lrScale: lrScaleLookup(config, job.parameters.map(([name]) => name)),
+    betas: config.betas,
+    eps: config.eps,
+    weightDecay: config.weightDecay,
+    lrScale: lrScaleLookup(
+      config,
+      job.parameters.map(([name]) => name),
+    ),
   });
   const data = { rows: rows.length, fingerprint: dataFingerprint(rows) };
 
@@ -160,7 +170,8 @@ export async function train<Row, Batch>(job: TrainingJob<Row, Batch>): Promise<T
         const elapsed = (performance.now() - runStart) / 1000;
         const done = history.length;
         progress.update({
-          step: step + 1, loss,
+          step: step + 1,
+          loss,
           tokensPerSecond: history.reduce((sum, h) => sum + h.tokens, 0) / elapsed,
           etaSeconds: (elapsed / done) * (config.steps - step - 1),
         });
@@ -172,9 +183,15 @@ export async function train<Row, Batch>(job: TrainingJob<Row, Batch>): Promise<T
         const inspected = await inspectParameters(job.parameters);
         if (!inspected.finite) throw new NonFiniteLossError(step + 1, 'parameters', NaN, checkpoint);
         const state: TrainerState = {
-          format: 'clara-trainer-state', version: 1, step: step + 1, config, objective: { ...objective.settings },
+          format: 'clara-trainer-state',
+          version: 1,
+          step: step + 1,
+          config,
+          objective: { ...objective.settings },
           generators: Object.fromEntries(Object.entries(job.rngs).map(([name, rng]) => [name, rng.state()])),
-          data, parameters: { fingerprint: inspected.fingerprint }, metrics,
+          data,
+          parameters: { fingerprint: inspected.fingerprint },
+          metrics,
         };
         checkpoint = await writeCheckpoint(job.out, { state, optimizer, saveModel: job.saveModel });
       }
@@ -195,14 +212,21 @@ async function checkResumable<Row, Batch>(state: TrainerState, job: TrainingJob<
   const differences: string[] = [];
   const compare = (what: string, saved: Record<string, unknown>, now: Record<string, unknown>) => {
     for (const key of new Set([...Object.keys(saved), ...Object.keys(now)])) {
-      if (JSON.stringify(saved[key]) !== JSON.stringify(now[key])) differences.push(`${what} ${key}: checkpoint ${JSON.stringify(saved[key])}, now ${JSON.stringify(now[key])}`);
+      if (JSON.stringify(saved[key]) !== JSON.stringify(now[key]))
+        differences.push(`${what} ${key}: checkpoint ${JSON.stringify(saved[key])}, now ${JSON.stringify(now[key])}`);
     }
   };
   // Checkpoints written before lrScales and frozenSteps existed trained every parameter at scale 1.
-  compare('setting', { ...state.config, lrScales: state.config.lrScales ?? {}, frozenSteps: state.config.frozenSteps ?? {} } as unknown as Record<string, unknown>, job.config as unknown as Record<string, unknown>);
+  compare(
+    'setting',
+    { ...state.config, lrScales: state.config.lrScales ?? {}, frozenSteps: state.config.frozenSteps ?? {} } as unknown as Record<string, unknown>,
+    job.config as unknown as Record<string, unknown>,
+  );
   compare('objective setting', state.objective, job.objective.settings);
   if (state.data.rows !== data.rows || state.data.fingerprint !== data.fingerprint) {
-    differences.push(`data: the checkpoint's run read ${state.data.rows} rows (fingerprint ${state.data.fingerprint}), this one ${data.rows} (fingerprint ${data.fingerprint})`);
+    differences.push(
+      `data: the checkpoint's run read ${state.data.rows} rows (fingerprint ${state.data.fingerprint}), this one ${data.rows} (fingerprint ${data.fingerprint})`,
+    );
   }
   for (const name of Object.keys(job.rngs)) {
     if (state.generators[name] === undefined) differences.push(`random number generator "${name}" is not in the checkpoint`);

@@ -41,8 +41,16 @@ export interface TrainingConfig {
 
 /** CLaRa's official optimiser settings (docs/clara.md §4); lr 1e-4 is the official rate. */
 export const TRAINING_DEFAULTS = {
-  batchSize: 8, gradAccum: 1, lr: 1e-4, minLrRatio: DEFAULT_MIN_LR_RATIO, betas: [0.9, 0.95] as [number, number],
-  eps: 1e-8, weightDecay: 0, maxGradNorm: 1.0, seed: 0, lrScales: {} as Record<string, number>,
+  batchSize: 8,
+  gradAccum: 1,
+  lr: 1e-4,
+  minLrRatio: DEFAULT_MIN_LR_RATIO,
+  betas: [0.9, 0.95] as [number, number],
+  eps: 1e-8,
+  weightDecay: 0,
+  maxGradNorm: 1.0,
+  seed: 0,
+  lrScales: {} as Record<string, number>,
   frozenSteps: {} as Record<string, number>,
 };
 
@@ -56,7 +64,9 @@ export function resolveTrainingConfig(partial: Partial<TrainingConfig> & { warmu
   const gradAccum = partial.gradAccum ?? d.gradAccum;
   const steps = partial.steps ?? Math.max(1, Math.ceil(rowCount / (batchSize * gradAccum)));
   const config: TrainingConfig = {
-    steps, batchSize, gradAccum,
+    steps,
+    batchSize,
+    gradAccum,
     lr: partial.lr ?? d.lr,
     warmupSteps: partial.warmupSteps ?? defaultWarmupSteps(steps, partial.warmupShare),
     minLrRatio: partial.minLrRatio ?? d.minLrRatio,
@@ -84,10 +94,12 @@ export function resolveTrainingConfig(partial: Partial<TrainingConfig> & { warmu
   if (!(config.maxGradNorm > 0)) throw new RangeError(`maxGradNorm must be positive, got ${config.maxGradNorm}`);
   if (!Number.isInteger(config.seed)) throw new RangeError(`seed must be an integer, got ${config.seed}`);
   for (const [prefix, scale] of Object.entries(config.lrScales)) {
-    if (!(typeof scale === 'number' && scale >= 0 && Number.isFinite(scale))) throw new RangeError(`lrScales.${prefix} must be a non-negative number, got ${String(scale)}`);
+    if (!(typeof scale === 'number' && scale >= 0 && Number.isFinite(scale)))
+      throw new RangeError(`lrScales.${prefix} must be a non-negative number, got ${String(scale)}`);
   }
   for (const [prefix, held] of Object.entries(config.frozenSteps)) {
-    if (!(Number.isInteger(held) && held >= 0 && held <= steps)) throw new RangeError(`frozenSteps.${prefix} must be an integer in [0, steps = ${steps}], got ${String(held)}`);
+    if (!(Number.isInteger(held) && held >= 0 && held <= steps))
+      throw new RangeError(`frozenSteps.${prefix} must be an integer in [0, steps = ${steps}], got ${String(held)}`);
   }
   return config;
 }
@@ -111,7 +123,8 @@ function prefixLookup(field: string, table: Readonly<Record<string, number>>, na
   const prefixes = Object.keys(table).sort((a, b) => b.length - a.length);
   const matches = (name: string, prefix: string) => name === prefix || name.startsWith(`${prefix}.`);
   for (const prefix of prefixes) {
-    if (!names.some((n) => matches(n, prefix))) throw new Error(`${field}: '${prefix}' matches no trained parameter (they start with: ${[...new Set(names.map((n) => n.split('.')[0]))].join(', ')})`);
+    if (!names.some((n) => matches(n, prefix)))
+      throw new Error(`${field}: '${prefix}' matches no trained parameter (they start with: ${[...new Set(names.map((n) => n.split('.')[0]))].join(', ')})`);
   }
   return (name) => {
     const prefix = prefixes.find((p) => matches(name, p));

@@ -20,7 +20,7 @@ export interface SelectedBackend {
 }
 
 export const FASTER_PATH_HINT =
-  'On Linux without a GPU, WebGPU runs on Mesa\'s llvmpipe through Dawn\'s OpenGL backend; install it with ' +
+  "On Linux without a GPU, WebGPU runs on Mesa's llvmpipe through Dawn's OpenGL backend; install it with " +
   '`apt-get install libegl1 libegl-dev libegl-mesa0 libgl1-mesa-dri` (Debian/Ubuntu). With a GPU, install its Vulkan driver.';
 
 /** How a WebGPU backend is made, when one is wanted (see WebGPUOptions). */

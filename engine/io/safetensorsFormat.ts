@@ -18,7 +18,16 @@ export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 
 
 /** Bytes per element. */
 export const DTYPE_SIZE: Readonly<Record<SafetensorsDType, number>> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
 };
 
 export function isSafetensorsDType(s: unknown): s is SafetensorsDType {
@@ -48,8 +57,7 @@ export interface ParsedHeader {
 }
 
 export function parseHeader(bytes: Uint8Array, file: string): ParsedHeader {
-  const fail = (code: SafetensorsErrorCode, msg: string, tensor?: string) =>
-    new SafetensorsError(code, file, msg, tensor);
+  const fail = (code: SafetensorsErrorCode, msg: string, tensor?: string) => new SafetensorsError(code, file, msg, tensor);
 
   if (bytes.length < 8) throw fail('FILE_TOO_SMALL', `${bytes.length} bytes, fewer than the 8 of the header length`);
   const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
@@ -113,8 +121,7 @@ function parseMetadata(value: unknown, file: string): Record<string, string> {
 const ENTRY_FIELDS = ['dtype', 'shape', 'data_offsets'];
 
 function parseEntry(name: string, value: unknown, dataLength: number, file: string): TensorEntry {
-  const fail = (code: SafetensorsErrorCode, msg: string) =>
-    new SafetensorsError(code, file, msg, name);
+  const fail = (code: SafetensorsErrorCode, msg: string) => new SafetensorsError(code, file, msg, name);
 
   if (!isPlainObject(value)) throw fail('HEADER_NOT_OBJECT', `the entry is a ${jsonType(value)}, not an object`);
   for (const field of ENTRY_FIELDS) {
@@ -149,8 +156,7 @@ function parseEntry(name: string, value: unknown, dataLength: number, file: stri
   for (const d of shape as number[]) elements *= BigInt(d);
   const expected = elements * BigInt(DTYPE_SIZE[dtype]);
   if (expected !== BigInt(end - begin)) {
-    throw fail('SIZE_MISMATCH',
-      `shape [${shape.join(', ')}] of ${dtype} needs ${expected} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`);
+    throw fail('SIZE_MISMATCH', `shape [${shape.join(', ')}] of ${dtype} needs ${expected} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`);
   }
   return { name, dtype, shape: shape as number[], begin, end };
 }
@@ -172,19 +178,26 @@ function checkCoverage(entries: readonly TensorEntry[], dataLength: number, file
   let previous: TensorEntry | null = null;
   for (const e of sorted) {
     if (e.begin < covered) {
-      throw new SafetensorsError('OVERLAPPING_RANGES', file,
-        `data_offsets [${e.begin}, ${e.end}] overlap those of "${previous!.name}" [${previous!.begin}, ${previous!.end}]`, e.name);
+      throw new SafetensorsError(
+        'OVERLAPPING_RANGES',
+        file,
+        `data_offsets [${e.begin}, ${e.end}] overlap those of "${previous!.name}" [${previous!.begin}, ${previous!.end}]`,
+        e.name,
+      );
     }
     if (e.begin > covered) {
-      throw new SafetensorsError('HOLE_IN_DATA', file,
-        `bytes [${covered}, ${e.begin}) of the data buffer belong to no tensor (before data_offsets [${e.begin}, ${e.end}])`, e.name);
+      throw new SafetensorsError(
+        'HOLE_IN_DATA',
+        file,
+        `bytes [${covered}, ${e.begin}) of the data buffer belong to no tensor (before data_offsets [${e.begin}, ${e.end}])`,
+        e.name,
+      );
     }
     covered = e.end;
     previous = e;
   }
   if (covered !== dataLength) {
-    throw new SafetensorsError('HOLE_IN_DATA', file,
-      `bytes [${covered}, ${dataLength}) at the end of the data buffer belong to no tensor`);
+    throw new SafetensorsError('HOLE_IN_DATA', file, `bytes [${covered}, ${dataLength}) at the end of the data buffer belong to no tensor`);
   }
 }
 

@@ -17,8 +17,7 @@ import { SafetensorsError } from './safetensorsError.ts';
 import { DTYPE_SIZE, parseHeader, type SafetensorsDType, type TensorEntry } from './safetensorsFormat.ts';
 
 /** The typed array that holds each stored dtype without conversion. */
-export type RawArray =
-  | Float64Array | Float32Array | Uint16Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
+export type RawArray = Float64Array | Float32Array | Uint16Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 
 /** A tensor in the engine's host types: what `tensor(data, shape, {dtype})` takes. */
 export interface HostTensor {
@@ -33,8 +32,16 @@ type RawArrayConstructor = {
 };
 
 const RAW_ARRAY: Readonly<Record<SafetensorsDType, RawArrayConstructor>> = {
-  F64: Float64Array, F32: Float32Array, F16: Uint16Array, BF16: Uint16Array, I64: BigInt64Array,
-  I32: Int32Array, I16: Int16Array, I8: Int8Array, U8: Uint8Array, BOOL: Uint8Array,
+  F64: Float64Array,
+  F32: Float32Array,
+  F16: Uint16Array,
+  BF16: Uint16Array,
+  I64: BigInt64Array,
+  I32: Int32Array,
+  I16: Int16Array,
+  I8: Int8Array,
+  U8: Uint8Array,
+  BOOL: Uint8Array,
 };
 
 /** Typed arrays use the host's byte order; the format is little-endian. */
@@ -46,7 +53,10 @@ export class SafetensorsFile {
   private readonly dataStart: number;
 
   /** Use `readSafetensors` or `readSafetensorsFile`, which validate first. */
-  constructor(readonly file: string, private readonly bytes: Uint8Array) {
+  constructor(
+    readonly file: string,
+    private readonly bytes: Uint8Array,
+  ) {
     const header = parseHeader(bytes, file);
     this.metadata = header.metadata;
     this.dataStart = header.dataStart;
@@ -96,16 +106,24 @@ export class SafetensorsFile {
     const raw = this.view(name);
     const shape = [...e.shape];
     switch (e.dtype) {
-      case 'F64': return { dtype: 'float64', shape, data: (raw as Float64Array).slice() };
-      case 'F32': return { dtype: 'float32', shape, data: (raw as Float32Array).slice() };
-      case 'F16': return { dtype: 'float32', shape, data: f16ToFloat32Array(raw as Uint16Array) };
-      case 'BF16': return { dtype: 'float32', shape, data: bf16ToFloat32Array(raw as Uint16Array) };
-      case 'I64': return { dtype: 'int32', shape, data: int64ToInt32(raw as BigInt64Array, this.file, name) };
-      case 'I32': return { dtype: 'int32', shape, data: (raw as Int32Array).slice() };
+      case 'F64':
+        return { dtype: 'float64', shape, data: (raw as Float64Array).slice() };
+      case 'F32':
+        return { dtype: 'float32', shape, data: (raw as Float32Array).slice() };
+      case 'F16':
+        return { dtype: 'float32', shape, data: f16ToFloat32Array(raw as Uint16Array) };
+      case 'BF16':
+        return { dtype: 'float32', shape, data: bf16ToFloat32Array(raw as Uint16Array) };
+      case 'I64':
+        return { dtype: 'int32', shape, data: int64ToInt32(raw as BigInt64Array, this.file, name) };
+      case 'I32':
+        return { dtype: 'int32', shape, data: (raw as Int32Array).slice() };
       case 'I16':
       case 'I8':
-      case 'U8': return { dtype: 'int32', shape, data: Int32Array.from(raw as Int16Array | Int8Array | Uint8Array) };
-      case 'BOOL': return { dtype: 'bool', shape, data: (raw as Uint8Array).map((b) => (b !== 0 ? 1 : 0)) };
+      case 'U8':
+        return { dtype: 'int32', shape, data: Int32Array.from(raw as Int16Array | Int8Array | Uint8Array) };
+      case 'BOOL':
+        return { dtype: 'bool', shape, data: (raw as Uint8Array).map((b) => (b !== 0 ? 1 : 0)) };
     }
   }
 

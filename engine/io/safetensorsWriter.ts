@@ -16,8 +16,7 @@ import { float32ToBf16Array, float32ToF16Array } from './halfFloat.ts';
 import { SafetensorsError } from './safetensorsError.ts';
 import { DTYPE_SIZE, isSafetensorsDType, METADATA_KEY, type SafetensorsDType } from './safetensorsFormat.ts';
 
-export type WritableArray =
-  | Float64Array | Float32Array | Uint16Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
+export type WritableArray = Float64Array | Float32Array | Uint16Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 
 export interface TensorToWrite {
   dtype: SafetensorsDType;
@@ -72,10 +71,7 @@ export function serializeSafetensors(
 }
 
 /** The whole file in one buffer (handy for tests and small files). */
-export function serializeSafetensorsToBytes(
-  tensors: Readonly<Record<string, TensorToWrite>>,
-  metadata: Readonly<Record<string, string>> = {},
-): Uint8Array {
+export function serializeSafetensorsToBytes(tensors: Readonly<Record<string, TensorToWrite>>, metadata: Readonly<Record<string, string>> = {}): Uint8Array {
   const chunks = serializeSafetensors(tensors, metadata);
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let at = 0;
@@ -87,11 +83,7 @@ export function serializeSafetensorsToBytes(
 }
 
 /** Writes atomically: `file` is never left half-written (see atomicWriteFile). */
-export function writeSafetensorsFile(
-  file: string,
-  tensors: Readonly<Record<string, TensorToWrite>>,
-  metadata: Readonly<Record<string, string>> = {},
-): void {
+export function writeSafetensorsFile(file: string, tensors: Readonly<Record<string, TensorToWrite>>, metadata: Readonly<Record<string, string>> = {}): void {
   atomicWriteFile(file, serializeSafetensors(tensors, metadata, file));
 }
 
@@ -107,16 +99,26 @@ function encode(name: string, t: TensorToWrite, file: string): Uint8Array {
   const d = t.data;
   const stored = ((): WritableArray | null => {
     switch (t.dtype) {
-      case 'F64': return d instanceof Float64Array ? d : null;
-      case 'F32': return d instanceof Float32Array ? d : null;
-      case 'F16': return d instanceof Uint16Array ? d : d instanceof Float32Array ? float32ToF16Array(d) : null;
-      case 'BF16': return d instanceof Uint16Array ? d : d instanceof Float32Array ? float32ToBf16Array(d) : null;
-      case 'I64': return d instanceof BigInt64Array ? d : d instanceof Int32Array ? BigInt64Array.from(d, (v) => BigInt(v)) : null;
-      case 'I32': return d instanceof Int32Array ? d : null;
-      case 'I16': return d instanceof Int16Array ? d : null;
-      case 'I8': return d instanceof Int8Array ? d : null;
-      case 'U8': return d instanceof Uint8Array ? d : null;
-      case 'BOOL': return d instanceof Uint8Array ? d.map((b) => (b !== 0 ? 1 : 0)) : null;
+      case 'F64':
+        return d instanceof Float64Array ? d : null;
+      case 'F32':
+        return d instanceof Float32Array ? d : null;
+      case 'F16':
+        return d instanceof Uint16Array ? d : d instanceof Float32Array ? float32ToF16Array(d) : null;
+      case 'BF16':
+        return d instanceof Uint16Array ? d : d instanceof Float32Array ? float32ToBf16Array(d) : null;
+      case 'I64':
+        return d instanceof BigInt64Array ? d : d instanceof Int32Array ? BigInt64Array.from(d, (v) => BigInt(v)) : null;
+      case 'I32':
+        return d instanceof Int32Array ? d : null;
+      case 'I16':
+        return d instanceof Int16Array ? d : null;
+      case 'I8':
+        return d instanceof Int8Array ? d : null;
+      case 'U8':
+        return d instanceof Uint8Array ? d : null;
+      case 'BOOL':
+        return d instanceof Uint8Array ? d.map((b) => (b !== 0 ? 1 : 0)) : null;
     }
   })();
   if (stored === null) throw fail(`a ${d.constructor.name} cannot be written as ${t.dtype}`);

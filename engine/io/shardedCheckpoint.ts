@@ -105,8 +105,12 @@ export function readShardedCheckpoint(indexFile: string): ShardedCheckpoint {
   for (const [shard, file] of shards) {
     for (const name of file.names()) {
       if (weightMap.get(name) !== shard) {
-        throw new SafetensorsError('SHARD_MISMATCH', indexFile,
-          `${shard} holds it but the index ${weightMap.has(name) ? `puts it in ${weightMap.get(name)}` : 'does not list it'}`, name);
+        throw new SafetensorsError(
+          'SHARD_MISMATCH',
+          indexFile,
+          `${shard} holds it but the index ${weightMap.has(name) ? `puts it in ${weightMap.get(name)}` : 'does not list it'}`,
+          name,
+        );
       }
     }
   }
@@ -121,11 +125,7 @@ export interface ShardedWriteOptions {
 }
 
 /** Writes `tensors` (packed in the given order) into `dir`; returns the index file's path. */
-export function writeShardedCheckpoint(
-  dir: string,
-  tensors: Readonly<Record<string, TensorToWrite>>,
-  options: ShardedWriteOptions,
-): string {
+export function writeShardedCheckpoint(dir: string, tensors: Readonly<Record<string, TensorToWrite>>, options: ShardedWriteOptions): string {
   const indexFile = path.join(dir, INDEX_FILE);
   if (!(options.maxShardBytes > 0)) throw new SafetensorsError('INVALID_INPUT', indexFile, 'maxShardBytes must be positive');
   const metadata = options.metadata ?? {};

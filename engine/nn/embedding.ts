@@ -24,7 +24,11 @@ export class Embedding extends Module {
   /** [num, dim] */
   readonly weight: Parameter;
 
-  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, options: EmbeddingOptions = {}) {
+  constructor(
+    readonly numEmbeddings: number,
+    readonly embeddingDim: number,
+    options: EmbeddingOptions = {},
+  ) {
     super();
     this.weight = new Parameter(normal([numEmbeddings, embeddingDim], options));
   }

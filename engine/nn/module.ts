@@ -160,9 +160,13 @@ export class Module {
       const value = entries.get(name);
       if (value === undefined) continue;
       if (!sameShape(value.shape, p.shape)) {
-        problems.push(`size mismatch for ${name}: copying a param with shape ${formatShape(value.shape)} from checkpoint, the shape in current model is ${formatShape(p.shape)}.`);
+        problems.push(
+          `size mismatch for ${name}: copying a param with shape ${formatShape(value.shape)} from checkpoint, the shape in current model is ${formatShape(p.shape)}.`,
+        );
       } else if (value.backend !== p.backend) {
-        problems.push(`backend mismatch for ${name}: the checkpoint tensor is on the ${value.backend.name} backend, the parameter on the ${p.backend.name} backend.`);
+        problems.push(
+          `backend mismatch for ${name}: the checkpoint tensor is on the ${value.backend.name} backend, the parameter on the ${p.backend.name} backend.`,
+        );
       } else if (value.dtype !== p.dtype && !(value.dtype === 'float32' || value.dtype === 'float64')) {
         problems.push(`dtype mismatch for ${name}: cannot load a ${value.dtype} tensor into a ${p.dtype} parameter.`);
       } else if (value.isDisposed) {

@@ -27,7 +27,10 @@ export class RMSNorm extends Module {
   readonly weight: Parameter;
   readonly eps: number;
 
-  constructor(readonly dim: number, options: RMSNormOptions = {}) {
+  constructor(
+    readonly dim: number,
+    options: RMSNormOptions = {},
+  ) {
     super();
     this.eps = options.eps ?? 1e-6;
     this.weight = new Parameter(ones([dim], { dtype: options.dtype, backend: options.backend }));

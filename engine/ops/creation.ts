@@ -53,8 +53,12 @@ function inferDType(data: unknown): DType {
 }
 
 function sameKind(data: unknown, dtype: DType): boolean {
-  return (dtype === 'float32' && data instanceof Float32Array) || (dtype === 'float64' && data instanceof Float64Array) ||
-    (dtype === 'int32' && data instanceof Int32Array) || (dtype === 'bool' && data instanceof Uint8Array);
+  return (
+    (dtype === 'float32' && data instanceof Float32Array) ||
+    (dtype === 'float64' && data instanceof Float64Array) ||
+    (dtype === 'int32' && data instanceof Int32Array) ||
+    (dtype === 'bool' && data instanceof Uint8Array)
+  );
 }
 
 export function full(shape: readonly number[], value: number, opts: CreateOptions = {}): Tensor {
@@ -78,9 +82,7 @@ export function ones(shape: readonly number[], opts: CreateOptions = {}): Tensor
 export function arange(end: number, opts?: CreateOptions): Tensor;
 export function arange(start: number, end: number, step?: number, opts?: CreateOptions): Tensor;
 export function arange(a: number, b?: number | CreateOptions, c?: number | CreateOptions, d?: CreateOptions): Tensor {
-  const [start, end, step, opts] = typeof b === 'number'
-    ? [a, b, typeof c === 'number' ? c : 1, (typeof c === 'object' ? c : d) ?? {}]
-    : [0, a, 1, b ?? {}];
+  const [start, end, step, opts] = typeof b === 'number' ? [a, b, typeof c === 'number' ? c : 1, (typeof c === 'object' ? c : d) ?? {}] : [0, a, 1, b ?? {}];
   if (step === 0) throw new Error('arange: step must be nonzero');
   const n = Math.max(0, Math.ceil((end - start) / step));
   const dtype = opts.dtype ?? 'int32';
@@ -128,7 +130,8 @@ export function normal(shape: readonly number[], opts: RandomOptions & { mean?: 
  * initialisation of nn.Linear (and of a fresh LoRA A matrix).
  */
 export function kaimingUniform(shape: readonly number[], opts: RandomOptions & { a?: number } = {}): Tensor {
-  if (shape.length < 2) throw new ShapeError(`kaimingUniform: Fan in can not be computed for tensor with fewer than 2 dimensions (shape ${formatShape(shape)})`);
+  if (shape.length < 2)
+    throw new ShapeError(`kaimingUniform: Fan in can not be computed for tensor with fewer than 2 dimensions (shape ${formatShape(shape)})`);
   const fanIn = numel(shape.slice(1));
   const a = opts.a ?? Math.sqrt(5);
   const gain = Math.sqrt(2 / (1 + a * a));

@@ -38,7 +38,9 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
   const ignoreIndex = options.ignoreIndex ?? -100;
   if (targets.dtype !== 'int32') throw new TypeError(`crossEntropy: expected int32 targets, got ${targets.dtype}`);
   if (!sameShape(logits.shape.slice(0, -1), targets.shape)) {
-    throw new ShapeError(`crossEntropy: Expected target of shape ${formatShape(logits.shape.slice(0, -1))} for input of shape ${formatShape(logits.shape)}, got ${formatShape(targets.shape)}`);
+    throw new ShapeError(
+      `crossEntropy: Expected target of shape ${formatShape(logits.shape.slice(0, -1))} for input of shape ${formatShape(logits.shape)}, got ${formatShape(targets.shape)}`,
+    );
   }
   const classes = logits.shape[logits.rank - 1] ?? 0;
   if (fusionEnabled() && logits.backend.fused !== undefined && logits.rank >= 1 && logits.size > 0 && classes > 0) {
@@ -94,5 +96,9 @@ declare module '../tensor.ts' {
   }
 }
 
-Tensor.prototype.softmax = function (this: Tensor, axis = -1) { return softmax(this, axis); };
-Tensor.prototype.logSoftmax = function (this: Tensor, axis = -1) { return logSoftmax(this, axis); };
+Tensor.prototype.softmax = function (this: Tensor, axis = -1) {
+  return softmax(this, axis);
+};
+Tensor.prototype.logSoftmax = function (this: Tensor, axis = -1) {
+  return logSoftmax(this, axis);
+};

@@ -139,7 +139,12 @@ export class AdamW {
     const [beta1, beta2] = this.betas;
     const bc2Sqrt = Math.sqrt(1 - beta2 ** t);
     const scalarsFor = (scale: number): AdamWScalars => ({
-      beta1, beta2, eps: this.eps, decay: 1 - scale * lr * this.weightDecay, stepSize: (scale * lr) / (1 - beta1 ** t), bc2Sqrt,
+      beta1,
+      beta2,
+      eps: this.eps,
+      decay: 1 - scale * lr * this.weightDecay,
+      stepSize: (scale * lr) / (1 - beta1 ** t),
+      bc2Sqrt,
     });
     // These change every step. As plain numbers they would each become a new entry of the
     // engine's cache of constant tensors; made here once per step (per backend, dtype and lr
@@ -210,8 +215,7 @@ export class AdamW {
     const mask = p.rowMask;
     const rowSize = mask === null || p.shape[0] === 0 ? 1 : p.size / p.shape[0]!;
     const op = 'AdamW.step';
-    const out = kernels.adamw(p.storage(op), g.storage(op), m.storage(op), v.storage(op), mask?.storage(op) ?? null,
-      rowSize, scalars);
+    const out = kernels.adamw(p.storage(op), g.storage(op), m.storage(op), v.storage(op), mask?.storage(op) ?? null, rowSize, scalars);
     p.assign(new Tensor(out.p, p.shape));
     slot.m?.dispose();
     slot.v?.dispose();

@@ -17,13 +17,26 @@ export function cpuOptimizerKernels(make: Make): OptimizerKernels {
     adamw(p, g, m, v, rowMask, rowSize, s) {
       const size = p.size;
       const r = p.dtype === 'float32' ? Math.fround : exact;
-      const P = d(p), G = d(g), M = d(m), V = d(v);
+      const P = d(p),
+        G = d(g),
+        M = d(m),
+        V = d(v);
       const mask = rowMask === null ? null : d(rowMask);
-      const pOut = make(p.dtype, size), mOut = make(p.dtype, size), vOut = make(p.dtype, size);
-      const P1 = pOut.data, M1 = mOut.data, V1 = vOut.data;
+      const pOut = make(p.dtype, size),
+        mOut = make(p.dtype, size),
+        vOut = make(p.dtype, size);
+      const P1 = pOut.data,
+        M1 = mOut.data,
+        V1 = vOut.data;
       // The constants as the composite's constant tensors hold them.
-      const b1 = r(s.beta1), c1 = r(1 - s.beta1), b2 = r(s.beta2), c2 = r(1 - s.beta2);
-      const eps = r(s.eps), decay = r(s.decay), stepSize = r(s.stepSize), bc2Sqrt = r(s.bc2Sqrt);
+      const b1 = r(s.beta1),
+        c1 = r(1 - s.beta1),
+        b2 = r(s.beta2),
+        c2 = r(1 - s.beta2);
+      const eps = r(s.eps),
+        decay = r(s.decay),
+        stepSize = r(s.stepSize),
+        bc2Sqrt = r(s.bc2Sqrt);
       for (let i = 0; i < size; i++) {
         if (mask !== null && !mask[Math.floor(i / rowSize)]) {
           P1[i] = P[i]!;

@@ -15,11 +15,7 @@ describe('BM25', () => {
   });
 
   it('ranks the obvious document first', () => {
-    const candidates = [
-      'Mira Tenn was born in Ostbury.',
-      'The favourite colour of Lodo Pell is teal.',
-      'Kavo Drelin works as a baker in Greford.',
-    ];
+    const candidates = ['Mira Tenn was born in Ostbury.', 'The favourite colour of Lodo Pell is teal.', 'Kavo Drelin works as a baker in Greford.'];
     expect(rankCandidatesBm25('What does Kavo Drelin do for a living?', candidates)[0]).toBe(2);
     expect(rankCandidatesBm25('What is the favourite colour of Lodo Pell?', candidates)[0]).toBe(1);
   });

@@ -12,20 +12,29 @@ describe('documentSpecificShare', () => {
   });
 
   it('lies in [0, 1], ignores a common scale, and falls when every document gains the same component (property)', async () => {
-    await fc.assert(fc.asyncProperty(
-      fc.integer({ min: 2, max: 6 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 0, max: 1e6 }),
-      async (docs, n, d, seed) => {
-        let s = seed;
-        const next = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
-        const values = Float64Array.from({ length: docs * n * d }, next);
-        const bank = tensor(values, [docs, n, d]);
-        const share = await documentSpecificShare(bank);
-        expect(share).toBeGreaterThanOrEqual(0);
-        expect(share).toBeLessThanOrEqual(1 + 1e-12);
-        expect(await documentSpecificShare(bank.mul(7))).toBeCloseTo(share, 10);
-        const common = tensor(Float64Array.from({ length: n * d }, () => 10), [1, n, d]);
-        expect(await documentSpecificShare(bank.add(common))).toBeLessThan(share);
-      },
-    ), { numRuns: 30 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 2, max: 6 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 0, max: 1e6 }),
+        async (docs, n, d, seed) => {
+          let s = seed;
+          const next = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+          const values = Float64Array.from({ length: docs * n * d }, next);
+          const bank = tensor(values, [docs, n, d]);
+          const share = await documentSpecificShare(bank);
+          expect(share).toBeGreaterThanOrEqual(0);
+          expect(share).toBeLessThanOrEqual(1 + 1e-12);
+          expect(await documentSpecificShare(bank.mul(7))).toBeCloseTo(share, 10);
+          const common = tensor(
+            Float64Array.from({ length: n * d }, () => 10),
+            [1, n, d],
+          );
+          expect(await documentSpecificShare(bank.add(common))).toBeLessThan(share);
+        },
+      ),
+      { numRuns: 30 },
+    );
   });
 });

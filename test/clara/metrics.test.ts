@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  coverMatch,
-  exactMatch,
-  f1Score,
-  meanRecall,
-  normalizeAnswer,
-  recallAtK,
-  scoreAnswers,
-} from '../../clara/eval/metrics.ts';
+import { coverMatch, exactMatch, f1Score, meanRecall, normalizeAnswer, recallAtK, scoreAnswers } from '../../clara/eval/metrics.ts';
 
 describe('answer normalisation (docs/clara.md §8, official evaluate.py)', () => {
   it('lower-cases, drops ASCII punctuation and the articles a/an/the, collapses white space', () => {
@@ -80,6 +72,14 @@ describe('recall@k', () => {
     expect(recallAtK([3, 1, 2], [1], 3)).toBe(1);
     expect(recallAtK([0, 1, 2], [0, 5], 1)).toBe(0.5);
     expect(recallAtK([0, 1, 2], [], 3)).toBe(0);
-    expect(meanRecall([[0, 1, 2], [2, 1, 0]], [[0], [0]])).toEqual({ 1: 0.5, 3: 1, 5: 1 });
+    expect(
+      meanRecall(
+        [
+          [0, 1, 2],
+          [2, 1, 0],
+        ],
+        [[0], [0]],
+      ),
+    ).toEqual({ 1: 0.5, 3: 1, 5: 1 });
   });
 });

@@ -113,16 +113,14 @@ describe('synthetic corpus', () => {
     for (const q of heldOut) {
       expect(trainingQuestions.has(q.question)).toBe(false);
       expect(mentions(corpus.documents[q.entityId]!, q.answer)).toBe(true);
-      const paraphrase = corpus.stage1.find(
-        (r) => r.dataType === 'paraphrase' && r.docs[0] === corpus.documents[q.entityId],
-      );
+      const paraphrase = corpus.stage1.find((r) => r.dataType === 'paraphrase' && r.docs[0] === corpus.documents[q.entityId]);
       if (paraphrase?.dataType === 'paraphrase') expect(mentions(paraphrase.paraphrase, q.answer)).toBe(false);
     }
     expect(corpus.stage3HeldOut.map((r) => r.question)).toEqual(heldOut.map((q) => q.question));
     expect(corpus.stage2.length + heldOut.length).toBe(corpus.questions.length);
   });
 
-  it('reconstruction targets: the document\'s own sentences for its trained facts, the held-out one left out', () => {
+  it("reconstruction targets: the document's own sentences for its trained facts, the held-out one left out", () => {
     const options = { seed: 5, entities: 60, candidates: 10 };
     const reworded = generateSyntheticCorpus(options);
     const rebuilt = generateSyntheticCorpus({ ...options, paraphraseTarget: 'reconstruction' });
@@ -141,7 +139,9 @@ describe('synthetic corpus', () => {
       for (const q of heldOut) expect(mentions(target, q.answer)).toBe(false);
       if (heldOut.length === 0) expect(target).toBe(doc);
     }
-    expect(() => generateSyntheticCorpus({ ...options, paraphraseTarget: 'copy' as never })).toThrow("synth: paraphraseTarget must be 'reworded' or 'reconstruction', got 'copy'");
+    expect(() => generateSyntheticCorpus({ ...options, paraphraseTarget: 'copy' as never })).toThrow(
+      "synth: paraphraseTarget must be 'reworded' or 'reconstruction', got 'copy'",
+    );
   });
 
   it('writes files that the loaders read back, and the split side file', () => {
@@ -159,7 +159,10 @@ describe('synthetic corpus', () => {
     expect(stage2.rows.length).toBe(train.rows.length);
     expect(split.options.seed).toBe(3);
     expect(split.questions.filter((q) => q.split === 'heldOut').map((q) => q.question)).toEqual(heldOut.rows.map((r) => r.question));
-    const documents = readFileSync(files.documents, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const documents = readFileSync(files.documents, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(documents.length).toBe(40);
   });
 

@@ -24,9 +24,23 @@ const word = WordTokenizer.fromTexts(texts, { nMem });
 
 describe('WordTokenizer', () => {
   it('cuts words with their leading space, and each other character alone', () => {
-    expect(wordPieces('Where was Kavo born? [/INST] 1957\n\nQuestion:Who')).toEqual(
-      ['Where', '▁was', '▁Kavo', '▁born', '?', '▁[', '/', 'INST', ']', '▁1957', '\n', '\n', 'Question', ':', 'Who'],
-    );
+    expect(wordPieces('Where was Kavo born? [/INST] 1957\n\nQuestion:Who')).toEqual([
+      'Where',
+      '▁was',
+      '▁Kavo',
+      '▁born',
+      '?',
+      '▁[',
+      '/',
+      'INST',
+      ']',
+      '▁1957',
+      '\n',
+      '\n',
+      'Question',
+      ':',
+      'Who',
+    ]);
     expect(wordPieces('a  b ')).toEqual(['a', '▁', '▁b', '▁']);
     expect(wordPieces('')).toEqual([]);
   });
@@ -44,9 +58,24 @@ describe('WordTokenizer', () => {
 
   it('makes names, towns and years one token each, special tokens atomic', () => {
     const ids = word.encode('<ENC><s>Kavo Drelin was born in Ostbury in 1957.</s><MEM0><MEM1><MEM2><SEP>', { addBos: false });
-    expect(ids.map((id) => word.idToToken(id))).toEqual(
-      ['<ENC>', '<s>', 'Kavo', '▁Drelin', '▁was', '▁born', '▁in', '▁Ostbury', '▁in', '▁1957', '.', '</s>', '<MEM0>', '<MEM1>', '<MEM2>', '<SEP>'],
-    );
+    expect(ids.map((id) => word.idToToken(id))).toEqual([
+      '<ENC>',
+      '<s>',
+      'Kavo',
+      '▁Drelin',
+      '▁was',
+      '▁born',
+      '▁in',
+      '▁Ostbury',
+      '▁in',
+      '▁1957',
+      '.',
+      '</s>',
+      '<MEM0>',
+      '<MEM1>',
+      '<MEM2>',
+      '<SEP>',
+    ]);
     expect(word.encode('Kavo')).toEqual([word.bosId, ...word.encode('Kavo', { addBos: false })]);
   });
 
@@ -56,7 +85,9 @@ describe('WordTokenizer', () => {
       expect(ids).not.toContain(word.unkId);
       expect(word.decode(ids)).toBe(text);
     }
-    expect(word.decode(word.encode('<s> [INST] teal [/INST] Ostbury</s>', { addBos: false }), { skipSpecialTokens: true })).toBe(' [INST] teal [/INST] Ostbury');
+    expect(word.decode(word.encode('<s> [INST] teal [/INST] Ostbury</s>', { addBos: false }), { skipSpecialTokens: true })).toBe(
+      ' [INST] teal [/INST] Ostbury',
+    );
     expect(() => word.decode([word.vocabSize])).toThrow(RangeError);
     expect(() => word.idToToken(-1)).toThrow(RangeError);
   });

@@ -22,7 +22,10 @@ interface Manifest {
 }
 
 const manifest = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'manifest.json'), 'utf8')) as Manifest;
-const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(path.join(REPO, file))).digest('hex');
+const sha256 = (file: string) =>
+  createHash('sha256')
+    .update(fs.readFileSync(path.join(REPO, file)))
+    .digest('hex');
 const REGENERATE = 'run `npm run reference` to regenerate the fixtures';
 
 /** Every file under test/fixtures/ but the manifest, as repository paths. */
@@ -43,8 +46,7 @@ describe('fixture manifest', () => {
   });
 
   it('lists every fixture file, each as recorded', () => {
-    expect(fixtureFiles().sort(), `fixtures on disk differ from the manifest: ${REGENERATE}`)
-      .toEqual(Object.keys(manifest.fixtures).sort());
+    expect(fixtureFiles().sort(), `fixtures on disk differ from the manifest: ${REGENERATE}`).toEqual(Object.keys(manifest.fixtures).sort());
     for (const [file, entry] of Object.entries(manifest.fixtures)) {
       expect(Object.keys(manifest.recorders)).toContain(entry.recorder);
       expect(sha256(file), `${file} differs from the one ${entry.recorder} recorded: ${REGENERATE}`).toBe(entry.sha256);

@@ -2,9 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import {
-  concat, crossEntropy, mseLoss, oneHot, stack, tensor, topk, where, type Backend, type Tensor, type TypedArray,
-} from '../../engine/index.ts';
+import { concat, crossEntropy, mseLoss, oneHot, stack, tensor, topk, where, type Backend, type Tensor, type TypedArray } from '../../engine/index.ts';
 import { readSafetensorsFile, type HostTensor, type SafetensorsFile } from '../../engine/io/index.ts';
 import { BINARY_OPS, UNARY_OPS } from '../../engine/ops/elementwise/ops.ts';
 import { availableBackends } from '../helpers/backends.ts';
@@ -21,7 +19,10 @@ import { availableBackends } from '../helpers/backends.ts';
 /** A case's attributes, as the recorder wrote them (axis, keepdim, transA, …). */
 type Attrs = Record<string, any>;
 type Outputs = Tensor | Tensor[] | Record<string, Tensor>;
-interface Tolerance { rtol: number; atol: number }
+interface Tolerance {
+  rtol: number;
+  atol: number;
+}
 
 interface OpEntry {
   run(x: Tensor[], a: Attrs): Outputs;
@@ -136,8 +137,12 @@ function loadCases(file: SafetensorsFile): RecordedCase[] {
   for (let i = 0; i < count; i++) {
     const prefix = `c${i}.`;
     const c: RecordedCase = {
-      index: i, attrs: decodeAttrs(JSON.parse(file.metadata[`c${i}`]!)),
-      inputs: [], outputs: new Map(), upstreams: new Map(), grads: new Map(),
+      index: i,
+      attrs: decodeAttrs(JSON.parse(file.metadata[`c${i}`]!)),
+      inputs: [],
+      outputs: new Map(),
+      upstreams: new Map(),
+      grads: new Map(),
     };
     for (const name of file.names()) {
       if (!name.startsWith(prefix)) continue;
@@ -193,9 +198,13 @@ const backends = await availableBackends();
 const ENGINE_DTYPE = { float32: 'float32', float64: 'float64', int32: 'int32', bool: 'bool' } as const;
 
 async function replay(op: string, entry: OpEntry, c: RecordedCase, backend: Backend): Promise<string[]> {
-  const inputs = c.inputs.map((h, j) => tensor(h.data, h.shape, {
-    dtype: ENGINE_DTYPE[h.dtype], backend, requiresGrad: c.grads.has(j),
-  }));
+  const inputs = c.inputs.map((h, j) =>
+    tensor(h.data, h.shape, {
+      dtype: ENGINE_DTYPE[h.dtype],
+      backend,
+      requiresGrad: c.grads.has(j),
+    }),
+  );
   const outputs = namedOutputs(entry.run(inputs, c.attrs));
   const tolFor = (h: HostTensor) => (h.dtype === 'float64' ? F64 : entry.tol);
   const problems: string[] = [];
@@ -254,6 +263,9 @@ for (const [op, entry] of Object.entries(OPS)) {
 }
 
 it('has an entry for every recorded op file', () => {
-  const files = fs.readdirSync(FIXTURES).filter((f) => f.endsWith('.safetensors')).map((f) => f.replace('.safetensors', ''));
+  const files = fs
+    .readdirSync(FIXTURES)
+    .filter((f) => f.endsWith('.safetensors'))
+    .map((f) => f.replace('.safetensors', ''));
   expect(Object.keys(OPS).sort()).toEqual(files.sort());
 });

@@ -8,29 +8,49 @@ const shapeArb = fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLen
 
 describe('softmax', () => {
   it('rows sum to 1 and are positive, even for large logits', async () => {
-    await fc.assert(fc.asyncProperty(shapeArb, fc.integer({ min: 0, max: 1e6 }), fc.double({ min: 1, max: 1e4, noNaN: true }), async (shape, seed, scale) => {
-      const x = normal(shape, { generator: new Generator(seed), std: scale });
-      const p = softmax(x, -1);
-      const values = await p.toArray();
-      const sums = await p.sum(-1).toArray();
-      expect(values.every((v) => v >= 0 && v <= 1)).toBe(true);
-      for (const s of sums) expect(s).toBeCloseTo(1, 5);
-    }), { numRuns: 30 });
+    await fc.assert(
+      fc.asyncProperty(shapeArb, fc.integer({ min: 0, max: 1e6 }), fc.double({ min: 1, max: 1e4, noNaN: true }), async (shape, seed, scale) => {
+        const x = normal(shape, { generator: new Generator(seed), std: scale });
+        const p = softmax(x, -1);
+        const values = await p.toArray();
+        const sums = await p.sum(-1).toArray();
+        expect(values.every((v) => v >= 0 && v <= 1)).toBe(true);
+        for (const s of sums) expect(s).toBeCloseTo(1, 5);
+      }),
+      { numRuns: 30 },
+    );
   });
 });
 
 describe('crossEntropy', () => {
   it('ignores −100 targets: the loss equals the loss over the kept rows alone', async () => {
-    await fc.assert(fc.asyncProperty(fc.integer({ min: 2, max: 6 }), fc.integer({ min: 2, max: 5 }), fc.integer({ min: 0, max: 1e6 }), async (rows, classes, seed) => {
-      const g = new Generator(seed);
-      const logits = normal([rows, classes], { generator: g, dtype: 'float64' });
-      const targets = Array.from({ length: rows }, (_, i) => (i % 2 === 1 ? -100 : g.int(classes)));
-      const all = await crossEntropy(logits, tensor(targets, [rows], { dtype: 'int32' })).item();
-      const keptRows = targets.map((t, i) => [t, i] as const).filter(([t]) => t !== -100);
-      const kept = logits.indexSelect(0, tensor(keptRows.map(([, i]) => i), [keptRows.length], { dtype: 'int32' }));
-      const only = await crossEntropy(kept, tensor(keptRows.map(([t]) => t), [keptRows.length], { dtype: 'int32' })).item();
-      expect(all).toBeCloseTo(only, 12);
-    }), { numRuns: 30 });
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 2, max: 6 }), fc.integer({ min: 2, max: 5 }), fc.integer({ min: 0, max: 1e6 }), async (rows, classes, seed) => {
+        const g = new Generator(seed);
+        const logits = normal([rows, classes], { generator: g, dtype: 'float64' });
+        const targets = Array.from({ length: rows }, (_, i) => (i % 2 === 1 ? -100 : g.int(classes)));
+        const all = await crossEntropy(logits, tensor(targets, [rows], { dtype: 'int32' })).item();
+        const keptRows = targets.map((t, i) => [t, i] as const).filter(([t]) => t !== -100);
+        const kept = logits.indexSelect(
+          0,
+          tensor(
+            keptRows.map(([, i]) => i),
+            [keptRows.length],
+            { dtype: 'int32' },
+          ),
+        );
+        const only = await crossEntropy(
+          kept,
+          tensor(
+            keptRows.map(([t]) => t),
+            [keptRows.length],
+            { dtype: 'int32' },
+          ),
+        ).item();
+        expect(all).toBeCloseTo(only, 12);
+      }),
+      { numRuns: 30 },
+    );
   });
 
   it('ignored rows receive zero gradient; all-ignored gives NaN like PyTorch', async () => {
@@ -50,10 +70,13 @@ describe('crossEntropy', () => {
 
 describe('dropout', () => {
   it('is the identity in eval mode', async () => {
-    await fc.assert(fc.asyncProperty(shapeArb, fc.double({ min: 0, max: 1, noNaN: true }), async (shape, p) => {
-      const x = normal(shape);
-      expect(dropout(x, p, { training: false })).toBe(x);
-    }), { numRuns: 20 });
+    await fc.assert(
+      fc.asyncProperty(shapeArb, fc.double({ min: 0, max: 1, noNaN: true }), async (shape, p) => {
+        const x = normal(shape);
+        expect(dropout(x, p, { training: false })).toBe(x);
+      }),
+      { numRuns: 20 },
+    );
   });
 
   it('in training zeroes about p of the elements, scales the rest by 1/(1−p), and is reproducible', async () => {
@@ -101,21 +124,24 @@ describe('seeded generator and random tensors', () => {
 
 describe('topk and oneHot', () => {
   it('topk returns the k largest in descending order with their indices', async () => {
-    await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 0, max: 1e6 }), async (rows, cols, seed) => {
-      const x = normal([rows, cols], { generator: new Generator(seed) });
-      const k = 1 + (seed % cols);
-      const { values, indices } = topk(x, k);
-      const xv = await x.toArray();
-      const vv = await values.toArray();
-      const iv = await indices.toArray();
-      for (let r = 0; r < rows; r++) {
-        const sorted = Array.from(xv.slice(r * cols, (r + 1) * cols)).sort((a, b) => b - a);
-        for (let j = 0; j < k; j++) {
-          expect(vv[r * k + j]).toBe(sorted[j]);
-          expect(xv[r * cols + iv[r * k + j]!]).toBe(vv[r * k + j]);
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 0, max: 1e6 }), async (rows, cols, seed) => {
+        const x = normal([rows, cols], { generator: new Generator(seed) });
+        const k = 1 + (seed % cols);
+        const { values, indices } = topk(x, k);
+        const xv = await x.toArray();
+        const vv = await values.toArray();
+        const iv = await indices.toArray();
+        for (let r = 0; r < rows; r++) {
+          const sorted = Array.from(xv.slice(r * cols, (r + 1) * cols)).sort((a, b) => b - a);
+          for (let j = 0; j < k; j++) {
+            expect(vv[r * k + j]).toBe(sorted[j]);
+            expect(xv[r * cols + iv[r * k + j]!]).toBe(vv[r * k + j]);
+          }
         }
-      }
-    }), { numRuns: 30 });
+      }),
+      { numRuns: 30 },
+    );
   });
 
   it('oneHot marks exactly the index', async () => {

@@ -3,7 +3,10 @@ import type { HostTensor } from '../../engine/io/index.ts';
 
 /** Tolerant comparison of recorded and computed tensors, shared by the golden-state tests. */
 
-export interface Tolerance { rtol: number; atol: number }
+export interface Tolerance {
+  rtol: number;
+  atol: number;
+}
 
 /** |actual − expected| ≤ atol + rtol·|expected| everywhere: null, or a description of the worst miss. */
 export function mismatch(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance): string | null {

@@ -28,7 +28,10 @@ export async function gradcheck(
   const make = (i: number, values: ArrayLike<number>): Tensor => {
     const spec = inputs[i]!;
     const dtype = spec.dtype ?? 'float64';
-    return tensor(dtype === 'float64' ? Float64Array.from(values) : Array.from(values), spec.shape, { dtype, requiresGrad: dtype === 'float64' && spec.differentiable !== false });
+    return tensor(dtype === 'float64' ? Float64Array.from(values) : Array.from(values), spec.shape, {
+      dtype,
+      requiresGrad: dtype === 'float64' && spec.differentiable !== false,
+    });
   };
   const tensors = inputs.map((spec, i) => make(i, spec.values));
   const out = f(...tensors);

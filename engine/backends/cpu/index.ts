@@ -15,7 +15,11 @@ import { cpuOptimizerKernels } from '../../optim/cpu.ts';
  * loops live with their op families (engine/ops/<family>/cpu.ts); this class holds the storage.
  */
 export class CpuStorage implements Storage {
-  constructor(readonly backend: CpuBackend, readonly dtype: DType, readonly data: TypedArray) {}
+  constructor(
+    readonly backend: CpuBackend,
+    readonly dtype: DType,
+    readonly data: TypedArray,
+  ) {}
   get size(): number {
     return this.data.length;
   }
@@ -67,20 +71,29 @@ export class CpuBackend implements Backend {
   }
 
   binary(op: BinaryOp, shape: readonly number[], a: Storage, av: View, b: Storage, bv: View): Storage {
-    const out = this.make(isComparison(op) ? 'bool' : a.dtype, shape.reduce((p, d) => p * d, 1));
+    const out = this.make(
+      isComparison(op) ? 'bool' : a.dtype,
+      shape.reduce((p, d) => p * d, 1),
+    );
     binaryKernel(op, shape, this.data(a), av, this.data(b), bv, out.data);
     return out;
   }
 
   where(shape: readonly number[], cond: Storage, cv: View, a: Storage, av: View, b: Storage, bv: View): Storage {
-    const out = this.make(a.dtype, shape.reduce((p, d) => p * d, 1));
+    const out = this.make(
+      a.dtype,
+      shape.reduce((p, d) => p * d, 1),
+    );
     whereKernel(shape, this.data(cond), cv, this.data(a), av, this.data(b), bv, out.data);
     return out;
   }
 
   reduce(op: ReduceOp, x: Storage, shape: readonly number[], axes: readonly number[]): Storage {
     const outDtype: DType = op === 'sum' && (x.dtype === 'bool' || x.dtype === 'int32') ? 'int32' : x.dtype;
-    const out = this.make(outDtype, shape.reduce((p, d, i) => (axes.includes(i) ? p : p * d), 1));
+    const out = this.make(
+      outDtype,
+      shape.reduce((p, d, i) => (axes.includes(i) ? p : p * d), 1),
+    );
     reduceKernel(op, this.data(x), shape, axes, out.data);
     return out;
   }

@@ -53,7 +53,10 @@ export class RowWalker {
   readonly offsets: number[];
   private readonly index: number[];
 
-  constructor(private readonly shape: readonly number[], private readonly views: readonly View[]) {
+  constructor(
+    private readonly shape: readonly number[],
+    private readonly views: readonly View[],
+  ) {
     const rank = shape.length;
     this.len = rank === 0 ? 1 : shape[rank - 1]!;
     let size = 1;

@@ -70,10 +70,14 @@ export class WebGPUBackend implements Backend {
     const g = this.own(s);
     const bytes = await this.ctx.readBytes(g);
     switch (g.dtype) {
-      case 'float32': return new Float32Array(bytes, 0, g.size);
-      case 'int32': return new Int32Array(bytes, 0, g.size);
-      case 'bool': return Uint8Array.from(new Uint32Array(bytes, 0, g.size));
-      default: throw new Error(`webgpu: cannot read ${g.dtype}`);
+      case 'float32':
+        return new Float32Array(bytes, 0, g.size);
+      case 'int32':
+        return new Int32Array(bytes, 0, g.size);
+      case 'bool':
+        return Uint8Array.from(new Uint32Array(bytes, 0, g.size));
+      default:
+        throw new Error(`webgpu: cannot read ${g.dtype}`);
     }
   }
 
@@ -121,8 +125,7 @@ export class WebGPUBackend implements Backend {
     return indexing.gather(this.ctx, this.own(x), shape, axis, this.own(index), indexShape);
   }
 
-  scatterAdd(base: Storage, shape: readonly number[], axis: number, index: Storage, src: Storage,
-    indexShape: readonly number[]): Storage {
+  scatterAdd(base: Storage, shape: readonly number[], axis: number, index: Storage, src: Storage, indexShape: readonly number[]): Storage {
     return indexing.scatterAdd(this.ctx, this.own(base), shape, axis, this.own(index), this.own(src), indexShape);
   }
 

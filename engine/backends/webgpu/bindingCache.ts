@@ -10,7 +10,10 @@
 /** A small least-recently-used map: hits move to the back, the front is evicted. */
 class Lru<V> {
   private readonly map = new Map<string, V>();
-  constructor(private readonly capacity: number, private readonly onEvict: (v: V) => void = () => {}) {}
+  constructor(
+    private readonly capacity: number,
+    private readonly onEvict: (v: V) => void = () => {},
+  ) {}
 
   get(key: string): V | undefined {
     const v = this.map.get(key);
@@ -44,7 +47,10 @@ export class UniformCache {
   /** Evicted buffers may still be used by pending work: destroyed after the next submit. */
   private retired: UniformBuffer[] = [];
 
-  constructor(private readonly device: GPUDevice, capacity = 2048) {
+  constructor(
+    private readonly device: GPUDevice,
+    capacity = 2048,
+  ) {
     this.cache = new Lru(capacity, (u) => this.retired.push(u));
   }
 
@@ -56,7 +62,9 @@ export class UniformCache {
       // Uniform bindings are read in 16-byte rows.
       const size = Math.max(16, Math.ceil(words.byteLength / 16) * 16);
       const buffer = this.device.createBuffer({
-        label: `uniform#${nextUniformId}`, size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+        label: `uniform#${nextUniformId}`,
+        size,
+        usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
       });
       this.device.queue.writeBuffer(buffer, 0, words.buffer, words.byteOffset, words.byteLength);
       u = { id: nextUniformId++, buffer, size };

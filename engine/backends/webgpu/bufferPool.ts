@@ -60,8 +60,7 @@ export class BufferPool {
       return reusable;
     }
     if (capacity > this.device.limits.maxBufferSize) {
-      throw new Error(`webgpu: a buffer of ${bytes} bytes exceeds the adapter's maxBufferSize ` +
-        `(${this.device.limits.maxBufferSize} bytes)`);
+      throw new Error(`webgpu: a buffer of ${bytes} bytes exceeds the adapter's maxBufferSize ` + `(${this.device.limits.maxBufferSize} bytes)`);
     }
     const buffer = this.device.createBuffer({ label: `${this.label}#${nextId}`, size: capacity, usage: this.usage });
     this.allocatedBytes += capacity;

@@ -50,7 +50,11 @@ export class GpuContext {
   private readonly uniforms: UniformCache;
   private readonly bindGroups: BindGroupCache;
 
-  constructor(readonly backend: Backend, acquired: AcquiredDevice, opts: ContextOptions = {}) {
+  constructor(
+    readonly backend: Backend,
+    acquired: AcquiredDevice,
+    opts: ContextOptions = {},
+  ) {
     this.device = acquired.device;
     this.adapter = acquired.description;
     this.timeoutMs = opts.timeoutMs ?? 60_000;
@@ -58,10 +62,8 @@ export class GpuContext {
     this.errors = new ErrorTracker(this.device);
     this.pipelines = new PipelineCache(this.device, this.errors);
     this.dispatcher = new Dispatcher(this.device, this.errors, opts.flushEvery);
-    this.pool = new BufferPool(this.device,
-      GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'tensor');
-    this.staging = new BufferPool(this.device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback',
-      64 * 1024 * 1024);
+    this.pool = new BufferPool(this.device, GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, 'tensor');
+    this.staging = new BufferPool(this.device, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback', 64 * 1024 * 1024);
     this.uniforms = new UniformCache(this.device);
     this.bindGroups = new BindGroupCache(this.device);
     this.dispatcher.onSubmit(() => {
@@ -78,8 +80,7 @@ export class GpuContext {
     if (dtype === 'float64') throw new Error('webgpu: float64 is not supported on the WebGPU backend');
     const bytes = size * 4;
     if (bytes > this.maxBindingBytes) {
-      throw new Error(`webgpu: tensor of ${bytes} bytes exceeds the adapter's maxStorageBufferBindingSize ` +
-        `(${this.maxBindingBytes} bytes)`);
+      throw new Error(`webgpu: tensor of ${bytes} bytes exceeds the adapter's maxStorageBufferBindingSize ` + `(${this.maxBindingBytes} bytes)`);
     }
     return new GpuStorage(this.backend, dtype, size, this.pool.acquire(bytes, forHostWrite));
   }
@@ -116,9 +117,8 @@ export class GpuContext {
   upload(dtype: DType, data: TypedArray): GpuStorage {
     this.errors.throwIfFailed();
     const s = this.storage(dtype, data.length, true);
-    const words = dtype === 'float32' ? asType(Float32Array, data)
-      : dtype === 'int32' ? asType(Int32Array, data)
-        : Uint32Array.from(data, (v) => (v !== 0 ? 1 : 0));
+    const words =
+      dtype === 'float32' ? asType(Float32Array, data) : dtype === 'int32' ? asType(Int32Array, data) : Uint32Array.from(data, (v) => (v !== 0 ? 1 : 0));
     if (words.byteLength > 0) {
       this.device.queue.writeBuffer(s.buf.buffer, 0, words.buffer, words.byteOffset, words.byteLength);
     }
@@ -161,7 +161,6 @@ export class GpuContext {
 }
 
 /** `data` as a `Type` array, converting only when it is not one already. */
-function asType<T extends Float32Array | Int32Array>(
-  Type: { new(src: ArrayLike<number>): T; prototype: T }, data: TypedArray): T {
+function asType<T extends Float32Array | Int32Array>(Type: { new (src: ArrayLike<number>): T; prototype: T }, data: TypedArray): T {
   return data instanceof Type ? data : new Type(data as ArrayLike<number>);
 }

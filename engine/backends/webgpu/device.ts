@@ -90,8 +90,7 @@ async function tryAdapter(backend: DawnBackend | 'default', timeoutMs: number): 
   // The GL backends only offer the compatibility feature level; asking for it elsewhere still
   // returns a core adapter where one exists.
   const featureLevel = backend === 'opengl' || backend === 'opengles' ? 'compatibility' : 'core';
-  return withTimeout(gpu.requestAdapter({ featureLevel } as GPURequestAdapterOptions), timeoutMs,
-    `requestAdapter (Dawn backend ${backend})`);
+  return withTimeout(gpu.requestAdapter({ featureLevel } as GPURequestAdapterOptions), timeoutMs, `requestAdapter (Dawn backend ${backend})`);
 }
 
 function isNullAdapter(adapter: GPUAdapter): boolean {
@@ -117,7 +116,10 @@ export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredD
       throw new Error("webgpu: refusing Dawn's Null backend: it reports every feature but computes nothing");
     }
     const adapter = await tryAdapter(backend, timeoutMs);
-    if (!adapter) { tried.push(backend); continue; }
+    if (!adapter) {
+      tried.push(backend);
+      continue;
+    }
     if (isNullAdapter(adapter)) {
       throw new Error(`webgpu: refusing adapter '${adapter.info.device}': Dawn's Null backend computes nothing`);
     }
@@ -140,16 +142,14 @@ function describe(adapter: GPUAdapter, device: GPUDevice, backend: DawnBackend |
     if (typeof value === 'number') limits[name] = value;
   }
   const name = info.device || info.vendor || 'unknown';
-  const dawnBackend = backend !== 'default' ? backend
-    : process.platform === 'darwin' ? 'metal' : process.platform === 'win32' ? 'd3d12' : 'vulkan';
+  const dawnBackend = backend !== 'default' ? backend : process.platform === 'darwin' ? 'metal' : process.platform === 'win32' ? 'd3d12' : 'vulkan';
   return {
     name,
     description: info.description,
     vendor: info.vendor,
     architecture: info.architecture,
     dawnBackend,
-    isCpu: SOFTWARE_ADAPTER.test(`${info.device} ${info.description}`) ||
-      (info as unknown as { type?: string }).type === 'cpu',
+    isCpu: SOFTWARE_ADAPTER.test(`${info.device} ${info.description}`) || (info as unknown as { type?: string }).type === 'cpu',
     features: [...adapter.features].map(String).sort(),
     limits,
   };

@@ -41,9 +41,11 @@ export class ErrorTracker {
 
   /** Records the outcome of an error scope that was pushed around work for `op`/`kernel`. */
   watch(scope: Promise<GPUError | null>, op: string, kernel: string): void {
-    this.pending.push(scope.then((error) => {
-      if (error) this.fail(`${error.constructor.name}: ${error.message}`, op, kernel);
-    }));
+    this.pending.push(
+      scope.then((error) => {
+        if (error) this.fail(`${error.constructor.name}: ${error.message}`, op, kernel);
+      }),
+    );
   }
 
   /**

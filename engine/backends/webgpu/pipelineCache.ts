@@ -20,7 +20,10 @@ export class PipelineCache {
   private readonly kernels = new Map<string, Kernel>();
   private readonly modules = new Map<string, GPUShaderModule>();
 
-  constructor(private readonly device: GPUDevice, private readonly errors: ErrorTracker) {}
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly errors: ErrorTracker,
+  ) {}
 
   get size(): number {
     return this.kernels.size;

@@ -11,8 +11,7 @@ export const MAX_RANK = 8;
  *
  *   shape [2, 3, 4], strides [[12, 4, 1], [0, 0, 1]] → shape [6, 4], strides [[4, 1], [0, 1]]
  */
-export function mergeDims(shape: readonly number[], strides: readonly (readonly number[])[]):
-  { shape: number[]; strides: number[][] } {
+export function mergeDims(shape: readonly number[], strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
   const outShape: number[] = [];
   const outStrides: number[][] = strides.map(() => []);
   for (let d = 0; d < shape.length; d++) {
@@ -21,7 +20,9 @@ export function mergeDims(shape: readonly number[], strides: readonly (readonly 
     const mergeable = last >= 0 && strides.every((s, k) => outStrides[k][last] === s[d] * shape[d]);
     if (mergeable) {
       outShape[last] *= shape[d];
-      strides.forEach((s, k) => { outStrides[k][last] = s[d]; });
+      strides.forEach((s, k) => {
+        outStrides[k][last] = s[d];
+      });
     } else {
       outShape.push(shape[d]);
       strides.forEach((s, k) => outStrides[k].push(s[d]));
@@ -36,10 +37,14 @@ export function mergeDims(shape: readonly number[], strides: readonly (readonly 
  */
 export function stridedParams(op: string, shape: readonly number[], views: readonly View[]): Params {
   const size = shape.reduce((a, b) => a * b, 1);
-  const merged = mergeDims(shape, views.map((v) => v.strides));
+  const merged = mergeDims(
+    shape,
+    views.map((v) => v.strides),
+  );
   if (merged.shape.length > MAX_RANK) {
-    throw new Error(`webgpu: ${op}: rank ${merged.shape.length} (after merging contiguous dimensions) ` +
-      `exceeds the WebGPU backend's maximum of ${MAX_RANK}`);
+    throw new Error(
+      `webgpu: ${op}: rank ${merged.shape.length} (after merging contiguous dimensions) ` + `exceeds the WebGPU backend's maximum of ${MAX_RANK}`,
+    );
   }
   const p = new Params(40).set(0, size).set(1, merged.shape.length);
   views.forEach((v, k) => p.set(2 + k, v.offset));
@@ -78,10 +83,19 @@ export interface Walk {
 /** Invocations per workgroup along x in `grid` mode (GX in shaders/strided.wgsl). */
 const GRID_X = 64;
 
-export function planWalk(op: string, shape: readonly number[], views: readonly View[], maxPerDim: number,
-  grid1D: (n: number, per?: number) => [number, number], allowFlat = true): Walk {
+export function planWalk(
+  op: string,
+  shape: readonly number[],
+  views: readonly View[],
+  maxPerDim: number,
+  grid1D: (n: number, per?: number) => [number, number],
+  allowFlat = true,
+): Walk {
   const size = shape.reduce((a, b) => a * b, 1);
-  const merged = mergeDims(shape, views.map((v) => v.strides));
+  const merged = mergeDims(
+    shape,
+    views.map((v) => v.strides),
+  );
   const rank = merged.shape.length;
   const scalar = merged.strides.map((s) => s.every((x) => x === 0));
   const contiguous = merged.strides.map((s) => rank === 0 || (rank === 1 && s[0] === 1));

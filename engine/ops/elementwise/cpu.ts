@@ -57,17 +57,27 @@ type FlatLoop = (a: TypedArray, ia: number, aStep: number, b: TypedArray, ib: nu
 
 /** out[i] = a[ia + i·aStep] ∘ b[ib + i·bStep] for the arithmetic ops (steps 0 or 1). */
 const FLAT_LOOPS: Partial<Record<BinaryOp, FlatLoop>> = {
-  add: (a, ia, as, b, ib, bs, out, n) => { for (let i = 0; i < n; i++, ia += as, ib += bs) out[i] = a[ia]! + b[ib]!; },
-  sub: (a, ia, as, b, ib, bs, out, n) => { for (let i = 0; i < n; i++, ia += as, ib += bs) out[i] = a[ia]! - b[ib]!; },
-  mul: (a, ia, as, b, ib, bs, out, n) => { for (let i = 0; i < n; i++, ia += as, ib += bs) out[i] = a[ia]! * b[ib]!; },
-  div: (a, ia, as, b, ib, bs, out, n) => { for (let i = 0; i < n; i++, ia += as, ib += bs) out[i] = a[ia]! / b[ib]!; },
+  add: (a, ia, as, b, ib, bs, out, n) => {
+    for (let i = 0; i < n; i++, ia += as, ib += bs) out[i] = a[ia]! + b[ib]!;
+  },
+  sub: (a, ia, as, b, ib, bs, out, n) => {
+    for (let i = 0; i < n; i++, ia += as, ib += bs) out[i] = a[ia]! - b[ib]!;
+  },
+  mul: (a, ia, as, b, ib, bs, out, n) => {
+    for (let i = 0; i < n; i++, ia += as, ib += bs) out[i] = a[ia]! * b[ib]!;
+  },
+  div: (a, ia, as, b, ib, bs, out, n) => {
+    for (let i = 0; i < n; i++, ia += as, ib += bs) out[i] = a[ia]! / b[ib]!;
+  },
 };
 
 export function whereKernel(shape: readonly number[], c: TypedArray, cv: View, a: TypedArray, av: View, b: TypedArray, bv: View, out: TypedArray): void {
   const w = new RowWalker(shape, [cv, av, bv]);
   const [sc, sa, sb] = w.steps as [number, number, number];
   for (let r = 0, i = 0; r < w.rows; r++, w.next()) {
-    let ic = w.offsets[0]!, ia = w.offsets[1]!, ib = w.offsets[2]!;
+    let ic = w.offsets[0]!,
+      ia = w.offsets[1]!,
+      ib = w.offsets[2]!;
     for (let j = 0; j < w.len; j++, ic += sc, ia += sa, ib += sb) out[i++] = c[ic] ? a[ia]! : b[ib]!;
   }
 }

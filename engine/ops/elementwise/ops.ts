@@ -68,10 +68,37 @@ export interface BinaryOpSpec {
 }
 
 export const binaryOps: Record<ArithmeticOp, BinaryOpSpec & { grad: Rule }> & Record<ComparisonOp, BinaryOpSpec> = {
-  add: { cpu: (a, b) => a + b, integer: true, grad: binaryRule((g) => g, (g) => g) },
-  sub: { cpu: (a, b) => a - b, integer: true, grad: binaryRule((g) => g, (g) => g.neg()) },
-  mul: { cpu: (a, b) => a * b, integer: true, grad: binaryRule((g, _a, b) => g.mul(b), (g, a) => g.mul(a)) },
-  div: { cpu: (a, b) => a / b, grad: binaryRule((g, _a, b) => g.div(b), (g, a, b) => g.mul(a).div(b.mul(b)).neg()) },
+  add: {
+    cpu: (a, b) => a + b,
+    integer: true,
+    grad: binaryRule(
+      (g) => g,
+      (g) => g,
+    ),
+  },
+  sub: {
+    cpu: (a, b) => a - b,
+    integer: true,
+    grad: binaryRule(
+      (g) => g,
+      (g) => g.neg(),
+    ),
+  },
+  mul: {
+    cpu: (a, b) => a * b,
+    integer: true,
+    grad: binaryRule(
+      (g, _a, b) => g.mul(b),
+      (g, a) => g.mul(a),
+    ),
+  },
+  div: {
+    cpu: (a, b) => a / b,
+    grad: binaryRule(
+      (g, _a, b) => g.div(b),
+      (g, a, b) => g.mul(a).div(b.mul(b)).neg(),
+    ),
+  },
   // As PyTorch: no gradient to the base where the exponent is 0, none to the exponent where the
   // base is 0 and the exponent is non-negative (0^b is flat there); elsewhere the usual formulas.
   pow: {
@@ -219,8 +246,15 @@ export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Ten
   checkSameBackend('where', ta, tb);
   checkSameDtype('where', ta, tb);
   const shape = broadcastShapes('where', broadcastShapes('where', cond.shape, ta.shape), tb.shape);
-  const storage = ta.backend.where(shape, cond.storage('where'), contiguousView(cond.shape, shape),
-    ta.storage('where'), contiguousView(ta.shape, shape), tb.storage('where'), contiguousView(tb.shape, shape));
+  const storage = ta.backend.where(
+    shape,
+    cond.storage('where'),
+    contiguousView(cond.shape, shape),
+    ta.storage('where'),
+    contiguousView(ta.shape, shape),
+    tb.storage('where'),
+    contiguousView(tb.shape, shape),
+  );
   return record('where', [cond, ta, tb], new Tensor(storage, shape));
 }
 
@@ -255,9 +289,23 @@ declare module '../../tensor.ts' {
   }
 }
 
-for (const op of UNARY_OPS) Tensor.prototype[op] = function (this: Tensor) { return unary(op, this); };
-for (const op of BINARY_OPS) Tensor.prototype[op] = function (this: Tensor, other: Tensor | number) { return binary(op, this, other); };
-Tensor.prototype.silu = function (this: Tensor) { return silu(this); };
-Tensor.prototype.square = function (this: Tensor) { return this.mul(this); };
-Tensor.prototype.maskedFill = function (this: Tensor, mask: Tensor, value: number) { return maskedFill(this, mask, value); };
-Tensor.prototype.cast = function (this: Tensor, dtype: DType) { return cast(this, dtype); };
+for (const op of UNARY_OPS)
+  Tensor.prototype[op] = function (this: Tensor) {
+    return unary(op, this);
+  };
+for (const op of BINARY_OPS)
+  Tensor.prototype[op] = function (this: Tensor, other: Tensor | number) {
+    return binary(op, this, other);
+  };
+Tensor.prototype.silu = function (this: Tensor) {
+  return silu(this);
+};
+Tensor.prototype.square = function (this: Tensor) {
+  return this.mul(this);
+};
+Tensor.prototype.maskedFill = function (this: Tensor, mask: Tensor, value: number) {
+  return maskedFill(this, mask, value);
+};
+Tensor.prototype.cast = function (this: Tensor, dtype: DType) {
+  return cast(this, dtype);
+};

@@ -24,7 +24,7 @@ export function cpuFusedKernels(make: Make): FusedKernels {
         let m = -Infinity;
         for (let c = 0; c < cols; c++) m = Math.max(m, X[o + c]!);
         let s = 0;
-        for (let c = 0; c < cols; c++) s += (Y[o + c] = Math.exp(X[o + c]! - m));
+        for (let c = 0; c < cols; c++) s += Y[o + c] = Math.exp(X[o + c]! - m);
         for (let c = 0; c < cols; c++) Y[o + c] = Y[o + c]! / s;
       }
       return out;
@@ -199,7 +199,7 @@ export function cpuFusedKernels(make: Make): FusedKernels {
               m = Math.max(m, score);
             }
             let sum = 0;
-            for (let t = 0; t < keys; t++) sum += (p[t] = Math.exp(p[t]! - m));
+            for (let t = 0; t < keys; t++) sum += p[t] = Math.exp(p[t]! - m);
             lse.data[(b * heads + h) * seq + s] = m + Math.log(sum);
             // Σ_t p_t·v_t, one contiguous row of v at a time (keys of probability 0 add nothing).
             acc.fill(0);

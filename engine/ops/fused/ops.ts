@@ -92,8 +92,15 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
 function rmsNormRule(g: Tensor, { inputs: [x, w, inv] }: GraphNode): Array<Tensor | null> {
   const cols = x!.shape[x!.rank - 1]!;
   const k = x!.backend.fused!;
-  const { dx, dw } = k.rmsNormBackward(x!.storage('rmsNorm backward'), w!.storage('rmsNorm backward'),
-    inv!.storage('rmsNorm backward'), g.storage('rmsNorm backward'), x!.size / cols, cols, w!.requiresGrad);
+  const { dx, dw } = k.rmsNormBackward(
+    x!.storage('rmsNorm backward'),
+    w!.storage('rmsNorm backward'),
+    inv!.storage('rmsNorm backward'),
+    g.storage('rmsNorm backward'),
+    x!.size / cols,
+    cols,
+    w!.requiresGrad,
+  );
   return [x!.requiresGrad ? wrap(dx, x!.shape) : null, dw ? wrap(dw, w!.shape) : null, null];
 }
 
@@ -115,9 +122,20 @@ export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
   const [batch, heads, seq, dim] = x.shape as [number, number, number, number];
   const tableShape = [batch, 1, seq, dim];
   const k = kernelsFor(x, cos, sin);
-  if (k === null || x.rank !== 4 || dim % 2 !== 0 || !sameShape(cos.shape, tableShape) || !sameShape(sin.shape, tableShape) ||
-    cos.requiresGrad || sin.requiresGrad || cos.dtype !== x.dtype || sin.dtype !== x.dtype || x.size === 0 ||
-    cos.backend !== x.backend || sin.backend !== x.backend) {
+  if (
+    k === null ||
+    x.rank !== 4 ||
+    dim % 2 !== 0 ||
+    !sameShape(cos.shape, tableShape) ||
+    !sameShape(sin.shape, tableShape) ||
+    cos.requiresGrad ||
+    sin.requiresGrad ||
+    cos.dtype !== x.dtype ||
+    sin.dtype !== x.dtype ||
+    x.size === 0 ||
+    cos.backend !== x.backend ||
+    sin.backend !== x.backend
+  ) {
     return applyRotaryComposite(x, cos, sin);
   }
   const y = k.rotary(x.storage('applyRotary'), cos.storage('applyRotary'), sin.storage('applyRotary'), batch, heads, seq, dim, false);
@@ -126,8 +144,16 @@ export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
 
 function rotaryRule(g: Tensor, { inputs: [x, cos, sin] }: GraphNode): Array<Tensor | null> {
   const [batch, heads, seq, dim] = x!.shape as [number, number, number, number];
-  const dx = x!.backend.fused!.rotary(g.storage('applyRotary backward'), cos!.storage('applyRotary backward'),
-    sin!.storage('applyRotary backward'), batch, heads, seq, dim, true);
+  const dx = x!.backend.fused!.rotary(
+    g.storage('applyRotary backward'),
+    cos!.storage('applyRotary backward'),
+    sin!.storage('applyRotary backward'),
+    batch,
+    heads,
+    seq,
+    dim,
+    true,
+  );
   return [wrap(dx, x!.shape), null, null];
 }
 
@@ -173,9 +199,15 @@ export function crossEntropyRows(logits: Tensor, targets: Tensor, ignoreIndex: n
 
 function crossEntropyRule(g: Tensor, { inputs: [logits, targets, lse], attrs: { ignoreIndex } }: GraphNode): Array<Tensor | null> {
   const [rows, cols] = logits!.shape as [number, number];
-  const dx = logits!.backend.fused!.crossEntropyBackward(logits!.storage('crossEntropy backward'),
-    targets!.storage('crossEntropy backward'), lse!.storage('crossEntropy backward'), g.storage('crossEntropy backward'),
-    rows, cols, ignoreIndex);
+  const dx = logits!.backend.fused!.crossEntropyBackward(
+    logits!.storage('crossEntropy backward'),
+    targets!.storage('crossEntropy backward'),
+    lse!.storage('crossEntropy backward'),
+    g.storage('crossEntropy backward'),
+    rows,
+    cols,
+    ignoreIndex,
+  );
   return [wrap(dx, logits!.shape), null, null];
 }
 
@@ -195,7 +227,10 @@ export function attentionComposite(q: Tensor, k: Tensor, v: Tensor, allowed: Ten
   const group = heads / kvHeads;
   const keys = k.shape[2]!;
   const grouped = q.reshape([batch, kvHeads, group * seq, headDim]);
-  const scores = grouped.matmul(k, { transB: true }).mul(1 / Math.sqrt(headDim)).reshape([batch, kvHeads, group, seq, keys]);
+  const scores = grouped
+    .matmul(k, { transB: true })
+    .mul(1 / Math.sqrt(headDim))
+    .reshape([batch, kvHeads, group, seq, keys]);
   const mask = allowed.reshape([batch, 1, 1, seq, keys]);
   const weights = softmaxLastAxis(where(mask, scores, MASKED_SCORE)).reshape([batch, kvHeads, group * seq, keys]);
   return weights.matmul(v).reshape([batch, heads, seq, headDim]);
@@ -209,25 +244,38 @@ export function attentionComposite(q: Tensor, k: Tensor, v: Tensor, allowed: Ten
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, allowed: Tensor): Tensor {
   if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4) {
-    throw new ShapeError(`scaledDotProductAttention: expected q [B, H, S, D] and k, v [B, Hkv, T, D], got ${formatShape(q.shape)}, ${formatShape(k.shape)}, ${formatShape(v.shape)}`);
+    throw new ShapeError(
+      `scaledDotProductAttention: expected q [B, H, S, D] and k, v [B, Hkv, T, D], got ${formatShape(q.shape)}, ${formatShape(k.shape)}, ${formatShape(v.shape)}`,
+    );
   }
   const [batch, heads, seq, dim] = q.shape as [number, number, number, number];
   const [kb, kvHeads, keys, kd] = k.shape as [number, number, number, number];
   if (kb !== batch || kd !== dim || !sameShape(k.shape, v.shape) || kvHeads === 0 || heads % kvHeads !== 0) {
-    throw new ShapeError(`scaledDotProductAttention: expected q [B, H, S, D] and k, v [B, Hkv, T, D] with H a multiple of Hkv, got ${formatShape(q.shape)}, ${formatShape(k.shape)}, ${formatShape(v.shape)}`);
+    throw new ShapeError(
+      `scaledDotProductAttention: expected q [B, H, S, D] and k, v [B, Hkv, T, D] with H a multiple of Hkv, got ${formatShape(q.shape)}, ${formatShape(k.shape)}, ${formatShape(v.shape)}`,
+    );
   }
   if (allowed.dtype !== 'bool' || allowed.size !== batch * seq * keys) {
-    throw new ShapeError(`scaledDotProductAttention: expected a bool mask of [B, 1, 1, S, T] = [${batch}, 1, 1, ${seq}, ${keys}], got ${allowed.dtype} ${formatShape(allowed.shape)}`);
+    throw new ShapeError(
+      `scaledDotProductAttention: expected a bool mask of [B, 1, 1, S, T] = [${batch}, 1, 1, ${seq}, ${keys}], got ${allowed.dtype} ${formatShape(allowed.shape)}`,
+    );
   }
   const kernels = kernelsFor(q, k, v);
-  if (kernels === null || q.size === 0 || keys === 0 || k.dtype !== q.dtype || v.dtype !== q.dtype ||
-    k.backend !== q.backend || v.backend !== q.backend || allowed.backend !== q.backend) {
+  if (
+    kernels === null ||
+    q.size === 0 ||
+    keys === 0 ||
+    k.dtype !== q.dtype ||
+    v.dtype !== q.dtype ||
+    k.backend !== q.backend ||
+    v.backend !== q.backend ||
+    allowed.backend !== q.backend
+  ) {
     return attentionComposite(q, k, v, allowed);
   }
   const spec: AttentionSpec = { batch, heads, kvHeads, seq, keys, dim, scale: 1 / Math.sqrt(dim) };
   if (!kernels.supportsAttention(spec)) return attentionComposite(q, k, v, allowed);
-  const { out, lse } = kernels.attention(q.storage('attention'), k.storage('attention'), v.storage('attention'),
-    allowed.storage('attention'), spec);
+  const { out, lse } = kernels.attention(q.storage('attention'), k.storage('attention'), v.storage('attention'), allowed.storage('attention'), spec);
   return record('attention', [q, k, v, allowed, wrap(lse, [batch, heads, seq])], wrap(out, q.shape), { spec });
 }
 
@@ -235,8 +283,16 @@ function attentionRule(g: Tensor, node: GraphNode): Array<Tensor | null> {
   const [q, k, v, allowed, lse] = node.inputs;
   const spec: AttentionSpec = node.attrs.spec;
   const op = 'attention backward';
-  const r = q!.backend.fused!.attentionBackward(q!.storage(op), k!.storage(op), v!.storage(op), allowed!.storage(op),
-    node.output.storage(op), lse!.storage(op), g.storage(op), spec);
+  const r = q!.backend.fused!.attentionBackward(
+    q!.storage(op),
+    k!.storage(op),
+    v!.storage(op),
+    allowed!.storage(op),
+    node.output.storage(op),
+    lse!.storage(op),
+    g.storage(op),
+    spec,
+  );
   const dq = wrap(r.dq, q!.shape);
   const dk = wrap(r.dk, k!.shape);
   const dv = wrap(r.dv, v!.shape);

@@ -27,7 +27,14 @@ export function gatherKernel(x: TypedArray, shape: readonly number[], axis: numb
   }
 }
 
-export function scatterAddKernel(out: TypedArray, shape: readonly number[], axis: number, index: TypedArray, src: TypedArray, indexShape: readonly number[]): void {
+export function scatterAddKernel(
+  out: TypedArray,
+  shape: readonly number[],
+  axis: number,
+  index: TypedArray,
+  src: TypedArray,
+  indexShape: readonly number[],
+): void {
   const { base, axisStride } = slotOffsets(indexShape, shape, axis);
   for (let i = 0; i < index.length; i++) {
     const v = index[i]!;

@@ -16,10 +16,15 @@ function checkIndex(op: string, x: Tensor, axis: number, index: Tensor): number 
   checkSameBackend(op, x, index);
   if (index.dtype !== 'int32') throw new TypeError(`${op}: Expected dtype int32 for index, got ${index.dtype}`);
   const a = normalizeAxis(op, axis, x.rank);
-  if (index.rank !== x.rank) throw new ShapeError(`${op}: Index tensor must have the same number of dimensions as input tensor (index ${formatShape(index.shape)}, input ${formatShape(x.shape)})`);
+  if (index.rank !== x.rank)
+    throw new ShapeError(
+      `${op}: Index tensor must have the same number of dimensions as input tensor (index ${formatShape(index.shape)}, input ${formatShape(x.shape)})`,
+    );
   index.shape.forEach((d, i) => {
     if (i !== a && d > x.shape[i]!) {
-      throw new ShapeError(`${op}: Size does not match at dimension ${i} expected index ${formatShape(index.shape)} to be smaller than self ${formatShape(x.shape)} apart from dimension ${a}`);
+      throw new ShapeError(
+        `${op}: Size does not match at dimension ${i} expected index ${formatShape(index.shape)} to be smaller than self ${formatShape(x.shape)} apart from dimension ${a}`,
+      );
     }
   });
   return a;
@@ -99,7 +104,15 @@ declare module '../../tensor.ts' {
   }
 }
 
-Tensor.prototype.gather = function (this: Tensor, axis: number, index: Tensor) { return gather(this, axis, index); };
-Tensor.prototype.scatterAdd = function (this: Tensor, axis: number, index: Tensor, src: Tensor) { return scatterAdd(this, axis, index, src); };
-Tensor.prototype.scatter = function (this: Tensor, axis: number, index: Tensor, src: Tensor) { return scatter(this, axis, index, src); };
-Tensor.prototype.indexSelect = function (this: Tensor, axis: number, index: Tensor) { return indexSelect(this, axis, index); };
+Tensor.prototype.gather = function (this: Tensor, axis: number, index: Tensor) {
+  return gather(this, axis, index);
+};
+Tensor.prototype.scatterAdd = function (this: Tensor, axis: number, index: Tensor, src: Tensor) {
+  return scatterAdd(this, axis, index, src);
+};
+Tensor.prototype.scatter = function (this: Tensor, axis: number, index: Tensor, src: Tensor) {
+  return scatter(this, axis, index, src);
+};
+Tensor.prototype.indexSelect = function (this: Tensor, axis: number, index: Tensor) {
+  return indexSelect(this, axis, index);
+};

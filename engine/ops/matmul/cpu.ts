@@ -30,8 +30,10 @@ const R = 4;
 export function matmulKernel(a: TypedArray, b: TypedArray, spec: MatmulSpec, out: TypedArray): void {
   const { batch, m, n, k, transA, transB } = spec;
   // Strides of op(A) [m, k] and op(B) [k, n] in their storage.
-  const aRow = transA ? 1 : k, aCol = transA ? m : 1;
-  const bRow = transB ? 1 : n, bCol = transB ? k : 1;
+  const aRow = transA ? 1 : k,
+    aCol = transA ? m : 1;
+  const bRow = transB ? 1 : n,
+    bCol = transB ? k : 1;
   const packedA = new Float64Array(KC * R);
   const packedB = new Float64Array(KC * NC);
   const acc = new Float64Array(m * n);
@@ -64,8 +66,7 @@ export function matmulKernel(a: TypedArray, b: TypedArray, spec: MatmulSpec, out
  * c·cStride) into `dst` as panels of R columns: panel q holds columns qR..qR+3 as [p][R], from
  * dst[q·R·kc]. Missing columns of the last panel are zeros.
  */
-function packPanels(src: TypedArray, base: number, pStride: number, cStride: number, kc: number, cols: number,
-  dst: Float64Array): void {
+function packPanels(src: TypedArray, base: number, pStride: number, cStride: number, kc: number, cols: number, dst: Float64Array): void {
   for (let c0 = 0; c0 < cols; c0 += R) {
     const panel = c0 * kc;
     const width = Math.min(R, cols - c0);
@@ -84,28 +85,69 @@ function packPanels(src: TypedArray, base: number, pStride: number, cStride: num
  * acc[c + r·n + j] += Σ_p A[aOff + p·R + r] · B[bOff + p·R + j] for the valid rows r < rows and
  * columns j < cols of a 4×4 block: both panels are read front to back.
  */
-function microKernel(A: Float64Array, B: Float64Array, bOff: number, kc: number, acc: Float64Array, c: number,
-  n: number, rows: number, cols: number): void {
-  let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
-  let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-  let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
-  let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+function microKernel(A: Float64Array, B: Float64Array, bOff: number, kc: number, acc: Float64Array, c: number, n: number, rows: number, cols: number): void {
+  let c00 = 0,
+    c01 = 0,
+    c02 = 0,
+    c03 = 0;
+  let c10 = 0,
+    c11 = 0,
+    c12 = 0,
+    c13 = 0;
+  let c20 = 0,
+    c21 = 0,
+    c22 = 0,
+    c23 = 0;
+  let c30 = 0,
+    c31 = 0,
+    c32 = 0,
+    c33 = 0;
   for (let p = 0, ap = 0, bp = bOff; p < kc; p++, ap += R, bp += R) {
-    const a0 = A[ap]!, a1 = A[ap + 1]!, a2 = A[ap + 2]!, a3 = A[ap + 3]!;
-    const b0 = B[bp]!, b1 = B[bp + 1]!, b2 = B[bp + 2]!, b3 = B[bp + 3]!;
-    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
-    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
-    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
-    c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+    const a0 = A[ap]!,
+      a1 = A[ap + 1]!,
+      a2 = A[ap + 2]!,
+      a3 = A[ap + 3]!;
+    const b0 = B[bp]!,
+      b1 = B[bp + 1]!,
+      b2 = B[bp + 2]!,
+      b3 = B[bp + 3]!;
+    c00 += a0 * b0;
+    c01 += a0 * b1;
+    c02 += a0 * b2;
+    c03 += a0 * b3;
+    c10 += a1 * b0;
+    c11 += a1 * b1;
+    c12 += a1 * b2;
+    c13 += a1 * b3;
+    c20 += a2 * b0;
+    c21 += a2 * b1;
+    c22 += a2 * b2;
+    c23 += a2 * b3;
+    c30 += a3 * b0;
+    c31 += a3 * b1;
+    c32 += a3 * b2;
+    c33 += a3 * b3;
   }
   if (rows === R && cols === R) {
-    acc[c]! += c00; acc[c + 1]! += c01; acc[c + 2]! += c02; acc[c + 3]! += c03;
+    acc[c]! += c00;
+    acc[c + 1]! += c01;
+    acc[c + 2]! += c02;
+    acc[c + 3]! += c03;
     c += n;
-    acc[c]! += c10; acc[c + 1]! += c11; acc[c + 2]! += c12; acc[c + 3]! += c13;
+    acc[c]! += c10;
+    acc[c + 1]! += c11;
+    acc[c + 2]! += c12;
+    acc[c + 3]! += c13;
     c += n;
-    acc[c]! += c20; acc[c + 1]! += c21; acc[c + 2]! += c22; acc[c + 3]! += c23;
+    acc[c]! += c20;
+    acc[c + 1]! += c21;
+    acc[c + 2]! += c22;
+    acc[c + 3]! += c23;
     c += n;
-    acc[c]! += c30; acc[c + 1]! += c31; acc[c + 2]! += c32; acc[c + 3]! += c33;
+    acc[c]! += c30;
+    acc[c + 1]! += c31;
+    acc[c + 2]! += c32;
+    acc[c + 3]! += c33;
     return;
   }
   // An edge block: write only the rows and columns that exist.

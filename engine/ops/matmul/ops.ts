@@ -36,7 +36,9 @@ function matmulPrimitive(a: Tensor, b: Tensor, transA: boolean, transB: boolean)
   const [m, ka] = transA ? [a.shape[a.rank - 1]!, a.shape[a.rank - 2]!] : [a.shape[a.rank - 2]!, a.shape[a.rank - 1]!];
   const [kb, n] = transB ? [b.shape[b.rank - 1]!, b.shape[b.rank - 2]!] : [b.shape[b.rank - 2]!, b.shape[b.rank - 1]!];
   if (ka !== kb) {
-    throw new ShapeError(`matmul: mat1 and mat2 shapes cannot be multiplied (${m}x${ka} and ${kb}x${n}) (shapes ${formatShape(a.shape)}${transA ? 'ᵀ' : ''} and ${formatShape(b.shape)}${transB ? 'ᵀ' : ''})`);
+    throw new ShapeError(
+      `matmul: mat1 and mat2 shapes cannot be multiplied (${m}x${ka} and ${kb}x${n}) (shapes ${formatShape(a.shape)}${transA ? 'ᵀ' : ''} and ${formatShape(b.shape)}${transB ? 'ᵀ' : ''})`,
+    );
   }
   const batchA = a.shape.slice(0, -2);
   const batchB = b.shape.slice(0, -2);
@@ -47,12 +49,16 @@ function matmulPrimitive(a: Tensor, b: Tensor, transA: boolean, transB: boolean)
   }
   const batch = broadcastShapes('matmul', batchA, batchB);
   // An operand whose batch is broadcast along some axes but not all is materialised (rare).
-  const fit = (t: Tensor, own: readonly number[]): Tensor =>
-    numel(own) === 1 || sameShape(own, batch) ? t : t.expand([...batch, ...t.shape.slice(-2)]);
+  const fit = (t: Tensor, own: readonly number[]): Tensor => (numel(own) === 1 || sameShape(own, batch) ? t : t.expand([...batch, ...t.shape.slice(-2)]));
   const af = fit(a, batchA);
   const bf = fit(b, batchB);
   const storage = a.backend.matmul(af.storage('matmul'), bf.storage('matmul'), {
-    batch: numel(batch), m, n, k: ka, transA, transB,
+    batch: numel(batch),
+    m,
+    n,
+    k: ka,
+    transA,
+    transB,
     aBatchStride: numel(af.shape.slice(0, -2)) === 1 && numel(batch) > 1 ? 0 : m * ka,
     bBatchStride: numel(bf.shape.slice(0, -2)) === 1 && numel(batch) > 1 ? 0 : ka * n,
   });
@@ -86,4 +92,6 @@ declare module '../../tensor.ts' {
   }
 }
 
-Tensor.prototype.matmul = function (this: Tensor, b: Tensor, options?: MatmulOptions) { return matmul(this, b, options); };
+Tensor.prototype.matmul = function (this: Tensor, b: Tensor, options?: MatmulOptions) {
+  return matmul(this, b, options);
+};

@@ -52,12 +52,17 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 export function squeeze(x: Tensor, axis: number): Tensor {
   const a = normalizeAxis('squeeze', axis, x.rank);
   if (x.shape[a] !== 1) return x;
-  return reshape(x, x.shape.filter((_, i) => i !== a));
+  return reshape(
+    x,
+    x.shape.filter((_, i) => i !== a),
+  );
 }
 
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
   if (dims.length !== x.rank) {
-    throw new ShapeError(`permute: number of dimensions in the tensor input does not match the length of the desired ordering of dimensions i.e. input.dim() = ${x.rank} is not equal to len(dims) = ${dims.length}`);
+    throw new ShapeError(
+      `permute: number of dimensions in the tensor input does not match the length of the desired ordering of dimensions i.e. input.dim() = ${x.rank} is not equal to len(dims) = ${dims.length}`,
+    );
   }
   const perm = dims.map((d) => normalizeAxis('permute', d, x.rank));
   if (new Set(perm).size !== perm.length) throw new ShapeError(`permute: repeated dim in [${dims.join(', ')}]`);
@@ -78,14 +83,18 @@ export function transpose(x: Tensor, d0: number, d1: number): Tensor {
 /** Repeats size-1 axes (and adds leading axes) to reach `shape`; −1 keeps a size. */
 export function expand(x: Tensor, shapeArg: readonly number[]): Tensor {
   if (shapeArg.length < x.rank) {
-    throw new ShapeError(`expand: the number of sizes provided (${shapeArg.length}) must be greater or equal to the number of dimensions in the tensor (${x.rank})`);
+    throw new ShapeError(
+      `expand: the number of sizes provided (${shapeArg.length}) must be greater or equal to the number of dimensions in the tensor (${x.rank})`,
+    );
   }
   const lead = shapeArg.length - x.rank;
   const shape = shapeArg.map((d, i) => (d === -1 && i >= lead ? x.shape[i - lead]! : d));
   x.shape.forEach((d, i) => {
     const target = shape[i + lead]!;
     if (d !== target && d !== 1) {
-      throw new ShapeError(`expand: The expanded size of the tensor (${target}) must match the existing size (${d}) at non-singleton dimension ${i + lead}.  Target sizes: ${formatShape(shapeArg)}.  Tensor sizes: ${formatShape(x.shape)}`);
+      throw new ShapeError(
+        `expand: The expanded size of the tensor (${target}) must match the existing size (${d}) at non-singleton dimension ${i + lead}.  Target sizes: ${formatShape(shapeArg)}.  Tensor sizes: ${formatShape(x.shape)}`,
+      );
     }
   });
   if (sameShape(shape, x.shape)) return x;
@@ -119,7 +128,10 @@ export function split(x: Tensor, sizes: number | readonly number[], axis = 0): T
   } else {
     list = [...sizes];
     const sum = list.reduce((s, v) => s + v, 0);
-    if (sum !== total) throw new ShapeError(`split: split_with_sizes expects split_sizes to sum exactly to ${total} (input tensor's size at dimension ${a}), but got split_sizes=[${list.join(', ')}]`);
+    if (sum !== total)
+      throw new ShapeError(
+        `split: split_with_sizes expects split_sizes to sum exactly to ${total} (input tensor's size at dimension ${a}), but got split_sizes=[${list.join(', ')}]`,
+      );
   }
   let start = 0;
   return list.map((n) => {
@@ -154,7 +166,9 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
     checkSameDtype('concat', first, t);
     const mismatch = t.rank !== first.rank ? 0 : t.shape.findIndex((d, j) => j !== a && d !== first.shape[j]);
     if (t.rank !== first.rank || mismatch >= 0) {
-      throw new ShapeError(`concat: Sizes of tensors must match except in dimension ${a}. Expected ${formatShape(first.shape)} but got ${formatShape(t.shape)} for tensor number ${i} in the list`);
+      throw new ShapeError(
+        `concat: Sizes of tensors must match except in dimension ${a}. Expected ${formatShape(first.shape)} but got ${formatShape(t.shape)} for tensor number ${i} in the list`,
+      );
     }
   });
   if (tensors.length === 1) return first;
@@ -174,10 +188,16 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
   if (tensors.length === 0) throw new ShapeError('stack: expects a non-empty TensorList');
   const first = tensors[0]!;
   tensors.forEach((t, i) => {
-    if (!sameShape(t.shape, first.shape)) throw new ShapeError(`stack: expects each tensor to be equal size, but got ${formatShape(first.shape)} at entry 0 and ${formatShape(t.shape)} at entry ${i}`);
+    if (!sameShape(t.shape, first.shape))
+      throw new ShapeError(
+        `stack: expects each tensor to be equal size, but got ${formatShape(first.shape)} at entry 0 and ${formatShape(t.shape)} at entry ${i}`,
+      );
   });
   const a = normalizeAxis('stack', axis, first.rank + 1);
-  return concat(tensors.map((t) => unsqueeze(t, a)), a);
+  return concat(
+    tensors.map((t) => unsqueeze(t, a)),
+    a,
+  );
 }
 
 /** The gradient rules of the family's primitives (engine/gradients.ts gathers every family's). */
@@ -190,7 +210,7 @@ export const movementRules: Record<'reshape' | 'permute' | 'expand' | 'slice' | 
   },
   expand: (g, { inputs: [x] }) => [unbroadcast(g, x!.shape)],
   slice: (g, { inputs: [x], attrs: { axis, start } }) => [
-    g.pad(x!.shape.map((d, i) => (i === axis ? [start, d - start - g.shape[i]!] as const : [0, 0] as const))),
+    g.pad(x!.shape.map((d, i) => (i === axis ? ([start, d - start - g.shape[i]!] as const) : ([0, 0] as const)))),
   ],
   pad: (g, { inputs: [x], attrs: { pads } }) => {
     let out = g;
@@ -226,13 +246,33 @@ declare module '../../tensor.ts' {
   }
 }
 
-Tensor.prototype.reshape = function (this: Tensor, shape: readonly number[]) { return reshape(this, shape); };
-Tensor.prototype.flatten = function (this: Tensor) { return reshape(this, [this.size]); };
-Tensor.prototype.unsqueeze = function (this: Tensor, axis: number) { return unsqueeze(this, axis); };
-Tensor.prototype.squeeze = function (this: Tensor, axis: number) { return squeeze(this, axis); };
-Tensor.prototype.permute = function (this: Tensor, dims: readonly number[]) { return permute(this, dims); };
-Tensor.prototype.transpose = function (this: Tensor, d0: number, d1: number) { return transpose(this, d0, d1); };
-Tensor.prototype.expand = function (this: Tensor, shape: readonly number[]) { return expand(this, shape); };
-Tensor.prototype.slice = function (this: Tensor, axis: number, start: number, end?: number) { return slice(this, axis, start, end); };
-Tensor.prototype.split = function (this: Tensor, sizes: number | number[], axis = 0) { return split(this, sizes, axis); };
-Tensor.prototype.pad = function (this: Tensor, pads: ReadonlyArray<readonly [number, number]>, value = 0) { return pad(this, pads, value); };
+Tensor.prototype.reshape = function (this: Tensor, shape: readonly number[]) {
+  return reshape(this, shape);
+};
+Tensor.prototype.flatten = function (this: Tensor) {
+  return reshape(this, [this.size]);
+};
+Tensor.prototype.unsqueeze = function (this: Tensor, axis: number) {
+  return unsqueeze(this, axis);
+};
+Tensor.prototype.squeeze = function (this: Tensor, axis: number) {
+  return squeeze(this, axis);
+};
+Tensor.prototype.permute = function (this: Tensor, dims: readonly number[]) {
+  return permute(this, dims);
+};
+Tensor.prototype.transpose = function (this: Tensor, d0: number, d1: number) {
+  return transpose(this, d0, d1);
+};
+Tensor.prototype.expand = function (this: Tensor, shape: readonly number[]) {
+  return expand(this, shape);
+};
+Tensor.prototype.slice = function (this: Tensor, axis: number, start: number, end?: number) {
+  return slice(this, axis, start, end);
+};
+Tensor.prototype.split = function (this: Tensor, sizes: number | number[], axis = 0) {
+  return split(this, sizes, axis);
+};
+Tensor.prototype.pad = function (this: Tensor, pads: ReadonlyArray<readonly [number, number]>, value = 0) {
+  return pad(this, pads, value);
+};

@@ -39,7 +39,8 @@ export function max(x: Tensor, axes?: number | readonly number[], keepdim = fals
 }
 
 export function mean(x: Tensor, axes?: number | readonly number[], keepdim = false): Tensor {
-  if (!isFloat(x.dtype)) throw new TypeError(`mean: could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: ${x.dtype}`);
+  if (!isFloat(x.dtype))
+    throw new TypeError(`mean: could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: ${x.dtype}`);
   const count = normalizeAxes('mean', axes, x.rank).reduce((n, a) => n * x.shape[a]!, 1);
   return sum(x, axes, keepdim).div(count);
 }
@@ -115,8 +116,18 @@ declare module '../../tensor.ts' {
   }
 }
 
-Tensor.prototype.sum = function (this: Tensor, axes?: number | readonly number[], keepdim = false) { return sum(this, axes, keepdim); };
-Tensor.prototype.mean = function (this: Tensor, axes?: number | readonly number[], keepdim = false) { return mean(this, axes, keepdim); };
-Tensor.prototype.max = function (this: Tensor, axes?: number | readonly number[], keepdim = false) { return max(this, axes, keepdim); };
-Tensor.prototype.argmax = function (this: Tensor, axis: number, keepdim = false) { return argmax(this, axis, keepdim); };
-Tensor.prototype.logsumexp = function (this: Tensor, axes: number | readonly number[], keepdim = false) { return logsumexp(this, axes, keepdim); };
+Tensor.prototype.sum = function (this: Tensor, axes?: number | readonly number[], keepdim = false) {
+  return sum(this, axes, keepdim);
+};
+Tensor.prototype.mean = function (this: Tensor, axes?: number | readonly number[], keepdim = false) {
+  return mean(this, axes, keepdim);
+};
+Tensor.prototype.max = function (this: Tensor, axes?: number | readonly number[], keepdim = false) {
+  return max(this, axes, keepdim);
+};
+Tensor.prototype.argmax = function (this: Tensor, axis: number, keepdim = false) {
+  return argmax(this, axis, keepdim);
+};
+Tensor.prototype.logsumexp = function (this: Tensor, axes: number | readonly number[], keepdim = false) {
+  return logsumexp(this, axes, keepdim);
+};

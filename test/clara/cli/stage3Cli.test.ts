@@ -27,12 +27,62 @@ describe('clara e2e / compress / ask / eval', () => {
     const data = join(dir, 'data');
     expect(await main(['synth', '--out', data, '--entities', '12', '--candidates', '6', '--seed', '3'])).toBe(0);
     const stage1 = join(dir, 'stage1');
-    expect(await main(['pretrain', '--stage', '1', '--data', join(data, 'stage1.jsonl'), '--out', stage1, '--config', 'tiny',
-      '--doc-max-length', '32', '--compression-rate', '8', '--lora-r', '4', '--steps', '2', '--batch-size', '2', '--backend', 'cpu']), stderr()).toBe(0);
+    expect(
+      await main([
+        'pretrain',
+        '--stage',
+        '1',
+        '--data',
+        join(data, 'stage1.jsonl'),
+        '--out',
+        stage1,
+        '--config',
+        'tiny',
+        '--doc-max-length',
+        '32',
+        '--compression-rate',
+        '8',
+        '--lora-r',
+        '4',
+        '--steps',
+        '2',
+        '--batch-size',
+        '2',
+        '--backend',
+        'cpu',
+      ]),
+      stderr(),
+    ).toBe(0);
 
     const stage3 = join(dir, 'stage3');
-    expect(await main(['e2e', '--model', join(stage1, 'checkpoint'), '--data', join(data, 'stage3-train.jsonl'), '--out', stage3,
-      '--steps', '2', '--batch-size', '2', '--k', '2', '--candidates', '4', '--estimator', 'gumbel', '--generator-lr-scale', '0.2', '--freeze-query-reasoner', '1', '--backend', 'cpu']), stderr()).toBe(0);
+    expect(
+      await main([
+        'e2e',
+        '--model',
+        join(stage1, 'checkpoint'),
+        '--data',
+        join(data, 'stage3-train.jsonl'),
+        '--out',
+        stage3,
+        '--steps',
+        '2',
+        '--batch-size',
+        '2',
+        '--k',
+        '2',
+        '--candidates',
+        '4',
+        '--estimator',
+        'gumbel',
+        '--generator-lr-scale',
+        '0.2',
+        '--freeze-query-reasoner',
+        '1',
+        '--backend',
+        'cpu',
+      ]),
+      stderr(),
+    ).toBe(0);
     const model = ClaraModel.load(join(stage3, 'checkpoint'));
     const { config } = JSON.parse(readFileSync(join(stage3, 'checkpoint', 'trainer_state.json'), 'utf8'));
     expect(config.lrScales).toEqual({ decoder_adapter: 0.2 });
@@ -41,13 +91,33 @@ describe('clara e2e / compress / ask / eval', () => {
     expect(model.settings.stage).toBe(3);
 
     const index = join(dir, 'bank.safetensors');
-    expect(await main(['compress', '--model', join(stage3, 'checkpoint'), '--docs', join(data, 'documents.jsonl'), '--out', index, '--backend', 'cpu']), stderr()).toBe(0);
+    expect(
+      await main(['compress', '--model', join(stage3, 'checkpoint'), '--docs', join(data, 'documents.jsonl'), '--out', index, '--backend', 'cpu']),
+      stderr(),
+    ).toBe(0);
     const bank = readSafetensorsFile(index);
     expect(bank.info('vectors').shape).toEqual([12, model.nMem, model.backbone.config.hidden_size]);
     expect(JSON.parse(bank.metadata.documents!)).toHaveLength(12);
 
     logs.mockClear();
-    expect(await main(['ask', '--model', join(stage3, 'checkpoint'), '--index', index, '--k', '3', '--max-new-tokens', '4', '--json', '--backend', 'cpu', 'Where was somebody born?']), stderr()).toBe(0);
+    expect(
+      await main([
+        'ask',
+        '--model',
+        join(stage3, 'checkpoint'),
+        '--index',
+        index,
+        '--k',
+        '3',
+        '--max-new-tokens',
+        '4',
+        '--json',
+        '--backend',
+        'cpu',
+        'Where was somebody born?',
+      ]),
+      stderr(),
+    ).toBe(0);
     const asked = JSON.parse(stdout().trim().split('\n').pop()!);
     expect(asked.documents).toHaveLength(3);
     const scores = asked.documents.map((d: { score: number }) => d.score);
@@ -55,7 +125,23 @@ describe('clara e2e / compress / ask / eval', () => {
     expect(typeof asked.answer).toBe('string');
 
     logs.mockClear();
-    expect(await main(['eval', '--model', join(stage3, 'checkpoint'), '--data', join(data, 'stage3-heldout.jsonl'), '--limit', '3', '--k', '1', '--json', '--backend', 'cpu']), stderr()).toBe(0);
+    expect(
+      await main([
+        'eval',
+        '--model',
+        join(stage3, 'checkpoint'),
+        '--data',
+        join(data, 'stage3-heldout.jsonl'),
+        '--limit',
+        '3',
+        '--k',
+        '1',
+        '--json',
+        '--backend',
+        'cpu',
+      ]),
+      stderr(),
+    ).toBe(0);
     const report = JSON.parse(stdout().trim().split('\n').pop()!);
     expect(Object.keys(report).sort()).toEqual(['acc', 'count', 'em', 'f1', 'recall']);
     expect(Object.keys(report.recall).sort()).toEqual(['1', '3', '5']);
@@ -81,7 +167,14 @@ describe('clara demo --quick', () => {
     const out = join(tempDir('demo'), 'run');
     try {
       expect(await main(['demo', '--quick', '--json', '--out', out, '--estimator', 'straight-through'])).toBe(0);
-      const last = JSON.parse(logs.mock.calls.map((c) => c.join(' ')).join('\n').trim().split('\n').pop()!);
+      const last = JSON.parse(
+        logs.mock.calls
+          .map((c) => c.join(' '))
+          .join('\n')
+          .trim()
+          .split('\n')
+          .pop()!,
+      );
       for (const which of ['before', 'after', 'random', 'bm25']) expect(Object.keys(last.recall[which]).sort()).toEqual(['1', '3', '5']);
       for (const split of ['trained', 'heldOut']) {
         for (const docs of ['withDocs', 'noDocs', 'goldDoc']) expect(Object.keys(last.answers[split][docs]).sort()).toEqual(['em', 'f1']);
@@ -95,7 +188,8 @@ describe('clara demo --quick', () => {
       expect(last.memory.documentSpecificShare).toBeLessThanOrEqual(1);
       expect(['webgpu', 'cpu']).toContain(last.backend);
       expect(last.seconds).toBeGreaterThan(0);
-      for (const file of ['metrics.json', 'curves.svg', 'results.txt', 'stage1/metrics.jsonl', 'stage3/metrics.jsonl']) expect(existsSync(join(out, file)), file).toBe(true);
+      for (const file of ['metrics.json', 'curves.svg', 'results.txt', 'stage1/metrics.jsonl', 'stage3/metrics.jsonl'])
+        expect(existsSync(join(out, file)), file).toBe(true);
       expect(readFileSync(join(out, 'curves.svg'), 'utf8')).toMatch(/^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     } finally {
       vi.restoreAllMocks();

@@ -53,9 +53,7 @@ describe('stage 1 loader', () => {
 
   it('names file, line and field of a bad row', () => {
     const path = writeTemp('data.jsonl', [goodQa, goodQa, { ...goodQa, question: ['only one'] }]);
-    expect(() => loadStage1File(path)).toThrow(
-      `${path}:3: field "question" must be a list of strings of the same length as "answers"`,
-    );
+    expect(() => loadStage1File(path)).toThrow(`${path}:3: field "question" must be a list of strings of the same length as "answers"`);
     try {
       loadStage1File(path);
     } catch (error) {

@@ -4,8 +4,15 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cpuBackend, Generator, setDefaultBackend } from '../../../engine/index.ts';
 import {
-  bf16ToFloat32Array, f16ToFloat32Array, float32ToBf16Array, float32ToF16Array, hostToSafetensors, INDEX_FILE,
-  readSafetensorsFile, writeSafetensorsFile, type TensorToWrite,
+  bf16ToFloat32Array,
+  f16ToFloat32Array,
+  float32ToBf16Array,
+  float32ToF16Array,
+  hostToSafetensors,
+  INDEX_FILE,
+  readSafetensorsFile,
+  writeSafetensorsFile,
+  type TensorToWrite,
 } from '../../../engine/io/index.ts';
 import { loadAdapter, loadConfigFromDir, loadModel, saveAdapter, saveModel } from '../../../clara/model/checkpoint.ts';
 import type { MistralForCausalLM } from '../../../clara/model/mistral.ts';
@@ -102,7 +109,10 @@ describe('model checkpoints (Hugging Face layout)', () => {
     await saveModel(loaded, again, { dtype, maxShardBytes: 8 * 1024 });
     const reloaded = loadModel(again);
     for (const name of file.names()) {
-      const shardedValues = await reloaded.namedParameters().find(([n]) => n === name)![1].toArray();
+      const shardedValues = await reloaded
+        .namedParameters()
+        .find(([n]) => n === name)![1]
+        .toArray();
       expect(narrow(shardedValues as Float32Array), name).toEqual(file.view(name));
     }
     expect(await logits(reloaded)).toEqual(await logits(loaded));

@@ -11,9 +11,14 @@ export { maxAbsDiff, mismatch, upload, type Tolerance } from '../../helpers/comp
 
 /** Shared by the model tests: the golden fixture of reference/record_mistral.py and random models (comparison: test/helpers/compare.ts). */
 
-export async function expectClose(actual: Tensor, expected: HostTensor | { shape: readonly number[]; data: ArrayLike<number> }, tol: Tolerance, what: string): Promise<void> {
+export async function expectClose(
+  actual: Tensor,
+  expected: HostTensor | { shape: readonly number[]; data: ArrayLike<number> },
+  tol: Tolerance,
+  what: string,
+): Promise<void> {
   expect(actual.shape, `${what}: shape`).toEqual([...expected.shape]);
-  expect(mismatch(await actual.toArray() as ArrayLike<number> as TypedArray, expected.data as ArrayLike<number>, tol), what).toBeNull();
+  expect(mismatch((await actual.toArray()) as ArrayLike<number> as TypedArray, expected.data as ArrayLike<number>, tol), what).toBeNull();
 }
 
 // ---- the golden fixture ---------------------------------------------------------------------

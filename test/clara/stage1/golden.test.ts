@@ -44,8 +44,8 @@ afterAll(() => {
   console.log(`stage-1 golden, largest |diff| per quantity: ${[...observed].map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
 });
 
-describe('stage-1 golden: the recorded rows are the library\'s layouts', () => {
-  it('the fixture\'s ids are the compact tokenizer\'s (V = 64, <MEM0..3> = 57…60 just before <AE>, <ENC>, <SEP>)', () => {
+describe("stage-1 golden: the recorded rows are the library's layouts", () => {
+  it("the fixture's ids are the compact tokenizer's (V = 64, <MEM0..3> = 57…60 just before <AE>, <ENC>, <SEP>)", () => {
     const tok = fixtureTokenizer(golden.nMem);
     expect(tok.vocabSize).toBe(golden.config.vocab_size);
     expect({ unk: tok.unkId, bos: tok.bosId, eos: tok.eosId, pad: tok.padId, ...tok.special }).toEqual(golden.special);
@@ -163,8 +163,16 @@ describe.each(backends.map((b) => [b.name, b] as const))('stage-1 golden on %s',
     const mem = new Set(golden.special.mem);
     for (let row = 0; row < golden.config.vocab_size; row++) {
       const slice = Array.from(values.slice(row * d, (row + 1) * d) as ArrayLike<number>);
-      if (mem.has(row)) expect(slice.some((v) => v !== 0), `memory row ${row} gets a gradient`).toBe(true);
-      else expect(slice.every((v) => v === 0), `row ${row} is masked out`).toBe(true);
+      if (mem.has(row))
+        expect(
+          slice.some((v) => v !== 0),
+          `memory row ${row} gets a gradient`,
+        ).toBe(true);
+      else
+        expect(
+          slice.every((v) => v === 0),
+          `row ${row} is masked out`,
+        ).toBe(true);
     }
     // Every other base weight (lm_head included) is frozen and received nothing.
     expect(golden.file.metadata['base_grads']).toBe('none');

@@ -21,7 +21,7 @@ export const observed = new Map<string, number>();
 
 export async function expectClose(actual: Tensor, expected: HostTensor, tol: Tolerance, what: string, group = what): Promise<void> {
   expect(actual.shape, `${what}: shape`).toEqual([...expected.shape]);
-  const values = await actual.toArray() as ArrayLike<number> as TypedArray;
+  const values = (await actual.toArray()) as ArrayLike<number> as TypedArray;
   observed.set(group, Math.max(observed.get(group) ?? 0, maxAbsDiff(values, expected.data as ArrayLike<number>)));
   expect(mismatch(values, expected.data as ArrayLike<number>, tol), what).toBeNull();
 }
@@ -30,7 +30,16 @@ export async function expectClose(actual: Tensor, expected: HostTensor, tol: Tol
 
 export const STAGE1_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/clara/stage1_tiny.safetensors');
 
-export interface Special { unk: number; bos: number; eos: number; pad: number; mem: number[]; ae: number; enc: number; sep: number }
+export interface Special {
+  unk: number;
+  bos: number;
+  eos: number;
+  pad: number;
+  mem: number[];
+  ae: number;
+  enc: number;
+  sep: number;
+}
 
 export interface Stage1Golden {
   file: SafetensorsFile;
@@ -93,7 +102,10 @@ export function loadStage1Golden(): Stage1Golden {
  * (the fixture's rows are built from ids, not text).
  */
 export function fixtureTokenizer(nMem: number): CompactTokenizer {
-  return new CompactTokenizer(Array.from({ length: 54 }, (_, i) => 1000 + i), { nMem });
+  return new CompactTokenizer(
+    Array.from({ length: 54 }, (_, i) => 1000 + i),
+    { nMem },
+  );
 }
 
 /**
@@ -102,15 +114,32 @@ export function fixtureTokenizer(nMem: number): CompactTokenizer {
  * the library's layout code (buildEncoderBatch, …) run on the fixture's token ids.
  */
 export function idTokenizer(base: Tokenizer): Tokenizer {
-  const specials = new Map<string, number>([['<unk>', base.unkId], ['<s>', base.bosId], ['</s>', base.eosId],
+  const specials = new Map<string, number>([
+    ['<unk>', base.unkId],
+    ['<s>', base.bosId],
+    ['</s>', base.eosId],
     ...base.special.mem.map((id, i) => [`<MEM${i}>`, id] as [string, number]),
-    ['<AE>', base.special.ae], ['<ENC>', base.special.enc], ['<SEP>', base.special.sep]]);
+    ['<AE>', base.special.ae],
+    ['<ENC>', base.special.enc],
+    ['<SEP>', base.special.sep],
+  ]);
   return {
-    vocabSize: base.vocabSize, unkId: base.unkId, bosId: base.bosId, eosId: base.eosId, padId: base.padId,
-    nMem: base.nMem, special: base.special,
-    encode: (text) => splitOnSpecialTokens(text, [...specials.keys()]).flatMap((piece) => piece.kind === 'special'
-      ? [specials.get(piece.token)!]
-      : piece.text.split(/\s+/).filter((w) => w !== '').map((w) => Number(w.slice(1)))),
+    vocabSize: base.vocabSize,
+    unkId: base.unkId,
+    bosId: base.bosId,
+    eosId: base.eosId,
+    padId: base.padId,
+    nMem: base.nMem,
+    special: base.special,
+    encode: (text) =>
+      splitOnSpecialTokens(text, [...specials.keys()]).flatMap((piece) =>
+        piece.kind === 'special'
+          ? [specials.get(piece.token)!]
+          : piece.text
+              .split(/\s+/)
+              .filter((w) => w !== '')
+              .map((w) => Number(w.slice(1))),
+      ),
     decode: (ids) => ids.map((id) => `t${id}`).join(' '),
     idToToken: (id) => `t${id}`,
     isSpecialId: (id) => [...specials.values()].includes(id),

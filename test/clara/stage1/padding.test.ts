@@ -39,12 +39,33 @@ const DOC_MAX = 40;
 const backends = await availableBackends();
 
 const ROWS: Stage1Row[] = [
-  { dataType: 'qa', docs: ['Quibbleton is a harbour town on the river Olm, founded in 1312 by salt traders.'], questions: ['Who founded Quibbleton?', 'Which river is Quibbleton on?'], answers: ['Salt traders.', 'The Olm.'] },
+  {
+    dataType: 'qa',
+    docs: ['Quibbleton is a harbour town on the river Olm, founded in 1312 by salt traders.'],
+    questions: ['Who founded Quibbleton?', 'Which river is Quibbleton on?'],
+    answers: ['Salt traders.', 'The Olm.'],
+  },
   { dataType: 'qa', docs: ['Mira Vell paints lighthouses.'], questions: ['What does Mira Vell paint?'], answers: ['Lighthouses.'] },
-  { dataType: 'paraphrase', docs: ['The Zorvic engine runs on cold fusion and powers the northern trains of Ardel, which leave every hour from the glass station.'], paraphrase: 'Cold fusion drives the Zorvic engine behind the hourly trains of northern Ardel.' },
-  { dataType: 'qa', docs: ['Tessaly grows blue figs in winter, when the valley floods and the farmers row between the trees.'], questions: ['What grows in Tessaly in winter?', 'When does the valley flood?', 'How do the farmers move?'], answers: ['Blue figs.', 'In winter.', 'By rowing.'] },
+  {
+    dataType: 'paraphrase',
+    docs: ['The Zorvic engine runs on cold fusion and powers the northern trains of Ardel, which leave every hour from the glass station.'],
+    paraphrase: 'Cold fusion drives the Zorvic engine behind the hourly trains of northern Ardel.',
+  },
+  {
+    dataType: 'qa',
+    docs: ['Tessaly grows blue figs in winter, when the valley floods and the farmers row between the trees.'],
+    questions: ['What grows in Tessaly in winter?', 'When does the valley flood?', 'How do the farmers move?'],
+    answers: ['Blue figs.', 'In winter.', 'By rowing.'],
+  },
   // Longer than DOC_MAX tokens: its encoder row is cut (and loses its </s>), so it always sets the width.
-  { dataType: 'qa', docs: ['The archive of Penmoor keeps eleven thousand maps of the drowned coast, each drawn on sealskin by the monks of the order of Saint Ives, who charted the tides for four hundred years before the sea took the abbey.'], questions: ['What are the maps of Penmoor drawn on?'], answers: ['Sealskin.'] },
+  {
+    dataType: 'qa',
+    docs: [
+      'The archive of Penmoor keeps eleven thousand maps of the drowned coast, each drawn on sealskin by the monks of the order of Saint Ives, who charted the tides for four hundred years before the sea took the abbey.',
+    ],
+    questions: ['What are the maps of Penmoor drawn on?'],
+    answers: ['Sealskin.'],
+  },
 ];
 
 function buildClara(backend: Backend): { clara: ClaraModel; examples: Example[] } {
@@ -87,18 +108,20 @@ interface Losses {
 
 async function losses(clara: ClaraModel, batch: Batch): Promise<Losses> {
   // tidy: on WebGPU the intermediate tensors hold device buffers; only the losses survive (until read).
-  const { out, rows } = noGrad(() => tidy(() => {
-    const out = compressionLoss(clara, batch, MSE_WEIGHT);
-    const { hidden } = compressDocuments(clara.backbone, batch.encoder);
-    const rows = batch.generator.labels.map((labels, b) => ({
-      ce: answerCrossEntropy(out.logits.slice(0, b, b + 1), [labels]),
-      mse: memoryMseLoss(hidden.slice(0, b, b + 1), [batch.encoder.attentionMask[b]!], clara.nMem).loss,
-    }));
-    return { out: { loss: out.loss, ce: out.ce, mse: out.mse, compressed: out.compressed }, rows };
-  }));
+  const { out, rows } = noGrad(() =>
+    tidy(() => {
+      const out = compressionLoss(clara, batch, MSE_WEIGHT);
+      const { hidden } = compressDocuments(clara.backbone, batch.encoder);
+      const rows = batch.generator.labels.map((labels, b) => ({
+        ce: answerCrossEntropy(out.logits.slice(0, b, b + 1), [labels]),
+        mse: memoryMseLoss(hidden.slice(0, b, b + 1), [batch.encoder.attentionMask[b]!], clara.nMem).loss,
+      }));
+      return { out: { loss: out.loss, ce: out.ce, mse: out.mse, compressed: out.compressed }, rows };
+    }),
+  );
   const item = async (t: Tensor) => t.item();
   const perDoc = out.compressed.size / out.compressed.shape[0]!;
-  const flat = Float32Array.from(await out.compressed.toArray() as ArrayLike<number>);
+  const flat = Float32Array.from((await out.compressed.toArray()) as ArrayLike<number>);
   const result: Losses = {
     loss: await item(out.loss),
     ce: await item(out.ce),
@@ -193,9 +216,22 @@ describe.each(backends.map((b) => [b.name, b] as const))('stage-1 losses do not 
   it('the loss is invariant to the order of the examples in a batch', async () => {
     const three = examples.slice(0, 3);
     const reference = await losses(clara, collateBatch(tok, three, DOC_MAX));
-    const orders = [[0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
+    const orders = [
+      [0, 2, 1],
+      [1, 0, 2],
+      [1, 2, 0],
+      [2, 0, 1],
+      [2, 1, 0],
+    ];
     for (const order of orders) {
-      const got = await losses(clara, collateBatch(tok, order.map((i) => three[i]!), DOC_MAX));
+      const got = await losses(
+        clara,
+        collateBatch(
+          tok,
+          order.map((i) => three[i]!),
+          DOC_MAX,
+        ),
+      );
       expectNear(got.loss, reference.loss, `loss, order ${order}`);
       expectNear(got.ce, reference.ce, `ce, order ${order}`);
       expectNear(got.mse, reference.mse, `mse, order ${order}`);
@@ -206,28 +242,36 @@ describe.each(backends.map((b) => [b.name, b] as const))('stage-1 losses do not 
   it('property: any subset, order and extra left padding gives each example its own losses, and the batch their mean', async () => {
     const alone = await Promise.all(examples.map((e) => losses(clara, collateBatch(tok, [e], DOC_MAX))));
     const arbitrary = fc.record({
-      order: fc.shuffledSubarray(examples.map((_, i) => i), { minLength: 1 }).chain((s) => fc.shuffledSubarray(s, { minLength: s.length, maxLength: s.length })),
+      order: fc
+        .shuffledSubarray(
+          examples.map((_, i) => i),
+          { minLength: 1 },
+        )
+        .chain((s) => fc.shuffledSubarray(s, { minLength: s.length, maxLength: s.length })),
       padding: fc.constantFrom<'longest' | 'max_length'>('longest', 'max_length'),
       extraEncoder: fc.integer({ min: 0, max: 6 }),
       extraGenerator: fc.integer({ min: 0, max: 6 }),
     });
-    await fc.assert(fc.asyncProperty(arbitrary, async ({ order, padding, extraEncoder, extraGenerator }) => {
-      const chosen = order.map((i) => examples[i]!);
-      const collated = collateBatch(tok, chosen, DOC_MAX);
-      const encoder = buildEncoderBatch(tok, docs(chosen), { maxTextLength: DOC_MAX, padding });
-      const batch = padMore({ ...collated, encoder }, tok.padId, extraEncoder, extraGenerator);
-      const got = await losses(clara, batch);
-      order.forEach((i, b) => {
-        expectNear(got.ceRows[b]!, alone[i]!.ce, `ce of example ${i}`);
-        expectNear(got.mseRows[b]!, alone[i]!.mse, `mse of example ${i}`);
-        expect(maxAbsDiff(got.compressed[b]!, alone[i]!.compressed[0]!)).toBeLessThanOrEqual(TOL);
-      });
-      const tokens = order.reduce((s, i) => s + alone[i]!.counts[0]!, 0);
-      const ce = order.reduce((s, i) => s + alone[i]!.ce * alone[i]!.counts[0]!, 0) / tokens;
-      const mse = order.reduce((s, i) => s + alone[i]!.mse, 0) / order.length;
-      expectNear(got.ce, ce, 'batch ce');
-      expectNear(got.mse, mse, 'batch mse');
-      expectNear(got.loss, ce + MSE_WEIGHT * mse, 'batch loss');
-    }), { numRuns: 12, seed: 20251124 });
+    await fc.assert(
+      fc.asyncProperty(arbitrary, async ({ order, padding, extraEncoder, extraGenerator }) => {
+        const chosen = order.map((i) => examples[i]!);
+        const collated = collateBatch(tok, chosen, DOC_MAX);
+        const encoder = buildEncoderBatch(tok, docs(chosen), { maxTextLength: DOC_MAX, padding });
+        const batch = padMore({ ...collated, encoder }, tok.padId, extraEncoder, extraGenerator);
+        const got = await losses(clara, batch);
+        order.forEach((i, b) => {
+          expectNear(got.ceRows[b]!, alone[i]!.ce, `ce of example ${i}`);
+          expectNear(got.mseRows[b]!, alone[i]!.mse, `mse of example ${i}`);
+          expect(maxAbsDiff(got.compressed[b]!, alone[i]!.compressed[0]!)).toBeLessThanOrEqual(TOL);
+        });
+        const tokens = order.reduce((s, i) => s + alone[i]!.counts[0]!, 0);
+        const ce = order.reduce((s, i) => s + alone[i]!.ce * alone[i]!.counts[0]!, 0) / tokens;
+        const mse = order.reduce((s, i) => s + alone[i]!.mse, 0) / order.length;
+        expectNear(got.ce, ce, 'batch ce');
+        expectNear(got.mse, mse, 'batch mse');
+        expectNear(got.loss, ce + MSE_WEIGHT * mse, 'batch loss');
+      }),
+      { numRuns: 12, seed: 20251124 },
+    );
   });
 });

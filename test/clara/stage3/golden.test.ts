@@ -65,15 +65,17 @@ function gradTolerance(names: readonly string[]): Tolerance {
 }
 
 async function expectExact(actual: Tensor, expected: readonly number[] | ArrayLike<number>, what: string): Promise<void> {
-  expect(Array.from(await actual.toArray() as ArrayLike<number>), what).toEqual(Array.from(expected));
+  expect(Array.from((await actual.toArray()) as ArrayLike<number>), what).toEqual(Array.from(expected));
 }
 
 afterAll(() => {
-  console.log(`stage-3 golden, per quantity: largest |diff| (largest share of its tolerance used):\n  ${[...used].map(([key, v]) => `${key} ${v.diff.toExponential(1)} (${(100 * v.share).toFixed(1)}%)`).join('\n  ')}`);
+  console.log(
+    `stage-3 golden, per quantity: largest |diff| (largest share of its tolerance used):\n  ${[...used].map(([key, v]) => `${key} ${v.diff.toExponential(1)} (${(100 * v.share).toFixed(1)}%)`).join('\n  ')}`,
+  );
 });
 
-describe('stage-3 golden: the recorded inputs are the library\'s layouts', () => {
-  it('the bank\'s and the questions\' encoder rows are buildEncoderBatch\'s for their id texts', () => {
+describe("stage-3 golden: the recorded inputs are the library's layouts", () => {
+  it("the bank's and the questions' encoder rows are buildEncoderBatch's for their id texts", () => {
     const tok = idTokenizer(fixtureTokenizer(nMem));
     const bank = buildEncoderBatch(tok, golden.documentTexts, { maxTextLength: golden.docMaxLength, padding: 'longest' });
     expect(bank.inputIds).toEqual(rows2d(golden.host('bank.input_ids')));
@@ -83,7 +85,7 @@ describe('stage-3 golden: the recorded inputs are the library\'s layouts', () =>
     expect(questions.attentionMask).toEqual(rows2d(golden.host('query.attention_mask')));
   });
 
-  it('the generator rows hold k slots `<MEM0..3><SEP>` and are collateGeneratorInputs\' layout; only the answer is supervised', () => {
+  it("the generator rows hold k slots `<MEM0..3><SEP>` and are collateGeneratorInputs' layout; only the answer is supervised", () => {
     const tok = idTokenizer(fixtureTokenizer(nMem));
     const gen = golden.generator;
     const inputs = gen.inputIds.map((row, b) => {
@@ -109,9 +111,11 @@ describe('stage-3 golden: the recorded inputs are the library\'s layouts', () =>
     const bank = golden.host('bank').data as Float32Array;
     const D = golden.host('candidate_vectors').data as Float32Array;
     const m = nMem * d;
-    golden.candidates.forEach((cands, b) => cands.forEach((row, j) => {
-      expect(D.slice((b * N + j) * m, (b * N + j + 1) * m)).toEqual(bank.slice(row * m, (row + 1) * m));
-    }));
+    golden.candidates.forEach((cands, b) =>
+      cands.forEach((row, j) => {
+        expect(D.slice((b * N + j) * m, (b * N + j + 1) * m)).toEqual(bank.slice(row * m, (row + 1) * m));
+      }),
+    );
     for (const { prefix } of golden.temperatures) {
       const idx = rows2d(golden.host(`${prefix}idx`));
       const W = golden.host(`${prefix}W`).data as Float32Array;
@@ -119,7 +123,9 @@ describe('stage-3 golden: the recorded inputs are the library\'s layouts', () =>
       const sel = golden.host(`${prefix}selected`).data as Float32Array;
       expect(W).toEqual(H);
       for (let b = 0; b < B; b++) {
-        const order = Array.from(s.slice(b * N, (b + 1) * N)).map((v, i) => [v, i] as const).sort((x, y) => y[0] - x[0]);
+        const order = Array.from(s.slice(b * N, (b + 1) * N))
+          .map((v, i) => [v, i] as const)
+          .sort((x, y) => y[0] - x[0]);
         expect(idx[b]).toEqual(order.slice(0, k).map(([, i]) => i));
         for (let j = 0; j < k; j++) {
           const want = golden.candidates[b]![idx[b]![j]!]!;
@@ -158,7 +164,8 @@ function leaf(name: string, backend: Backend): Tensor {
 }
 
 describe.each(backends.map((b) => [b.name, b] as const))('stage-3 golden on %s', (_, backend) => {
-  const expectClose = (actual: Tensor, expected: HostTensor, tol: Tolerance, what: string, group = what) => expectWithin(actual, expected, tol, what, `${backend.name}: ${group}`);
+  const expectClose = (actual: Tensor, expected: HostTensor, tol: Tolerance, what: string, group = what) =>
+    expectWithin(actual, expected, tol, what, `${backend.name}: ${group}`);
 
   it('the bank (compressCorpus, without gradient) and q (encodeQueries, query_reasoner_adapter) match PyTorch', async () => {
     const clara = stage3Clara(golden, backend);
@@ -174,67 +181,73 @@ describe.each(backends.map((b) => [b.name, b] as const))('stage-3 golden on %s',
     clara.backbone.dispose();
   });
 
-  it.each(golden.temperatures.map((t) => [t.tau, t] as const))('τ = %s: stage3Loss (s, idx, P, W, logits, loss) and every gradient match PyTorch; the compressor and the base get none', async (tau, { prefix }) => {
-    const clara = stage3Clara(golden, backend);
-    const model = clara.backbone;
-    const adapterValues = (name: string) => Promise.all(model.adapterParameters(name).map(([, p]) => p.toArray()));
-    const before = await adapterValues(QUERY_REASONER_ADAPTER);
-    const groups = prepareStage3(clara);
-    // The recorded query reasoner is kept (not re-copied from the compressor); exactly it and the generator train.
-    expect(await adapterValues(QUERY_REASONER_ADAPTER)).toEqual(before);
-    expect(groups.queryReasoner).toEqual(model.adapterParameters(QUERY_REASONER_ADAPTER).map(([, p]) => p));
-    expect(groups.generator).toEqual(model.adapterParameters(DECODER_ADAPTER).map(([, p]) => p));
+  it.each(golden.temperatures.map((t) => [t.tau, t] as const))(
+    'τ = %s: stage3Loss (s, idx, P, W, logits, loss) and every gradient match PyTorch; the compressor and the base get none',
+    async (tau, { prefix }) => {
+      const clara = stage3Clara(golden, backend);
+      const model = clara.backbone;
+      const adapterValues = (name: string) => Promise.all(model.adapterParameters(name).map(([, p]) => p.toArray()));
+      const before = await adapterValues(QUERY_REASONER_ADAPTER);
+      const groups = prepareStage3(clara);
+      // The recorded query reasoner is kept (not re-copied from the compressor); exactly it and the generator train.
+      expect(await adapterValues(QUERY_REASONER_ADAPTER)).toEqual(before);
+      expect(groups.queryReasoner).toEqual(model.adapterParameters(QUERY_REASONER_ADAPTER).map(([, p]) => p));
+      expect(groups.generator).toEqual(model.adapterParameters(DECODER_ADAPTER).map(([, p]) => p));
 
-    const bank = upload(golden.host('bank'), backend);
-    const out = stage3Loss(clara, bank, recordedBatch(), { k, temperature: tau, estimator: straightThroughTopK });
-    await expectClose(out.scores, golden.host('s'), FORWARD, 's');
-    await expectExact(out.selection.indices, golden.host(`${prefix}idx`).data, 'idx');
-    await expectExact(out.selection.weights, golden.host(`${prefix}W`).data, 'W');
-    await expectClose(out.selection.soft, golden.host(`${prefix}P`), SOFT, `P (τ ${tau})`);
-    await expectClose(out.logits, golden.host(`${prefix}logits`), FORWARD, 'logits');
-    await expectClose(out.loss, golden.host(`${prefix}loss`), FORWARD, 'loss');
-    out.loss.backward();
+      const bank = upload(golden.host('bank'), backend);
+      const out = stage3Loss(clara, bank, recordedBatch(), { k, temperature: tau, estimator: straightThroughTopK });
+      await expectClose(out.scores, golden.host('s'), FORWARD, 's');
+      await expectExact(out.selection.indices, golden.host(`${prefix}idx`).data, 'idx');
+      await expectExact(out.selection.weights, golden.host(`${prefix}W`).data, 'W');
+      await expectClose(out.selection.soft, golden.host(`${prefix}P`), SOFT, `P (τ ${tau})`);
+      await expectClose(out.logits, golden.host(`${prefix}logits`), FORWARD, 'logits');
+      await expectClose(out.loss, golden.host(`${prefix}loss`), FORWARD, 'loss');
+      out.loss.backward();
 
-    for (const name of golden.trained) {
-      const params = model.adapterParameters(name);
-      const tol = gradTolerance(params.map(([key]) => `${prefix}grad.${name}.${key}`));
-      for (const [key, p] of params) {
-        expect(p.grad, `${name}.${key} has no gradient`).not.toBeNull();
-        await expectClose(p.grad!, golden.host(`${prefix}grad.${name}.${key}`), tol, `grad.${name}.${key} (τ ${tau})`, `grad.${name} (τ ${tau})`);
+      for (const name of golden.trained) {
+        const params = model.adapterParameters(name);
+        const tol = gradTolerance(params.map(([key]) => `${prefix}grad.${name}.${key}`));
+        for (const [key, p] of params) {
+          expect(p.grad, `${name}.${key} has no gradient`).not.toBeNull();
+          await expectClose(p.grad!, golden.host(`${prefix}grad.${name}.${key}`), tol, `grad.${name}.${key} (τ ${tau})`, `grad.${name} (τ ${tau})`);
+        }
       }
-    }
-    expect(golden.file.metadata['encoder_grads']).toBe('none');
-    for (const [key, p] of model.adapterParameters(ENCODER_ADAPTER)) {
-      expect(p.requiresGrad, key).toBe(false);
-      expect(p.grad, key).toBeNull();
-    }
-    expect(golden.file.metadata['base_grads']).toBe('none');
-    for (const [name, p] of model.namedParameters()) {
-      expect(p.requiresGrad, name).toBe(false);
-      expect(p.grad, name).toBeNull();
-    }
-    bank.dispose();
-    model.dispose();
-  });
+      expect(golden.file.metadata['encoder_grads']).toBe('none');
+      for (const [key, p] of model.adapterParameters(ENCODER_ADAPTER)) {
+        expect(p.requiresGrad, key).toBe(false);
+        expect(p.grad, key).toBeNull();
+      }
+      expect(golden.file.metadata['base_grads']).toBe('none');
+      for (const [name, p] of model.namedParameters()) {
+        expect(p.requiresGrad, name).toBe(false);
+        expect(p.grad, name).toBeNull();
+      }
+      bank.dispose();
+      model.dispose();
+    },
+  );
 
-  it.each(golden.temperatures.map((t) => [t.tau, t] as const))('τ = %s: ∂L/∂s and ∂L/∂q (as leaves) match PyTorch\'s retain_grad; W·D is exactly the chosen rows', async (tau, { prefix }) => {
-    const clara = stage3Clara(golden, backend);
-    const candidates = upload(golden.host('candidate_vectors'), backend);
+  it.each(golden.temperatures.map((t) => [t.tau, t] as const))(
+    "τ = %s: ∂L/∂s and ∂L/∂q (as leaves) match PyTorch's retain_grad; W·D is exactly the chosen rows",
+    async (tau, { prefix }) => {
+      const clara = stage3Clara(golden, backend);
+      const candidates = upload(golden.host('candidate_vectors'), backend);
 
-    const s = leaf('s', backend);
-    const fromS = fromScores(clara, s, candidates, tau);
-    await expectExact(fromS.selected, golden.host(`${prefix}selected`).data, 'selected');
-    await expectClose(fromS.loss, golden.host(`${prefix}loss`), FORWARD, 'loss');
-    fromS.loss.backward();
-    await expectClose(s.grad!, golden.host(`${prefix}grad.s`), gradTolerance([`${prefix}grad.s`]), `∂L/∂s (τ ${tau})`);
+      const s = leaf('s', backend);
+      const fromS = fromScores(clara, s, candidates, tau);
+      await expectExact(fromS.selected, golden.host(`${prefix}selected`).data, 'selected');
+      await expectClose(fromS.loss, golden.host(`${prefix}loss`), FORWARD, 'loss');
+      fromS.loss.backward();
+      await expectClose(s.grad!, golden.host(`${prefix}grad.s`), gradTolerance([`${prefix}grad.s`]), `∂L/∂s (τ ${tau})`);
 
-    const q = leaf('q', backend);
-    const fromQ = fromScores(clara, cosineScores(q, candidates), candidates, tau);
-    fromQ.loss.backward();
-    await expectClose(q.grad!, golden.host(`${prefix}grad.q`), gradTolerance([`${prefix}grad.q`]), `∂L/∂q (τ ${tau})`);
-    candidates.dispose();
-    clara.backbone.dispose();
-  });
+      const q = leaf('q', backend);
+      const fromQ = fromScores(clara, cosineScores(q, candidates), candidates, tau);
+      fromQ.loss.backward();
+      await expectClose(q.grad!, golden.host(`${prefix}grad.q`), gradTolerance([`${prefix}grad.q`]), `∂L/∂q (τ ${tau})`);
+      candidates.dispose();
+      clara.backbone.dispose();
+    },
+  );
 
   it('without prepareStage3 (every adapter requiring gradients), the bank still passes none to the compressor', async () => {
     const clara = stage3Clara(golden, backend);

@@ -108,7 +108,14 @@ export function stage3Clara(g: Stage3Golden, backend: Backend, only: readonly st
       B.dispose();
     }
   }
-  const settings = { ...DEFAULT_SETTINGS, docMaxLength: g.docMaxLength, compressionRate: g.compressionRate, questionMaxLength: 16, generationTopK: g.k, lora: g.lora };
+  const settings = {
+    ...DEFAULT_SETTINGS,
+    docMaxLength: g.docMaxLength,
+    compressionRate: g.compressionRate,
+    questionMaxLength: 16,
+    generationTopK: g.k,
+    lora: g.lora,
+  };
   return new ClaraModel(model, idTokenizer(fixtureTokenizer(g.nMem)), settings);
 }
 
@@ -127,7 +134,7 @@ export const used = new Map<string, { diff: number; share: number }>();
 
 export async function expectWithin(actual: Tensor, expected: HostTensor, tol: Tolerance, what: string, group = what): Promise<void> {
   expect(actual.shape, `${what}: shape`).toEqual([...expected.shape]);
-  const values = await actual.toArray() as ArrayLike<number>;
+  const values = (await actual.toArray()) as ArrayLike<number>;
   const want = expected.data as ArrayLike<number>;
   let diff = values.length === want.length ? 0 : Infinity;
   let share = diff;

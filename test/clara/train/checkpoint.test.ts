@@ -4,7 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { AdamW, Parameter, tensor } from '../../../engine/index.ts';
 import { ClaraModel } from '../../../clara/claraModel.ts';
 import {
-  CHECKPOINT_DIR, latestCheckpoint, PREVIOUS_DIR, readTrainerState, TEMP_DIR, writeCheckpoint, type TrainerState,
+  CHECKPOINT_DIR,
+  latestCheckpoint,
+  PREVIOUS_DIR,
+  readTrainerState,
+  TEMP_DIR,
+  writeCheckpoint,
+  type TrainerState,
 } from '../../../clara/train/checkpoint.ts';
 import { readMetrics } from '../../../clara/train/metricsLog.ts';
 import { trainCompressionStage } from '../../../clara/trainCompressionStage.ts';
@@ -16,8 +22,15 @@ function contents(step: number, saveModel = async (dir: string) => writeFileSync
   const p = new Parameter(tensor([1, 2, 3], [3]));
   const optimizer = new AdamW([['p', p]], { lr: 0.1 });
   const state: TrainerState = {
-    format: 'clara-trainer-state', version: 1, step, config: resolveTrainingConfig({}, 8), objective: {},
-    generators: {}, data: { rows: 8, fingerprint: '0' }, parameters: { fingerprint: '0' }, metrics: null,
+    format: 'clara-trainer-state',
+    version: 1,
+    step,
+    config: resolveTrainingConfig({}, 8),
+    objective: {},
+    generators: {},
+    data: { rows: 8, fingerprint: '0' },
+    parameters: { fingerprint: '0' },
+    metrics: null,
   };
   return { state, optimizer, saveModel };
 }
@@ -66,8 +79,9 @@ describe('checkpoints are atomic', () => {
       await realSave(dir);
       if (saves === 2) throw new Error('killed while saving (injected)');
     };
-    await expect(trainCompressionStage({ clara, stage: 1, rows, steps: 6, batchSize: 2, lr: 1e-3, out, saveEvery: 2, progress: false }))
-      .rejects.toThrow('killed while saving');
+    await expect(trainCompressionStage({ clara, stage: 1, rows, steps: 6, batchSize: 2, lr: 1e-3, out, saveEvery: 2, progress: false })).rejects.toThrow(
+      'killed while saving',
+    );
     const dir = latestCheckpoint(out)!;
     expect(readTrainerState(dir).step).toBe(2);
     expect(ClaraModel.load(dir).backbone.adapterNames().sort()).toEqual(['decoder_adapter', 'encoder_adapter']);

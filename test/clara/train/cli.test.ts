@@ -22,20 +22,66 @@ describe('clara pretrain / synth', () => {
 
   it('synth writes the corpus, then pretrain --stage 1 trains on it and writes metrics and a checkpoint; stage 2 continues it', async () => {
     const dir = tempDir('cli');
-    expect(await main(['synth', '--out', join(dir, 'data'), '--entities', '10', '--candidates', '4', '--seed', '2', '--name-pool', '4', '--stage3-wordings', 'both'])).toBe(0);
+    expect(
+      await main([
+        'synth',
+        '--out',
+        join(dir, 'data'),
+        '--entities',
+        '10',
+        '--candidates',
+        '4',
+        '--seed',
+        '2',
+        '--name-pool',
+        '4',
+        '--stage3-wordings',
+        'both',
+      ]),
+    ).toBe(0);
     expect(existsSync(join(dir, 'data', 'stage1.jsonl'))).toBe(true);
     const split = JSON.parse(readFileSync(join(dir, 'data', 'split.json'), 'utf8')) as { counts: { trained: number } };
-    expect(readFileSync(join(dir, 'data', 'stage3-train.jsonl'), 'utf8').trim().split('\n').length).toBe(2 * split.counts.trained);
+    expect(
+      readFileSync(join(dir, 'data', 'stage3-train.jsonl'), 'utf8')
+        .trim()
+        .split('\n').length,
+    ).toBe(2 * split.counts.trained);
 
     const out = join(dir, 'run');
-    const code = await main(['pretrain', '--stage', '1', '--data', join(dir, 'data', 'stage1.jsonl'), '--out', out, ...tiny,
-      '--steps', '3', '--batch-size', '2', '--grad-accum', '2', '--lr', '2e-3', '--save-every', '2', '--seed', '4', '--freeze-compressor', '2']);
+    const code = await main([
+      'pretrain',
+      '--stage',
+      '1',
+      '--data',
+      join(dir, 'data', 'stage1.jsonl'),
+      '--out',
+      out,
+      ...tiny,
+      '--steps',
+      '3',
+      '--batch-size',
+      '2',
+      '--grad-accum',
+      '2',
+      '--lr',
+      '2e-3',
+      '--save-every',
+      '2',
+      '--seed',
+      '4',
+      '--freeze-compressor',
+      '2',
+    ]);
     expect(code, stderr()).toBe(0);
     const metrics = readMetrics(join(out, 'metrics.jsonl'));
     expect(metrics.map((m) => m.step)).toEqual([1, 2, 3]);
     expect(Object.keys(metrics[0]!).sort()).toEqual(['ce', 'gradNorm', 'loss', 'lr', 'mse', 'seconds', 'step', 'tokens']);
     const state = readTrainerState(join(out, 'checkpoint'));
-    expect(state).toMatchObject({ step: 3, config: { steps: 3, batchSize: 2, gradAccum: 2, lr: 2e-3, seed: 4, warmupSteps: 1 }, objective: { stage: 1, mseWeight: 0.1 } });
+    expect(state).toMatchObject({
+      step: 3,
+      config: { steps: 3, batchSize: 2, gradAccum: 2, lr: 2e-3, seed: 4, warmupSteps: 1 },
+      objective: { stage: 1, mseWeight: 0.1 },
+    });
     expect(state.config.frozenSteps).toEqual({ encoder_adapter: 2, 'model.embed_tokens.weight': 2 });
     const model = ClaraModel.load(join(out, 'checkpoint'));
     expect(model.settings).toMatchObject({ stage: 1, docMaxLength: 32, compressionRate: 8, lora: { r: 4, alpha: 8 } });
@@ -43,7 +89,26 @@ describe('clara pretrain / synth', () => {
 
     // Stage 2 from the run directory (its checkpoint), k = 5 documents per row.
     const out2 = join(dir, 'run2');
-    expect(await main(['pretrain', '--stage', '2', '--data', join(dir, 'data', 'stage2.jsonl'), '--model', out, '--out', out2, '--steps', '2', '--batch-size', '1', '--backend', 'cpu']), stderr()).toBe(0);
+    expect(
+      await main([
+        'pretrain',
+        '--stage',
+        '2',
+        '--data',
+        join(dir, 'data', 'stage2.jsonl'),
+        '--model',
+        out,
+        '--out',
+        out2,
+        '--steps',
+        '2',
+        '--batch-size',
+        '1',
+        '--backend',
+        'cpu',
+      ]),
+      stderr(),
+    ).toBe(0);
     expect(ClaraModel.load(join(out2, 'checkpoint')).settings).toMatchObject({ stage: 2, generationTopK: 5 });
   });
 
@@ -76,7 +141,10 @@ describe('clara pretrain / synth', () => {
       [['synth'], '--out is required'],
       [['synth', '--out', 'o', '--entities', '10', '--name-pool', '3'], 'namePool 3 gives 9 full names, fewer than entities (10)'],
       [['synth', '--out', 'o', '--stage3-wordings', 'all'], "--stage3-wordings must be one of one, both; got 'all'"],
-      [['pretrain', '--stage', '1', '--data', 'x.jsonl', '--out', 'o', '--freeze-compressor', 'all'], "--freeze-compressor expects a non-negative integer, got 'all'"],
+      [
+        ['pretrain', '--stage', '1', '--data', 'x.jsonl', '--out', 'o', '--freeze-compressor', 'all'],
+        "--freeze-compressor expects a non-negative integer, got 'all'",
+      ],
     ];
     for (const [argv, message] of cases) {
       errors.mockClear();

@@ -21,7 +21,14 @@ export function synthRows(entities = 12): Stage1Row[] {
 
 /** A fresh tiny model for `rows` (4 memory tokens, LoRA r 4 with dropout, so its generator matters). */
 export function tinyModel(rows: readonly Stage1Row[], seed = 1): ClaraModel {
-  return freshModel({ base: 'tiny', stage: 1, rows, seed, backend: cpuBackend, settings: { docMaxLength: 32, compressionRate: 8, lora: { r: 4, alpha: 8, dropout: 0.1 } } });
+  return freshModel({
+    base: 'tiny',
+    stage: 1,
+    rows,
+    seed,
+    backend: cpuBackend,
+    settings: { docMaxLength: 32, compressionRate: 8, lora: { r: 4, alpha: 8, dropout: 0.1 } },
+  });
 }
 
 /** The raw bits of every adapter parameter and the memory rows, for exact comparisons. */

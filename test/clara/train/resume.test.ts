@@ -21,10 +21,19 @@ describe('resume', () => {
     // The interrupted run: stopped after step 3 (by throwing from onStep once the checkpoint is written).
     const out = tempDir('interrupted');
     const first = tinyModel(rows);
-    await expect(trainCompressionStage({
-      clara: first, stage: 1, rows, ...settings, out, saveEvery: 3,
-      onStep: (m) => { if (m.step === 3) throw new Error('interrupted'); },
-    })).rejects.toThrow('interrupted');
+    await expect(
+      trainCompressionStage({
+        clara: first,
+        stage: 1,
+        rows,
+        ...settings,
+        out,
+        saveEvery: 3,
+        onStep: (m) => {
+          if (m.step === 3) throw new Error('interrupted');
+        },
+      }),
+    ).rejects.toThrow('interrupted');
     expect(readTrainerState(latestCheckpoint(out)!).step).toBe(3);
 
     // Fresh objects, everything read back from disk.
@@ -63,8 +72,17 @@ describe('resume', () => {
     const straight = ClaraModel.load(stage1Dir);
     const full = await trainCompressionStage({ clara: straight, ...opts });
     const out = tempDir('stage2');
-    await expect(trainCompressionStage({ clara: ClaraModel.load(stage1Dir), ...opts, out, saveEvery: 2, onStep: (m) => { if (m.step === 2) throw new Error('stop'); } }))
-      .rejects.toThrow('stop');
+    await expect(
+      trainCompressionStage({
+        clara: ClaraModel.load(stage1Dir),
+        ...opts,
+        out,
+        saveEvery: 2,
+        onStep: (m) => {
+          if (m.step === 2) throw new Error('stop');
+        },
+      }),
+    ).rejects.toThrow('stop');
     const resumed = await resumeCompressionStage({ out, rows: stage2Rows, progress: false });
     expect(resumed.history.map((m) => bits(m.loss))).toEqual(full.history.slice(2).map((m) => bits(m.loss)));
     const a = await trainableBits(straight);
@@ -77,14 +95,17 @@ describe('resume', () => {
     const clara = tinyModel(rows);
     await trainCompressionStage({ clara, stage: 1, rows, ...settings, steps: 2, out });
     const loaded = ClaraModel.load(latestCheckpoint(out)!);
-    await expect(trainCompressionStage({ clara: loaded, stage: 1, rows, ...settings, steps: 2, lr: 1e-3, out, resume: true }))
-      .rejects.toThrow(/setting lr: checkpoint 0.003, now 0.001/);
+    await expect(trainCompressionStage({ clara: loaded, stage: 1, rows, ...settings, steps: 2, lr: 1e-3, out, resume: true })).rejects.toThrow(
+      /setting lr: checkpoint 0.003, now 0.001/,
+    );
     const other = tinyModel(rows, 9);
     other.settings.stage = 1;
-    await expect(trainCompressionStage({ clara: other, stage: 1, rows, ...settings, steps: 2, out, resume: true }))
-      .rejects.toThrow(/trainable parameters are not the checkpoint's/);
-    await expect(trainCompressionStage({ clara: ClaraModel.load(latestCheckpoint(out)!), stage: 1, rows: rows.slice(1), ...settings, steps: 2, out, resume: true }))
-      .rejects.toThrow(/data: the checkpoint's run read/);
+    await expect(trainCompressionStage({ clara: other, stage: 1, rows, ...settings, steps: 2, out, resume: true })).rejects.toThrow(
+      /trainable parameters are not the checkpoint's/,
+    );
+    await expect(
+      trainCompressionStage({ clara: ClaraModel.load(latestCheckpoint(out)!), stage: 1, rows: rows.slice(1), ...settings, steps: 2, out, resume: true }),
+    ).rejects.toThrow(/data: the checkpoint's run read/);
     // A fresh run into a directory that holds a checkpoint is refused too.
     await expect(trainCompressionStage({ clara: tinyModel(rows), stage: 1, rows, ...settings, out })).rejects.toThrow(/already holds a training checkpoint/);
   });

@@ -19,7 +19,14 @@ describe('a stage-1 file of the official schema', () => {
     // A tiny model over the first rows (its vocabulary built from them), two steps; qa rows with
     // several pairs and paraphrase rows both in the batches.
     const some = [...rows.slice(0, 4), ...rows.slice(8, 12)];
-    const clara = freshModel({ base: 'tiny', stage: 1, rows: some, seed: 1, backend: cpuBackend, settings: { docMaxLength: 128, compressionRate: 16, lora: { r: 4, alpha: 8, dropout: 0 } } });
+    const clara = freshModel({
+      base: 'tiny',
+      stage: 1,
+      rows: some,
+      seed: 1,
+      backend: cpuBackend,
+      settings: { docMaxLength: 128, compressionRate: 16, lora: { r: 4, alpha: 8, dropout: 0 } },
+    });
     const { history } = await trainCompressionStage({ clara, stage: 1, rows: some, steps: 2, batchSize: 4, lr: 1e-3, warmupSteps: 0, progress: false });
     expect(history).toHaveLength(2);
     for (const m of history) {

@@ -33,22 +33,43 @@ describe('the schedule', () => {
     const names = ['decoder_adapter.a', 'decoder_adapter.b.x', 'encoder_adapter.a', 'model.embed_tokens.weight'];
     const scale = lrScaleLookup({ lrScales: { decoder_adapter: 0.2, 'decoder_adapter.b': 0.5 }, frozenSteps: {} }, names);
     expect(names.map((n) => scale(n, 0))).toEqual([0.2, 0.5, 1, 1]);
-    expect(() => lrScaleLookup({ lrScales: { decoder: 0.2 }, frozenSteps: {} }, names)).toThrow("lrScales: 'decoder' matches no trained parameter (they start with: decoder_adapter, encoder_adapter, model)");
+    expect(() => lrScaleLookup({ lrScales: { decoder: 0.2 }, frozenSteps: {} }, names)).toThrow(
+      "lrScales: 'decoder' matches no trained parameter (they start with: decoder_adapter, encoder_adapter, model)",
+    );
     expect(() => resolveTrainingConfig({ lrScales: { decoder_adapter: -1 } }, 10)).toThrow('lrScales.decoder_adapter must be a non-negative number, got -1');
   });
 
   it('frozenSteps: scale 0 for the first steps under a prefix, then the lrScales value', () => {
     const names = ['decoder_adapter.a', 'encoder_adapter.a', 'model.embed_tokens.weight'];
-    const scale = lrScaleLookup({ lrScales: { decoder_adapter: 0.2, encoder_adapter: 0.5 }, frozenSteps: { encoder_adapter: 3, 'model.embed_tokens.weight': 1 } }, names);
-    expect([0, 1, 2, 3].map((step) => names.map((n) => scale(n, step)))).toEqual([[0.2, 0, 0], [0.2, 0, 1], [0.2, 0, 1], [0.2, 0.5, 1]]);
+    const scale = lrScaleLookup(
+      { lrScales: { decoder_adapter: 0.2, encoder_adapter: 0.5 }, frozenSteps: { encoder_adapter: 3, 'model.embed_tokens.weight': 1 } },
+      names,
+    );
+    expect([0, 1, 2, 3].map((step) => names.map((n) => scale(n, step)))).toEqual([
+      [0.2, 0, 0],
+      [0.2, 0, 1],
+      [0.2, 0, 1],
+      [0.2, 0.5, 1],
+    ]);
     expect(() => lrScaleLookup({ lrScales: {}, frozenSteps: { encoder: 3 } }, names)).toThrow("frozenSteps: 'encoder' matches no trained parameter");
-    expect(() => resolveTrainingConfig({ steps: 10, frozenSteps: { encoder_adapter: 11 } }, 10)).toThrow('frozenSteps.encoder_adapter must be an integer in [0, steps = 10], got 11');
+    expect(() => resolveTrainingConfig({ steps: 10, frozenSteps: { encoder_adapter: 11 } }, 10)).toThrow(
+      'frozenSteps.encoder_adapter must be an integer in [0, steps = 10], got 11',
+    );
     expect(() => resolveTrainingConfig({ steps: 10, frozenSteps: { encoder_adapter: 1.5 } }, 10)).toThrow('frozenSteps.encoder_adapter must be an integer');
   });
 
   it('is what the optimiser used at every step (metrics lr)', async () => {
     const rows = synthRows();
-    const { history } = await trainCompressionStage({ clara: tinyModel(rows), stage: 1, rows, steps: 5, batchSize: 1, lr: 1e-3, warmupSteps: 2, progress: false });
+    const { history } = await trainCompressionStage({
+      clara: tinyModel(rows),
+      stage: 1,
+      rows,
+      steps: 5,
+      batchSize: 1,
+      lr: 1e-3,
+      warmupSteps: 2,
+      progress: false,
+    });
     const s = trainingSchedule({ lr: 1e-3, steps: 5, warmupSteps: 2 });
     expect(history.map((m) => m.lr)).toEqual([0, 1, 2, 3, 4].map(s));
   });
@@ -58,8 +79,18 @@ describe('the schedule', () => {
     const clara = tinyModel(rows);
     const after: Array<Map<string, Uint32Array>> = [];
     await trainCompressionStage({
-      clara, stage: 1, rows, steps: 3, batchSize: 2, lr: 1e-2, warmupSteps: 0, progress: false, compressorFrozenSteps: 2,
-      onStep: async () => { after.push(await trainableBits(clara)); },
+      clara,
+      stage: 1,
+      rows,
+      steps: 3,
+      batchSize: 2,
+      lr: 1e-2,
+      warmupSteps: 0,
+      progress: false,
+      compressorFrozenSteps: 2,
+      onStep: async () => {
+        after.push(await trainableBits(clara));
+      },
     });
     const part = (bits: Map<string, Uint32Array>, prefix: string) => [...bits].filter(([k]) => k.startsWith(prefix)).map(([, v]) => [...v]);
     for (const compressor of ['encoder_adapter.', 'embed']) {
@@ -71,21 +102,23 @@ describe('the schedule', () => {
 });
 
 describe('gradient accumulation', () => {
-  it('scales each term by its share of the step\'s units, so the scaled losses add up to the big batch\'s', () => {
-    fc.assert(fc.property(
-      fc.array(fc.record({ ce: fc.integer({ min: 0, max: 50 }), mse: fc.integer({ min: 1, max: 4 }) }), { minLength: 1, maxLength: 5 }),
-      fc.array(fc.double({ min: 0, max: 10, noNaN: true }), { minLength: 10, maxLength: 10 }),
-      (units, values) => {
-        const means = units.map((_, i) => ({ ce: values[2 * i]!, mse: values[2 * i + 1]! }));
-        const scales = microBatchScales(units, { ce: 1, mse: 0.1 });
-        const accumulated = scales.reduce((sum, s, i) => sum + s.ce! * means[i]!.ce + s.mse! * means[i]!.mse, 0);
-        const step = combineMeans(means, units, ['ce', 'mse']);
-        expect(accumulated).toBeCloseTo((step.ce ?? 0) + 0.1 * step.mse!, 9);
-      },
-    ));
+  it("scales each term by its share of the step's units, so the scaled losses add up to the big batch's", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ ce: fc.integer({ min: 0, max: 50 }), mse: fc.integer({ min: 1, max: 4 }) }), { minLength: 1, maxLength: 5 }),
+        fc.array(fc.double({ min: 0, max: 10, noNaN: true }), { minLength: 10, maxLength: 10 }),
+        (units, values) => {
+          const means = units.map((_, i) => ({ ce: values[2 * i]!, mse: values[2 * i + 1]! }));
+          const scales = microBatchScales(units, { ce: 1, mse: 0.1 });
+          const accumulated = scales.reduce((sum, s, i) => sum + s.ce! * means[i]!.ce + s.mse! * means[i]!.mse, 0);
+          const step = combineMeans(means, units, ['ce', 'mse']);
+          expect(accumulated).toBeCloseTo((step.ce ?? 0) + 0.1 * step.mse!, 9);
+        },
+      ),
+    );
   });
 
-  it('gives one big batch\'s loss and gradient: batch 4 = 2 × 2 = 4 × 1', async () => {
+  it("gives one big batch's loss and gradient: batch 4 = 2 × 2 = 4 × 1", async () => {
     const rows = synthRows();
     const run = async (batchSize: number, gradAccum: number) => {
       const clara = tinyModel(rows);
@@ -93,7 +126,10 @@ describe('gradient accumulation', () => {
       return (await trainCompressionStage({ clara, stage: 1, rows, steps: 2, batchSize, gradAccum, lr: 1e-3, warmupSteps: 0, progress: false })).history;
     };
     const big = await run(4, 1);
-    for (const [b, a] of [[2, 2], [1, 4]] as const) {
+    for (const [b, a] of [
+      [2, 2],
+      [1, 4],
+    ] as const) {
       const small = await run(b, a);
       small.forEach((m, i) => {
         expect(m.loss).toBeCloseTo(big[i]!.loss, 5);
@@ -106,7 +142,7 @@ describe('gradient accumulation', () => {
 });
 
 describe('the data order', () => {
-  it('visits every row once per epoch, and a step\'s rows depend only on (seed, step)', () => {
+  it("visits every row once per epoch, and a step's rows depend only on (seed, step)", () => {
     const order = new DataOrder(10, 5);
     const epoch0 = order.slice(0, 10);
     expect([...epoch0].sort((a, b) => a - b)).toEqual([...Array(10).keys()]);

@@ -36,8 +36,7 @@ describe('atomic writes', () => {
 
   it('does not create the file at all when the input is invalid', () => {
     const file = path.join(dir, 'w.safetensors');
-    expect(() => writeSafetensorsFile(file, { x: { dtype: 'F32', shape: [3], data: new Float32Array(2) } }))
-      .toThrow(SafetensorsError);
+    expect(() => writeSafetensorsFile(file, { x: { dtype: 'F32', shape: [3], data: new Float32Array(2) } })).toThrow(SafetensorsError);
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 

@@ -1,8 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  bf16BitsToF32Bits, f16BitsToF32Bits, f32BitsToBf16Bits, f32BitsToF16Bits,
-} from '../../../engine/io/index.ts';
+import { bf16BitsToF32Bits, f16BitsToF32Bits, f32BitsToBf16Bits, f32BitsToF16Bits } from '../../../engine/io/index.ts';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -52,12 +50,15 @@ describe('f16', () => {
   });
 
   it('rounds float32 to nearest, ties to even', () => {
-    fc.assert(fc.property(fc.integer({ min: 0, max: 0xffffffff }), (bits) => {
-      const x = valueOfBits(bits);
-      const h = f32BitsToF16Bits(bits);
-      if (Number.isNaN(x)) return Number.isNaN(f16Value(h));
-      return h === nearestF16(x);
-    }), { numRuns: 20000 });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffffffff }), (bits) => {
+        const x = valueOfBits(bits);
+        const h = f32BitsToF16Bits(bits);
+        if (Number.isNaN(x)) return Number.isNaN(f16Value(h));
+        return h === nearestF16(x);
+      }),
+      { numRuns: 20000 },
+    );
   });
 
   it('handles the edges: overflow, the smallest subnormal, and exact ties', () => {
@@ -88,20 +89,23 @@ describe('bf16', () => {
 
   it('rounds float32 to nearest, ties to even', () => {
     const edges = fc.constantFrom(0x7f7f8000, 0xff7f8000, 0x7f7f7fff, 0x3f808000, 0x3f818000, 0x00008000);
-    fc.assert(fc.property(fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), edges), (bits) => {
-      const x = valueOfBits(bits);
-      const b = f32BitsToBf16Bits(bits);
-      const got = valueOfBits(bf16BitsToF32Bits(b));
-      if (Number.isNaN(x)) return Number.isNaN(got);
-      // The two bf16 neighbours of x (by magnitude): truncation, and one step further out.
-      const down = bits & 0xffff0000;
-      const up = down + 0x10000;
-      const dDown = Math.abs(x - valueOfBits(down));
-      // Rounding treats infinity as the next step, 2^128 (so a tie with it rounds to inf, as in IEEE).
-      const upValue = (up & 0x7fffffff) === 0x7f800000 ? Math.sign(x) * 2 ** 128 : valueOfBits(up);
-      const dUp = Math.abs(upValue - x);
-      const expected = dDown < dUp ? down : dUp < dDown ? up : ((down >>> 16) & 1) === 0 ? down : up;
-      return b === expected >>> 16;
-    }), { numRuns: 20000 });
+    fc.assert(
+      fc.property(fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), edges), (bits) => {
+        const x = valueOfBits(bits);
+        const b = f32BitsToBf16Bits(bits);
+        const got = valueOfBits(bf16BitsToF32Bits(b));
+        if (Number.isNaN(x)) return Number.isNaN(got);
+        // The two bf16 neighbours of x (by magnitude): truncation, and one step further out.
+        const down = bits & 0xffff0000;
+        const up = down + 0x10000;
+        const dDown = Math.abs(x - valueOfBits(down));
+        // Rounding treats infinity as the next step, 2^128 (so a tie with it rounds to inf, as in IEEE).
+        const upValue = (up & 0x7fffffff) === 0x7f800000 ? Math.sign(x) * 2 ** 128 : valueOfBits(up);
+        const dUp = Math.abs(upValue - x);
+        const expected = dDown < dUp ? down : dUp < dDown ? up : ((down >>> 16) & 1) === 0 ? down : up;
+        return b === expected >>> 16;
+      }),
+      { numRuns: 20000 },
+    );
   });
 });

@@ -80,8 +80,9 @@ describe('safetensors validation errors', () => {
   });
 
   it('does not mistake repeated keys in different objects, or strings in arrays, for duplicates', () => {
-    const header = '{"a": {"dtype":"U8","shape":[1],"data_offsets":[0,1]}, "b": {"dtype":"U8","shape":[1],"data_offsets":[1,2]},'
-      + ' "__metadata__": {"a": "b", "dtype": "shape"}}';
+    const header =
+      '{"a": {"dtype":"U8","shape":[1],"data_offsets":[0,1]}, "b": {"dtype":"U8","shape":[1],"data_offsets":[1,2]},' +
+      ' "__metadata__": {"a": "b", "dtype": "shape"}}';
     expect(readSafetensors(rawFile(header, 2)).names()).toEqual(['a', 'b']);
   });
 
@@ -92,44 +93,69 @@ describe('safetensors validation errors', () => {
 
   it('INVALID_ENTRY: a missing or unknown field', () => {
     expectError(rawFile(withEntry('a', { dtype: 'F32', shape: [2, 3] }), 28), 'INVALID_ENTRY', /has no "data_offsets"/, 'a');
-    expectError(rawFile(withEntry('a', { dtype: 'F32', shape: [2, 3], data_offsets: [0, 24], strides: [3, 1] }), 28),
-      'INVALID_ENTRY', /unknown field "strides"/, 'a');
+    expectError(
+      rawFile(withEntry('a', { dtype: 'F32', shape: [2, 3], data_offsets: [0, 24], strides: [3, 1] }), 28),
+      'INVALID_ENTRY',
+      /unknown field "strides"/,
+      'a',
+    );
   });
 
   it('UNKNOWN_DTYPE', () => {
-    expectError(rawFile(withEntry('a', { dtype: 'F8_E4M3', shape: [2, 3], data_offsets: [0, 24] }), 28),
-      'UNKNOWN_DTYPE', /unknown dtype "F8_E4M3"/, 'a');
+    expectError(rawFile(withEntry('a', { dtype: 'F8_E4M3', shape: [2, 3], data_offsets: [0, 24] }), 28), 'UNKNOWN_DTYPE', /unknown dtype "F8_E4M3"/, 'a');
   });
 
   it('INVALID_SHAPE: negative, fractional, not a number, not a list', () => {
     for (const shape of [[-1, 3], [1.5, 4], ['2', 3], 6, [2 ** 53, 1]]) {
-      expectError(rawFile(withEntry('a', { dtype: 'F32', shape, data_offsets: [0, 24] }), 28),
-        'INVALID_SHAPE', /is not a list of non-negative integers/, 'a');
+      expectError(rawFile(withEntry('a', { dtype: 'F32', shape, data_offsets: [0, 24] }), 28), 'INVALID_SHAPE', /is not a list of non-negative integers/, 'a');
     }
   });
 
   it('INVALID_OFFSETS: not a pair of integers, or ending before it begins', () => {
-    expectError(rawFile(withEntry('a', { dtype: 'F32', shape: [2, 3], data_offsets: [0] }), 28),
-      'INVALID_OFFSETS', /is not a pair of non-negative integers/, 'a');
-    expectError(rawFile(withEntry('a', { dtype: 'F32', shape: [2, 3], data_offsets: [-4, 20] }), 28),
-      'INVALID_OFFSETS', /is not a pair of non-negative integers/, 'a');
-    expectError(rawFile(withEntry('a', { dtype: 'F32', shape: [0], data_offsets: [24, 0] }), 28),
-      'INVALID_OFFSETS', /ends before it begins/, 'a');
+    expectError(
+      rawFile(withEntry('a', { dtype: 'F32', shape: [2, 3], data_offsets: [0] }), 28),
+      'INVALID_OFFSETS',
+      /is not a pair of non-negative integers/,
+      'a',
+    );
+    expectError(
+      rawFile(withEntry('a', { dtype: 'F32', shape: [2, 3], data_offsets: [-4, 20] }), 28),
+      'INVALID_OFFSETS',
+      /is not a pair of non-negative integers/,
+      'a',
+    );
+    expectError(rawFile(withEntry('a', { dtype: 'F32', shape: [0], data_offsets: [24, 0] }), 28), 'INVALID_OFFSETS', /ends before it begins/, 'a');
   });
 
   it('SIZE_MISMATCH: shape × dtype size differs from the byte range', () => {
-    expectError(rawFile(withEntry('a', { dtype: 'F32', shape: [2, 2], data_offsets: [0, 24] }), 28),
-      'SIZE_MISMATCH', /shape \[2, 2\] of F32 needs 16 bytes but data_offsets \[0, 24\] hold 24/, 'a');
+    expectError(
+      rawFile(withEntry('a', { dtype: 'F32', shape: [2, 2], data_offsets: [0, 24] }), 28),
+      'SIZE_MISMATCH',
+      /shape \[2, 2\] of F32 needs 16 bytes but data_offsets \[0, 24\] hold 24/,
+      'a',
+    );
     // A shape whose size overflows doubles is still compared exactly (and nothing is allocated).
-    expectError(rawFile(withEntry('a', { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 24] }), 28),
-      'SIZE_MISMATCH', /needs 4835703278458516698824704 bytes/, 'a');
+    expectError(
+      rawFile(withEntry('a', { dtype: 'F32', shape: [2 ** 40, 2 ** 40], data_offsets: [0, 24] }), 28),
+      'SIZE_MISMATCH',
+      /needs 4835703278458516698824704 bytes/,
+      'a',
+    );
   });
 
   it('OFFSET_OUT_OF_RANGE: a range past the end of the data', () => {
-    expectError(rawFile(withEntry('b', { dtype: 'I8', shape: [4], data_offsets: [24, 32] }), 28),
-      'OFFSET_OUT_OF_RANGE', /data_offsets \[24, 32\] run past the data buffer \(28 bytes\)/, 'b');
-    expectError(rawFile(withEntry('b', { dtype: 'U8', shape: [2 ** 50], data_offsets: [24, 24 + 2 ** 50] }), 28),
-      'OFFSET_OUT_OF_RANGE', /run past the data buffer/, 'b');
+    expectError(
+      rawFile(withEntry('b', { dtype: 'I8', shape: [4], data_offsets: [24, 32] }), 28),
+      'OFFSET_OUT_OF_RANGE',
+      /data_offsets \[24, 32\] run past the data buffer \(28 bytes\)/,
+      'b',
+    );
+    expectError(
+      rawFile(withEntry('b', { dtype: 'U8', shape: [2 ** 50], data_offsets: [24, 24 + 2 ** 50] }), 28),
+      'OFFSET_OUT_OF_RANGE',
+      /run past the data buffer/,
+      'b',
+    );
   });
 
   it('OVERLAPPING_RANGES', () => {

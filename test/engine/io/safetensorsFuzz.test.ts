@@ -1,8 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  readSafetensors, SafetensorsError, serializeSafetensorsToBytes, type TensorToWrite,
-} from '../../../engine/io/index.ts';
+import { readSafetensors, SafetensorsError, serializeSafetensorsToBytes, type TensorToWrite } from '../../../engine/io/index.ts';
 
 /**
  * Corrupted and truncated files: whatever the damage, reading (and then using every tensor the
@@ -11,20 +9,29 @@ import {
  */
 
 const baseFileArb = fc
-  .array(fc.record({
-    dtype: fc.constantFrom('F32', 'F16', 'BF16', 'I64', 'U8', 'BOOL', 'F64', 'I8') as fc.Arbitrary<TensorToWrite['dtype']>,
-    shape: fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 3 }),
-  }), { maxLength: 4 })
+  .array(
+    fc.record({
+      dtype: fc.constantFrom('F32', 'F16', 'BF16', 'I64', 'U8', 'BOOL', 'F64', 'I8') as fc.Arbitrary<TensorToWrite['dtype']>,
+      shape: fc.array(fc.integer({ min: 0, max: 3 }), { maxLength: 3 }),
+    }),
+    { maxLength: 4 },
+  )
   .map((specs) => {
     const tensors: Record<string, TensorToWrite> = {};
     specs.forEach(({ dtype, shape }, i) => {
       const n = shape.reduce((a, b) => a * b, 1);
-      const data = dtype === 'F32' ? new Float32Array(n).fill(1.5)
-        : dtype === 'F64' ? new Float64Array(n).fill(-2)
-        : dtype === 'F16' || dtype === 'BF16' ? new Uint16Array(n).fill(0x3c00)
-        : dtype === 'I64' ? new BigInt64Array(n).fill(7n)
-        : dtype === 'I8' ? new Int8Array(n).fill(-3)
-        : new Uint8Array(n).fill(1);
+      const data =
+        dtype === 'F32'
+          ? new Float32Array(n).fill(1.5)
+          : dtype === 'F64'
+            ? new Float64Array(n).fill(-2)
+            : dtype === 'F16' || dtype === 'BF16'
+              ? new Uint16Array(n).fill(0x3c00)
+              : dtype === 'I64'
+                ? new BigInt64Array(n).fill(7n)
+                : dtype === 'I8'
+                  ? new Int8Array(n).fill(-3)
+                  : new Uint8Array(n).fill(1);
       tensors[`t${i}`] = { dtype, shape, data };
     });
     return serializeSafetensorsToBytes(tensors, { note: 'fuzz' });
@@ -72,29 +79,37 @@ const headerText = (bytes: Uint8Array) => new TextDecoder().decode(bytes.subarra
 
 describe('safetensors fuzzing', () => {
   it('random byte flips', () => {
-    fc.assert(fc.property(baseFileArb, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }),
-      (file, flips) => {
+    fc.assert(
+      fc.property(baseFileArb, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }), (file, flips) => {
         const bytes = file.slice();
         for (const [at, mask] of flips) bytes[at % bytes.length]! ^= mask;
         expectOnlyOwnErrors(bytes);
-      }), { numRuns: 2000 });
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('flips aimed at the header length', () => {
-    fc.assert(fc.property(baseFileArb, fc.integer({ min: 0, max: 7 }), fc.integer({ min: 1, max: 255 }), (file, at, mask) => {
-      const bytes = file.slice();
-      bytes[at]! ^= mask;
-      expectOnlyOwnErrors(bytes);
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(baseFileArb, fc.integer({ min: 0, max: 7 }), fc.integer({ min: 1, max: 255 }), (file, at, mask) => {
+        const bytes = file.slice();
+        bytes[at]! ^= mask;
+        expectOnlyOwnErrors(bytes);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('truncated files', () => {
-    fc.assert(fc.property(baseFileArb, fc.nat(), (file, cut) => {
-      const bytes = file.subarray(0, cut % file.length);
-      const error = readAll(bytes);
-      // Every tensor is non-empty or the file has a non-empty header, so a cut always breaks it.
-      expect(error).toBeInstanceOf(SafetensorsError);
-    }), { numRuns: 1000 });
+    fc.assert(
+      fc.property(baseFileArb, fc.nat(), (file, cut) => {
+        const bytes = file.subarray(0, cut % file.length);
+        const error = readAll(bytes);
+        // Every tensor is non-empty or the file has a non-empty header, so a cut always breaks it.
+        expect(error).toBeInstanceOf(SafetensorsError);
+      }),
+      { numRuns: 1000 },
+    );
   });
 
   it('random character edits of the header text', () => {
@@ -104,14 +119,17 @@ describe('safetensors fuzzing', () => {
       remove: fc.integer({ min: 0, max: 4 }),
       insert: fc.string({ unit: fc.constantFrom(...chars), maxLength: 4 }),
     });
-    fc.assert(fc.property(baseFileArb, fc.array(edit, { minLength: 1, maxLength: 4 }), fc.boolean(), (file, edits, fixLength) => {
-      let text = headerText(file);
-      for (const { at, remove, insert } of edits) {
-        const i = at % (text.length + 1);
-        text = text.slice(0, i) + insert + text.slice(i + remove);
-      }
-      expectOnlyOwnErrors(withHeader(file, text, fixLength));
-    }), { numRuns: 2000 });
+    fc.assert(
+      fc.property(baseFileArb, fc.array(edit, { minLength: 1, maxLength: 4 }), fc.boolean(), (file, edits, fixLength) => {
+        let text = headerText(file);
+        for (const { at, remove, insert } of edits) {
+          const i = at % (text.length + 1);
+          text = text.slice(0, i) + insert + text.slice(i + remove);
+        }
+        expectOnlyOwnErrors(withHeader(file, text, fixLength));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('random values in place of header fields (huge shapes and offsets included)', () => {
@@ -120,14 +138,16 @@ describe('safetensors fuzzing', () => {
       fc.array(fc.oneof(fc.integer(), fc.constantFrom(2 ** 53, 2 ** 60, 1e308, -1, 0.5)), { maxLength: 4 }),
       fc.constantFrom('F32', 'F16', 'I64', 'BOOL', 'X', ''),
     );
-    fc.assert(fc.property(baseFileArb, fc.nat(), fc.constantFrom('dtype', 'shape', 'data_offsets', 'extra'), hostile,
-      (file, which, field, value) => {
+    fc.assert(
+      fc.property(baseFileArb, fc.nat(), fc.constantFrom('dtype', 'shape', 'data_offsets', 'extra'), hostile, (file, which, field, value) => {
         const header = JSON.parse(headerText(file)) as Record<string, Record<string, unknown>>;
         const names = Object.keys(header);
         const name = names[which % names.length]!;
         header[name]![field] = value;
         expectOnlyOwnErrors(withHeader(file, JSON.stringify(header), true));
-      }), { numRuns: 2000 });
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('rejects a header that claims a huge tensor before allocating anything for it', () => {

@@ -1,8 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  DTYPE_SIZE, f16ToFloat32Array, readSafetensors, serializeSafetensorsToBytes, type SafetensorsDType,
-  type TensorToWrite, type WritableArray,
+  DTYPE_SIZE,
+  f16ToFloat32Array,
+  readSafetensors,
+  serializeSafetensorsToBytes,
+  type SafetensorsDType,
+  type TensorToWrite,
+  type WritableArray,
 } from '../../../engine/io/index.ts';
 
 const DTYPES = Object.keys(DTYPE_SIZE) as SafetensorsDType[];
@@ -11,15 +16,25 @@ const DTYPES = Object.keys(DTYPE_SIZE) as SafetensorsDType[];
 function arrayOf(dtype: SafetensorsDType, bytes: Uint8Array): WritableArray {
   const buffer = bytes.slice().buffer;
   switch (dtype) {
-    case 'F64': return new Float64Array(buffer);
-    case 'F32': return new Float32Array(buffer);
-    case 'F16': case 'BF16': return new Uint16Array(buffer);
-    case 'I64': return new BigInt64Array(buffer);
-    case 'I32': return new Int32Array(buffer);
-    case 'I16': return new Int16Array(buffer);
-    case 'I8': return new Int8Array(buffer);
-    case 'U8': return new Uint8Array(buffer);
-    case 'BOOL': return new Uint8Array(buffer).map((b) => b & 1);
+    case 'F64':
+      return new Float64Array(buffer);
+    case 'F32':
+      return new Float32Array(buffer);
+    case 'F16':
+    case 'BF16':
+      return new Uint16Array(buffer);
+    case 'I64':
+      return new BigInt64Array(buffer);
+    case 'I32':
+      return new Int32Array(buffer);
+    case 'I16':
+      return new Int16Array(buffer);
+    case 'I8':
+      return new Int8Array(buffer);
+    case 'U8':
+      return new Uint8Array(buffer);
+    case 'BOOL':
+      return new Uint8Array(buffer).map((b) => b & 1);
   }
 }
 
@@ -41,23 +56,26 @@ const bytesOf = (a: WritableArray) => new Uint8Array(a.buffer, a.byteOffset, a.b
 
 describe('safetensors round trip', () => {
   it('write then read returns the same tensors and metadata, bit for bit, for every dtype', () => {
-    fc.assert(fc.property(fileArb, ({ tensors, metadata }) => {
-      const bytes = serializeSafetensorsToBytes(tensors, metadata);
-      // The header is padded so the data starts 8-aligned, as in the reference implementation.
-      expect(Number(new DataView(bytes.buffer).getBigUint64(0, true)) % 8).toBe(0);
-      const file = readSafetensors(bytes);
-      expect(file.metadata).toEqual(metadata);
-      expect(file.names().sort()).toEqual(Object.keys(tensors).sort());
-      for (const [name, t] of Object.entries(tensors)) {
-        expect(file.info(name)).toEqual({ dtype: t.dtype, shape: t.shape });
-        expect(file.rawBytes(name)).toEqual(bytesOf(t.data));
-        const view = file.view(name);
-        expect(view.constructor).toBe(t.data.constructor);
-        expect(bytesOf(view)).toEqual(bytesOf(t.data));
-        // Written files are aligned, so the view shares the file's buffer (zero-copy).
-        expect(view.buffer).toBe(bytes.buffer);
-      }
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fileArb, ({ tensors, metadata }) => {
+        const bytes = serializeSafetensorsToBytes(tensors, metadata);
+        // The header is padded so the data starts 8-aligned, as in the reference implementation.
+        expect(Number(new DataView(bytes.buffer).getBigUint64(0, true)) % 8).toBe(0);
+        const file = readSafetensors(bytes);
+        expect(file.metadata).toEqual(metadata);
+        expect(file.names().sort()).toEqual(Object.keys(tensors).sort());
+        for (const [name, t] of Object.entries(tensors)) {
+          expect(file.info(name)).toEqual({ dtype: t.dtype, shape: t.shape });
+          expect(file.rawBytes(name)).toEqual(bytesOf(t.data));
+          const view = file.view(name);
+          expect(view.constructor).toBe(t.data.constructor);
+          expect(bytesOf(view)).toEqual(bytesOf(t.data));
+          // Written files are aligned, so the view shares the file's buffer (zero-copy).
+          expect(view.buffer).toBe(bytes.buffer);
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('gives zero-copy views that respect the byteOffset of the buffer, and copies when misaligned', () => {
@@ -102,20 +120,23 @@ describe('safetensors round trip', () => {
 
   it('rounds float32 data given for F16/BF16 to nearest even, and keeps raw 16-bit data as is', () => {
     const values = new Float32Array([1 + 2 ** -11, 65520, 1 + 2 ** -8]);
-    const f = readSafetensors(serializeSafetensorsToBytes({
-      h: { dtype: 'F16', shape: [3], data: values },
-      b: { dtype: 'BF16', shape: [3], data: values },
-    }));
+    const f = readSafetensors(
+      serializeSafetensorsToBytes({
+        h: { dtype: 'F16', shape: [3], data: values },
+        b: { dtype: 'BF16', shape: [3], data: values },
+      }),
+    );
     expect(f.view('h')).toEqual(new Uint16Array([0x3c00, 0x7c00, 0x3c04]));
     expect(f.view('b')).toEqual(new Uint16Array([0x3f80, 0x4780, 0x3f80])); // 1+2^-8 is a tie → 1
   });
 
   it('rejects inconsistent input before writing anything', () => {
-    expect(() => serializeSafetensorsToBytes({ x: { dtype: 'F32', shape: [3], data: new Float32Array(2) } }))
-      .toThrow(/tensor "x": shape \[3\] needs 3 elements but data has 2 \[INVALID_INPUT\]/);
-    expect(() => serializeSafetensorsToBytes({ x: { dtype: 'F32', shape: [2], data: new Float64Array(2) } }))
-      .toThrow(/a Float64Array cannot be written as F32/);
-    expect(() => serializeSafetensorsToBytes({ __metadata__: { dtype: 'U8', shape: [0], data: new Uint8Array(0) } }))
-      .toThrow(/reserved for the metadata/);
+    expect(() => serializeSafetensorsToBytes({ x: { dtype: 'F32', shape: [3], data: new Float32Array(2) } })).toThrow(
+      /tensor "x": shape \[3\] needs 3 elements but data has 2 \[INVALID_INPUT\]/,
+    );
+    expect(() => serializeSafetensorsToBytes({ x: { dtype: 'F32', shape: [2], data: new Float64Array(2) } })).toThrow(
+      /a Float64Array cannot be written as F32/,
+    );
+    expect(() => serializeSafetensorsToBytes({ __metadata__: { dtype: 'U8', shape: [0], data: new Uint8Array(0) } })).toThrow(/reserved for the metadata/);
   });
 });

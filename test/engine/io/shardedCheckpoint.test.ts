@@ -3,7 +3,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  INDEX_FILE, readShardedCheckpoint, SafetensorsError, writeSafetensorsFile, writeShardedCheckpoint, type TensorToWrite,
+  INDEX_FILE,
+  readShardedCheckpoint,
+  SafetensorsError,
+  writeSafetensorsFile,
+  writeShardedCheckpoint,
+  type TensorToWrite,
 } from '../../../engine/io/index.ts';
 
 let dir: string;
@@ -27,7 +32,10 @@ describe('sharded checkpoints', () => {
     const tensors = model();
     const indexFile = writeShardedCheckpoint(dir, tensors, { maxShardBytes: 250, metadata: { format: 'pt' } });
     expect(path.basename(indexFile)).toBe(INDEX_FILE);
-    const shardFiles = fs.readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort();
+    const shardFiles = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.safetensors'))
+      .sort();
     // 100+100 | 100+100 | 100+100 | 100+100+50 → four shards, and nothing else left in the directory.
     expect(shardFiles).toEqual([1, 2, 3, 4].map((i) => `model-0000${i}-of-00004.safetensors`));
     expect(fs.readdirSync(dir).length).toBe(5);
@@ -76,7 +84,8 @@ describe('sharded checkpoints', () => {
 
     writeIndex({ weight_map: { x: 'a.safetensors' }, metadata: {} });
     writeSafetensorsFile(path.join(dir, 'a.safetensors'), {
-      x: { dtype: 'U8', shape: [1], data: new Uint8Array(1) }, z: { dtype: 'U8', shape: [1], data: new Uint8Array(1) },
+      x: { dtype: 'U8', shape: [1], data: new Uint8Array(1) },
+      z: { dtype: 'U8', shape: [1], data: new Uint8Array(1) },
     });
     expectIndexError('SHARD_MISMATCH', /tensor "z": a\.safetensors holds it but the index does not list it/);
   });

@@ -29,23 +29,32 @@ describe('Embedding', () => {
   });
 
   it('accumulates the gradient of repeated ids (property)', async () => {
-    await fc.assert(fc.asyncProperty(
-      fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 4 }),
-      fc.array(fc.nat(), { minLength: 1, maxLength: 12 }), fc.integer(),
-      async (num, dim, rawIds, seed) => {
-        const ids = rawIds.map((i) => i % num);
-        const emb = new Embedding(num, dim, { dtype: 'float64', generator: new Generator(seed) });
-        const g = new Generator(seed + 1);
-        const upstream = Array.from({ length: ids.length * dim }, () => g.normal());
-        emb.forward(tensor(Int32Array.from(ids), [ids.length])).mul(tensor(Float64Array.from(upstream), [ids.length, dim])).sum().backward();
-        const expected = new Array<number>(num * dim).fill(0);
-        ids.forEach((id, n) => {
-          for (let d = 0; d < dim; d++) expected[id * dim + d]! += upstream[n * dim + d]!;
-        });
-        const got = await values(emb.weight.grad!);
-        got.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 12));
-      },
-    ), { numRuns: 40 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.nat(), { minLength: 1, maxLength: 12 }),
+        fc.integer(),
+        async (num, dim, rawIds, seed) => {
+          const ids = rawIds.map((i) => i % num);
+          const emb = new Embedding(num, dim, { dtype: 'float64', generator: new Generator(seed) });
+          const g = new Generator(seed + 1);
+          const upstream = Array.from({ length: ids.length * dim }, () => g.normal());
+          emb
+            .forward(tensor(Int32Array.from(ids), [ids.length]))
+            .mul(tensor(Float64Array.from(upstream), [ids.length, dim]))
+            .sum()
+            .backward();
+          const expected = new Array<number>(num * dim).fill(0);
+          ids.forEach((id, n) => {
+            for (let d = 0; d < dim; d++) expected[id * dim + d]! += upstream[n * dim + d]!;
+          });
+          const got = await values(emb.weight.grad!);
+          got.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 12));
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 
   it('rejects non-integer ids and out-of-range ids', () => {

@@ -39,8 +39,12 @@ class Tiny extends Module {
 
 const NAMES = [
   'embed_tokens.weight',
-  'layers.0.self_attn.q_proj.weight', 'layers.0.self_attn.o_proj.weight', 'layers.0.input_layernorm.weight',
-  'layers.1.self_attn.q_proj.weight', 'layers.1.self_attn.o_proj.weight', 'layers.1.input_layernorm.weight',
+  'layers.0.self_attn.q_proj.weight',
+  'layers.0.self_attn.o_proj.weight',
+  'layers.0.input_layernorm.weight',
+  'layers.1.self_attn.q_proj.weight',
+  'layers.1.self_attn.o_proj.weight',
+  'layers.1.input_layernorm.weight',
   'norm.weight',
 ];
 
@@ -50,9 +54,19 @@ describe('Module', () => {
     expect(m.namedParameters().map(([n]) => n)).toEqual(NAMES);
     expect(m.parameters()).toHaveLength(NAMES.length);
     expect(m.namedModules().map(([n]) => n)).toEqual([
-      '', 'embed_tokens', 'layers.0', 'layers.0.self_attn', 'layers.0.self_attn.q_proj', 'layers.0.self_attn.o_proj',
-      'layers.0.input_layernorm', 'layers.1', 'layers.1.self_attn', 'layers.1.self_attn.q_proj', 'layers.1.self_attn.o_proj',
-      'layers.1.input_layernorm', 'norm',
+      '',
+      'embed_tokens',
+      'layers.0',
+      'layers.0.self_attn',
+      'layers.0.self_attn.q_proj',
+      'layers.0.self_attn.o_proj',
+      'layers.0.input_layernorm',
+      'layers.1',
+      'layers.1.self_attn',
+      'layers.1.self_attn.q_proj',
+      'layers.1.self_attn.o_proj',
+      'layers.1.input_layernorm',
+      'norm',
     ]);
     expect(Object.keys(m.stateDict())).toEqual(NAMES);
     const linear = new Linear(3, 2);
@@ -137,10 +151,15 @@ describe('Module', () => {
     const m = new Tiny();
     m.requiresGrad_(false);
     m.layers[1]!.requiresGrad_(true);
-    const trainable = m.namedParameters().filter(([, p]) => p.requiresGrad).map(([n]) => n);
+    const trainable = m
+      .namedParameters()
+      .filter(([, p]) => p.requiresGrad)
+      .map(([n]) => n);
     expect(trainable).toEqual(NAMES.filter((n) => n.startsWith('layers.1.')));
     const ids = tensor(Int32Array.from([1, 2]));
-    m.layers[1]!.selfAttn.qProj.forward(m.layers[0]!.selfAttn.qProj.forward(m.embedTokens.forward(ids))).sum().backward();
+    m.layers[1]!.selfAttn.qProj.forward(m.layers[0]!.selfAttn.qProj.forward(m.embedTokens.forward(ids)))
+      .sum()
+      .backward();
     expect(m.layers[1]!.selfAttn.qProj.weight.grad).not.toBeNull();
     expect(m.layers[0]!.selfAttn.qProj.weight.grad).toBeNull();
     expect(m.embedTokens.weight.grad).toBeNull();

@@ -59,7 +59,10 @@ describe('Parameter', () => {
     const p = new Parameter(zeros([4, 2], { dtype: 'float64' }));
     p.setTrainableRows([2, 0]);
     expect(p.trainableRows).toEqual([0, 2]);
-    p.add(1).mul(tensor(Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8]), [4, 2])).sum().backward();
+    p.add(1)
+      .mul(tensor(Float64Array.from([1, 2, 3, 4, 5, 6, 7, 8]), [4, 2]))
+      .sum()
+      .backward();
     expect(await values(p.maskGrad()!)).toEqual([1, 2, 0, 0, 5, 6, 0, 0]);
     const g = p.grad;
     expect(p.maskGrad()).toBe(g); // idempotent, no second copy

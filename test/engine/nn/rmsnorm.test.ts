@@ -20,15 +20,18 @@ const shapeArb = fc.tuple(fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 
 
 describe('RMSNorm', () => {
   it('matches the formula (float64, random shapes and weights)', async () => {
-    await fc.assert(fc.asyncProperty(shapeArb, fc.integer(), async ([lead, dim], seed) => {
-      const g = new Generator(seed);
-      const shape = [...lead, dim];
-      const x = Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => g.normal());
-      const w = Array.from({ length: dim }, () => g.normal());
-      const norm = new RMSNorm(dim, { eps: 1e-5, dtype: 'float64' });
-      norm.loadStateDict({ weight: tensor(Float64Array.from(w)) });
-      expectClose(await values(norm.forward(tensor(Float64Array.from(x), shape))), reference(x, w, 1e-5), 1e-12);
-    }), { numRuns: 30 });
+    await fc.assert(
+      fc.asyncProperty(shapeArb, fc.integer(), async ([lead, dim], seed) => {
+        const g = new Generator(seed);
+        const shape = [...lead, dim];
+        const x = Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => g.normal());
+        const w = Array.from({ length: dim }, () => g.normal());
+        const norm = new RMSNorm(dim, { eps: 1e-5, dtype: 'float64' });
+        norm.loadStateDict({ weight: tensor(Float64Array.from(w)) });
+        expectClose(await values(norm.forward(tensor(Float64Array.from(x), shape))), reference(x, w, 1e-5), 1e-12);
+      }),
+      { numRuns: 30 },
+    );
   });
 
   it('starts with weight = ones', async () => {
@@ -36,27 +39,33 @@ describe('RMSNorm', () => {
   });
 
   it('has the finite-difference gradient w.r.t. x and w (float64)', async () => {
-    await fc.assert(fc.asyncProperty(shapeArb, fc.integer(), async ([lead, dim], seed) => {
-      const g = new Generator(seed);
-      const shape = [...lead, dim];
-      const n = shape.reduce((a, b) => a * b, 1);
-      const x0 = Array.from({ length: n }, () => g.normal());
-      const w0 = Array.from({ length: dim }, () => g.normal());
-      const up = tensor(Float64Array.from(Array.from({ length: n }, () => g.normal())), shape);
-      const norm = new RMSNorm(dim, { eps: 1e-3, dtype: 'float64' });
-      norm.loadStateDict({ weight: tensor(Float64Array.from(w0)) });
-      // Loss = Σ up · RMSNorm(x): a random direction, so every output element matters.
-      const x = tensor(Float64Array.from(x0), shape, { requiresGrad: true });
-      norm.forward(x).mul(up).sum().backward();
-      const fx = (xt: Tensor): Tensor => norm.forward(xt).mul(up).sum();
-      expectClose(await values(x.grad!), await numericGrad(fx, x0, shape), 1e-6);
-      const fw = (wt: Tensor): Tensor => {
-        const probe = new RMSNorm(dim, { eps: 1e-3, dtype: 'float64' });
-        probe.loadStateDict({ weight: wt });
-        return probe.forward(tensor(Float64Array.from(x0), shape)).mul(up).sum();
-      };
-      expectClose(await values(norm.weight.grad!), await numericGrad(fw, w0, [dim]), 1e-6);
-    }), { numRuns: 25 });
+    await fc.assert(
+      fc.asyncProperty(shapeArb, fc.integer(), async ([lead, dim], seed) => {
+        const g = new Generator(seed);
+        const shape = [...lead, dim];
+        const n = shape.reduce((a, b) => a * b, 1);
+        const x0 = Array.from({ length: n }, () => g.normal());
+        const w0 = Array.from({ length: dim }, () => g.normal());
+        const up = tensor(Float64Array.from(Array.from({ length: n }, () => g.normal())), shape);
+        const norm = new RMSNorm(dim, { eps: 1e-3, dtype: 'float64' });
+        norm.loadStateDict({ weight: tensor(Float64Array.from(w0)) });
+        // Loss = Σ up · RMSNorm(x): a random direction, so every output element matters.
+        const x = tensor(Float64Array.from(x0), shape, { requiresGrad: true });
+        norm.forward(x).mul(up).sum().backward();
+        const fx = (xt: Tensor): Tensor => norm.forward(xt).mul(up).sum();
+        expectClose(await values(x.grad!), await numericGrad(fx, x0, shape), 1e-6);
+        const fw = (wt: Tensor): Tensor => {
+          const probe = new RMSNorm(dim, { eps: 1e-3, dtype: 'float64' });
+          probe.loadStateDict({ weight: wt });
+          return probe
+            .forward(tensor(Float64Array.from(x0), shape))
+            .mul(up)
+            .sum();
+        };
+        expectClose(await values(norm.weight.grad!), await numericGrad(fw, w0, [dim]), 1e-6);
+      }),
+      { numRuns: 25 },
+    );
   });
 
   it('names the expected size when the last axis does not fit', () => {

@@ -5,7 +5,13 @@ import { Embedding, Linear, Module, Parameter } from '../../../engine/nn/index.t
 import { AdamW, clipGradNorm, cosineSchedule } from '../../../engine/optim/index.ts';
 import { expectClose, values } from '../nn/gradcheck.ts';
 
-interface Hyper { lr: number; beta1: number; beta2: number; eps: number; wd: number }
+interface Hyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  wd: number;
+}
 
 /** torch.optim.AdamW's update for one scalar, written out in plain JS (float64). */
 function adamwReference(p0: number, grad: (p: number) => number, h: Hyper, steps: number): { p: number[]; m: number; v: number } {
@@ -68,36 +74,42 @@ describe('AdamW', () => {
   });
 
   it('matches the reference elementwise on random quadratics and hyperparameters (property)', async () => {
-    await fc.assert(fc.asyncProperty(
-      fc.integer({ min: 1, max: 6 }), fc.integer(),
-      fc.record({
-        lr: fc.double({ min: 1e-4, max: 0.5, noNaN: true }), beta1: fc.double({ min: 0, max: 0.99, noNaN: true }),
-        beta2: fc.double({ min: 0.5, max: 0.9999, noNaN: true }), eps: fc.double({ min: 1e-10, max: 1e-2, noNaN: true }),
-        wd: fc.double({ min: 0, max: 0.5, noNaN: true }),
-      }),
-      async (n, seed, h) => {
-        const g = new Generator(seed);
-        const p0 = Array.from({ length: n }, () => g.normal());
-        const a = Array.from({ length: n }, () => g.uniform(0.1, 3));
-        const c = Array.from({ length: n }, () => g.normal());
-        const p = new Parameter(tensor(Float64Array.from(p0)));
-        const opt = new AdamW([p], { lr: h.lr, betas: [h.beta1, h.beta2], eps: h.eps, weightDecay: h.wd });
-        const A = tensor(Float64Array.from(a));
-        const C = tensor(Float64Array.from(c));
-        for (let s = 0; s < 5; s++) {
-          tidy(() => {
-            opt.zeroGrad();
-            p.sub(C).square().mul(A).sum().backward();
-            opt.step();
-          });
-        }
-        const got = await values(p);
-        for (let i = 0; i < n; i++) {
-          const ref = adamwReference(p0[i]!, (x) => 2 * a[i]! * (x - c[i]!), h, 5);
-          expect(Math.abs(got[i]! - ref.p[4]!)).toBeLessThan(1e-12 * Math.max(1, Math.abs(ref.p[4]!)));
-        }
-      },
-    ), { numRuns: 50 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer(),
+        fc.record({
+          lr: fc.double({ min: 1e-4, max: 0.5, noNaN: true }),
+          beta1: fc.double({ min: 0, max: 0.99, noNaN: true }),
+          beta2: fc.double({ min: 0.5, max: 0.9999, noNaN: true }),
+          eps: fc.double({ min: 1e-10, max: 1e-2, noNaN: true }),
+          wd: fc.double({ min: 0, max: 0.5, noNaN: true }),
+        }),
+        async (n, seed, h) => {
+          const g = new Generator(seed);
+          const p0 = Array.from({ length: n }, () => g.normal());
+          const a = Array.from({ length: n }, () => g.uniform(0.1, 3));
+          const c = Array.from({ length: n }, () => g.normal());
+          const p = new Parameter(tensor(Float64Array.from(p0)));
+          const opt = new AdamW([p], { lr: h.lr, betas: [h.beta1, h.beta2], eps: h.eps, weightDecay: h.wd });
+          const A = tensor(Float64Array.from(a));
+          const C = tensor(Float64Array.from(c));
+          for (let s = 0; s < 5; s++) {
+            tidy(() => {
+              opt.zeroGrad();
+              p.sub(C).square().mul(A).sum().backward();
+              opt.step();
+            });
+          }
+          const got = await values(p);
+          for (let i = 0; i < n; i++) {
+            const ref = adamwReference(p0[i]!, (x) => 2 * a[i]! * (x - c[i]!), h, 5);
+            expect(Math.abs(got[i]! - ref.p[4]!)).toBeLessThan(1e-12 * Math.max(1, Math.abs(ref.p[4]!)));
+          }
+        },
+      ),
+      { numRuns: 50 },
+    );
   });
 
   it('takes its learning rate from a schedule, indexed by the steps already taken', async () => {
@@ -117,11 +129,21 @@ describe('AdamW', () => {
       const [a, b] = make();
       const [a2, b2] = make();
       const schedule = cosineSchedule({ lr: 0.1, warmupSteps: 1, totalSteps: 5, minLr: 0.01 });
-      const scaled = new AdamW([['enc.w', a], ['dec.w', b]], { lr: schedule, weightDecay: 0.1, fused, lrScale: (k) => (k === 'dec.w' ? 0.2 : 1) });
+      const scaled = new AdamW(
+        [
+          ['enc.w', a],
+          ['dec.w', b],
+        ],
+        { lr: schedule, weightDecay: 0.1, fused, lrScale: (k) => (k === 'dec.w' ? 0.2 : 1) },
+      );
       const plainA = new AdamW([a2], { lr: schedule, weightDecay: 0.1, fused });
       const plainB = new AdamW([b2], { lr: (t) => 0.2 * schedule(t), weightDecay: 0.1, fused });
       for (let step = 0; step < 4; step++) {
-        for (const [x, y] of [[a, b], [a2, b2]] as const) tidy(() => x.sub(3).square().sum().add(y.mul(x.sum()).sin()).backward());
+        for (const [x, y] of [
+          [a, b],
+          [a2, b2],
+        ] as const)
+          tidy(() => x.sub(3).square().sum().add(y.mul(x.sum()).sin()).backward());
         scaled.step();
         plainA.step();
         plainB.step();
@@ -137,7 +159,13 @@ describe('AdamW', () => {
     for (const fused of [false, true]) {
       const held = new Parameter(tensor(Float64Array.from([1, -2]), [2]));
       const free = new Parameter(tensor(Float64Array.from([1, -2]), [2]));
-      const opt = new AdamW([['held', held], ['free', free]], { lr: 0.1, weightDecay: 0.1, fused, lrScale: (k, step) => (k === 'held' && step < 2 ? 0 : 1) });
+      const opt = new AdamW(
+        [
+          ['held', held],
+          ['free', free],
+        ],
+        { lr: 0.1, weightDecay: 0.1, fused, lrScale: (k, step) => (k === 'held' && step < 2 ? 0 : 1) },
+      );
       // A reference that takes the same gradients with lr 0 for two steps, then lr 0.1: PyTorch's
       // parameter group at lr 0 behaves so (moments and step count advance, the weights do not).
       const ref = new Parameter(tensor(Float64Array.from([1, -2]), [2]));

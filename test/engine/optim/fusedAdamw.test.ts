@@ -9,7 +9,19 @@ import { maxUlp32, runAdamW, type Case } from './fusedOptim.ts';
  */
 const CASES: Case[] = [
   { shapes: [[5, 3], [7], []], lr: 0.01, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01, steps: 4, seed: 1 },
-  { shapes: [[6, 4], [4, 5]], rows: [[1, 4], null], lr: 0.05, betas: [0.9, 0.95], eps: 1e-6, weightDecay: 0.5, steps: 5, seed: 2 },
+  {
+    shapes: [
+      [6, 4],
+      [4, 5],
+    ],
+    rows: [[1, 4], null],
+    lr: 0.05,
+    betas: [0.9, 0.95],
+    eps: 1e-6,
+    weightDecay: 0.5,
+    steps: 5,
+    seed: 2,
+  },
   { shapes: [[9, 2, 3], [33]], rows: [[0, 8], null], lr: 2e-3, betas: [0.5, 0.9], eps: 1e-3, weightDecay: 0, steps: 3, clip: 1, seed: 3 },
 ];
 

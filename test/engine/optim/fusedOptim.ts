@@ -17,7 +17,7 @@ export function randomValues(n: number, seed: number, scale = 1): number[] {
     let t = s;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296 * 2 - 1) * scale;
+    return ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
   });
 }
 
@@ -53,9 +53,16 @@ export async function runAdamW(backend: Backend, dtype: DType, c: Case, fused: b
     if (rows) p.setTrainableRows(rows);
     return p;
   });
-  const opt = new AdamW(params.map((p) => [p.name, p] as const), {
-    lr: c.lr, betas: c.betas, eps: c.eps, weightDecay: c.weightDecay, fused,
-  });
+  const opt = new AdamW(
+    params.map((p) => [p.name, p] as const),
+    {
+      lr: c.lr,
+      betas: c.betas,
+      eps: c.eps,
+      weightDecay: c.weightDecay,
+      fused,
+    },
+  );
   const norms: number[] = [];
   for (let step = 0; step < c.steps; step++) {
     params.forEach((p, i) => {
@@ -81,8 +88,8 @@ export async function runAdamW(backend: Backend, dtype: DType, c: Case, fused: b
   const out: Run = {
     params: await Promise.all(params.map(read)),
     // Moments (zeros before the first step).
-    m: await Promise.all(params.map((p) => state[`${p.name}.exp_avg`] ? read(state[`${p.name}.exp_avg`]!) : new Array<number>(p.size).fill(0))),
-    v: await Promise.all(params.map((p) => state[`${p.name}.exp_avg_sq`] ? read(state[`${p.name}.exp_avg_sq`]!) : new Array<number>(p.size).fill(0))),
+    m: await Promise.all(params.map((p) => (state[`${p.name}.exp_avg`] ? read(state[`${p.name}.exp_avg`]!) : new Array<number>(p.size).fill(0)))),
+    v: await Promise.all(params.map((p) => (state[`${p.name}.exp_avg_sq`] ? read(state[`${p.name}.exp_avg_sq`]!) : new Array<number>(p.size).fill(0)))),
     norms,
   };
   for (const t of Object.values(state)) t.dispose();

@@ -5,7 +5,9 @@ import type { GpuStorage } from '../../../engine/backends/webgpu/storage.ts';
 import { acquireBackend, expectEqual } from './helpers.ts';
 
 let gpu: WebGPUBackend | null = null;
-beforeAll(async () => { gpu = await acquireBackend(); });
+beforeAll(async () => {
+  gpu = await acquireBackend();
+});
 afterAll(() => gpu?.destroy());
 
 function need(t: TestContext): WebGPUBackend {
@@ -36,8 +38,7 @@ describe('device', () => {
     need(t);
     const small = await createWebGPUBackend({ maxBindingBytes: 4096, matmul: 'blocked' });
     try {
-      expect(() => small.alloc('float32', 1025)).toThrow(
-        "webgpu: tensor of 4100 bytes exceeds the adapter's maxStorageBufferBindingSize (4096 bytes)");
+      expect(() => small.alloc('float32', 1025)).toThrow("webgpu: tensor of 4100 bytes exceeds the adapter's maxStorageBufferBindingSize (4096 bytes)");
       expect(() => small.upload('int32', new Int32Array(2000))).toThrow(/maxStorageBufferBindingSize \(4096 bytes\)/);
       const fine = small.alloc('float32', 1024);
       expect((await small.read(fine)).length).toBe(1024);
@@ -60,8 +61,7 @@ describe('device', () => {
     const { Params } = await import('../../../engine/backends/webgpu/params.ts');
     const gx = x as GpuStorage;
     ctx.run('deliberately broken', { file: 'unary.wgsl', defines: { ELEM: 'f32' } }, new Params(4).set(0, 2), [gx, gx], [1]);
-    await expect(g.read(x)).rejects.toThrow(
-      /unresolved type 'CT'[\s\S]*op: deliberately broken[\s\S]*kernel: unary\[ELEM=f32\]/);
+    await expect(g.read(x)).rejects.toThrow(/unresolved type 'CT'[\s\S]*op: deliberately broken[\s\S]*kernel: unary\[ELEM=f32\]/);
     // A validation error is reported once; the device keeps working.
     expectEqual(await g.read(g.unary('neg', x)), [-1, -2]);
   });

@@ -2,12 +2,12 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import type { BinaryOp, UnaryOp } from '../../../engine/backend.ts';
 import type { WebGPUBackend } from '../../../engine/backends/webgpu/backend.ts';
-import {
-  acquireBackend, contiguous, expectClose, expectEqual, forEachIndex, randomArray, randomView, viewOffset,
-} from './helpers.ts';
+import { acquireBackend, contiguous, expectClose, expectEqual, forEachIndex, randomArray, randomView, viewOffset } from './helpers.ts';
 
 let gpu: WebGPUBackend | null = null;
-beforeAll(async () => { gpu = await acquireBackend(); });
+beforeAll(async () => {
+  gpu = await acquireBackend();
+});
 afterAll(() => gpu?.destroy());
 
 function need(t: TestContext): WebGPUBackend {
@@ -18,9 +18,18 @@ function need(t: TestContext): WebGPUBackend {
 const f32 = Math.fround;
 
 const UNARY_REF: Record<UnaryOp, (x: number) => number> = {
-  neg: (x) => -x, exp: Math.exp, log: Math.log, sqrt: Math.sqrt, rsqrt: (x) => 1 / Math.sqrt(x), abs: Math.abs,
-  sin: Math.sin, cos: Math.cos, tanh: Math.tanh, sigmoid: (x) => 1 / (1 + Math.exp(-x)),
-  relu: (x) => Math.max(x, 0), sign: Math.sign,
+  neg: (x) => -x,
+  exp: Math.exp,
+  log: Math.log,
+  sqrt: Math.sqrt,
+  rsqrt: (x) => 1 / Math.sqrt(x),
+  abs: Math.abs,
+  sin: Math.sin,
+  cos: Math.cos,
+  tanh: Math.tanh,
+  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+  relu: (x) => Math.max(x, 0),
+  sign: Math.sign,
 };
 
 describe('unary', () => {
@@ -34,7 +43,13 @@ describe('unary', () => {
         const x = g.upload('float32', Float32Array.from(data));
         const got = await g.read(g.unary(op, x));
         const exact = op === 'neg' || op === 'abs' || op === 'relu' || op === 'sign';
-        expectClose(got, data.map((v) => f32(UNARY_REF[op](v))), exact ? 0 : 2e-6, exact ? 0 : 2e-6, op);
+        expectClose(
+          got,
+          data.map((v) => f32(UNARY_REF[op](v))),
+          exact ? 0 : 2e-6,
+          exact ? 0 : 2e-6,
+          op,
+        );
       }
     }
   });
@@ -44,7 +59,11 @@ describe('unary', () => {
     const data = [-5, -1, 0, 1, 7, 123456789, -123456789];
     const x = g.upload('int32', Int32Array.from(data));
     for (const op of ['neg', 'abs', 'sign', 'relu'] as UnaryOp[]) {
-      expectEqual(await g.read(g.unary(op, x)), data.map((v) => UNARY_REF[op](v) | 0), op);
+      expectEqual(
+        await g.read(g.unary(op, x)),
+        data.map((v) => UNARY_REF[op](v) | 0),
+        op,
+      );
     }
     const small = g.upload('int32', Int32Array.from([0, 1, 2, 3]));
     expectEqual(await g.read(g.unary('exp', small)), [1, 2, 7, 20], 'exp');
@@ -52,10 +71,19 @@ describe('unary', () => {
 });
 
 const BINARY_REF: Record<BinaryOp, (a: number, b: number) => number> = {
-  add: (a, b) => a + b, sub: (a, b) => a - b, mul: (a, b) => a * b, div: (a, b) => a / b, pow: Math.pow,
-  maximum: Math.max, minimum: Math.min,
-  eq: (a, b) => Number(a === b), ne: (a, b) => Number(a !== b), lt: (a, b) => Number(a < b),
-  le: (a, b) => Number(a <= b), gt: (a, b) => Number(a > b), ge: (a, b) => Number(a >= b),
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => a / b,
+  pow: Math.pow,
+  maximum: Math.max,
+  minimum: Math.min,
+  eq: (a, b) => Number(a === b),
+  ne: (a, b) => Number(a !== b),
+  lt: (a, b) => Number(a < b),
+  le: (a, b) => Number(a <= b),
+  gt: (a, b) => Number(a > b),
+  ge: (a, b) => Number(a >= b),
 };
 const BINARY_OPS = Object.keys(BINARY_REF) as BinaryOp[];
 const COMPARISONS = new Set(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
@@ -77,30 +105,34 @@ function operands(op: BinaryOp, n: number, seed: number, dtype: 'float32' | 'int
 describe('binary', () => {
   it('matches the reference on random shapes, transposed, broadcast and offset views', async (t) => {
     const g = need(t);
-    await fc.assert(fc.asyncProperty(
-      fc.array(fc.constantFrom(1, 2, 3, 5, 17), { maxLength: 4 }),
-      fc.constantFrom(...BINARY_OPS),
-      fc.constantFrom('float32' as const, 'int32' as const),
-      fc.nat(1000),
-      async (shape, op, dtype, seed) => {
-        const A = randomView(shape, seed);
-        const B = randomView(shape, seed + 7);
-        const [ad, bd] = operands(op, Math.max(A.size, B.size), seed, dtype);
-        const Type = dtype === 'float32' ? Float32Array : Int32Array;
-        const a = g.upload(dtype, Type.from(ad.slice(0, A.size)));
-        const b = g.upload(dtype, Type.from(bd.slice(0, B.size)));
-        const out = g.binary(op, shape, a, A.view, b, B.view);
-        const want: number[] = [];
-        forEachIndex(shape, (idx) => {
-          const r = BINARY_REF[op](ad[viewOffset(idx, A.view)], bd[viewOffset(idx, B.view)]);
-          want.push(COMPARISONS.has(op) ? r : dtype === 'int32' ? r | 0 : f32(r));
-        });
-        expect(out.dtype).toBe(COMPARISONS.has(op) ? 'bool' : dtype);
-        const got = await g.read(out);
-        // llvmpipe's pow is exp2(y·log2(x)): a few ulps more than Math.pow.
-        expectClose(got, want, op === 'pow' ? 1e-5 : 1e-6, op === 'pow' ? 1e-6 : 0, `${op} ${dtype} [${shape}] seed ${seed}`);
-        for (const s of [a, b, out]) g.release(s);
-      }), { numRuns: 120 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom(1, 2, 3, 5, 17), { maxLength: 4 }),
+        fc.constantFrom(...BINARY_OPS),
+        fc.constantFrom('float32' as const, 'int32' as const),
+        fc.nat(1000),
+        async (shape, op, dtype, seed) => {
+          const A = randomView(shape, seed);
+          const B = randomView(shape, seed + 7);
+          const [ad, bd] = operands(op, Math.max(A.size, B.size), seed, dtype);
+          const Type = dtype === 'float32' ? Float32Array : Int32Array;
+          const a = g.upload(dtype, Type.from(ad.slice(0, A.size)));
+          const b = g.upload(dtype, Type.from(bd.slice(0, B.size)));
+          const out = g.binary(op, shape, a, A.view, b, B.view);
+          const want: number[] = [];
+          forEachIndex(shape, (idx) => {
+            const r = BINARY_REF[op](ad[viewOffset(idx, A.view)], bd[viewOffset(idx, B.view)]);
+            want.push(COMPARISONS.has(op) ? r : dtype === 'int32' ? r | 0 : f32(r));
+          });
+          expect(out.dtype).toBe(COMPARISONS.has(op) ? 'bool' : dtype);
+          const got = await g.read(out);
+          // llvmpipe's pow is exp2(y·log2(x)): a few ulps more than Math.pow.
+          expectClose(got, want, op === 'pow' ? 1e-5 : 1e-6, op === 'pow' ? 1e-6 : 0, `${op} ${dtype} [${shape}] seed ${seed}`);
+          for (const s of [a, b, out]) g.release(s);
+        },
+      ),
+      { numRuns: 120 },
+    );
   });
 
   it('follows Math.pow on negative bases and int32 division by zero gives 0', async (t) => {
@@ -156,9 +188,8 @@ describe('binary', () => {
 describe('where', () => {
   it('selects through views, with bool or float conditions', async (t) => {
     const g = need(t);
-    await fc.assert(fc.asyncProperty(
-      fc.array(fc.constantFrom(1, 2, 3, 17), { maxLength: 4 }), fc.boolean(), fc.nat(1000),
-      async (shape, boolCond, seed) => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.constantFrom(1, 2, 3, 17), { maxLength: 4 }), fc.boolean(), fc.nat(1000), async (shape, boolCond, seed) => {
         const C = randomView(shape, seed);
         const A = randomView(shape, seed + 1);
         const B = randomView(shape, seed + 2);
@@ -173,16 +204,17 @@ describe('where', () => {
           want.push(cd[viewOffset(idx, C.view)] ? ad[viewOffset(idx, A.view)] : bd[viewOffset(idx, B.view)]);
         });
         expectEqual(await g.read(g.where(shape, cond, C.view, a, A.view, b, B.view)), want);
-      }), { numRuns: 30 });
+      }),
+      { numRuns: 30 },
+    );
   });
 });
 
 describe('copy and fill', () => {
   it('copies between arbitrary views in place', async (t) => {
     const g = need(t);
-    await fc.assert(fc.asyncProperty(
-      fc.array(fc.constantFrom(1, 2, 3, 5, 17), { maxLength: 5 }), fc.nat(1000),
-      async (shape, seed) => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.constantFrom(1, 2, 3, 5, 17), { maxLength: 5 }), fc.nat(1000), async (shape, seed) => {
         const S = randomView(shape, seed);
         const D = randomView(shape, seed + 1, false);
         const sd = randomArray(S.size, seed, -10, 10, true);
@@ -191,9 +223,13 @@ describe('copy and fill', () => {
         const dst = g.upload('int32', Int32Array.from(dd));
         g.copy(shape, src, S.view, dst, D.view);
         const want = dd.slice();
-        forEachIndex(shape, (idx) => { want[viewOffset(idx, D.view)] = sd[viewOffset(idx, S.view)]; });
+        forEachIndex(shape, (idx) => {
+          want[viewOffset(idx, D.view)] = sd[viewOffset(idx, S.view)];
+        });
         expectEqual(await g.read(dst), want);
-      }), { numRuns: 40 });
+      }),
+      { numRuns: 40 },
+    );
   });
 
   it('copies within one storage (through a temporary)', async (t) => {
@@ -205,7 +241,11 @@ describe('copy and fill', () => {
 
   it('fills every dtype and alloc is zero-filled, also when the pool hands out a used buffer', async (t) => {
     const g = need(t);
-    for (const [dtype, value, want] of [['float32', -2.5, -2.5], ['int32', 7, 7], ['bool', 3, 1]] as const) {
+    for (const [dtype, value, want] of [
+      ['float32', -2.5, -2.5],
+      ['int32', 7, 7],
+      ['bool', 3, 1],
+    ] as const) {
       const s = g.alloc(dtype, 37);
       g.fill(s, value);
       expectEqual(await g.read(s), new Array(37).fill(want), dtype);
@@ -220,8 +260,16 @@ describe('cast', () => {
     const g = need(t);
     const values = [-2.75, -1, -0.5, 0, 0.5, 1, 2.75, 100];
     const x = g.upload('float32', Float32Array.from(values));
-    expectEqual(await g.read(g.cast(x, 'int32')), values.map((v) => v | 0), 'f32→i32');
-    expectEqual(await g.read(g.cast(x, 'bool')), values.map((v) => Number(v !== 0)), 'f32→bool');
+    expectEqual(
+      await g.read(g.cast(x, 'int32')),
+      values.map((v) => v | 0),
+      'f32→i32',
+    );
+    expectEqual(
+      await g.read(g.cast(x, 'bool')),
+      values.map((v) => Number(v !== 0)),
+      'f32→bool',
+    );
     expectEqual(await g.read(g.cast(x, 'float32')), values, 'f32→f32');
     const i = g.upload('int32', Int32Array.from([-3, 0, 5]));
     expectEqual(await g.read(g.cast(i, 'float32')), [-3, 0, 5], 'i32→f32');
@@ -271,4 +319,3 @@ describe('memory and batching', () => {
     expect(() => g.unary('neg', fake)).toThrow(/belongs to backend 'cpu'/);
   });
 });
-

@@ -86,8 +86,7 @@ export function randomView(shape: readonly number[], seed: number, allowBroadcas
 }
 
 /** Fails with the first element out of tolerance: |got − want| ≤ atol + rtol·|want|. */
-export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, rtol = 1e-5, atol = 1e-6,
-  what = ''): void {
+export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, rtol = 1e-5, atol = 1e-6, what = ''): void {
   expect(got.length, `${what} length`).toBe(want.length);
   for (let i = 0; i < want.length; i++) {
     const g = got[i];

@@ -6,7 +6,9 @@ import type { MatmulVariant } from '../../../engine/backends/webgpu/kernels/matm
 import { acquireBackend, expectClose, randomArray } from './helpers.ts';
 
 let gpu: WebGPUBackend | null = null;
-beforeAll(async () => { gpu = await acquireBackend(); });
+beforeAll(async () => {
+  gpu = await acquireBackend();
+});
 afterAll(() => gpu?.destroy());
 
 function need(t: TestContext): WebGPUBackend {
@@ -64,15 +66,36 @@ for (const variant of ['blocked', 'tiled'] as MatmulVariant[]) {
     it('random shapes, transposes and (broadcast) batches', async (t) => {
       const g = need(t);
       g.matmulVariant = variant;
-      await fc.assert(fc.asyncProperty(
-        fc.constantFrom(...SIZES), fc.constantFrom(...SIZES), fc.constantFrom(...SIZES),
-        fc.constantFrom(1, 2, 3), fc.boolean(), fc.boolean(), fc.boolean(), fc.boolean(), fc.nat(1000),
-        async (m, n, k, batch, transA, transB, broadcastA, broadcastB, seed) => {
-          await check(g, {
-            batch, m, n, k, transA, transB,
-            aBatchStride: broadcastA ? 0 : m * k, bBatchStride: broadcastB ? 0 : n * k,
-          }, seed);
-        }), { numRuns: 60 });
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom(...SIZES),
+          fc.constantFrom(...SIZES),
+          fc.constantFrom(...SIZES),
+          fc.constantFrom(1, 2, 3),
+          fc.boolean(),
+          fc.boolean(),
+          fc.boolean(),
+          fc.boolean(),
+          fc.nat(1000),
+          async (m, n, k, batch, transA, transB, broadcastA, broadcastB, seed) => {
+            await check(
+              g,
+              {
+                batch,
+                m,
+                n,
+                k,
+                transA,
+                transB,
+                aBatchStride: broadcastA ? 0 : m * k,
+                bBatchStride: broadcastB ? 0 : n * k,
+              },
+              seed,
+            );
+          },
+        ),
+        { numRuns: 60 },
+      );
     });
 
     it('sizes that straddle the tiles: 255, 257', async (t) => {
@@ -86,7 +109,13 @@ for (const variant of ['blocked', 'tiled'] as MatmulVariant[]) {
     it('every operand layout: vec4 along k or m or n, transposed or not, and scalar fallbacks', async (t) => {
       const g = need(t);
       g.matmulVariant = variant;
-      for (const [m, n, k] of [[20, 36, 12], [21, 35, 13], [20, 35, 12], [21, 36, 13], [4, 4, 4]]) {
+      for (const [m, n, k] of [
+        [20, 36, 12],
+        [21, 35, 13],
+        [20, 35, 12],
+        [21, 36, 13],
+        [4, 4, 4],
+      ]) {
         for (const transA of [false, true]) {
           for (const transB of [false, true]) {
             await check(g, { batch: 2, m, n, k, transA, transB, aBatchStride: m * k, bBatchStride: n * k }, m + n + k);
@@ -98,7 +127,13 @@ for (const variant of ['blocked', 'tiled'] as MatmulVariant[]) {
     it('skinny products (n ≤ 16, run transposed by the blocked kernel): every layout and batch broadcast', async (t) => {
       const g = need(t);
       g.matmulVariant = variant;
-      for (const [m, n, k] of [[64, 16, 128], [65, 5, 13], [600, 16, 36], [130, 1, 16], [257, 12, 7]]) {
+      for (const [m, n, k] of [
+        [64, 16, 128],
+        [65, 5, 13],
+        [600, 16, 36],
+        [130, 1, 16],
+        [257, 12, 7],
+      ]) {
         for (const transA of [false, true]) {
           for (const transB of [false, true]) {
             await check(g, { batch: 2, m, n, k, transA, transB, aBatchStride: m * k, bBatchStride: 0 }, m * n + k);

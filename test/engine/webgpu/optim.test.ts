@@ -10,7 +10,9 @@ import { acquireBackend, expectClose } from './helpers.ts';
  * that are and are not multiples of 4, and clipping.
  */
 let gpu: WebGPUBackend | null = null;
-beforeAll(async () => { gpu = await acquireBackend(); });
+beforeAll(async () => {
+  gpu = await acquireBackend();
+});
 afterAll(() => gpu?.destroy());
 
 function need(t: TestContext): WebGPUBackend {
@@ -20,7 +22,20 @@ function need(t: TestContext): WebGPUBackend {
 
 const CASES: Case[] = [
   { shapes: [[5, 3], [7], [], [300, 17]], lr: 0.01, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01, steps: 4, seed: 1 },
-  { shapes: [[6, 4], [4, 5], [70, 8]], rows: [[1, 4], null, [0, 3, 69]], lr: 0.05, betas: [0.9, 0.95], eps: 1e-6, weightDecay: 0.5, steps: 5, seed: 2 },
+  {
+    shapes: [
+      [6, 4],
+      [4, 5],
+      [70, 8],
+    ],
+    rows: [[1, 4], null, [0, 3, 69]],
+    lr: 0.05,
+    betas: [0.9, 0.95],
+    eps: 1e-6,
+    weightDecay: 0.5,
+    steps: 5,
+    seed: 2,
+  },
   { shapes: [[9, 2, 3], [33], [1000]], rows: [[0, 8], null, null], lr: 2e-3, betas: [0.5, 0.9], eps: 1e-3, weightDecay: 0, steps: 3, clip: 1, seed: 3 },
 ];
 

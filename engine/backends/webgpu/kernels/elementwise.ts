@@ -28,8 +28,7 @@ export function unary(ctx: GpuContext, op: UnaryOp, x: GpuStorage): GpuStorage {
 }
 
 /** Output dtype: the inputs' for arithmetic, bool for comparisons. */
-export function binary(ctx: GpuContext, op: BinaryOp, shape: readonly number[],
-  a: GpuStorage, av: View, b: GpuStorage, bv: View): GpuStorage {
+export function binary(ctx: GpuContext, op: BinaryOp, shape: readonly number[], a: GpuStorage, av: View, b: GpuStorage, bv: View): GpuStorage {
   if (a.dtype !== b.dtype) throw new Error(`webgpu: binary ${op} on ${a.dtype} and ${b.dtype}`);
   const compare = isComparison(op);
   const outDtype: DType = compare ? 'bool' : a.dtype;
@@ -42,16 +41,21 @@ export function binary(ctx: GpuContext, op: BinaryOp, shape: readonly number[],
   const kernel = {
     file: 'binary.wgsl',
     defines: {
-      ELEM: wgslType(a.dtype), CT: ct, OUT: wgslType(outDtype), TO_OUT: toOut, IS_INT: ct === 'i32',
-      OP: wgslFunction(op), COMPARISON: compare, ...walkDefines(walk, ['A', 'B']),
+      ELEM: wgslType(a.dtype),
+      CT: ct,
+      OUT: wgslType(outDtype),
+      TO_OUT: toOut,
+      IS_INT: ct === 'i32',
+      OP: wgslFunction(op),
+      COMPARISON: compare,
+      ...walkDefines(walk, ['A', 'B']),
     },
   };
   ctx.run(`binary ${op}`, kernel, walk.params, [a, b, out], walk.grid);
   return out;
 }
 
-export function where(ctx: GpuContext, shape: readonly number[], cond: GpuStorage, cv: View,
-  a: GpuStorage, av: View, b: GpuStorage, bv: View): GpuStorage {
+export function where(ctx: GpuContext, shape: readonly number[], cond: GpuStorage, cv: View, a: GpuStorage, av: View, b: GpuStorage, bv: View): GpuStorage {
   if (a.dtype !== b.dtype) throw new Error(`webgpu: where on ${a.dtype} and ${b.dtype}`);
   const size = shape.reduce((p, d) => p * d, 1);
   const out = ctx.storage(a.dtype, size);
@@ -65,8 +69,7 @@ export function where(ctx: GpuContext, shape: readonly number[], cond: GpuStorag
   return out;
 }
 
-export function copy(ctx: GpuContext, shape: readonly number[], src: GpuStorage, sv: View,
-  dst: GpuStorage, dv: View): void {
+export function copy(ctx: GpuContext, shape: readonly number[], src: GpuStorage, sv: View, dst: GpuStorage, dv: View): void {
   const size = shape.reduce((p, d) => p * d, 1);
   if (size === 0) return;
   if (src === dst) {
@@ -127,6 +130,9 @@ function rowMajor(shape: readonly number[]): number[] {
 /** The #defines of a walk: FLAT4 / GRID, and <NAME>_SCALAR for broadcast operands in FLAT4. */
 function walkDefines(walk: Walk, names: readonly string[]): Record<string, boolean> {
   const d: Record<string, boolean> = { FLAT4: walk.mode === 'flat4', GRID: walk.mode === 'grid' };
-  if (walk.mode === 'flat4') names.forEach((n, k) => { if (walk.scalar[k]) d[`${n}_SCALAR`] = true; });
+  if (walk.mode === 'flat4')
+    names.forEach((n, k) => {
+      if (walk.scalar[k]) d[`${n}_SCALAR`] = true;
+    });
   return d;
 }

@@ -14,13 +14,14 @@ const ATTENTION_QB = 16; // QB in shaders/attention.wgsl
 const MAX_DV = 32;
 
 export function webgpuFusedKernels(ctx: GpuContext, own: (s: Storage) => GpuStorage): FusedKernels {
-  const f32 = (op: string, ...s: Storage[]): GpuStorage[] => s.map((x) => {
-    const g = own(x);
-    if (g.dtype !== 'float32' && !(op === 'targets' && g.dtype === 'int32') && !(op === 'mask' && g.dtype === 'bool')) {
-      throw new Error(`webgpu: ${op}: expected float32, got ${g.dtype}`);
-    }
-    return g;
-  });
+  const f32 = (op: string, ...s: Storage[]): GpuStorage[] =>
+    s.map((x) => {
+      const g = own(x);
+      if (g.dtype !== 'float32' && !(op === 'targets' && g.dtype === 'int32') && !(op === 'mask' && g.dtype === 'bool')) {
+        throw new Error(`webgpu: ${op}: expected float32, got ${g.dtype}`);
+      }
+      return g;
+    });
   const rowsGrid = (rows: number) => ctx.grid1D(rows, ROWS_PER_GROUP);
 
   return {
@@ -34,8 +35,13 @@ export function webgpuFusedKernels(ctx: GpuContext, own: (s: Storage) => GpuStor
     softmaxBackward(y, g, rows, cols) {
       const [gy, gg] = f32('softmax backward', y, g);
       const out = ctx.storage('float32', rows * cols);
-      ctx.run('softmax backward', { file: 'softmax.wgsl', defines: { BACKWARD: true } },
-        new Params(4).set(0, rows).set(1, cols), [gy!, gg!, out], rowsGrid(rows));
+      ctx.run(
+        'softmax backward',
+        { file: 'softmax.wgsl', defines: { BACKWARD: true } },
+        new Params(4).set(0, rows).set(1, cols),
+        [gy!, gg!, out],
+        rowsGrid(rows),
+      );
       return out;
     },
 
@@ -53,8 +59,13 @@ export function webgpuFusedKernels(ctx: GpuContext, own: (s: Storage) => GpuStor
       const dx = ctx.storage('float32', rows * cols);
       const gxi = wantDw ? ctx.storage('float32', rows * cols) : null;
       const p = new Params(4).set(0, rows).set(1, cols);
-      ctx.run('rmsNorm backward', { file: 'rmsnorm.wgsl', defines: { VEC4: cols % 4 === 0, BACKWARD: true, WANT_DW: wantDw } },
-        p, gxi ? [gx!, gw!, gi!, gg!, dx, gxi] : [gx!, gw!, gi!, gg!, dx], rowsGrid(rows));
+      ctx.run(
+        'rmsNorm backward',
+        { file: 'rmsnorm.wgsl', defines: { VEC4: cols % 4 === 0, BACKWARD: true, WANT_DW: wantDw } },
+        p,
+        gxi ? [gx!, gw!, gi!, gg!, dx, gxi] : [gx!, gw!, gi!, gg!, dx],
+        rowsGrid(rows),
+      );
       if (!gxi) return { dx, dw: null };
       const dw = reduce(ctx, 'sum', gxi, [rows, cols], [0]);
       ctx.release(gxi);
@@ -65,8 +76,13 @@ export function webgpuFusedKernels(ctx: GpuContext, own: (s: Storage) => GpuStor
       const [gx, gc, gs] = f32('applyRotary', x, cos, sin);
       const out = ctx.storage('float32', batch * heads * seq * dim);
       const p = new Params(4).set(0, heads).set(1, seq).set(2, dim);
-      ctx.run(transpose ? 'applyRotary backward' : 'applyRotary', { file: 'rotary.wgsl', defines: { TRANSPOSE: transpose } },
-        p, [gx!, gc!, gs!, out], [Math.ceil(seq / 64), heads, batch]);
+      ctx.run(
+        transpose ? 'applyRotary backward' : 'applyRotary',
+        { file: 'rotary.wgsl', defines: { TRANSPOSE: transpose } },
+        p,
+        [gx!, gc!, gs!, out],
+        [Math.ceil(seq / 64), heads, batch],
+      );
       return out;
     },
 
@@ -75,8 +91,7 @@ export function webgpuFusedKernels(ctx: GpuContext, own: (s: Storage) => GpuStor
       const out = ctx.storage('float32', ga!.size);
       const vec4 = ga!.size % 4 === 0;
       const n = vec4 ? ga!.size / 4 : ga!.size;
-      ctx.run('siluMul', { file: 'silu_mul.wgsl', defines: { T: vec4 ? 'vec4<f32>' : 'f32' } },
-        new Params(4).set(0, n), [ga!, gb!, out], ctx.grid1D(n));
+      ctx.run('siluMul', { file: 'silu_mul.wgsl', defines: { T: vec4 ? 'vec4<f32>' : 'f32' } }, new Params(4).set(0, n), [ga!, gb!, out], ctx.grid1D(n));
       return out;
     },
 
@@ -86,8 +101,13 @@ export function webgpuFusedKernels(ctx: GpuContext, own: (s: Storage) => GpuStor
       const db = ctx.storage('float32', ga!.size);
       const vec4 = ga!.size % 4 === 0;
       const n = vec4 ? ga!.size / 4 : ga!.size;
-      ctx.run('siluMul backward', { file: 'silu_mul.wgsl', defines: { T: vec4 ? 'vec4<f32>' : 'f32', BACKWARD: true } },
-        new Params(4).set(0, n), [ga!, gb!, gg!, da, db], ctx.grid1D(n));
+      ctx.run(
+        'siluMul backward',
+        { file: 'silu_mul.wgsl', defines: { T: vec4 ? 'vec4<f32>' : 'f32', BACKWARD: true } },
+        new Params(4).set(0, n),
+        [ga!, gb!, gg!, da, db],
+        ctx.grid1D(n),
+      );
       return { da, db };
     },
 
@@ -106,15 +126,19 @@ export function webgpuFusedKernels(ctx: GpuContext, own: (s: Storage) => GpuStor
       const [gt] = f32('targets', targets);
       const out = ctx.storage('float32', rows * cols);
       const p = new Params(4).set(0, rows).set(1, cols).set(2, ignoreIndex);
-      ctx.run('crossEntropy backward', { file: 'cross_entropy.wgsl', defines: { BACKWARD: true } }, p,
-        [gl!, gt!, gs!, gg!, out], rowsGrid(rows));
+      ctx.run('crossEntropy backward', { file: 'cross_entropy.wgsl', defines: { BACKWARD: true } }, p, [gl!, gt!, gs!, gg!, out], rowsGrid(rows));
       return out;
     },
 
     supportsAttention(spec) {
-      return spec.dim % 4 === 0 && spec.dim / 4 <= MAX_DV && spec.seq > 0 && spec.keys > 0 &&
+      return (
+        spec.dim % 4 === 0 &&
+        spec.dim / 4 <= MAX_DV &&
+        spec.seq > 0 &&
+        spec.keys > 0 &&
         spec.heads <= ctx.device.limits.maxComputeWorkgroupsPerDimension &&
-        spec.batch <= ctx.device.limits.maxComputeWorkgroupsPerDimension;
+        spec.batch <= ctx.device.limits.maxComputeWorkgroupsPerDimension
+      );
     },
 
     attention(q, k, v, allowed, spec) {
@@ -122,8 +146,13 @@ export function webgpuFusedKernels(ctx: GpuContext, own: (s: Storage) => GpuStor
       const [gm] = f32('mask', allowed);
       const out = ctx.storage('float32', gq!.size);
       const lse = ctx.storage('float32', spec.batch * spec.heads * spec.seq);
-      ctx.run('attention', { file: 'attention.wgsl', defines: { DV: spec.dim / 4, FORWARD: true } }, attentionParams(spec),
-        [gq!, gk!, gv!, gm!, out, lse], [Math.ceil(spec.seq / ATTENTION_QB), spec.heads, spec.batch]);
+      ctx.run(
+        'attention',
+        { file: 'attention.wgsl', defines: { DV: spec.dim / 4, FORWARD: true } },
+        attentionParams(spec),
+        [gq!, gk!, gv!, gm!, out, lse],
+        [Math.ceil(spec.seq / ATTENTION_QB), spec.heads, spec.batch],
+      );
       return { out, lse };
     },
 
@@ -135,10 +164,20 @@ export function webgpuFusedKernels(ctx: GpuContext, own: (s: Storage) => GpuStor
       const dq = ctx.storage('float32', gq!.size);
       const dk = ctx.storage('float32', gk!.size);
       const dv = ctx.storage('float32', gv!.size);
-      ctx.run('attention backward (q)', { file: 'attention.wgsl', defines: { DV: spec.dim / 4, BWD_Q: true } }, p,
-        [gq!, gk!, gv!, gm!, go!, gl!, gg!, delta, dq], [Math.ceil(spec.seq / ATTENTION_QB), spec.heads, spec.batch]);
-      ctx.run('attention backward (k, v)', { file: 'attention.wgsl', defines: { DV: spec.dim / 4, BWD_KV: true } }, p,
-        [gq!, gk!, gv!, gm!, gl!, gg!, delta, dk, dv], [Math.ceil(spec.keys / ATTENTION_QB), spec.kvHeads, spec.batch]);
+      ctx.run(
+        'attention backward (q)',
+        { file: 'attention.wgsl', defines: { DV: spec.dim / 4, BWD_Q: true } },
+        p,
+        [gq!, gk!, gv!, gm!, go!, gl!, gg!, delta, dq],
+        [Math.ceil(spec.seq / ATTENTION_QB), spec.heads, spec.batch],
+      );
+      ctx.run(
+        'attention backward (k, v)',
+        { file: 'attention.wgsl', defines: { DV: spec.dim / 4, BWD_KV: true } },
+        p,
+        [gq!, gk!, gv!, gm!, gl!, gg!, delta, dk, dv],
+        [Math.ceil(spec.keys / ATTENTION_QB), spec.kvHeads, spec.batch],
+      );
       ctx.release(delta);
       return { dq, dk, dv };
     },
@@ -146,6 +185,11 @@ export function webgpuFusedKernels(ctx: GpuContext, own: (s: Storage) => GpuStor
 }
 
 function attentionParams(spec: AttentionSpec): Params {
-  return new Params(8).set(0, spec.heads).set(1, spec.kvHeads).set(2, spec.seq).set(3, spec.keys)
-    .set(4, spec.heads / spec.kvHeads).setFloat(5, spec.scale);
+  return new Params(8)
+    .set(0, spec.heads)
+    .set(1, spec.kvHeads)
+    .set(2, spec.seq)
+    .set(3, spec.keys)
+    .set(4, spec.heads / spec.kvHeads)
+    .setFloat(5, spec.scale);
 }

@@ -22,14 +22,16 @@ export function argmax(ctx: GpuContext, x: GpuStorage, shape: readonly number[],
   const out = ctx.storage('int32', outer * inner);
   if (outer * inner === 0 || len === 0) return out;
   const kernel = { file: 'argmax.wgsl', defines: { ELEM: wgslType(x.dtype) } };
-  const p = new Params(4).set(0, outer * inner).set(1, len).set(2, inner);
+  const p = new Params(4)
+    .set(0, outer * inner)
+    .set(1, len)
+    .set(2, inner);
   ctx.run('argmax', kernel, p, [x, out], ctx.grid1D(outer * inner));
   return out;
 }
 
 /** x [rows, cols] → values [rows, k] (descending, ties lower index first) and int32 indices. */
-export function topk(ctx: GpuContext, x: GpuStorage, rows: number, cols: number, k: number):
-  { values: GpuStorage; indices: GpuStorage } {
+export function topk(ctx: GpuContext, x: GpuStorage, rows: number, cols: number, k: number): { values: GpuStorage; indices: GpuStorage } {
   const values = ctx.storage(x.dtype, rows * k);
   const indices = ctx.storage('int32', rows * k);
   if (rows * k === 0) return { values, indices };
@@ -40,22 +42,35 @@ export function topk(ctx: GpuContext, x: GpuStorage, rows: number, cols: number,
 }
 
 /** torch.gather; out has `indexShape` and x's dtype. */
-export function gather(ctx: GpuContext, x: GpuStorage, shape: readonly number[], axis: number,
-  index: GpuStorage, indexShape: readonly number[]): GpuStorage {
+export function gather(ctx: GpuContext, x: GpuStorage, shape: readonly number[], axis: number, index: GpuStorage, indexShape: readonly number[]): GpuStorage {
   checkRank('gather', indexShape);
   const size = product(indexShape);
   const out = ctx.storage(x.dtype, size);
   if (size === 0) return out;
   const xStrides = contiguousStrides(shape);
-  const p = new Params(24).set(0, size).set(1, indexShape.length).set(2, xStrides[axis])
-    .setArray(8, indexShape).setArray(16, xStrides.map((s, d) => (d === axis ? 0 : s)));
+  const p = new Params(24)
+    .set(0, size)
+    .set(1, indexShape.length)
+    .set(2, xStrides[axis])
+    .setArray(8, indexShape)
+    .setArray(
+      16,
+      xStrides.map((s, d) => (d === axis ? 0 : s)),
+    );
   ctx.run('gather', { file: 'gather.wgsl' }, p, [x, index, out], ctx.grid1D(size));
   return out;
 }
 
 /** torch.scatter_add into a copy of base (`shape`); index and src are contiguous `indexShape`. */
-export function scatterAdd(ctx: GpuContext, base: GpuStorage, shape: readonly number[], axis: number,
-  index: GpuStorage, src: GpuStorage, indexShape: readonly number[]): GpuStorage {
+export function scatterAdd(
+  ctx: GpuContext,
+  base: GpuStorage,
+  shape: readonly number[],
+  axis: number,
+  index: GpuStorage,
+  src: GpuStorage,
+  indexShape: readonly number[],
+): GpuStorage {
   if (base.dtype === 'bool') throw new Error('webgpu: scatterAdd is not defined on bool');
   checkRank('scatterAdd', indexShape);
   const out = ctx.storage(base.dtype, base.size);
@@ -70,10 +85,18 @@ export function scatterAdd(ctx: GpuContext, base: GpuStorage, shape: readonly nu
   if (columns === 0) return out;
   const indexStrides = contiguousStrides(indexShape);
   const outStrides = contiguousStrides(shape);
-  const p = new Params(32).set(0, columns).set(1, indexShape.length).set(2, len)
-    .set(3, indexStrides[axis]).set(4, outStrides[axis])
-    .setArray(8, indexShape.map((n, d) => (d === axis ? 1 : n)))
-    .setArray(16, indexStrides).setArray(24, outStrides);
+  const p = new Params(32)
+    .set(0, columns)
+    .set(1, indexShape.length)
+    .set(2, len)
+    .set(3, indexStrides[axis])
+    .set(4, outStrides[axis])
+    .setArray(
+      8,
+      indexShape.map((n, d) => (d === axis ? 1 : n)),
+    )
+    .setArray(16, indexStrides)
+    .setArray(24, outStrides);
   const kernel = { file: 'scatter_add.wgsl', defines: { ELEM: wgslType(base.dtype) } };
   ctx.run('scatterAdd', kernel, p, [index, src, out], ctx.grid1D(columns));
   return out;

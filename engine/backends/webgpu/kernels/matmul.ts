@@ -23,8 +23,7 @@ const BLOCKED_COLS = 16;
 const TILE = 64;
 
 /** a, b float32 as described by `spec`; returns [batch, m, n]. */
-export function matmul(ctx: GpuContext, a: GpuStorage, b: GpuStorage, spec: MatmulSpec,
-  variant: MatmulVariant): GpuStorage {
+export function matmul(ctx: GpuContext, a: GpuStorage, b: GpuStorage, spec: MatmulSpec, variant: MatmulVariant): GpuStorage {
   const { batch, m, n, k, transA, transB } = spec;
   if (a.dtype !== 'float32' || b.dtype !== 'float32') {
     throw new Error(`webgpu: matmul needs float32 operands, got ${a.dtype} and ${b.dtype}`);
@@ -48,7 +47,14 @@ export function matmul(ctx: GpuContext, a: GpuStorage, b: GpuStorage, spec: Matm
     // one SIMD lane of 8 busy. Compute outᵀ = op(B)ᵀ·op(A)ᵀ instead (rows and columns swapped,
     // written through transposed output strides): the m rows become the lanes' columns.
     const t: MatmulSpec = {
-      batch, m: n, n: m, k, transA: !transB, transB: !transA, aBatchStride: spec.bBatchStride, bBatchStride: spec.aBatchStride,
+      batch,
+      m: n,
+      n: m,
+      k,
+      transA: !transB,
+      transB: !transA,
+      aBatchStride: spec.bBatchStride,
+      bBatchStride: spec.aBatchStride,
     };
     const wgx = m >= 512 ? 8 : 4;
     const kernel = { file: 'matmul_blocked.wgsl', defines: blockedLayouts(t), constants: { WGX: wgx } };
@@ -70,11 +76,17 @@ const SKINNY = 16;
 function params(spec: MatmulSpec, outRowStride: number, outColStride: number): Params {
   const { m, n, k, transA, transB } = spec;
   return new Params(12)
-    .set(0, m).set(1, n).set(2, k)
-    .set(3, spec.aBatchStride).set(4, spec.bBatchStride)
-    .set(5, transA ? 1 : k).set(6, transA ? m : 1)
-    .set(7, transB ? 1 : n).set(8, transB ? k : 1)
-    .set(9, outRowStride).set(10, outColStride);
+    .set(0, m)
+    .set(1, n)
+    .set(2, k)
+    .set(3, spec.aBatchStride)
+    .set(4, spec.bBatchStride)
+    .set(5, transA ? 1 : k)
+    .set(6, transA ? m : 1)
+    .set(7, transB ? 1 : n)
+    .set(8, transB ? k : 1)
+    .set(9, outRowStride)
+    .set(10, outColStride);
 }
 
 /**
@@ -103,7 +115,13 @@ function blockedLayouts(spec: MatmulSpec): Record<string, boolean> {
   const bN4 = !transB && n % 4 === 0 && bAligned;
   const bK4 = transB && k % 4 === 0 && bAligned;
   return {
-    A_K4: aK4, A_M4: aM4, A_VEC4: aK4 || aM4, A_SCALAR: !aK4 && !aM4,
-    B_N4: bN4, B_K4: bK4, B_VEC4: bN4 || bK4, B_SCALAR: !bN4 && !bK4,
+    A_K4: aK4,
+    A_M4: aM4,
+    A_VEC4: aK4 || aM4,
+    A_SCALAR: !aK4 && !aM4,
+    B_N4: bN4,
+    B_K4: bK4,
+    B_VEC4: bN4 || bK4,
+    B_SCALAR: !bN4 && !bK4,
   };
 }

@@ -31,9 +31,18 @@ export function webgpuOptimizerKernels(ctx: GpuContext, own: (s: Storage) => Gpu
       const n = size / lanes;
       // The per-step scalars are uniforms (rounded to f32 by setFloat, as the composite's
       // constant tensors are); parameters of equal size share one uniform buffer within a step.
-      const params = new Params(12).set(0, n).set(1, rowSize).set(2, lanes)
-        .setFloat(4, s.beta1).setFloat(5, 1 - s.beta1).setFloat(6, s.beta2).setFloat(7, 1 - s.beta2)
-        .setFloat(8, s.eps).setFloat(9, s.decay).setFloat(10, s.stepSize).setFloat(11, s.bc2Sqrt);
+      const params = new Params(12)
+        .set(0, n)
+        .set(1, rowSize)
+        .set(2, lanes)
+        .setFloat(4, s.beta1)
+        .setFloat(5, 1 - s.beta1)
+        .setFloat(6, s.beta2)
+        .setFloat(7, 1 - s.beta2)
+        .setFloat(8, s.eps)
+        .setFloat(9, s.decay)
+        .setFloat(10, s.stepSize)
+        .setFloat(11, s.bc2Sqrt);
       const buffers = [gp, gg, gm, gv, pOut, mOut, vOut];
       if (rowMask !== null) {
         const mask = own(rowMask);
@@ -41,8 +50,7 @@ export function webgpuOptimizerKernels(ctx: GpuContext, own: (s: Storage) => Gpu
         buffers.push(mask);
       }
       if (n > 0) {
-        ctx.run('AdamW', { file: 'adamw.wgsl', defines: { T: vec4 ? 'vec4<f32>' : 'f32', MASKED: rowMask !== null } },
-          params, buffers, ctx.grid1D(n));
+        ctx.run('AdamW', { file: 'adamw.wgsl', defines: { T: vec4 ? 'vec4<f32>' : 'f32', MASKED: rowMask !== null } }, params, buffers, ctx.grid1D(n));
       }
       return { p: pOut, m: mOut, v: vOut };
     },

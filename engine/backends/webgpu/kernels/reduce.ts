@@ -13,14 +13,16 @@ const FEW_OUTPUTS = 4096;
  * x is contiguous `shape`; the result keeps reduced axes as size 1 ([...shape] with 1 at `axes`).
  * sum of bool/int32 gives int32, max keeps the dtype.
  */
-export function reduce(ctx: GpuContext, op: ReduceOp, x: GpuStorage, shape: readonly number[],
-  axes: readonly number[]): GpuStorage {
+export function reduce(ctx: GpuContext, op: ReduceOp, x: GpuStorage, shape: readonly number[], axes: readonly number[]): GpuStorage {
   const outDtype: DType = op === 'sum' && x.dtype !== 'float32' ? 'int32' : x.dtype;
   const reduced = new Set(axes.map((a) => (a < 0 ? a + shape.length : a)));
   const strides = contiguousStrides(shape);
   const pick = (keep: boolean) => {
     const dims = shape.map((_, d) => d).filter((d) => reduced.has(d) !== keep);
-    return mergeDims(dims.map((d) => shape[d]), [dims.map((d) => strides[d])]);
+    return mergeDims(
+      dims.map((d) => shape[d]),
+      [dims.map((d) => strides[d])],
+    );
   };
   const kept = pick(true);
   const red = pick(false);
@@ -40,16 +42,33 @@ export function reduce(ctx: GpuContext, op: ReduceOp, x: GpuStorage, shape: read
   chunks = Math.ceil(count / chunkLen);
 
   const acc = wgslType(outDtype);
-  const pass = (input: GpuStorage, target: GpuStorage, keptShape: number[], keptStride: number[],
-    redShape: number[], redStride: number[], nChunks: number, len: number) => {
+  const pass = (
+    input: GpuStorage,
+    target: GpuStorage,
+    keptShape: number[],
+    keptStride: number[],
+    redShape: number[],
+    redStride: number[],
+    nChunks: number,
+    len: number,
+  ) => {
     const inner = redShape.length - 1;
     const p = new Params(40)
-      .set(0, outputs * nChunks).set(1, nChunks).set(2, len)
-      .set(3, redShape.reduce((a, b) => a * b, 1))
-      .set(4, inner >= 0 ? redShape[inner] : 1).set(5, inner >= 0 ? redStride[inner] : 0)
-      .set(6, keptShape.length).set(7, Math.max(inner, 0))
-      .setArray(8, keptShape).setArray(16, keptStride)
-      .setArray(24, redShape.slice(0, Math.max(inner, 0))).setArray(32, redStride.slice(0, Math.max(inner, 0)));
+      .set(0, outputs * nChunks)
+      .set(1, nChunks)
+      .set(2, len)
+      .set(
+        3,
+        redShape.reduce((a, b) => a * b, 1),
+      )
+      .set(4, inner >= 0 ? redShape[inner] : 1)
+      .set(5, inner >= 0 ? redStride[inner] : 0)
+      .set(6, keptShape.length)
+      .set(7, Math.max(inner, 0))
+      .setArray(8, keptShape)
+      .setArray(16, keptStride)
+      .setArray(24, redShape.slice(0, Math.max(inner, 0)))
+      .setArray(32, redStride.slice(0, Math.max(inner, 0)));
     const kernel = {
       file: 'reduce.wgsl',
       defines: { ELEM: wgslType(input.dtype), ACC: acc, LOWEST: lowest(acc), OP: `op_${op}`, START: `start_${op}` },

@@ -3,10 +3,14 @@ import type { DType } from '../../../dtype.ts';
 /** The WGSL storage type of each dtype the backend holds (bools are u32 0/1). */
 export function wgslType(dtype: DType): 'f32' | 'i32' | 'u32' {
   switch (dtype) {
-    case 'float32': return 'f32';
-    case 'int32': return 'i32';
-    case 'bool': return 'u32';
-    case 'float64': throw new Error('webgpu: float64 is not supported on the WebGPU backend');
+    case 'float32':
+      return 'f32';
+    case 'int32':
+      return 'i32';
+    case 'bool':
+      return 'u32';
+    case 'float64':
+      throw new Error('webgpu: float64 is not supported on the WebGPU backend');
   }
 }
 
@@ -18,8 +22,11 @@ export function computeType(dtype: DType): 'f32' | 'i32' {
 /** The smallest value of a WGSL type, as WGSL code (f32's needs shaders/math.wgsl: no -inf literal). */
 export function lowest(type: 'f32' | 'i32' | 'u32'): string {
   switch (type) {
-    case 'f32': return 'neg_inf_f32()';
-    case 'i32': return 'bitcast<i32>(0x80000000u)';
-    case 'u32': return '0u';
+    case 'f32':
+      return 'neg_inf_f32()';
+    case 'i32':
+      return 'bitcast<i32>(0x80000000u)';
+    case 'u32':
+      return '0u';
   }
 }

@@ -11,7 +11,10 @@ import { BINARY_OPS, UNARY_OPS } from '../../../../engine/ops/elementwise/ops.ts
 const shader = (file: string): string => readFileSync(new URL(`../../../../shaders/${file}`, import.meta.url), 'utf8');
 
 describe('every listed elementwise op has its WGSL function', () => {
-  it.each([['unary.wgsl', UNARY_OPS], ['binary.wgsl', BINARY_OPS]] as const)('%s', (file, ops) => {
+  it.each([
+    ['unary.wgsl', UNARY_OPS],
+    ['binary.wgsl', BINARY_OPS],
+  ] as const)('%s', (file, ops) => {
     const source = shader(file);
     for (const op of ops) expect(source, op).toMatch(new RegExp(`\\bfn ${wgslFunction(op)}\\(`));
     // and nothing else: a function left behind by a removed op

@@ -1,8 +1,18 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  applyRotary, crossEntropy, Generator, noGrad, rmsNorm, scaledDotProductAttention, setFusion, siluMul, softmax, tensor,
-  type Backend, type Tensor,
+  applyRotary,
+  crossEntropy,
+  Generator,
+  noGrad,
+  rmsNorm,
+  scaledDotProductAttention,
+  setFusion,
+  siluMul,
+  softmax,
+  tensor,
+  type Backend,
+  type Tensor,
 } from '../../../../engine/index.ts';
 import { availableBackends } from '../../../helpers/backends.ts';
 import { gradcheck, randomValues } from '../../../helpers/gradcheck.ts';
@@ -29,8 +39,13 @@ interface Input {
 }
 
 /** f(inputs) and d(Σ f·u)/d(each float input), run with fusion on or off. */
-async function run(backend: Backend, fused: boolean, f: (...t: Tensor[]) => Tensor, inputs: Input[], seed: number):
-  Promise<{ out: number[]; grads: Array<number[] | null> }> {
+async function run(
+  backend: Backend,
+  fused: boolean,
+  f: (...t: Tensor[]) => Tensor,
+  inputs: Input[],
+  seed: number,
+): Promise<{ out: number[]; grads: Array<number[] | null> }> {
   const previous = setFusion(fused);
   try {
     const ts = inputs.map((x) => {
@@ -94,48 +109,87 @@ function mask(batch: number, seq: number, keys: number, seed: number): Input {
 
 describe('fused ops equal their composites on every backend', () => {
   it('softmax (last axis)', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(size, { minLength: 1, maxLength: 3 }), seedArb, async (shape, seed) => {
-      await agree('softmax', (x) => softmax(x!, -1), [floats(shape, seed, -4, 4)], seed);
-    }), { numRuns: 15 });
+    await fc.assert(
+      fc.asyncProperty(fc.array(size, { minLength: 1, maxLength: 3 }), seedArb, async (shape, seed) => {
+        await agree('softmax', (x) => softmax(x!, -1), [floats(shape, seed, -4, 4)], seed);
+      }),
+      { numRuns: 15 },
+    );
   });
 
   it('rmsNorm', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(size, { minLength: 1, maxLength: 3 }), seedArb, fc.boolean(), async (shape, seed, wGrad) => {
-      const cols = shape[shape.length - 1]!;
-      await agree('rmsNorm', (x, w) => rmsNorm(x!, w!, 1e-5),
-        [floats(shape, seed), { ...floats([cols], seed + 1, 0.5, 1.5), grad: wGrad }], seed);
-    }), { numRuns: 15 });
+    await fc.assert(
+      fc.asyncProperty(fc.array(size, { minLength: 1, maxLength: 3 }), seedArb, fc.boolean(), async (shape, seed, wGrad) => {
+        const cols = shape[shape.length - 1]!;
+        await agree('rmsNorm', (x, w) => rmsNorm(x!, w!, 1e-5), [floats(shape, seed), { ...floats([cols], seed + 1, 0.5, 1.5), grad: wGrad }], seed);
+      }),
+      { numRuns: 15 },
+    );
   });
 
   it('applyRotary', async () => {
-    await fc.assert(fc.asyncProperty(size, size, size, fc.constantFrom(2, 4, 6, 8, 32), seedArb, async (batch, heads, seq, dim, seed) => {
-      const table = (s: number) => ({ ...floats([batch, 1, seq, dim], s, -1, 1), grad: false });
-      await agree('applyRotary', (x, c, s) => applyRotary(x!, c!, s!), [floats([batch, heads, seq, dim], seed), table(seed + 1), table(seed + 2)], seed);
-    }), { numRuns: 15 });
+    await fc.assert(
+      fc.asyncProperty(size, size, size, fc.constantFrom(2, 4, 6, 8, 32), seedArb, async (batch, heads, seq, dim, seed) => {
+        const table = (s: number) => ({ ...floats([batch, 1, seq, dim], s, -1, 1), grad: false });
+        await agree('applyRotary', (x, c, s) => applyRotary(x!, c!, s!), [floats([batch, heads, seq, dim], seed), table(seed + 1), table(seed + 2)], seed);
+      }),
+      { numRuns: 15 },
+    );
   });
 
   it('siluMul', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(size, { minLength: 1, maxLength: 3 }), seedArb, async (shape, seed) => {
-      await agree('siluMul', (a, b) => siluMul(a!, b!), [floats(shape, seed, -6, 6), floats(shape, seed + 1)], seed);
-    }), { numRuns: 15 });
+    await fc.assert(
+      fc.asyncProperty(fc.array(size, { minLength: 1, maxLength: 3 }), seedArb, async (shape, seed) => {
+        await agree('siluMul', (a, b) => siluMul(a!, b!), [floats(shape, seed, -6, 6), floats(shape, seed + 1)], seed);
+      }),
+      { numRuns: 15 },
+    );
   });
 
   it('crossEntropy (with ignored targets)', async () => {
-    await fc.assert(fc.asyncProperty(size, size, seedArb, async (rows, cols, seed) => {
-      const g = new Generator(seed);
-      const targets = Int32Array.from({ length: rows }, () => (g.uniform(0, 1) < 0.25 ? -100 : Math.floor(g.uniform(0, cols))));
-      await agree('crossEntropy', (x, t) => crossEntropy(x!, t!), [floats([rows, cols], seed, -5, 5), { values: targets, shape: [rows], kind: 'int32' }], seed);
-    }), { numRuns: 15 });
+    await fc.assert(
+      fc.asyncProperty(size, size, seedArb, async (rows, cols, seed) => {
+        const g = new Generator(seed);
+        const targets = Int32Array.from({ length: rows }, () => (g.uniform(0, 1) < 0.25 ? -100 : Math.floor(g.uniform(0, cols))));
+        await agree(
+          'crossEntropy',
+          (x, t) => crossEntropy(x!, t!),
+          [floats([rows, cols], seed, -5, 5), { values: targets, shape: [rows], kind: 'int32' }],
+          seed,
+        );
+      }),
+      { numRuns: 15 },
+    );
   });
 
   it('scaledDotProductAttention (causal + padding mask, grouped-query heads)', async () => {
-    await fc.assert(fc.asyncProperty(fc.constantFrom(1, 2, 3), fc.constantFrom(1, 2), fc.constantFrom(1, 2, 3), size, fc.constantFrom(0, 2), fc.constantFrom(3, 4, 8, 32), seedArb,
-      async (batch, kvHeads, group, seq, past, dim, seed) => {
-        const keys = seq + past;
-        const heads = kvHeads * group;
-        await agree('attention', (q, k, v, m) => scaledDotProductAttention(q!, k!, v!, m!),
-          [floats([batch, heads, seq, dim], seed), floats([batch, kvHeads, keys, dim], seed + 1), floats([batch, kvHeads, keys, dim], seed + 2), mask(batch, seq, keys, seed)], seed);
-      }), { numRuns: 20 });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(1, 2, 3),
+        fc.constantFrom(1, 2),
+        fc.constantFrom(1, 2, 3),
+        size,
+        fc.constantFrom(0, 2),
+        fc.constantFrom(3, 4, 8, 32),
+        seedArb,
+        async (batch, kvHeads, group, seq, past, dim, seed) => {
+          const keys = seq + past;
+          const heads = kvHeads * group;
+          await agree(
+            'attention',
+            (q, k, v, m) => scaledDotProductAttention(q!, k!, v!, m!),
+            [
+              floats([batch, heads, seq, dim], seed),
+              floats([batch, kvHeads, keys, dim], seed + 1),
+              floats([batch, kvHeads, keys, dim], seed + 2),
+              mask(batch, seq, keys, seed),
+            ],
+            seed,
+          );
+        },
+      ),
+      { numRuns: 20 },
+    );
   });
 });
 
@@ -151,20 +205,34 @@ describe('fused gradients pass float64 finite-difference checks (CPU)', () => {
       expect(r2.maxError, r2.where).toBeLessThan(TOL);
       const r3 = await gradcheck((a, b) => siluMul(a!, b!), [f64([7], seed, -4, 4), f64([7], seed + 1)], seed);
       expect(r3.maxError, r3.where).toBeLessThan(TOL);
-      const r4 = await gradcheck((x, c, s) => applyRotary(x!, c!, s!),
-        [f64([2, 3, 2, 4], seed), { ...f64([2, 1, 2, 4], seed + 1), differentiable: false }, { ...f64([2, 1, 2, 4], seed + 2), differentiable: false }], seed);
+      const r4 = await gradcheck(
+        (x, c, s) => applyRotary(x!, c!, s!),
+        [f64([2, 3, 2, 4], seed), { ...f64([2, 1, 2, 4], seed + 1), differentiable: false }, { ...f64([2, 1, 2, 4], seed + 2), differentiable: false }],
+        seed,
+      );
       expect(r4.maxError, r4.where).toBeLessThan(TOL);
     }
   });
 
   it('crossEntropy and attention', async () => {
     for (const seed of [1, 2]) {
-      const r1 = await gradcheck((x, t) => crossEntropy(x!, t!), [f64([4, 5], seed, -3, 3), { values: Float64Array.from([1, -100, 4, 0]), shape: [4], dtype: 'int32' }], seed);
+      const r1 = await gradcheck(
+        (x, t) => crossEntropy(x!, t!),
+        [f64([4, 5], seed, -3, 3), { values: Float64Array.from([1, -100, 4, 0]), shape: [4], dtype: 'int32' }],
+        seed,
+      );
       expect(r1.maxError, r1.where).toBeLessThan(TOL);
       const m = mask(2, 3, 4, seed);
-      const r2 = await gradcheck((q, k, v, a) => scaledDotProductAttention(q!, k!, v!, a!),
-        [f64([2, 4, 3, 3], seed), f64([2, 2, 4, 3], seed + 1), f64([2, 2, 4, 3], seed + 2),
-          { values: Float64Array.from(m.values), shape: m.shape, dtype: 'bool' }], seed);
+      const r2 = await gradcheck(
+        (q, k, v, a) => scaledDotProductAttention(q!, k!, v!, a!),
+        [
+          f64([2, 4, 3, 3], seed),
+          f64([2, 2, 4, 3], seed + 1),
+          f64([2, 2, 4, 3], seed + 2),
+          { values: Float64Array.from(m.values), shape: m.shape, dtype: 'bool' },
+        ],
+        seed,
+      );
       expect(r2.maxError, r2.where).toBeLessThan(TOL);
     }
   });

@@ -34,11 +34,26 @@ function random(n: number, seed: number): Float64Array {
   });
 }
 
-function check(m: number, n: number, k: number, transA: boolean, transB: boolean, batch: number, broadcast: 'none' | 'a' | 'b',
-  dtype: 'float32' | 'float64', seed: number): void {
+function check(
+  m: number,
+  n: number,
+  k: number,
+  transA: boolean,
+  transB: boolean,
+  batch: number,
+  broadcast: 'none' | 'a' | 'b',
+  dtype: 'float32' | 'float64',
+  seed: number,
+): void {
   const spec: MatmulSpec = {
-    batch, m, n, k, transA, transB,
-    aBatchStride: broadcast === 'a' ? 0 : m * k, bBatchStride: broadcast === 'b' ? 0 : n * k,
+    batch,
+    m,
+    n,
+    k,
+    transA,
+    transB,
+    aBatchStride: broadcast === 'a' ? 0 : m * k,
+    bBatchStride: broadcast === 'b' ? 0 : n * k,
   };
   const Type = dtype === 'float32' ? Float32Array : Float64Array;
   const a = Type.from(random((broadcast === 'a' ? 1 : batch) * m * k, seed));
@@ -57,7 +72,15 @@ function check(m: number, n: number, k: number, transA: boolean, transB: boolean
 
 describe('CPU matmul (blocked, packed)', () => {
   it('matches the triple loop at block and micro-kernel edges, every transpose', () => {
-    for (const [m, n, k] of [[1, 1, 1], [3, 5, 7], [4, 4, 4], [5, 129, 257], [17, 130, 300], [64, 16, 512], [9, 256, 3]]) {
+    for (const [m, n, k] of [
+      [1, 1, 1],
+      [3, 5, 7],
+      [4, 4, 4],
+      [5, 129, 257],
+      [17, 130, 300],
+      [64, 16, 512],
+      [9, 256, 3],
+    ]) {
       for (const transA of [false, true]) {
         for (const transB of [false, true]) {
           check(m!, n!, k!, transA, transB, 1, 'none', 'float64', m! * 1000 + n! + k!);
@@ -68,12 +91,21 @@ describe('CPU matmul (blocked, packed)', () => {
   });
 
   it('matches the triple loop on random shapes, batches and broadcasts (property)', () => {
-    fc.assert(fc.property(
-      fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 140 }), fc.integer({ min: 1, max: 270 }),
-      fc.boolean(), fc.boolean(), fc.integer({ min: 1, max: 3 }), fc.constantFrom('none', 'a', 'b'),
-      fc.constantFrom('float32', 'float64'), fc.nat(),
-      (m, n, k, tA, tB, batch, broadcast, dtype, seed) => check(m, n, k, tA, tB, batch, broadcast as 'none', dtype as 'float32', seed),
-    ), { numRuns: 60 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 140 }),
+        fc.integer({ min: 1, max: 270 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 3 }),
+        fc.constantFrom('none', 'a', 'b'),
+        fc.constantFrom('float32', 'float64'),
+        fc.nat(),
+        (m, n, k, tA, tB, batch, broadcast, dtype, seed) => check(m, n, k, tA, tB, batch, broadcast as 'none', dtype as 'float32', seed),
+      ),
+      { numRuns: 60 },
+    );
   });
 
   it('propagates NaN and infinities as IEEE arithmetic does (0·∞ is NaN)', () => {
@@ -81,7 +113,9 @@ describe('CPU matmul (blocked, packed)', () => {
     const b = Float32Array.from([Infinity, 1, 1, NaN]);
     const out = new Float32Array(4);
     matmulKernel(a, b, { batch: 1, m: 2, n: 2, k: 2, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 }, out);
-    expect(Array.from(out)).toEqual(Array.from(reference(a, b, { batch: 1, m: 2, n: 2, k: 2, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 })).map(Math.fround));
+    expect(Array.from(out)).toEqual(
+      Array.from(reference(a, b, { batch: 1, m: 2, n: 2, k: 2, transA: false, transB: false, aBatchStride: 0, bBatchStride: 0 })).map(Math.fround),
+    );
   });
 
   it('handles empty products (k = 0 gives zeros)', () => {
