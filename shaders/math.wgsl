@@ -33,3 +33,10 @@ fn sigmoid_stable(x: f32) -> f32 {
   let e = exp(x);
   return e / (1.0 + e);
 }
+
+// The same σ on four lanes, branch-free: e = exp(−|x|) is exp(−x) where x ≥ 0 and exp(x) elsewhere,
+// so each lane computes exactly what sigmoid_stable computes.
+fn sigmoid_stable4(x: vec4<f32>) -> vec4<f32> {
+  let e = exp(-abs(x));
+  return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= vec4<f32>(0.0));
+}

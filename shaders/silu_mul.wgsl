@@ -1,7 +1,9 @@
 // The SwiGLU gate, elementwise: out = silu(a)·b = a·σ(a)·b, and its BACKWARD:
 //   db = g·a·σ(a),  da = g·b·σ(a)·(1 + a·(1 − σ(a))).
-// Host define T: f32, or vec4<f32> when the size is a multiple of 4 (P.size counts T's).
+// Host defines T: f32, or vec4<f32> when the size is a multiple of 4 (P.size counts T's), and
+// SIGMA: the stable σ of math.wgsl for that type (sigmoid_stable or sigmoid_stable4).
 #include "common.wgsl"
+#include "math.wgsl"
 
 struct Params { size: u32, unused0: u32, unused1: u32, unused2: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
@@ -15,19 +17,13 @@ struct Params { size: u32, unused0: u32, unused1: u32, unused2: u32 }
 @group(0) @binding(3) var<storage, read_write> out: array<T>;
 #endif
 
-// σ(x) without overflow: exp of a large positive number is never taken.
-fn sigmoid(x: T) -> T {
-  let e = exp(-abs(x));
-  return select(e / (T(1.0) + e), T(1.0) / (T(1.0) + e), x >= T(0.0));
-}
-
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_id) lid: vec3<u32>) {
   let i = work_index(wid, nwg, lid);
   if (i >= P.size) { return; }
   let x = a[i];
-  let s = sigmoid(x);
+  let s = SIGMA(x);
 #if BACKWARD
   db[i] = g[i] * x * s;
   da[i] = g[i] * b[i] * s * (T(1.0) + x * (T(1.0) - s));

@@ -91,7 +91,13 @@ export function webgpuFusedKernels(ctx: GpuContext, own: (s: Storage) => GpuStor
       const out = ctx.storage('float32', ga!.size);
       const vec4 = ga!.size % 4 === 0;
       const n = vec4 ? ga!.size / 4 : ga!.size;
-      ctx.run('siluMul', { file: 'silu_mul.wgsl', defines: { T: vec4 ? 'vec4<f32>' : 'f32' } }, new Params(4).set(0, n), [ga!, gb!, out], ctx.grid1D(n));
+      ctx.run(
+        'siluMul',
+        { file: 'silu_mul.wgsl', defines: { T: vec4 ? 'vec4<f32>' : 'f32', SIGMA: vec4 ? 'sigmoid_stable4' : 'sigmoid_stable' } },
+        new Params(4).set(0, n),
+        [ga!, gb!, out],
+        ctx.grid1D(n),
+      );
       return out;
     },
 
@@ -103,7 +109,7 @@ export function webgpuFusedKernels(ctx: GpuContext, own: (s: Storage) => GpuStor
       const n = vec4 ? ga!.size / 4 : ga!.size;
       ctx.run(
         'siluMul backward',
-        { file: 'silu_mul.wgsl', defines: { T: vec4 ? 'vec4<f32>' : 'f32', BACKWARD: true } },
+        { file: 'silu_mul.wgsl', defines: { T: vec4 ? 'vec4<f32>' : 'f32', SIGMA: vec4 ? 'sigmoid_stable4' : 'sigmoid_stable', BACKWARD: true } },
         new Params(4).set(0, n),
         [ga!, gb!, gg!, da, db],
         ctx.grid1D(n),
