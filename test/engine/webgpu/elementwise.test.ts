@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import type { BinaryOp, UnaryOp } from '../../../engine/backend.ts';
 import type { WebGPUBackend } from '../../../engine/backends/webgpu/backend.ts';
+import { BINARY_OPS, binaryOps, COMPARISON_OPS, UNARY_OPS, unaryOps } from '../../../engine/ops/elementwise/ops.ts';
 import { acquireBackend, contiguous, expectClose, expectEqual, forEachIndex, randomArray, randomView, viewOffset } from './helpers.ts';
 
 let gpu: WebGPUBackend | null = null;
@@ -17,35 +18,24 @@ function need(t: TestContext): WebGPUBackend {
 
 const f32 = Math.fround;
 
-const UNARY_REF: Record<UnaryOp, (x: number) => number> = {
-  neg: (x) => -x,
-  exp: Math.exp,
-  log: Math.log,
-  sqrt: Math.sqrt,
-  rsqrt: (x) => 1 / Math.sqrt(x),
-  abs: Math.abs,
-  sin: Math.sin,
-  cos: Math.cos,
-  tanh: Math.tanh,
-  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
-  relu: (x) => Math.max(x, 0),
-  sign: Math.sign,
-};
+/** Ops whose inputs are drawn positive (their domain). */
+const POSITIVE_DOMAIN: ReadonlySet<UnaryOp> = new Set(['log', 'sqrt', 'rsqrt']);
 
 describe('unary', () => {
-  it('matches Math on float32 (including sizes that are not multiples of the workgroup)', async (t) => {
+  it('matches the CPU table of every listed op on float32 (including sizes that are not multiples of the workgroup)', async (t) => {
     const g = need(t);
-    for (const op of Object.keys(UNARY_REF) as UnaryOp[]) {
-      const positive = op === 'log' || op === 'sqrt' || op === 'rsqrt';
+    for (const op of UNARY_OPS) {
+      const positive = POSITIVE_DOMAIN.has(op);
       for (const n of [1, 257]) {
         const data = randomArray(n, n + op.length, positive ? 0.01 : -6, 6);
         if (!positive && n > 1) data[1] = 0;
         const x = g.upload('float32', Float32Array.from(data));
         const got = await g.read(g.unary(op, x));
-        const exact = op === 'neg' || op === 'abs' || op === 'relu' || op === 'sign';
+        // The integer-capable ops are exact (no rounding in them); the rest within float32 rounding.
+        const exact = unaryOps[op].integer === true;
         expectClose(
           got,
-          data.map((v) => f32(UNARY_REF[op](v))),
+          data.map((v) => f32(unaryOps[op].cpu(v))),
           exact ? 0 : 2e-6,
           exact ? 0 : 2e-6,
           op,
@@ -58,10 +48,10 @@ describe('unary', () => {
     const g = need(t);
     const data = [-5, -1, 0, 1, 7, 123456789, -123456789];
     const x = g.upload('int32', Int32Array.from(data));
-    for (const op of ['neg', 'abs', 'sign', 'relu'] as UnaryOp[]) {
+    for (const op of UNARY_OPS.filter((o) => unaryOps[o].integer)) {
       expectEqual(
         await g.read(g.unary(op, x)),
-        data.map((v) => UNARY_REF[op](v) | 0),
+        data.map((v) => unaryOps[op].cpu(v) | 0),
         op,
       );
     }
@@ -70,23 +60,7 @@ describe('unary', () => {
   });
 });
 
-const BINARY_REF: Record<BinaryOp, (a: number, b: number) => number> = {
-  add: (a, b) => a + b,
-  sub: (a, b) => a - b,
-  mul: (a, b) => a * b,
-  div: (a, b) => a / b,
-  pow: Math.pow,
-  maximum: Math.max,
-  minimum: Math.min,
-  eq: (a, b) => Number(a === b),
-  ne: (a, b) => Number(a !== b),
-  lt: (a, b) => Number(a < b),
-  le: (a, b) => Number(a <= b),
-  gt: (a, b) => Number(a > b),
-  ge: (a, b) => Number(a >= b),
-};
-const BINARY_OPS = Object.keys(BINARY_REF) as BinaryOp[];
-const COMPARISONS = new Set(['eq', 'ne', 'lt', 'le', 'gt', 'ge']);
+const COMPARISONS: ReadonlySet<BinaryOp> = new Set(COMPARISON_OPS);
 
 /** Values that exercise each op: small integers so comparisons see ties, no zero divisors. */
 function operands(op: BinaryOp, n: number, seed: number, dtype: 'float32' | 'int32'): [number[], number[]] {
@@ -121,7 +95,7 @@ describe('binary', () => {
           const out = g.binary(op, shape, a, A.view, b, B.view);
           const want: number[] = [];
           forEachIndex(shape, (idx) => {
-            const r = BINARY_REF[op](ad[viewOffset(idx, A.view)], bd[viewOffset(idx, B.view)]);
+            const r = binaryOps[op].cpu(ad[viewOffset(idx, A.view)], bd[viewOffset(idx, B.view)]);
             want.push(COMPARISONS.has(op) ? r : dtype === 'int32' ? r | 0 : f32(r));
           });
           expect(out.dtype).toBe(COMPARISONS.has(op) ? 'bool' : dtype);
