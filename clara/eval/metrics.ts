@@ -126,7 +126,9 @@ export function meanRecall(
   const result: Record<number, number> = {};
   for (const k of ks) {
     let sum = 0;
-    rankings.forEach((ranking, i) => (sum += recallAtK(ranking, golds[i]!, k)));
+    rankings.forEach((ranking, i) => {
+      sum += recallAtK(ranking, golds[i]!, k);
+    });
     result[k] = rankings.length === 0 ? 0 : sum / rankings.length;
   }
   return result;

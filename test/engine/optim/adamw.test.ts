@@ -64,7 +64,9 @@ describe('AdamW', () => {
     ]) {
       const { trace, opt } = await runScalar(-1.5, h, 12);
       const ref = adamwReference(-1.5, (p) => 2 * (p - 3), h, 12);
-      trace.forEach((p, i) => expect(Math.abs(p - ref.p[i]!), `step ${i + 1}`).toBeLessThan(1e-12));
+      trace.forEach((p, i) => {
+        expect(Math.abs(p - ref.p[i]!), `step ${i + 1}`).toBeLessThan(1e-12);
+      });
       const state = opt.stateDict();
       expect(state.step).toBe(12);
       expect(Object.keys(state.tensors)).toEqual(['0.exp_avg', '0.exp_avg_sq']);
