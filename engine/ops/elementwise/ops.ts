@@ -46,6 +46,7 @@ export const unaryOps: Record<UnaryOp, UnaryOpSpec> = {
     cpu: (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))),
     grad: (g, { output }) => [g.mul(output).mul(output.neg().add(1))],
   },
+  // biome-ignore lint/complexity/useMathMinMax: Math.max(NaN, 0) is NaN; this kernel maps NaN to 0
   relu: { cpu: (x) => (x > 0 ? x : 0), integer: true, grad: (g, { output }) => [where(output.gt(0), g, 0)] },
   sign: { cpu: (x) => (x > 0 ? 1 : x < 0 ? -1 : x), integer: true, grad: (g) => [g.mul(0)] }, // cpu keeps NaN and ±0
 };
@@ -111,7 +112,8 @@ export const binaryOps: Record<ArithmeticOp, BinaryOpSpec & { grad: Rule }> & Re
   },
   // NaN wins, as in PyTorch; ties split the gradient half and half, as PyTorch does.
   maximum: {
-    cpu: (a, b) => (a !== a || b !== b ? NaN : a > b ? a : b),
+    // biome-ignore lint/complexity/useMathMinMax: Math.max(0, -0) is 0; this returns b on a tie of signed zeros
+    cpu: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : a > b ? a : b),
     integer: true,
     grad: binaryRule(
       (g, a, b) => where(a.eq(b), g.div(2), where(a.gt(b), g, 0)),
@@ -119,7 +121,8 @@ export const binaryOps: Record<ArithmeticOp, BinaryOpSpec & { grad: Rule }> & Re
     ),
   },
   minimum: {
-    cpu: (a, b) => (a !== a || b !== b ? NaN : a < b ? a : b),
+    // biome-ignore lint/complexity/useMathMinMax: Math.min(-0, 0) is -0; this returns b on a tie of signed zeros
+    cpu: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : a < b ? a : b),
     integer: true,
     grad: binaryRule(
       (g, a, b) => where(a.eq(b), g.div(2), where(a.lt(b), g, 0)),
@@ -193,7 +196,10 @@ function contiguousView(shape: readonly number[], target: readonly number[]): Vi
 function scalarLike(like: Tensor, value: number): Tensor {
   const key = `${like.dtype}:${Object.is(value, -0) ? '-0' : value}`;
   let perBackend = scalarCache.get(like.backend);
-  if (perBackend === undefined) scalarCache.set(like.backend, (perBackend = new Map()));
+  if (perBackend === undefined) {
+    perBackend = new Map();
+    scalarCache.set(like.backend, perBackend);
+  }
   let t = perBackend.get(key);
   if (t === undefined || t.isDisposed) {
     // Entries dropped from the cache are not disposed: a graph awaiting backward may still hold them.
