@@ -26,6 +26,7 @@ export interface Storage {
  * declaration merging (`unary`, `binary`), so that this file, which every family imports, imports
  * no family back.
  */
+// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging, which a type alias cannot take
 export interface OpNames {}
 export type UnaryOp = OpNames['unary'];
 /** Arithmetic: output dtype = input dtype. Comparisons: output dtype `bool`. */

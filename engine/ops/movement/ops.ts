@@ -29,7 +29,7 @@ function stridedCopy(x: Tensor, shape: readonly number[], view: View, op: string
 
 export function reshape(x: Tensor, shapeArg: readonly number[]): Tensor {
   const inferred = shapeArg.indexOf(-1);
-  let shape = [...shapeArg];
+  const shape = [...shapeArg];
   if (inferred >= 0) {
     const known = numel(shape.filter((_, i) => i !== inferred));
     if (shape.indexOf(-1, inferred + 1) >= 0 || known === 0 || x.size % known !== 0) {

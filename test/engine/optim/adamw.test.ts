@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Generator, tensor, tidy, type Tensor } from '../../../engine/index.ts';
 import { Embedding, Linear, Module, Parameter } from '../../../engine/nn/index.ts';
 import { AdamW, clipGradNorm, cosineSchedule } from '../../../engine/optim/index.ts';
-import { expectClose, values } from '../nn/gradcheck.ts';
+import { values } from '../nn/gradcheck.ts';
 
 interface Hyper {
   lr: number;
