@@ -13,6 +13,10 @@ export { tidy, keep } from './memory.ts';
 export { Generator } from './random.ts';
 export { getDefaultBackend, setDefaultBackend } from './defaultBackend.ts';
 export { cpuBackend } from './backends/cpu/index.ts';
+// Choosing a backend: selectBackend imports the WebGPU backend (and Dawn) only when it is asked for.
+export { BACKEND_CHOICES, selectBackend, type BackendChoice, type SelectedBackend, type SelectOptions } from './backends/select.ts';
+export type { DawnBackend } from './backends/webgpu/device.ts';
+export { selfCheck, type SelfCheckResult } from './backends/selfCheck.ts';
 export { ShapeError } from './shape.ts';
 export { tensor, zeros, ones, full, arange, uniform, normal, kaimingUniform, manualSeed } from './ops/creation.ts';
 export type { CreateOptions, RandomOptions } from './ops/creation.ts';

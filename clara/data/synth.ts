@@ -14,7 +14,7 @@
  * Everything is drawn from one `Generator(seed)`, in a fixed order: the same options give the same
  * corpus, byte for byte.
  */
-import { Generator } from '../../engine/random.ts';
+import { Generator } from '../../engine/index.ts';
 import type { Stage1Row } from './stage1Data.ts';
 import type { Stage2Row } from './stage2Data.ts';
 import type { Stage3Row } from './stage3Data.ts';
