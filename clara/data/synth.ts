@@ -68,7 +68,7 @@ export interface SynthOptions {
 export type Attribute = 'birthplace' | 'birthYear' | 'job' | 'colour' | 'pet';
 const ATTRIBUTES: readonly Attribute[] = ['birthplace', 'birthYear', 'job', 'colour', 'pet'];
 
-export interface Fact {
+interface Fact {
   attribute: Attribute;
   /** One word: a town, a year, a job, a colour or an animal. */
   value: string;
@@ -76,7 +76,7 @@ export interface Fact {
   heldOut: boolean;
 }
 
-export interface Entity {
+interface Entity {
   /** Index of the person, and of their document in `documents`. */
   id: number;
   firstName: string;
@@ -85,7 +85,7 @@ export interface Entity {
   facts: Fact[];
 }
 
-export interface SynthQuestion {
+interface SynthQuestion {
   /** Stable id, `q{entity}-{attribute}`. */
   id: string;
   entityId: number;

@@ -2,7 +2,7 @@
  * A small line-chart writer for the demo's run folder: plain SVG, no dependencies, readable in any
  * browser. Each panel has its own axes; series are polylines with a legend.
  */
-export interface Series {
+interface Series {
   name: string;
   points: ReadonlyArray<readonly [number, number]>;
 }

@@ -54,8 +54,8 @@ export const unaryOps: Record<UnaryOp, UnaryOpSpec> = {
 // ---- binary ops, with broadcasting ---------------------------------------------------------------
 
 /** Binary ops: arithmetic (output of the inputs' dtype, with a gradient) and comparisons (bool, none). */
-export const ARITHMETIC_OPS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum'] as const;
-export const COMPARISON_OPS = ['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
+const ARITHMETIC_OPS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum'] as const;
+const COMPARISON_OPS = ['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
 export const BINARY_OPS = [...ARITHMETIC_OPS, ...COMPARISON_OPS] as const;
 export type BinaryOp = (typeof BINARY_OPS)[number];
 type ArithmeticOp = (typeof ARITHMETIC_OPS)[number];
@@ -221,14 +221,14 @@ export function fullLike(like: Tensor, value: number, shape: readonly number[] =
 
 // ---- the primitives ------------------------------------------------------------------------------
 
-export function unary(op: UnaryOp, x: Tensor): Tensor {
+function unary(op: UnaryOp, x: Tensor): Tensor {
   if (x.dtype === 'bool' || (!isFloat(x.dtype) && !unaryOps[op].integer)) {
     throw new TypeError(`${op}: not implemented for ${x.dtype} tensors (cast to float32 first)`);
   }
   return record(op, [x], new Tensor(x.backend.unary(op, x.storage(op)), x.shape));
 }
 
-export function binary(op: BinaryOp, a: Tensor, bOrNumber: Tensor | number): Tensor {
+function binary(op: BinaryOp, a: Tensor, bOrNumber: Tensor | number): Tensor {
   const b = typeof bOrNumber === 'number' ? scalarLike(a, bOrNumber) : bOrNumber;
   checkSameBackend(op, a, b);
   checkSameDtype(op, a, b);

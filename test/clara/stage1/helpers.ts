@@ -28,7 +28,7 @@ export async function expectClose(actual: Tensor, expected: HostTensor, tol: Tol
 
 // ---- the fixture ----------------------------------------------------------------------------
 
-export const STAGE1_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/clara/stage1_tiny.safetensors');
+const STAGE1_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/clara/stage1_tiny.safetensors');
 
 export interface Special {
   unk: number;
