@@ -54,13 +54,14 @@ module.exports = {
     },
     {
       name: 'clara-uses-engine-public-surface',
-      // A warning, not an error: the command (clara/cli/) and the checkpoints still reach past it today.
-      severity: 'warn',
+      severity: 'error',
       comment:
-        'engine/README.md: "engine/index.ts, the public surface: import everything from here". ' +
-        'The benchmarks may reach into the kernels; the library and the command should not.',
+        'engine/README.md: "engine/index.ts, the public surface: import everything from here". Its three ' +
+        'parts engine/io, engine/nn and engine/optim are entry points of their own (index.ts each; ' +
+        'engine/index.ts re-exports nn and optim). The benchmarks may reach into the kernels; the ' +
+        'library and the command should not.',
       from: { path: '^(clara|bin)/' },
-      to: { path: '^engine/', pathNot: '^engine/index\\.ts$' },
+      to: { path: '^engine/', pathNot: '^engine/((io|nn|optim)/)?index\\.ts$' },
     },
     {
       name: 'resolvable',

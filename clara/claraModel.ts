@@ -121,7 +121,7 @@ export class ClaraModel {
   }
 
   static load(dir: string, options: { backend?: Backend } = {}): ClaraModel {
-    const read = (file: string): any => {
+    const read = (file: string): unknown => {
       const path = join(dir, file);
       if (!existsSync(path)) throw new Error(`${dir}: not a CLaRa model directory (no ${file})`);
       try {

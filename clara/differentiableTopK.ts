@@ -27,7 +27,7 @@ export interface TopKSelection {
   soft: Tensor;
 }
 
-export interface TopKOptions {
+interface TopKOptions {
   k: number;
   /** Temperature τ (official 0.02). */
   temperature: number;

@@ -24,8 +24,11 @@ export interface Storage {
  * The names of the elementwise ops, as the kernels take them. The elementwise family lists its ops
  * (UNARY_OPS and BINARY_OPS in engine/ops/elementwise/ops.ts) and adds their names here by
  * declaration merging (`unary`, `binary`), so that this file, which every family imports, imports
- * no family back.
+ * no family back. Exported for that merging, which knip does not count as a use:
+ *
+ * @public
  */
+// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging, which a type alias cannot take
 export interface OpNames {}
 export type UnaryOp = OpNames['unary'];
 /** Arithmetic: output dtype = input dtype. Comparisons: output dtype `bool`. */

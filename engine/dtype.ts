@@ -7,8 +7,6 @@ export type DType = 'float32' | 'float64' | 'int32' | 'bool';
 
 export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array;
 
-export const DTYPES: readonly DType[] = ['float32', 'float64', 'int32', 'bool'];
-
 export function isFloat(dtype: DType): boolean {
   return dtype === 'float32' || dtype === 'float64';
 }

@@ -1,4 +1,4 @@
-import type { GraphNode, Tensor } from './tensor.ts';
+import type { GraphNode, OpAttrs, Tensor } from './tensor.ts';
 
 /**
  * Recording the graph for reverse-mode differentiation: every primitive op calls `record` on its
@@ -17,6 +17,7 @@ export type Rule = (g: Tensor, node: GraphNode) => Array<Tensor | null>;
  * The primitives: every op family adds the names of its rule table here by declaration merging
  * (next to the table), so `record` takes exactly the names engine/gradients.ts has a rule for.
  */
+// biome-ignore lint/suspicious/noEmptyInterface: filled by declaration merging, which a type alias cannot take
 export interface Primitives {}
 
 let gradEnabled = true;
@@ -51,7 +52,7 @@ export async function noGradAsync<T>(fn: () => Promise<T>): Promise<T> {
  * Attaches a node to `output` when gradients are on and some input needs one. Returns `output`.
  * `op` names the primitive's rule in engine/gradients.ts.
  */
-export function record(op: keyof Primitives, inputs: Tensor[], output: Tensor, attrs: any = {}): Tensor {
+export function record(op: keyof Primitives, inputs: Tensor[], output: Tensor, attrs: OpAttrs = {}): Tensor {
   if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
     output.requiresGrad = true;
     output.node = { op, inputs, attrs, output };

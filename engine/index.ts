@@ -13,13 +13,21 @@ export { tidy, keep } from './memory.ts';
 export { Generator } from './random.ts';
 export { getDefaultBackend, setDefaultBackend } from './defaultBackend.ts';
 export { cpuBackend } from './backends/cpu/index.ts';
+// Choosing a backend: selectBackend imports the WebGPU backend (and Dawn) only when it is asked for.
+export { BACKEND_CHOICES, selectBackend, type BackendChoice, type SelectedBackend, type SelectOptions } from './backends/select.ts';
+export type { DawnBackend } from './backends/webgpu/device.ts';
+export { selfCheck, type SelfCheckResult } from './backends/selfCheck.ts';
 export { ShapeError } from './shape.ts';
 export { tensor, zeros, ones, full, arange, uniform, normal, kaimingUniform, manualSeed } from './ops/creation.ts';
 export type { CreateOptions, RandomOptions } from './ops/creation.ts';
+// Every op also in functional form, `sum(x, 0)` beside `x.sum(0)` (as torch.sum beside Tensor.sum);
+// the elementwise arithmetic is spelled as methods only (`a.add(b)`).
 export { where, cast, silu, maskedFill } from './ops/elementwise/ops.ts';
 export type { UnaryOp, BinaryOp } from './ops/elementwise/ops.ts';
-export { concat, stack } from './ops/movement/ops.ts';
-export { oneHot, topk } from './ops/indexing/ops.ts';
+export { sum, max, mean, argmax, logsumexp } from './ops/reduce/ops.ts';
+export { reshape, unsqueeze, squeeze, permute, transpose, expand, slice, split, pad, concat, stack } from './ops/movement/ops.ts';
+export { gather, scatterAdd, scatter, indexSelect, oneHot, topk } from './ops/indexing/ops.ts';
+export { matmul } from './ops/matmul/ops.ts';
 export { softmax, logSoftmax, crossEntropy, mseLoss, dropout } from './ops/nn.ts';
 export { setFusion, fusionEnabled, rmsNorm, applyRotary, siluMul, scaledDotProductAttention, MASKED_SCORE } from './ops/fused/ops.ts';
 export type { MatmulOptions } from './ops/matmul/ops.ts';

@@ -7,12 +7,20 @@ import { formatShape, numel } from './shape.ts';
  * What a primitive op leaves on its output while a graph for backward is alive (engine/graph.ts
  * records it, engine/autograd.ts reads it).
  */
+/**
+ * Op-specific attributes (axes, flags…) as an op records them for its gradient rule. Each op
+ * records its own keys and its rule destructures them back (`{ attrs: { perm } }`): the values are
+ * as varied as the ops, and the op and its rule sit side by side in the family's ops.ts.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: each op's rule reads back the keys that op recorded, with the types it gave them
+export type OpAttrs = Record<string, any>;
+
 export interface GraphNode {
   /** The primitive: a key of the rule table in engine/gradients.ts. */
   op: string;
   inputs: Tensor[];
   /** Op-specific attributes (axes, flags…), as the op recorded them; read by its gradient rule. */
-  attrs: any;
+  attrs: OpAttrs;
   output: Tensor;
 }
 

@@ -167,7 +167,9 @@ export const attentionSuite: Suite = {
         const v = leaf([s.batch, s.kvHeads, s.seq, s.headDim], b, 3);
         const upstream = keep(tensor(pseudoRandom(s.batch * s.heads * s.seq * s.headDim, 4), [s.batch, s.heads, s.seq, s.headDim], { backend: b.backend }));
         const keyMask = new Uint8Array(s.batch * s.seq);
-        pads.forEach((p, row) => keyMask.fill(1, row * s.seq + p, (row + 1) * s.seq));
+        pads.forEach((p, row) => {
+          keyMask.fill(1, row * s.seq + p, (row + 1) * s.seq);
+        });
         const allowed = keep(attentionMask(keyMask, s.batch, s.seq, s.seq, null, b.backend));
         const t = await measure(async () => {
           dropGrads(q, k, v);

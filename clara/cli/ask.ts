@@ -43,7 +43,9 @@ export async function runAsk(argv: string[]): Promise<number> {
   if (options.flag('json')) {
     console.log(JSON.stringify({ question, documents, answer }));
   } else {
-    documents.forEach((d, j) => console.log(`${j + 1}. [${d.score.toFixed(4)}] #${d.id} ${d.text}`));
+    documents.forEach((d, j) => {
+      console.log(`${j + 1}. [${d.score.toFixed(4)}] #${d.id} ${d.text}`);
+    });
     console.log(`\nanswer: ${answer}`);
   }
   return 0;

@@ -1,7 +1,5 @@
-import type { Backend } from '../../engine/index.ts';
-import { setDefaultBackend, setFusion, setOptimizerFusion } from '../../engine/index.ts';
-import { BACKEND_CHOICES, selectBackend, type BackendChoice, type SelectedBackend } from '../../engine/backends/select.ts';
-import type { DawnBackend } from '../../engine/backends/webgpu/device.ts';
+import type { Backend, BackendChoice, DawnBackend, SelectedBackend } from '../../engine/index.ts';
+import { BACKEND_CHOICES, selectBackend, setDefaultBackend, setFusion, setOptimizerFusion } from '../../engine/index.ts';
 import { choiceOption } from './args.ts';
 
 /**

@@ -1,5 +1,4 @@
-import type { BackendChoice } from '../../engine/backends/select.ts';
-import { selfCheck } from '../../engine/backends/selfCheck.ts';
+import { selfCheck, type BackendChoice } from '../../engine/index.ts';
 import { selectBackendFromEnv } from './backendOption.ts';
 
 /**

@@ -77,7 +77,7 @@ export async function runSynth(argv: string[]): Promise<number> {
     stage3Wordings: options.choice('stage3-wordings', ['one', 'both'] as const),
   };
   const out = options.required('out');
-  let written;
+  let written: ReturnType<typeof writeSyntheticCorpus>;
   try {
     written = writeSyntheticCorpus(out, Object.fromEntries(Object.entries(synthOptions).filter(([, v]) => v !== undefined)));
   } catch (error) {

@@ -14,7 +14,7 @@
  * Everything is drawn from one `Generator(seed)`, in a fixed order: the same options give the same
  * corpus, byte for byte.
  */
-import { Generator } from '../../engine/random.ts';
+import { Generator } from '../../engine/index.ts';
 import type { Stage1Row } from './stage1Data.ts';
 import type { Stage2Row } from './stage2Data.ts';
 import type { Stage3Row } from './stage3Data.ts';
@@ -68,7 +68,7 @@ export interface SynthOptions {
 export type Attribute = 'birthplace' | 'birthYear' | 'job' | 'colour' | 'pet';
 const ATTRIBUTES: readonly Attribute[] = ['birthplace', 'birthYear', 'job', 'colour', 'pet'];
 
-export interface Fact {
+interface Fact {
   attribute: Attribute;
   /** One word: a town, a year, a job, a colour or an animal. */
   value: string;
@@ -76,7 +76,7 @@ export interface Fact {
   heldOut: boolean;
 }
 
-export interface Entity {
+interface Entity {
   /** Index of the person, and of their document in `documents`. */
   id: number;
   firstName: string;
@@ -85,7 +85,7 @@ export interface Entity {
   facts: Fact[];
 }
 
-export interface SynthQuestion {
+interface SynthQuestion {
   /** Stable id, `q{entity}-{attribute}`. */
   id: string;
   entityId: number;

@@ -75,6 +75,6 @@ export function writeSyntheticCorpus(outDir: string, options: SynthOptions = {})
     files.documents,
     corpus.documents.map((text, id) => ({ id, text })),
   );
-  writeFileSync(files.split, JSON.stringify(synthSplit(corpus), null, 2) + '\n');
+  writeFileSync(files.split, `${JSON.stringify(synthSplit(corpus), null, 2)}\n`);
   return { corpus, files };
 }

@@ -18,6 +18,7 @@ const ASCII_PUNCTUATION = new Set('!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~');
 /** Python's `\b(a|an|the)\b` on str: word characters are Unicode letters, digits and `_`. */
 const ARTICLES = /(?<![\p{L}\p{N}_])(?:a|an|the)(?![\p{L}\p{N}_])/gu;
 /** The characters Python's `str.split()` splits on (JavaScript's `\s` differs in a few). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: Python counts the separators \x1c-\x1f as whitespace
 const PYTHON_WHITESPACE = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/;
 
 /** "True" → "yes", "False" → "no", anything else unchanged (exact match on the raw string). */
@@ -126,7 +127,9 @@ export function meanRecall(
   const result: Record<number, number> = {};
   for (const k of ks) {
     let sum = 0;
-    rankings.forEach((ranking, i) => (sum += recallAtK(ranking, golds[i]!, k)));
+    rankings.forEach((ranking, i) => {
+      sum += recallAtK(ranking, golds[i]!, k);
+    });
     result[k] = rankings.length === 0 ? 0 : sum / rankings.length;
   }
   return result;

@@ -27,7 +27,7 @@ import { MistralForCausalLM } from './mistral.ts';
  * `base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight`) and `adapter_config.json`.
  */
 
-export type StorageDType = 'float32' | 'bfloat16' | 'float16';
+type StorageDType = 'float32' | 'bfloat16' | 'float16';
 
 /** A source of named host tensors: one safetensors file or a sharded checkpoint. */
 interface TensorSource {

@@ -1,4 +1,4 @@
-import { dropout, Generator, kaimingUniform, noGrad, zeros, type Backend, type DType, type Tensor } from '../../engine/index.ts';
+import { dropout, type Generator, kaimingUniform, noGrad, zeros, type Backend, type DType, type Tensor } from '../../engine/index.ts';
 import { Module, Parameter } from '../../engine/nn/index.ts';
 
 /**

@@ -26,7 +26,7 @@ export function rotaryTables(
       const position = positions[b * seq + s]!;
       const row = (b * seq + s) * headDim;
       for (let i = 0; i < half; i++) {
-        const angle = position / Math.pow(theta, (2 * i) / headDim);
+        const angle = position / theta ** ((2 * i) / headDim);
         cos[row + i] = cos[row + i + half] = Math.cos(angle);
         sin[row + i] = sin[row + i + half] = Math.sin(angle);
       }

@@ -64,7 +64,9 @@ export async function traceModel(options: TraceOptions): Promise<{ written: stri
 
   const out = model.forward({ inputIds: ids, inputsEmbeds: embeds, attentionMask: mask, adapter, outputHiddenStates: true });
   const written: Record<string, Tensor> = {};
-  out.hiddenStates!.forEach((h, i) => (written[`hidden_states.${i}`] = h));
+  out.hiddenStates!.forEach((h, i) => {
+    written[`hidden_states.${i}`] = h;
+  });
   written.logits = out.logits!;
   const labelsTensor = read('labels');
   if (labelsTensor !== undefined) {

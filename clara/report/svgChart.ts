@@ -2,7 +2,7 @@
  * A small line-chart writer for the demo's run folder: plain SVG, no dependencies, readable in any
  * browser. Each panel has its own axes; series are polylines with a legend.
  */
-export interface Series {
+interface Series {
   name: string;
   points: ReadonlyArray<readonly [number, number]>;
 }
@@ -21,7 +21,7 @@ const WIDTH = 460;
 const HEIGHT = 300;
 const MARGIN = { left: 58, right: 16, top: 34, bottom: 46 };
 
-function escape(text: string): string {
+function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
@@ -47,15 +47,15 @@ function panelSvg(panel: Panel, offsetX: number): string {
   const sx = (x: number) => MARGIN.left + ((x - x0) / (x1 - x0 || 1)) * w;
   const sy = (y: number) => MARGIN.top + h - ((y - y0) / (y1 - y0 || 1)) * h;
   const parts: string[] = [`<g transform="translate(${offsetX},0)">`];
-  parts.push(`<text x="${WIDTH / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${escape(panel.title)}</text>`);
+  parts.push(`<text x="${WIDTH / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(panel.title)}</text>`);
   parts.push(`<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${w}" height="${h}" fill="none" stroke="#999"/>`);
   for (const t of ticks(y0, y1)) {
     parts.push(`<line x1="${MARGIN.left}" x2="${MARGIN.left + w}" y1="${sy(t)}" y2="${sy(t)}" stroke="#eee"/>`);
     parts.push(`<text x="${MARGIN.left - 6}" y="${sy(t) + 4}" text-anchor="end" font-size="11">${t}</text>`);
   }
   for (const t of ticks(x0, x1)) parts.push(`<text x="${sx(t)}" y="${MARGIN.top + h + 16}" text-anchor="middle" font-size="11">${t}</text>`);
-  parts.push(`<text x="${MARGIN.left + w / 2}" y="${HEIGHT - 8}" text-anchor="middle" font-size="12">${escape(panel.xLabel)}</text>`);
-  parts.push(`<text transform="translate(14,${MARGIN.top + h / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escape(panel.yLabel)}</text>`);
+  parts.push(`<text x="${MARGIN.left + w / 2}" y="${HEIGHT - 8}" text-anchor="middle" font-size="12">${escapeXml(panel.xLabel)}</text>`);
+  parts.push(`<text transform="translate(14,${MARGIN.top + h / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escapeXml(panel.yLabel)}</text>`);
   panel.series.forEach((s, i) => {
     const colour = COLOURS[i % COLOURS.length];
     const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)).map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`);
@@ -63,7 +63,7 @@ function panelSvg(panel: Panel, offsetX: number): string {
     else if (pts.length === 1) parts.push(`<circle cx="${pts[0]!.split(',')[0]}" cy="${pts[0]!.split(',')[1]}" r="3" fill="${colour}"/>`);
     const ly = MARGIN.top + 14 + i * 15;
     parts.push(`<line x1="${MARGIN.left + w - 120}" x2="${MARGIN.left + w - 104}" y1="${ly - 4}" y2="${ly - 4}" stroke="${colour}" stroke-width="2"/>`);
-    parts.push(`<text x="${MARGIN.left + w - 100}" y="${ly}" font-size="11">${escape(s.name)}</text>`);
+    parts.push(`<text x="${MARGIN.left + w - 100}" y="${ly}" font-size="11">${escapeXml(s.name)}</text>`);
   });
   parts.push('</g>');
   return parts.join('\n');

@@ -64,7 +64,9 @@ export class MistralTokenizer implements Tokenizer {
       [BOS_TOKEN, BOS_ID],
       [EOS_TOKEN, EOS_ID],
     ]);
-    added.forEach((token, i) => this.specialIdByToken.set(token, MISTRAL_BASE_VOCAB_SIZE + i));
+    added.forEach((token, i) => {
+      this.specialIdByToken.set(token, MISTRAL_BASE_VOCAB_SIZE + i);
+    });
     this.specialTokenById = new Map([...this.specialIdByToken].map(([token, id]) => [id, token]));
     this.specialTokenStrings = [...this.specialIdByToken.keys()];
     const n = options.nMem;

@@ -26,7 +26,7 @@ export const TEMP_DIR = '.checkpoint.tmp';
 const TRAINER_STATE_FILE = 'trainer_state.json';
 const OPTIMIZER_FILE = 'optimizer.safetensors';
 
-export interface RngState {
+interface RngState {
   s: number[];
   spareNormal: number | null;
 }

@@ -161,7 +161,7 @@ export function writeShardedCheckpoint(dir: string, tensors: Readonly<Record<str
     for (const [name] of group) weightMap.push([name, shard]);
   }
   const index = { metadata: { ...metadata, total_size: totalBytes }, weight_map: Object.fromEntries(weightMap) };
-  atomicWriteFile(indexFile, [new TextEncoder().encode(JSON.stringify(index, null, 2) + '\n')]);
+  atomicWriteFile(indexFile, [new TextEncoder().encode(`${JSON.stringify(index, null, 2)}\n`)]);
   return indexFile;
 }
 

@@ -69,7 +69,10 @@ export class Module {
     const out: Array<[string, Module]> = [];
     for (const [name, m] of this.members()) {
       if (m instanceof Module) out.push([name, m]);
-      else if (Array.isArray(m)) m.forEach((item, i) => item instanceof Module && out.push([`${name}.${i}`, item]));
+      else if (Array.isArray(m))
+        m.forEach((item, i) => {
+          if (item instanceof Module) out.push([`${name}.${i}`, item]);
+        });
     }
     return out;
   }
@@ -93,7 +96,10 @@ export class Module {
     const out: Array<[string, Parameter]> = [];
     for (const [name, m] of this.members()) {
       if (m instanceof Parameter) out.push([name, m]);
-      else if (Array.isArray(m)) m.forEach((item, i) => item instanceof Parameter && out.push([`${name}.${i}`, item]));
+      else if (Array.isArray(m))
+        m.forEach((item, i) => {
+          if (item instanceof Parameter) out.push([`${name}.${i}`, item]);
+        });
     }
     return out;
   }

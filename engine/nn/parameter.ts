@@ -1,6 +1,6 @@
 import { noGrad } from '../graph.ts';
 import { isFloat } from '../dtype.ts';
-import { keep, StorageHandle, trackTensor, untrackTensor } from '../memory.ts';
+import { keep, type StorageHandle, trackTensor, untrackTensor } from '../memory.ts';
 import { formatShape, sameShape, ShapeError } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { tensor } from '../ops/creation.ts';

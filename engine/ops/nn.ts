@@ -1,5 +1,5 @@
 import { noGrad } from '../graph.ts';
-import { Generator } from '../random.ts';
+import type { Generator } from '../random.ts';
 import { formatShape, normalizeAxis, sameShape, ShapeError } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
 import { uniform } from './creation.ts';

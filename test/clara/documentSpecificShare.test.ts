@@ -20,7 +20,10 @@ describe('documentSpecificShare', () => {
         fc.integer({ min: 0, max: 1e6 }),
         async (docs, n, d, seed) => {
           let s = seed;
-          const next = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+          const next = () => {
+            s = (s * 1103515245 + 12345) % 2147483648;
+            return (s / 2147483648) * 2 - 1;
+          };
           const values = Float64Array.from({ length: docs * n * d }, next);
           const bank = tensor(values, [docs, n, d]);
           const share = await documentSpecificShare(bank);

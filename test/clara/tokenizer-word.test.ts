@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ClaraModel } from '../../clara/claraModel.ts';
 import { PRESETS } from '../../clara/model/config.ts';
 import { answerPrompt, stage1ParaphrasePrompt, stage1QaPrompt, tokenizeChatPrompt } from '../../clara/tokenizer/chatPrompt.ts';
-import { buildEncoderBatch, encoderText } from '../../clara/tokenizer/encoderInput.ts';
+import { buildEncoderBatch } from '../../clara/tokenizer/encoderInput.ts';
 import { claraTextsForVocabulary } from '../../clara/tokenizer/vocabularyTexts.ts';
 import { WordTokenizer, wordPieces } from '../../clara/tokenizer/wordTokenizer.ts';
 

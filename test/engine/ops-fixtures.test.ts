@@ -17,6 +17,7 @@ import { availableBackends } from '../helpers/backends.ts';
  */
 
 /** A case's attributes, as the recorder wrote them (axis, keepdim, transA, …). */
+// biome-ignore lint/suspicious/noExplicitAny: recorded JSON; each op's row below reads its own keys as the method it calls takes them
 type Attrs = Record<string, any>;
 type Outputs = Tensor | Tensor[] | Record<string, Tensor>;
 interface Tolerance {
@@ -109,7 +110,7 @@ const OPS: Record<string, OpEntry> = {
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/ops');
 
 /** JSON attributes with the strings "inf", "-inf", "nan" turned back into numbers. */
-function decodeAttrs(value: unknown): any {
+function decodeAttrs(value: unknown): unknown {
   if (value === 'inf') return Infinity;
   if (value === '-inf') return -Infinity;
   if (value === 'nan') return NaN;
@@ -138,7 +139,7 @@ function loadCases(file: SafetensorsFile): RecordedCase[] {
     const prefix = `c${i}.`;
     const c: RecordedCase = {
       index: i,
-      attrs: decodeAttrs(JSON.parse(file.metadata[`c${i}`]!)),
+      attrs: decodeAttrs(JSON.parse(file.metadata[`c${i}`]!)) as Attrs,
       inputs: [],
       outputs: new Map(),
       upstreams: new Map(),
@@ -148,11 +149,14 @@ function loadCases(file: SafetensorsFile): RecordedCase[] {
       if (!name.startsWith(prefix)) continue;
       const key = name.slice(prefix.length);
       const t = file.toHost(name);
-      let m: RegExpMatchArray | null;
-      if ((m = key.match(/^in(\d+)$/))) c.inputs[Number(m[1])] = t;
-      else if ((m = key.match(/^grad(\d+)$/))) c.grads.set(Number(m[1]), t);
-      else if ((m = key.match(/^out(.*)$/))) c.outputs.set(m[1]!, t);
-      else if ((m = key.match(/^upstream(.*)$/))) c.upstreams.set(m[1]!, t);
+      const input = key.match(/^in(\d+)$/);
+      const grad = key.match(/^grad(\d+)$/);
+      const output = key.match(/^out(.*)$/);
+      const upstream = key.match(/^upstream(.*)$/);
+      if (input) c.inputs[Number(input[1])] = t;
+      else if (grad) c.grads.set(Number(grad[1]), t);
+      else if (output) c.outputs.set(output[1]!, t);
+      else if (upstream) c.upstreams.set(upstream[1]!, t);
       else throw new Error(`${file.file}: unexpected tensor ${name}`);
     }
     cases.push(c);

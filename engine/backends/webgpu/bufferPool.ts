@@ -109,7 +109,10 @@ export class BufferPool {
 
 function addTo(lists: Map<number, PooledBuffer[]>, b: PooledBuffer): void {
   let list = lists.get(b.capacity);
-  if (!list) lists.set(b.capacity, (list = []));
+  if (!list) {
+    list = [];
+    lists.set(b.capacity, list);
+  }
   list.push(b);
 }
 

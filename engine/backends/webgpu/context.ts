@@ -5,7 +5,7 @@ import { BufferPool } from './bufferPool.ts';
 import type { AcquiredDevice, AdapterDescription } from './device.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { ErrorTracker } from './errors.ts';
-import { Params } from './params.ts';
+import type { Params } from './params.ts';
 import { PipelineCache } from './pipelineCache.ts';
 import type { Defines } from './shaderSource.ts';
 import { GpuStorage } from './storage.ts';

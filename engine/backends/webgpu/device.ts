@@ -84,6 +84,7 @@ const SOFTWARE_ADAPTER = /llvmpipe|swiftshader|lavapipe|softpipe|software|warp/i
 async function tryAdapter(backend: DawnBackend | 'default', timeoutMs: number): Promise<GPUAdapter | null> {
   if (backend === 'opengl' || backend === 'opengles') {
     // Without it Mesa's EGL fails with EGL_NOT_INITIALIZED (no display server here).
+    // biome-ignore lint/style/noProcessEnv: a write for Mesa, which reads it and has no other way in; the engine reads no setting from it
     process.env.EGL_PLATFORM ??= 'surfaceless';
   }
   const gpu = newGpu(backend === 'default' ? [] : [`backend=${backend}`]);

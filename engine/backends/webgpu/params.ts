@@ -27,7 +27,9 @@ export class Params {
   /** Stores up to 8 integers starting at word `at` (the rest stay 0). */
   setArray(at: number, values: readonly number[]): this {
     if (values.length > 8) throw new Error(`webgpu: internal: ${values.length} values for an 8-slot array`);
-    values.forEach((v, i) => this.set(at + i, v));
+    values.forEach((v, i) => {
+      this.set(at + i, v);
+    });
     return this;
   }
 }

@@ -18,7 +18,8 @@ export type Defines = Record<string, string | number | boolean>;
 const SHADER_DIR = fileURLToPath(new URL('../../../shaders/', import.meta.url));
 const fileCache = new Map<string, string>();
 
-function readShaderFile(name: string): string {
+/** The text of `shaders/<name>` as written (no preprocessing); read once, then cached. */
+export function readShaderFile(name: string): string {
   let text = fileCache.get(name);
   if (text === undefined) {
     text = readFileSync(SHADER_DIR + name, 'utf8');

@@ -25,7 +25,9 @@ export function mergeDims(shape: readonly number[], strides: readonly (readonly 
       });
     } else {
       outShape.push(shape[d]);
-      strides.forEach((s, k) => outStrides[k].push(s[d]));
+      strides.forEach((s, k) => {
+        outStrides[k].push(s[d]);
+      });
     }
   }
   return { shape: outShape, strides: outStrides };
@@ -47,9 +49,13 @@ export function stridedParams(op: string, shape: readonly number[], views: reado
     );
   }
   const p = new Params(40).set(0, size).set(1, merged.shape.length);
-  views.forEach((v, k) => p.set(2 + k, v.offset));
+  views.forEach((v, k) => {
+    p.set(2 + k, v.offset);
+  });
   p.setArray(8, merged.shape);
-  merged.strides.forEach((s, k) => p.setArray(16 + 8 * k, s));
+  merged.strides.forEach((s, k) => {
+    p.setArray(16 + 8 * k, s);
+  });
   return p;
 }
 
@@ -101,7 +107,9 @@ export function planWalk(
   const contiguous = merged.strides.map((s) => rank === 0 || (rank === 1 && s[0] === 1));
   if (allowFlat && size % 4 === 0 && views.every((v, k) => scalar[k] || (contiguous[k] && v.offset % 4 === 0))) {
     const p = new Params(40).set(0, size / 4).set(1, 1);
-    views.forEach((v, k) => p.set(2 + k, scalar[k] ? v.offset : v.offset / 4));
+    views.forEach((v, k) => {
+      p.set(2 + k, scalar[k] ? v.offset : v.offset / 4);
+    });
     const g = grid1D(size / 4);
     return { mode: 'flat4', scalar, params: p, grid: [g[0], g[1], 1] };
   }
@@ -114,9 +122,13 @@ export function planWalk(
     const gy = Math.ceil(d[2] / rows);
     if (gx <= maxPerDim && gy <= maxPerDim && d[0] * d[1] <= maxPerDim) {
       const p = new Params(40).set(0, size).set(1, 4).set(5, rows);
-      views.forEach((v, k) => p.set(2 + k, v.offset));
+      views.forEach((v, k) => {
+        p.set(2 + k, v.offset);
+      });
       p.setArray(8, d);
-      merged.strides.forEach((s, k) => p.setArray(16 + 8 * k, [...new Array<number>(pad).fill(0), ...s]));
+      merged.strides.forEach((s, k) => {
+        p.setArray(16 + 8 * k, [...new Array<number>(pad).fill(0), ...s]);
+      });
       return { mode: 'grid', scalar: views.map(() => false), params: p, grid: [gx, gy, d[0] * d[1]] };
     }
   }

@@ -46,6 +46,7 @@ export const unaryOps: Record<UnaryOp, UnaryOpSpec> = {
     cpu: (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x))),
     grad: (g, { output }) => [g.mul(output).mul(output.neg().add(1))],
   },
+  // biome-ignore lint/complexity/useMathMinMax: Math.max(NaN, 0) is NaN; this kernel maps NaN to 0
   relu: { cpu: (x) => (x > 0 ? x : 0), integer: true, grad: (g, { output }) => [where(output.gt(0), g, 0)] },
   sign: { cpu: (x) => (x > 0 ? 1 : x < 0 ? -1 : x), integer: true, grad: (g) => [g.mul(0)] }, // cpu keeps NaN and ±0
 };
@@ -53,8 +54,8 @@ export const unaryOps: Record<UnaryOp, UnaryOpSpec> = {
 // ---- binary ops, with broadcasting ---------------------------------------------------------------
 
 /** Binary ops: arithmetic (output of the inputs' dtype, with a gradient) and comparisons (bool, none). */
-export const ARITHMETIC_OPS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum'] as const;
-export const COMPARISON_OPS = ['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
+const ARITHMETIC_OPS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum'] as const;
+const COMPARISON_OPS = ['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
 export const BINARY_OPS = [...ARITHMETIC_OPS, ...COMPARISON_OPS] as const;
 export type BinaryOp = (typeof BINARY_OPS)[number];
 type ArithmeticOp = (typeof ARITHMETIC_OPS)[number];
@@ -111,7 +112,8 @@ export const binaryOps: Record<ArithmeticOp, BinaryOpSpec & { grad: Rule }> & Re
   },
   // NaN wins, as in PyTorch; ties split the gradient half and half, as PyTorch does.
   maximum: {
-    cpu: (a, b) => (a !== a || b !== b ? NaN : a > b ? a : b),
+    // biome-ignore lint/complexity/useMathMinMax: Math.max(0, -0) is 0; this returns b on a tie of signed zeros
+    cpu: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : a > b ? a : b),
     integer: true,
     grad: binaryRule(
       (g, a, b) => where(a.eq(b), g.div(2), where(a.gt(b), g, 0)),
@@ -119,7 +121,8 @@ export const binaryOps: Record<ArithmeticOp, BinaryOpSpec & { grad: Rule }> & Re
     ),
   },
   minimum: {
-    cpu: (a, b) => (a !== a || b !== b ? NaN : a < b ? a : b),
+    // biome-ignore lint/complexity/useMathMinMax: Math.min(-0, 0) is -0; this returns b on a tie of signed zeros
+    cpu: (a, b) => (Number.isNaN(a) || Number.isNaN(b) ? NaN : a < b ? a : b),
     integer: true,
     grad: binaryRule(
       (g, a, b) => where(a.eq(b), g.div(2), where(a.lt(b), g, 0)),
@@ -193,7 +196,10 @@ function contiguousView(shape: readonly number[], target: readonly number[]): Vi
 function scalarLike(like: Tensor, value: number): Tensor {
   const key = `${like.dtype}:${Object.is(value, -0) ? '-0' : value}`;
   let perBackend = scalarCache.get(like.backend);
-  if (perBackend === undefined) scalarCache.set(like.backend, (perBackend = new Map()));
+  if (perBackend === undefined) {
+    perBackend = new Map();
+    scalarCache.set(like.backend, perBackend);
+  }
   let t = perBackend.get(key);
   if (t === undefined || t.isDisposed) {
     // Entries dropped from the cache are not disposed: a graph awaiting backward may still hold them.
@@ -215,14 +221,14 @@ export function fullLike(like: Tensor, value: number, shape: readonly number[] =
 
 // ---- the primitives ------------------------------------------------------------------------------
 
-export function unary(op: UnaryOp, x: Tensor): Tensor {
+function unary(op: UnaryOp, x: Tensor): Tensor {
   if (x.dtype === 'bool' || (!isFloat(x.dtype) && !unaryOps[op].integer)) {
     throw new TypeError(`${op}: not implemented for ${x.dtype} tensors (cast to float32 first)`);
   }
   return record(op, [x], new Tensor(x.backend.unary(op, x.storage(op)), x.shape));
 }
 
-export function binary(op: BinaryOp, a: Tensor, bOrNumber: Tensor | number): Tensor {
+function binary(op: BinaryOp, a: Tensor, bOrNumber: Tensor | number): Tensor {
   const b = typeof bOrNumber === 'number' ? scalarLike(a, bOrNumber) : bOrNumber;
   checkSameBackend(op, a, b);
   checkSameDtype(op, a, b);

@@ -221,7 +221,7 @@ export const MASKED_SCORE = -1e30;
  * the G = H / Hkv query heads of a group form one [G·S, D] matrix against their keys (no copy of
  * the keys or values).
  */
-export function attentionComposite(q: Tensor, k: Tensor, v: Tensor, allowed: Tensor): Tensor {
+function attentionComposite(q: Tensor, k: Tensor, v: Tensor, allowed: Tensor): Tensor {
   const [batch, heads, seq, headDim] = q.shape as [number, number, number, number];
   const kvHeads = k.shape[1]!;
   const group = heads / kvHeads;

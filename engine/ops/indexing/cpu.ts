@@ -52,8 +52,8 @@ export function topkKernel(x: TypedArray, rows: number, cols: number, k: number,
     order.sort((p, q) => {
       const a = x[row + p]!;
       const b = x[row + q]!;
-      if (a !== a) return b !== b ? p - q : -1; // NaN ranks highest, as in PyTorch
-      if (b !== b) return 1;
+      if (Number.isNaN(a)) return Number.isNaN(b) ? p - q : -1; // NaN ranks highest, as in PyTorch
+      if (Number.isNaN(b)) return 1;
       return b - a || p - q;
     });
     for (let j = 0; j < k; j++) {

@@ -29,7 +29,7 @@ function stridedCopy(x: Tensor, shape: readonly number[], view: View, op: string
 
 export function reshape(x: Tensor, shapeArg: readonly number[]): Tensor {
   const inferred = shapeArg.indexOf(-1);
-  let shape = [...shapeArg];
+  const shape = [...shapeArg];
   if (inferred >= 0) {
     const known = numel(shape.filter((_, i) => i !== inferred));
     if (shape.indexOf(-1, inferred + 1) >= 0 || known === 0 || x.size % known !== 0) {
@@ -205,7 +205,9 @@ export const movementRules: Record<'reshape' | 'permute' | 'expand' | 'slice' | 
   reshape: (g, { inputs: [x] }) => [g.reshape(x!.shape)],
   permute: (g, { attrs: { perm } }) => {
     const inverse = new Array<number>(perm.length);
-    perm.forEach((p: number, i: number) => (inverse[p] = i));
+    perm.forEach((p: number, i: number) => {
+      inverse[p] = i;
+    });
     return [g.permute(inverse)];
   },
   expand: (g, { inputs: [x] }) => [unbroadcast(g, x!.shape)],
@@ -214,7 +216,9 @@ export const movementRules: Record<'reshape' | 'permute' | 'expand' | 'slice' | 
   ],
   pad: (g, { inputs: [x], attrs: { pads } }) => {
     let out = g;
-    x!.shape.forEach((d, i) => (out = out.slice(i, pads[i][0], pads[i][0] + d)));
+    x!.shape.forEach((d, i) => {
+      out = out.slice(i, pads[i][0], pads[i][0] + d);
+    });
     return [out];
   },
   concat: (g, { inputs, attrs: { axis, sizes } }) => {

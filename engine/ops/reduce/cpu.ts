@@ -19,7 +19,7 @@ export function reduceKernel(op: ReduceOp, x: TypedArray, shape: readonly number
     for (let i = 0; i < x.length; i++) {
       const o = target ? target[i]! : i;
       const v = x[i]!;
-      if (v > acc[o]! || v !== v) acc[o] = v !== v || acc[o] !== acc[o] ? NaN : v; // NaN propagates
+      if (v > acc[o]! || Number.isNaN(v)) acc[o] = Number.isNaN(v) || Number.isNaN(acc[o]) ? NaN : v; // NaN propagates
     }
   }
   for (let i = 0; i < out.length; i++) out[i] = acc[i]!;
@@ -35,9 +35,9 @@ export function argmaxKernel(x: TypedArray, shape: readonly number[], axis: numb
       const base = o * n * inner + i;
       let best = 0;
       let bestValue = x[base]!;
-      for (let j = 1; j < n && bestValue === bestValue; j++) {
+      for (let j = 1; j < n && !Number.isNaN(bestValue); j++) {
         const v = x[base + j * inner]!;
-        if (v > bestValue || v !== v) {
+        if (v > bestValue || Number.isNaN(v)) {
           best = j;
           bestValue = v;
         }

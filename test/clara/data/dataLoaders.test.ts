@@ -17,7 +17,7 @@ const SAMPLE = fileURLToPath(new URL('./stage1-sample.jsonl', import.meta.url));
 
 function writeTemp(name: string, lines: unknown[]): string {
   const path = join(mkdtempSync(join(tmpdir(), 'clara-data-')), name);
-  writeFileSync(path, lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n') + '\n');
+  writeFileSync(path, `${lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n')}\n`);
   return path;
 }
 

@@ -23,7 +23,7 @@ export async function expectClose(
 
 // ---- the golden fixture ---------------------------------------------------------------------
 
-export const GOLDEN_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/model/mistral_tiny.safetensors');
+const GOLDEN_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/model/mistral_tiny.safetensors');
 
 export interface Golden {
   file: SafetensorsFile;
@@ -82,7 +82,7 @@ export function goldenModel(g: Golden, backend: Backend): MistralForCausalLM {
 
 // ---- random models for the property tests --------------------------------------------------
 
-export const TEST_LORA: LoraConfig = { r: 4, alpha: 8, dropout: 0 };
+const TEST_LORA: LoraConfig = { r: 4, alpha: 8, dropout: 0 };
 
 /** A tiny model with random base weights (seeded) on `backend`. */
 export function randomModel(seed: number, backend?: Backend, config: MistralConfig = PRESETS.tiny!): MistralForCausalLM {

@@ -246,7 +246,9 @@ describe('named adapters', () => {
         addRandomAdapter(model, 'y', seed + 4); // replace y everywhere
         const afterX = await run('x');
         const afterY = await run('y');
-        afterX.forEach((values, j) => expect(maxAbsDiff(values, beforeX[j]!), `output ${j} with x`).toBe(0));
+        afterX.forEach((values, j) => {
+          expect(maxAbsDiff(values, beforeX[j]!), `output ${j} with x`).toBe(0);
+        });
         expect(maxAbsDiff(afterY[0]!, beforeY[0]!)).toBeGreaterThan(1e-4);
         // Now change x in the last block only: the embeddings and the earlier blocks' outputs stay.
         const L = model.config.num_hidden_layers;
@@ -287,7 +289,9 @@ describe('named adapters', () => {
         expect(grads('y').every((gr) => gr !== null)).toBe(true);
         expect(grads('z').every((gr) => gr === null)).toBe(true);
         const together = await Promise.all(grads('x').map((gr) => host(gr!)));
-        together.forEach((values, i) => expect(mismatch(values, alone[i]!, { rtol: 1e-6, atol: 1e-9 })).toBeNull());
+        together.forEach((values, i) => {
+          expect(mismatch(values, alone[i]!, { rtol: 1e-6, atol: 1e-9 })).toBeNull();
+        });
         for (const [name, p] of model.namedParameters()) expect(p.grad, name).toBeNull();
         model.dispose();
       }),
@@ -321,7 +325,9 @@ describe('named adapters', () => {
         expect(maxAbsDiff(await logits('copy'), original)).toBe(0);
         const source = model.adapterParameters('x');
         const copy = model.adapterParameters('copy');
-        copy.forEach(([key, p], i) => expect(p, key).not.toBe(source[i]![1]));
+        copy.forEach(([key, p], i) => {
+          expect(p, key).not.toBe(source[i]![1]);
+        });
         // Train the copy: the source does not move.
         const before = await Promise.all(source.map(([, p]) => host(p)));
         const opt = new AdamW(copy, { lr: 0.05 });
@@ -333,7 +339,9 @@ describe('named adapters', () => {
           });
         }
         const after = await Promise.all(source.map(([, p]) => host(p)));
-        after.forEach((values, i) => expect(maxAbsDiff(values, before[i]!)).toBe(0));
+        after.forEach((values, i) => {
+          expect(maxAbsDiff(values, before[i]!)).toBe(0);
+        });
         expect(source.every(([, p]) => p.grad === null)).toBe(true);
         expect(maxAbsDiff(await logits('x'), original)).toBe(0);
         expect(maxAbsDiff(await logits('copy'), original)).toBeGreaterThan(1e-4);

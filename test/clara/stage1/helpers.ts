@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import { tensor, type Backend, type Tensor, type TypedArray } from '../../../engine/index.ts';
+import type { Backend, Tensor, TypedArray } from '../../../engine/index.ts';
 import { readSafetensorsFile, type HostTensor, type SafetensorsFile } from '../../../engine/io/index.ts';
 import { ClaraModel, DEFAULT_SETTINGS } from '../../../clara/claraModel.ts';
 import type { Batch } from '../../../clara/examples.ts';
@@ -28,7 +28,7 @@ export async function expectClose(actual: Tensor, expected: HostTensor, tol: Tol
 
 // ---- the fixture ----------------------------------------------------------------------------
 
-export const STAGE1_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/clara/stage1_tiny.safetensors');
+const STAGE1_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/clara/stage1_tiny.safetensors');
 
 export interface Special {
   unk: number;

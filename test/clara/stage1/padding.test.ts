@@ -187,7 +187,9 @@ describe.each(backends.map((b) => [b.name, b] as const))('stage-1 losses do not 
     expectNear(b.loss, a.loss, 'loss');
     expectNear(b.ce, a.ce, 'ce');
     expectNear(b.mse, a.mse, 'mse');
-    a.compressed.forEach((c, i) => expect(maxAbsDiff(b.compressed[i]!, c), `compressed ${i}`).toBeLessThanOrEqual(TOL));
+    a.compressed.forEach((c, i) => {
+      expect(maxAbsDiff(b.compressed[i]!, c), `compressed ${i}`).toBeLessThanOrEqual(TOL);
+    });
     const ga = await gradients(clara, longest);
     const gb = await gradients(clara, maxLength);
     const scale = ga.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
@@ -235,7 +237,9 @@ describe.each(backends.map((b) => [b.name, b] as const))('stage-1 losses do not 
       expectNear(got.loss, reference.loss, `loss, order ${order}`);
       expectNear(got.ce, reference.ce, `ce, order ${order}`);
       expectNear(got.mse, reference.mse, `mse, order ${order}`);
-      order.forEach((i, b) => expectNear(got.ceRows[b]!, reference.ceRows[i]!, `ce of example ${i}, order ${order}`));
+      order.forEach((i, b) => {
+        expectNear(got.ceRows[b]!, reference.ceRows[i]!, `ce of example ${i}, order ${order}`);
+      });
     }
   });
 

@@ -111,11 +111,11 @@ describe("stage-3 golden: the recorded inputs are the library's layouts", () => 
     const bank = golden.host('bank').data as Float32Array;
     const D = golden.host('candidate_vectors').data as Float32Array;
     const m = nMem * d;
-    golden.candidates.forEach((cands, b) =>
+    golden.candidates.forEach((cands, b) => {
       cands.forEach((row, j) => {
         expect(D.slice((b * N + j) * m, (b * N + j + 1) * m)).toEqual(bank.slice(row * m, (row + 1) * m));
-      }),
-    );
+      });
+    });
     for (const { prefix } of golden.temperatures) {
       const idx = rows2d(golden.host(`${prefix}idx`));
       const W = golden.host(`${prefix}W`).data as Float32Array;

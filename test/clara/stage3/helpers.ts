@@ -16,7 +16,7 @@ import { fixtureTokenizer, idTokenizer, mismatch, upload, type Special, type Tol
  * `t41 t17 t46` encodes to [41, 17, 46] and the library's own layout code (buildEncoderBatch inside
  * encodeQueries and compressCorpus) runs on the recorded ids.
  */
-export const STAGE3_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/clara/stage3_tiny.safetensors');
+const STAGE3_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/clara/stage3_tiny.safetensors');
 
 export interface Stage3Golden {
   file: SafetensorsFile;
@@ -49,7 +49,7 @@ export function rows2d(h: HostTensor): number[][] {
   return Array.from({ length: b }, (_, i) => data.slice(i * l, (i + 1) * l));
 }
 
-export const idText = (ids: readonly number[]): string => ids.map((id) => `t${id}`).join(' ');
+const idText = (ids: readonly number[]): string => ids.map((id) => `t${id}`).join(' ');
 
 export function loadStage3Golden(): Stage3Golden {
   const file = readSafetensorsFile(STAGE3_FILE);

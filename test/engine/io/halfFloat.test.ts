@@ -4,7 +4,10 @@ import { bf16BitsToF32Bits, f16BitsToF32Bits, f32BitsToBf16Bits, f32BitsToF16Bit
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
-const valueOfBits = (bits: number) => ((u32[0] = bits), f32[0]!);
+const valueOfBits = (bits: number) => {
+  u32[0] = bits;
+  return f32[0]!;
+};
 
 /** The f16 value of `h`, computed from the definition (an oracle independent of the bit tricks). */
 function f16Value(h: number): number {
@@ -62,7 +65,10 @@ describe('f16', () => {
   });
 
   it('handles the edges: overflow, the smallest subnormal, and exact ties', () => {
-    const bitsOf = (x: number) => ((f32[0] = x), u32[0]!);
+    const bitsOf = (x: number) => {
+      f32[0] = x;
+      return u32[0]!;
+    };
     expect(f32BitsToF16Bits(bitsOf(65504))).toBe(0x7bff);
     expect(f32BitsToF16Bits(bitsOf(65519))).toBe(0x7bff);
     expect(f32BitsToF16Bits(bitsOf(65520))).toBe(0x7c00); // the tie rounds to "even" = inf

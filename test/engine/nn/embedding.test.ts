@@ -50,7 +50,9 @@ describe('Embedding', () => {
             for (let d = 0; d < dim; d++) expected[id * dim + d]! += upstream[n * dim + d]!;
           });
           const got = await values(emb.weight.grad!);
-          got.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 12));
+          got.forEach((v, i) => {
+            expect(v).toBeCloseTo(expected[i]!, 12);
+          });
         },
       ),
       { numRuns: 40 },

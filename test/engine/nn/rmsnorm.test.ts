@@ -11,7 +11,9 @@ function reference(x: number[], w: number[], eps: number): number[] {
   for (let r = 0; r < x.length / dim; r++) {
     const row = x.slice(r * dim, (r + 1) * dim);
     const inv = 1 / Math.sqrt(row.reduce((s, v) => s + v * v, 0) / dim + eps);
-    row.forEach((v, i) => out.push(v * inv * w[i]!));
+    row.forEach((v, i) => {
+      out.push(v * inv * w[i]!);
+    });
   }
   return out;
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Generator, tensor, tidy, type Tensor } from '../../../engine/index.ts';
 import { Embedding, Linear, Module, Parameter } from '../../../engine/nn/index.ts';
 import { AdamW, clipGradNorm, cosineSchedule } from '../../../engine/optim/index.ts';
-import { expectClose, values } from '../nn/gradcheck.ts';
+import { values } from '../nn/gradcheck.ts';
 
 interface Hyper {
   lr: number;
@@ -64,7 +64,9 @@ describe('AdamW', () => {
     ]) {
       const { trace, opt } = await runScalar(-1.5, h, 12);
       const ref = adamwReference(-1.5, (p) => 2 * (p - 3), h, 12);
-      trace.forEach((p, i) => expect(Math.abs(p - ref.p[i]!), `step ${i + 1}`).toBeLessThan(1e-12));
+      trace.forEach((p, i) => {
+        expect(Math.abs(p - ref.p[i]!), `step ${i + 1}`).toBeLessThan(1e-12);
+      });
       const state = opt.stateDict();
       expect(state.step).toBe(12);
       expect(Object.keys(state.tensors)).toEqual(['0.exp_avg', '0.exp_avg_sq']);

@@ -30,7 +30,11 @@ describe('clipGradNorm', () => {
         const newNorm = Math.sqrt(after.flat().reduce((s, v) => s + v * v, 0));
         expect(newNorm).toBeLessThanOrEqual(maxNorm * (1 + 1e-12));
         const factor = Math.min(1, maxNorm / (norm + 1e-6));
-        after.forEach((g, i) => g.forEach((v, j) => expect(Math.abs(v - grads[i]![j]! * factor)).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(v)))));
+        after.forEach((g, i) => {
+          g.forEach((v, j) => {
+            expect(Math.abs(v - grads[i]![j]! * factor)).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(v)));
+          });
+        });
         if (norm + 1e-6 <= maxNorm) expect(after).toEqual(grads); // within bounds: untouched, bit for bit
       }),
       { numRuns: 100 },

@@ -56,12 +56,18 @@ describe('fused AdamW (CPU backend)', () => {
     const c = CASES[2]!;
     const fused = await runAdamW(cpuBackend, 'float32', c, true);
     const composite = await runAdamW(cpuBackend, 'float32', c, false);
-    fused.norms.forEach((n, i) => expect(Math.abs(n - composite.norms[i]!)).toBeLessThanOrEqual(2e-7 * composite.norms[i]!));
+    fused.norms.forEach((n, i) => {
+      expect(Math.abs(n - composite.norms[i]!)).toBeLessThanOrEqual(2e-7 * composite.norms[i]!);
+    });
     for (const k of ['params', 'm', 'v'] as const) {
-      fused[k].forEach((a, i) => expect(maxUlp32(a, composite[k][i]!), `${k}[${i}]`).toBeLessThanOrEqual(4));
+      fused[k].forEach((a, i) => {
+        expect(maxUlp32(a, composite[k][i]!), `${k}[${i}]`).toBeLessThanOrEqual(4);
+      });
     }
     const f64 = await runAdamW(cpuBackend, 'float64', c, true);
     const c64 = await runAdamW(cpuBackend, 'float64', c, false);
-    f64.norms.forEach((n, i) => expect(Math.abs(n - c64.norms[i]!)).toBeLessThanOrEqual(1e-12 * c64.norms[i]!));
+    f64.norms.forEach((n, i) => {
+      expect(Math.abs(n - c64.norms[i]!)).toBeLessThanOrEqual(1e-12 * c64.norms[i]!);
+    });
   });
 });

@@ -94,7 +94,9 @@ export async function runAdamW(backend: Backend, dtype: DType, c: Case, fused: b
   };
   for (const t of Object.values(state)) t.dispose();
   opt.dispose();
-  params.forEach((p) => p.dispose());
+  params.forEach((p) => {
+    p.dispose();
+  });
   return out;
 }
 

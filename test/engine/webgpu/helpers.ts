@@ -102,6 +102,3 @@ export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, rto
 export function expectEqual(got: ArrayLike<number>, want: ArrayLike<number>, what = ''): void {
   expect(Array.from(got), what).toEqual(Array.from(want));
 }
-
-/** Interesting sizes: 1, tile edges, and sizes that are multiples of nothing. */
-export const ODD_SIZES = [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 31, 33, 64, 65];

@@ -83,10 +83,14 @@ describe('fused AdamW (WebGPU)', () => {
     const c = CASES[2]!;
     const fused = await runAdamW(g, 'float32', c, true);
     const composite = await runAdamW(g, 'float32', c, false);
-    fused.norms.forEach((n, i) => expect(Math.abs(n - composite.norms[i]!)).toBeLessThanOrEqual(1e-5 * composite.norms[i]!));
+    fused.norms.forEach((n, i) => {
+      expect(Math.abs(n - composite.norms[i]!)).toBeLessThanOrEqual(1e-5 * composite.norms[i]!);
+    });
     // The clip factors differ in their last bits, so compare with a tolerance (moments may cancel).
     for (const k of ['params', 'm', 'v'] as const) {
-      fused[k].forEach((a, i) => expectClose(a, composite[k][i]!, 1e-4, 1e-6, `${k}[${i}]`));
+      fused[k].forEach((a, i) => {
+        expectClose(a, composite[k][i]!, 1e-4, 1e-6, `${k}[${i}]`);
+      });
     }
   });
 

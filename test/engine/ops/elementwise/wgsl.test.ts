@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { wgslFunction } from '../../../../engine/backends/webgpu/kernels/elementwise.ts';
+import { readShaderFile } from '../../../../engine/backends/webgpu/shaderSource.ts';
 import { BINARY_OPS, UNARY_OPS } from '../../../../engine/ops/elementwise/ops.ts';
 
 /**
@@ -8,14 +8,12 @@ import { BINARY_OPS, UNARY_OPS } from '../../../../engine/ops/elementwise/ops.ts
  * by that name alone (the function op_<name>, passed as a define). This checks that every listed op
  * has its function, so a missing one fails here rather than as a shader compile error on a GPU.
  */
-const shader = (file: string): string => readFileSync(new URL(`../../../../shaders/${file}`, import.meta.url), 'utf8');
-
 describe('every listed elementwise op has its WGSL function', () => {
   it.each([
     ['unary.wgsl', UNARY_OPS],
     ['binary.wgsl', BINARY_OPS],
   ] as const)('%s', (file, ops) => {
-    const source = shader(file);
+    const source = readShaderFile(file);
     for (const op of ops) expect(source, op).toMatch(new RegExp(`\\bfn ${wgslFunction(op)}\\(`));
     // and nothing else: a function left behind by a removed op
     const defined = [...source.matchAll(/\bfn (op_\w+)\(/g)].map((m) => m[1]);
