@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import type { BinaryOp, UnaryOp } from '../../../engine/backend.ts';
 import type { WebGPUBackend } from '../../../engine/backends/webgpu/backend.ts';
-import { BINARY_OPS, binaryOps, COMPARISON_OPS, UNARY_OPS, unaryOps } from '../../../engine/ops/elementwise/ops.ts';
+import { BINARY_OPS, binaryOps, isComparison, UNARY_OPS, unaryOps } from '../../../engine/ops/elementwise/ops.ts';
 import { acquireBackend, contiguous, expectClose, expectEqual, forEachIndex, randomArray, randomView, viewOffset } from './helpers.ts';
 
 let gpu: WebGPUBackend | null = null;
@@ -60,8 +60,6 @@ describe('unary', () => {
   });
 });
 
-const COMPARISONS: ReadonlySet<BinaryOp> = new Set(COMPARISON_OPS);
-
 /** Values that exercise each op: small integers so comparisons see ties, no zero divisors. */
 function operands(op: BinaryOp, n: number, seed: number, dtype: 'float32' | 'int32'): [number[], number[]] {
   const int = dtype === 'int32';
@@ -96,9 +94,9 @@ describe('binary', () => {
           const want: number[] = [];
           forEachIndex(shape, (idx) => {
             const r = binaryOps[op].cpu(ad[viewOffset(idx, A.view)], bd[viewOffset(idx, B.view)]);
-            want.push(COMPARISONS.has(op) ? r : dtype === 'int32' ? r | 0 : f32(r));
+            want.push(isComparison(op) ? r : dtype === 'int32' ? r | 0 : f32(r));
           });
-          expect(out.dtype).toBe(COMPARISONS.has(op) ? 'bool' : dtype);
+          expect(out.dtype).toBe(isComparison(op) ? 'bool' : dtype);
           const got = await g.read(out);
           // llvmpipe's pow is exp2(y·log2(x)): a few ulps more than Math.pow.
           expectClose(got, want, op === 'pow' ? 1e-5 : 1e-6, op === 'pow' ? 1e-6 : 0, `${op} ${dtype} [${shape}] seed ${seed}`);
