@@ -44,6 +44,6 @@ export function attentionMask(
  */
 export function groupedQueryAttention(q: Tensor, k: Tensor, v: Tensor, allowed: Tensor): Tensor {
   // One fused kernel forward and backward where the backend has them, else the engine's composite
-  // of primitives (engine/ops/fused.ts, attentionComposite).
+  // of primitives (engine/ops/fused/ops.ts, attentionComposite).
   return scaledDotProductAttention(q, k, v, allowed);
 }

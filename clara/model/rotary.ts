@@ -38,7 +38,7 @@ export function rotaryTables(
 
 /** x·cos + rotateHalf(x)·sin, x [B, H, S, Dh], where rotateHalf([x₁, x₂]) = [−x₂, x₁]. */
 export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
-  return engineApplyRotary(x, cos, sin); // fused where the backend can (engine/ops/fused.ts)
+  return engineApplyRotary(x, cos, sin); // fused where the backend can (engine/ops/fused/ops.ts)
 }
 
 /**
