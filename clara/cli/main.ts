@@ -30,7 +30,8 @@ Commands:
   compare    compare two traces tensor by tensor; name the first divergence
 
 Run \`clara <command> --help\` for a command's options. Every command takes
---backend auto|webgpu|cpu (default: $CLARA_BACKEND, else auto).`;
+--backend auto|webgpu|cpu (default: $CLARA_BACKEND, else auto); --verbose shows the warnings
+Dawn prints on every run that need no action (filtered by default).`;
 
 async function runDoctor(argv: string[]): Promise<number> {
   const options = Options.parse('doctor', argv, { json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
