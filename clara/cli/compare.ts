@@ -1,5 +1,4 @@
-import { compareTensorFiles, DEFAULT_ATOL, DEFAULT_RTOL, formatComparison } from '../../engine/io/compareTensors.ts';
-import { readSafetensorsFile } from '../../engine/io/index.ts';
+import { compareTensorFiles, DEFAULT_ATOL, DEFAULT_RTOL, formatComparison, readSafetensorsFile } from '../../engine/io/index.ts';
 import { Options, UsageError } from './args.ts';
 
 const COMPARE_HELP = `Usage: clara compare A.safetensors B.safetensors [--rtol R] [--atol A] [--mask NAME ...] [--json]

@@ -109,7 +109,7 @@ async function traceDecoder(model: MistralForCausalLM, inputs: TraceInputs, adap
 
   const out = model.forward({ inputIds: ids, inputsEmbeds: embeds, attentionMask: mask, adapter, outputHiddenStates: true });
   const written = new Map<string, Tensor>();
-  out.hiddenStates!.forEach((h, i) => written.set(`hidden_states.${i}`, h));
+  for (const [i, h] of out.hiddenStates!.entries()) written.set(`hidden_states.${i}`, h);
   written.set('logits', out.logits!);
   if (inputs.has('labels')) {
     const loss = answerCrossEntropy(out.logits!, inputs.rows('labels', [batch, seq]));
