@@ -6,8 +6,9 @@ Writes under test/fixtures/peft/:
   tiny/<adapter>/adapter_model.safetensors     PEFT's multi-adapter save layout, for encoder_adapter,
                                                decoder_adapter and query_reasoner_adapter (keys
                                                base_model.model.model.layers.{i}.….lora_A.weight)
-  {compressor,stage1,stage3}_inputs.safetensors  ids as `clara trace` reads them (int64)
-  {compressor,stage1,stage3}_torch.safetensors   trace_torch.py's traces of them
+  {decoder,compressor,stage1,stage3}_inputs.safetensors  ids as `clara trace` reads them (int64;
+                                               the decoder's metadata names decoder_adapter)
+  {decoder,compressor,stage1,stage3}_torch.safetensors   trace_torch.py's traces of them
 No file of this project's own format (clara.json, tokenizer.json, adapters/) is written: the test
 loads it with `clara trace --mem-ids 57,58,59,60` and compares its trace with PyTorch's.
 The vocabulary is record_clara_stage1.py's (<s> 1, </s> 2, <MEM0..3> 57..60, <ENC> 62, <SEP> 63).
@@ -76,6 +77,7 @@ def inputs(g: torch.Generator) -> dict:
         s3.generator_row(s1.ordinary(g, 1), s1.ordinary(g, 3), s1.ordinary(g, 2), K),
     ])
     return {
+        "decoder": {"input_ids": gen_ids, "attention_mask": gen_mask, "labels": labels},
         "compressor": {"input_ids": enc_ids, "attention_mask": enc_mask},
         "stage1": {"encoder.input_ids": enc_ids, "encoder.attention_mask": enc_mask, "generator.input_ids": gen_ids,
                    "generator.attention_mask": gen_mask, "generator.labels": labels},
@@ -93,7 +95,7 @@ def record(fixtures_dir: str) -> list:
     files = write_checkpoint(root, g)
     for mode, tensors in inputs(g).items():
         inputs_file = os.path.join(out, f"{mode}_inputs.safetensors")
-        safetensors_io.write(inputs_file, tensors)
+        safetensors_io.write(inputs_file, tensors, {"adapter": "decoder_adapter"} if mode == "decoder" else None)
         trace_file = os.path.join(out, f"{mode}_torch.safetensors")
         trace_torch.run(root, None, inputs_file, trace_file, mode, s1.MEM, temperature=TEMPERATURE)
         files += [inputs_file, trace_file]

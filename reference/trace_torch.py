@@ -12,11 +12,11 @@ are PEFT folders (adapter_config.json, adapter_model.safetensors) under DIR/adap
 as PEFT's multi-adapter save_pretrained writes them, DIR/<name>/. The model is record_mistral.py's
 plain-PyTorch Mistral with LoRA (imported, so the fixtures and this script share one definition),
 scaled per adapter by its own lora_alpha / r. Inputs and outputs are those of `clara trace`
-(clara/traceStep.ts documents them); only the straight-through top-k (the official estimator) is
-traced in stage 3.
+(clara/model/trace.ts and clara/traceStep.ts document them); the decoder mode reads input_ids
+(not inputs_embeds), and stage 3 uses the straight-through top-k (the official estimator).
 
-Usage: trace_torch.py --mode compressor|stage1|stage3 --model DIR [--adapters DIR] --inputs FILE
-                      --out FILE [--mem-ids I,J,...] [--mse-weight X] [--k K] [--temperature T]
+Usage: trace_torch.py [--mode decoder|compressor|stage1|stage3] --model DIR [--adapters DIR] --inputs FILE
+                      --out FILE [--adapter NAME] [--mem-ids I,J,...] [--mse-weight X] [--k K] [--temperature T]
 The <MEMi> ids give n and mark the generator's slots (k defaults to the slots of a generator row).
 """
 import argparse
@@ -126,8 +126,25 @@ def read_step(base, adapter, c, gen, mem_ids, n, compressed):
     return spliced, hidden, logits, rm.lm_loss(logits, labels)
 
 
+def trace_decoder(c, base, adapters, inputs, active):
+    """Decoder mode: hidden_states.{i}, logits, loss; the active adapter's gradients under the keys
+    without PEFT's prefix (clara/model/trace.ts's names)."""
+    ids = inputs["input_ids"]
+    mask = inputs.get("attention_mask", torch.ones_like(ids))
+    adapter = adapters[active] if active else None
+    if adapter is not None:
+        rm.LORA = adapter["config"]
+    hidden, logits = rm.forward(base, adapter["tensors"] if adapter else None, c, ids, mask)
+    out = {f"hidden_states.{i}": h for i, h in enumerate(hidden)}
+    out["logits"] = logits
+    if "labels" not in inputs:
+        return out, None, {}
+    out["loss"] = rm.lm_loss(logits, inputs["labels"])
+    return out, out["loss"], {f"grad.{key}": t for key, t in (adapter["tensors"].items() if adapter else [])}
+
+
 def trace(mode, c, base, adapters, inputs, mem_ids, mse_weight, k, temperature):
-    """(values in order, the adapters that train)."""
+    """(values in order, the loss, the adapters that train)."""
     n = len(mem_ids)
     out = {}
     group = lambda prefix: {key[len(prefix):]: v for key, v in inputs.items() if key.startswith(prefix)}
@@ -162,50 +179,57 @@ def trace(mode, c, base, adapters, inputs, mem_ids, mse_weight, k, temperature):
     return out, out["loss"], trained
 
 
-def run(model_dir, adapters_dir, inputs_file, out_file, mode, mem_ids, mse_weight=0.1, k=None, temperature=0.02):
+def run(model_dir, adapters_dir, inputs_file, out_file, mode, mem_ids=(), mse_weight=0.1, k=None, temperature=0.02, adapter=None):
     """Traces one step and writes `out_file` (the names of clara/traceStep.ts)."""
     torch.set_num_threads(1)
     c = read_config(model_dir)
     base = read_weights(model_dir)
     adapters = {name: read_adapter(folder) for name, folder in find_adapters(adapters_dir or model_dir).items()}
-    inputs, _ = safetensors_io.read(inputs_file)
+    inputs, metadata = safetensors_io.read(inputs_file)
     inputs = {name: t.long() for name, t in inputs.items()}
     if k is None and "generator.input_ids" in inputs:
         k = int(torch.isin(inputs["generator.input_ids"][0], torch.tensor(mem_ids)).sum()) // len(mem_ids)
     for name, ad in adapters.items():
         for t in ad["tensors"].values():
             t.requires_grad_(True)
-    values, loss, trained = trace(mode, c, base, adapters, inputs, mem_ids, mse_weight, k, temperature)
-    for name, t in values.items():
-        if t.requires_grad and name != "logits":
-            t.retain_grad()
-    loss.backward()
+    if mode == "decoder":
+        values, loss, leaves = trace_decoder(c, base, adapters, inputs, adapter or metadata.get("adapter"))
+    else:
+        values, loss, trained = trace(mode, c, base, adapters, inputs, mem_ids, mse_weight, k, temperature)
+        for name, t in values.items():
+            if t.requires_grad and name != "logits":
+                t.retain_grad()
+        leaves = {f"grad.{peft_name(a, key)}": t for a in trained for key, t in adapters[a]["tensors"].items()}
+    if loss is not None:
+        loss.backward()
     tensors = {name: t.detach().clone().float() for name, t in values.items()}
     for name, t in values.items():
-        if name != "logits" and t.grad is not None:
+        if mode != "decoder" and name != "logits" and t.grad is not None:
             tensors[f"grad.{name}"] = t.grad.detach().clone()
-    for adapter in trained:
-        for key, t in adapters[adapter]["tensors"].items():
-            if t.grad is not None:
-                tensors[f"grad.{peft_name(adapter, key)}"] = t.grad.detach().clone()
+    for name, t in leaves.items():
+        if t.grad is not None:
+            tensors[name] = t.grad.detach().clone()
     safetensors_io.write(out_file, tensors, {"mode": mode, "order": json.dumps(list(tensors)), "torch": torch.__version__})
     return out_file
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--mode", choices=["compressor", "stage1", "stage3"], required=True)
+    p.add_argument("--mode", choices=["decoder", "compressor", "stage1", "stage3"], default="decoder")
     p.add_argument("--model", required=True)
     p.add_argument("--adapters")
     p.add_argument("--inputs", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--mem-ids", required=True, help="the <MEMi> token ids, comma-separated")
+    p.add_argument("--adapter", help="decoder mode: the active adapter (default: the inputs' metadata 'adapter')")
+    p.add_argument("--mem-ids", default="", help="the <MEMi> token ids, comma-separated (the step modes)")
     p.add_argument("--mse-weight", type=float, default=0.1)
     p.add_argument("--k", type=int)
     p.add_argument("--temperature", type=float, default=0.02)
     a = p.parse_args()
-    mem_ids = [int(x) for x in a.mem_ids.split(",")]
-    print(run(a.model, a.adapters, a.inputs, a.out, a.mode, mem_ids, a.mse_weight, a.k, a.temperature))
+    mem_ids = [int(x) for x in a.mem_ids.split(",") if x]
+    if a.mode != "decoder" and not mem_ids:
+        p.error(f"--mode {a.mode} needs --mem-ids")
+    print(run(a.model, a.adapters, a.inputs, a.out, a.mode, mem_ids, a.mse_weight, a.k, a.temperature, a.adapter))
 
 
 if __name__ == "__main__":
