@@ -19,7 +19,8 @@ import { WordTokenizer, type WordTokenizerJson } from './tokenizer/wordTokenizer
  * `query_reasoner_adapter`.
  *
  * On disk (a directory): the backbone in Hugging Face layout (config.json, model.safetensors),
- * `clara.json` (settings and stage), `tokenizer.json`, and `adapters/<name>/` in PEFT layout.
+ * `clara.json` (settings and stage), `tokenizer.json`, and `adapters/<name>/` in PEFT layout
+ * (loading also finds PEFT's multi-adapter `<name>/`: model/peftCheckpoint.ts).
  */
 export interface ClaraSettings {
   /** Document tokens the compressor reads (official: 256); longer documents are cut. */

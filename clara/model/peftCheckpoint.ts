@@ -25,7 +25,7 @@ export function adapterSearchDirs(dir: string): string[] {
 }
 
 /** Every adapter found under `dir`, by name → its folder (this project's layout first). */
-export function findAdapters(dir: string): Map<string, string> {
+function findAdapters(dir: string): Map<string, string> {
   const found = new Map<string, string>();
   for (const parent of adapterSearchDirs(dir)) {
     if (!existsSync(parent)) continue;

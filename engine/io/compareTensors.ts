@@ -13,7 +13,7 @@ import type { SafetensorsFile } from './safetensorsReader.ts';
  * over the elements where b ≠ 0, and whether every element passes PyTorch's allclose test
  * |a − b| ≤ atol + rtol·|b| (NaN equals NaN, an infinity only the same infinity).
  */
-export interface CompareOptions {
+interface CompareOptions {
   /** Relative tolerance (default 1e-4: float32 computations in a different order). */
   rtol?: number;
   /** Absolute tolerance (default 1e-5). */
@@ -22,9 +22,9 @@ export interface CompareOptions {
   mask?: readonly string[];
 }
 
-export type ComparisonStatus = 'ok' | 'diverged' | 'shape' | 'missing' | 'masked';
+type ComparisonStatus = 'ok' | 'diverged' | 'shape' | 'missing' | 'masked';
 
-export interface TensorComparison {
+interface TensorComparison {
   name: string;
   shape: number[];
   status: ComparisonStatus;
@@ -36,7 +36,7 @@ export interface TensorComparison {
   mismatched: number;
 }
 
-export interface ComparisonReport {
+interface ComparisonReport {
   rtol: number;
   atol: number;
   tensors: TensorComparison[];
@@ -50,7 +50,7 @@ export const DEFAULT_RTOL = 1e-4;
 export const DEFAULT_ATOL = 1e-5;
 
 /** The names of a set in the order it was produced (metadata "order" when present). */
-export function producedOrder(file: SafetensorsFile): string[] {
+function producedOrder(file: SafetensorsFile): string[] {
   const order = file.metadata.order;
   if (order === undefined) return file.names();
   const listed = (JSON.parse(order) as string[]).filter((n) => file.has(n));
