@@ -9,6 +9,7 @@ Writes under test/fixtures/peft/:
   {decoder,compressor,stage1,stage3}_inputs.safetensors  ids as `clara trace` reads them (int64;
                                                the decoder's metadata names decoder_adapter)
   {decoder,compressor,stage1,stage3}_torch.safetensors   trace_torch.py's traces of them
+  decoder_all_torch.safetensors                  the decoder traced with each adapter in turn (--adapter all)
 No file of this project's own format (clara.json, tokenizer.json, adapters/) is written: the test
 loads it with `clara trace --mem-ids 57,58,59,60` and compares its trace with PyTorch's.
 The vocabulary is record_clara_stage1.py's (<s> 1, </s> 2, <MEM0..3> 57..60, <ENC> 62, <SEP> 63).
@@ -99,4 +100,7 @@ def record(fixtures_dir: str) -> list:
         trace_file = os.path.join(out, f"{mode}_torch.safetensors")
         trace_torch.run(root, None, inputs_file, trace_file, mode, s1.MEM, temperature=TEMPERATURE)
         files += [inputs_file, trace_file]
-    return files
+    # Every adapter of the checkpoint in one run (`clara trace --adapter all`).
+    trace_file = os.path.join(out, "decoder_all_torch.safetensors")
+    trace_torch.run(root, None, os.path.join(out, "decoder_inputs.safetensors"), trace_file, "decoder", adapter="all")
+    return files + [trace_file]

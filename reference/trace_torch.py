@@ -192,8 +192,18 @@ def run(model_dir, adapters_dir, inputs_file, out_file, mode, mem_ids=(), mse_we
     for name, ad in adapters.items():
         for t in ad["tensors"].values():
             t.requires_grad_(True)
-    if mode == "decoder":
-        values, loss, leaves = trace_decoder(c, base, adapters, inputs, adapter or metadata.get("adapter"))
+    active = adapter or metadata.get("adapter")
+    if mode == "decoder" and active == "all":
+        # Each adapter in turn, named as `clara trace --adapter all` names them.
+        values, leaves, losses = {}, {}, []
+        for name in sorted(adapters):
+            v, l, g = trace_decoder(c, base, adapters, inputs, name)
+            values.update({f"{name}.{key}": t for key, t in v.items()})
+            leaves.update({f"grad.{peft_name(name, key[5:])}": t for key, t in g.items()})
+            losses.append(l)
+        loss = sum(losses) if None not in losses else None  # the adapters' graphs are disjoint
+    elif mode == "decoder":
+        values, loss, leaves = trace_decoder(c, base, adapters, inputs, active)
     else:
         values, loss, trained = trace(mode, c, base, adapters, inputs, mem_ids, mse_weight, k, temperature)
         for name, t in values.items():
@@ -220,7 +230,7 @@ def main():
     p.add_argument("--adapters")
     p.add_argument("--inputs", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--adapter", help="decoder mode: the active adapter (default: the inputs' metadata 'adapter')")
+    p.add_argument("--adapter", help="decoder mode: the active adapter, or all (default: the inputs' metadata 'adapter')")
     p.add_argument("--mem-ids", default="", help="the <MEMi> token ids, comma-separated (the step modes)")
     p.add_argument("--mse-weight", type=float, default=0.1)
     p.add_argument("--k", type=int)

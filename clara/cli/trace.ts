@@ -17,7 +17,8 @@ writes them, DIR/<name>/ (each with adapter_config.json and adapter_model.safete
 points elsewhere. The step modes need the <MEMi> token ids: from this project's tokenizer.json, or,
 for an outside checkpoint, --mem-ids (the vocabulary size and <s>, </s>, pad come from config.json).
 
-  --mode M          decoder (default): the backbone with one adapter active (--adapter);
+  --mode M          decoder (default): the backbone with one adapter active (--adapter NAME, or --adapter all:
+                    each adapter in turn, in one file);
                     compressor: the compressor and its MSE term; stage1: a stage-1 step (CE + λ·MSE);
                     stage3: a stage-3 step (query reasoner, top-k over candidates, generator)
   --mse-weight X    λ of stage 1 (default 0.1)

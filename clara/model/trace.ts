@@ -8,7 +8,7 @@ import { IdsOnlyTokenizer } from '../tokenizer/idsOnlyTokenizer.ts';
 import { type StepTraceOptions, type TraceMode, traceStep } from '../traceStep.ts';
 import { loadModel } from './checkpoint.ts';
 import type { MistralForCausalLM } from './mistral.ts';
-import { adapterSearchDirs, loadAdapters } from './peftCheckpoint.ts';
+import { adapterSearchDirs, loadAdapters, peftParameterName } from './peftCheckpoint.ts';
 import { TraceInputs } from './traceInputs.ts';
 
 /**
@@ -34,6 +34,8 @@ import { TraceInputs } from './traceInputs.ts';
  */
 export const TRACE_TENSORS_HELP = `Decoder mode. Inputs (safetensors or JSON): input_ids int [B,S] | inputs_embeds float [B,S,d]; attention_mask int [B,S] (optional);
   labels int [B,S] (optional, -100 ignored; loss = CE(logits[:, :-1], labels[:, 1:])); metadata "adapter" (optional).
+  --adapter all traces every adapter in turn: <adapter>.hidden_states.0, <adapter>.logits, <adapter>.loss, and
+  LoRA gradients under PEFT's multi-adapter names (grad.base_model.model.model.layers.0.self_attn.q_proj.lora_A.<adapter>.weight).
 Outputs (safetensors, F32): hidden_states.0 .. hidden_states.L [B,S,d] (embeddings, block outputs, final normed);
   logits [B,S,V]; loss [] (with labels); grad.<name> for every trainable tensor: the active adapter's LoRA
   matrices under PEFT names (grad.model.layers.0.self_attn.q_proj.lora_A.weight, ...) and grad.inputs_embeds.
@@ -54,7 +56,7 @@ export interface TraceOptions {
   outFile: string;
   /** decoder (default): the backbone with one adapter; compressor, stage1, stage3: see clara/traceStep.ts. */
   mode?: TraceMode;
-  /** Decoder mode: the active adapter (default: the inputs' metadata "adapter", else none). */
+  /** Decoder mode: the active adapter, or `all` for each in turn (default: the inputs' metadata "adapter", else none). */
   adapter?: string | null;
   /** Where the adapters are (default modelDir): `<dir>/adapters/<name>/` or PEFT's `<dir>/<name>/`. */
   adaptersDir?: string;
@@ -74,11 +76,11 @@ export async function traceModel(options: TraceOptions): Promise<{ written: stri
     model = loadModel(options.modelDir, { backend: options.backend });
     loadAdapters(model, options.adaptersDir ?? options.modelDir);
     adapter = options.adapter ?? inputs.metadata.adapter ?? '';
-    if (adapter !== '' && !model.adapterNames().includes(adapter)) {
+    if (adapter !== '' && adapter !== ALL_ADAPTERS && !model.adapterNames().includes(adapter)) {
       const searched = adapterSearchDirs(options.adaptersDir ?? options.modelDir).map((d) => join(d, adapter));
       throw new Error(`adapter '${adapter}' not found: looked in ${searched.join(' and ')} (found: ${model.adapterNames().join(', ') || 'none'})`);
     }
-    written = await traceDecoder(model, inputs, adapter === '' ? null : adapter);
+    written = adapter === ALL_ADAPTERS ? await traceEveryAdapter(model, inputs) : await traceDecoder(model, inputs, adapter === '' ? null : adapter);
   } else {
     const clara = loadForTrace(options);
     model = clara.backbone;
@@ -91,8 +93,35 @@ export async function traceModel(options: TraceOptions): Promise<{ written: stri
   return { written: [...written.keys()] };
 }
 
-/** The decoder alone: hidden states, logits, loss and the active adapter's gradients (see the top). */
-async function traceDecoder(model: MistralForCausalLM, inputs: TraceInputs, adapter: string | null): Promise<Map<string, Tensor>> {
+/** `--adapter all`: the decoder traced once per adapter of the checkpoint, in one file. */
+const ALL_ADAPTERS = 'all';
+
+/**
+ * Every adapter in turn (sorted by name): its values as `<adapter>.hidden_states.0`, `<adapter>.logits`,
+ * `<adapter>.loss`, `grad.<adapter>.inputs_embeds`, and its LoRA gradients under PEFT's
+ * multi-adapter names, which name the adapter already.
+ */
+async function traceEveryAdapter(model: MistralForCausalLM, inputs: TraceInputs): Promise<Map<string, Tensor>> {
+  const written = new Map<string, Tensor>();
+  for (const adapter of [...model.adapterNames()].sort()) {
+    for (const [name, t] of await traceDecoder(model, inputs, adapter, (key) => peftParameterName(adapter, key))) {
+      const lora = name.startsWith('grad.') && name !== 'grad.inputs_embeds';
+      written.set(lora ? name : name.startsWith('grad.') ? `grad.${adapter}.${name.slice(5)}` : `${adapter}.${name}`, t);
+    }
+  }
+  return written;
+}
+
+/**
+ * The decoder alone: hidden states, logits, loss and the active adapter's gradients (see the top),
+ * named `grad.<gradName(key)>` (default: the key without PEFT's prefix and adapter name).
+ */
+async function traceDecoder(
+  model: MistralForCausalLM,
+  inputs: TraceInputs,
+  adapter: string | null,
+  gradName: (key: string) => string = (key) => key,
+): Promise<Map<string, Tensor>> {
   model.eval();
   const read = (name: string): Tensor | undefined => {
     const host = inputs.get(name);
@@ -116,7 +145,7 @@ async function traceDecoder(model: MistralForCausalLM, inputs: TraceInputs, adap
     written.set('loss', loss);
     if (loss.requiresGrad) {
       loss.backward();
-      for (const [name, p] of trainable) if (p.grad) written.set(`grad.${name}`, p.grad);
+      for (const [name, p] of trainable) if (p.grad) written.set(`grad.${gradName(name)}`, p.grad);
       if (embeds?.grad) written.set('grad.inputs_embeds', embeds.grad);
     }
   }

@@ -64,6 +64,17 @@ describe('clara trace on an outside PEFT checkpoint', () => {
     for (const t of compareTensorFiles(ours, ours).tensors) expect([t.name, t.maxAbs]).toEqual([t.name, 0]);
   });
 
+  it('traces the decoder with every adapter of the checkpoint in one run (--adapter all)', async () => {
+    const ours = readSafetensorsFile(await trace('decoder', join(FIXTURES, 'decoder_inputs.safetensors'), ['--adapter', 'all']));
+    const torch = readSafetensorsFile(join(FIXTURES, 'decoder_all_torch.safetensors'));
+    expect(ours.names().sort()).toEqual(torch.names().sort());
+    for (const adapter of ['decoder_adapter', 'encoder_adapter', 'query_reasoner_adapter']) {
+      expect(ours.has(`${adapter}.loss`)).toBe(true);
+      expect(ours.has(`grad.base_model.model.model.layers.1.mlp.down_proj.lora_B.${adapter}.weight`)).toBe(true);
+    }
+    expect(compareTensorFiles(ours, torch).firstDivergence).toBeNull();
+  });
+
   it('finds a planted perturbation of a stage-3 intermediate as the first divergence', async () => {
     const ours = readSafetensorsFile(await trace('stage3', join(FIXTURES, 'stage3_inputs.safetensors'), ['--temperature', '0.5']));
     const tensors: Record<string, TensorToWrite> = {};
