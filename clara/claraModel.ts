@@ -2,10 +2,11 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, noGrad, normal, tensor, tidy, type Backend, type Parameter } from '../engine/index.ts';
 import { atomicWriteFile } from '../engine/io/index.ts';
-import { loadAdapter, loadModel, saveAdapter, saveModel } from './model/checkpoint.ts';
+import { loadModel, saveAdapter, saveModel } from './model/checkpoint.ts';
 import { PRESETS, type MistralConfig } from './model/config.ts';
 import { DEFAULT_LORA, type LoraConfig } from './model/lora.ts';
 import { MistralForCausalLM } from './model/mistral.ts';
+import { loadAdapters } from './model/peftCheckpoint.ts';
 import { CompactTokenizer, type CompactTokenizerJson } from './tokenizer/compactTokenizer.ts';
 import { MistralTokenizer } from './tokenizer/mistralTokenizer.ts';
 import type { Tokenizer } from './tokenizer/tokenizer.ts';
@@ -18,7 +19,8 @@ import { WordTokenizer, type WordTokenizerJson } from './tokenizer/wordTokenizer
  * `query_reasoner_adapter`.
  *
  * On disk (a directory): the backbone in Hugging Face layout (config.json, model.safetensors),
- * `clara.json` (settings and stage), `tokenizer.json`, and `adapters/<name>/` in PEFT layout.
+ * `clara.json` (settings and stage), `tokenizer.json`, and `adapters/<name>/` in PEFT layout
+ * (loading also finds PEFT's multi-adapter `<name>/`: model/peftCheckpoint.ts).
  */
 export interface ClaraSettings {
   /** Document tokens the compressor reads (official: 256); longer documents are cut. */
@@ -135,7 +137,7 @@ export class ClaraModel {
     const tokenizer =
       tok.kind === 'compact' ? CompactTokenizer.fromJSON(tok) : tok.kind === 'word' ? WordTokenizer.fromJSON(tok) : new MistralTokenizer({ nMem: tok.nMem });
     const backbone = loadModel(dir, options);
-    for (const name of adapters) loadAdapter(backbone, name, join(dir, 'adapters', name));
+    loadAdapters(backbone, dir, adapters); // adapters/<name>/, or PEFT's <name>/
     return new ClaraModel(backbone, tokenizer, { ...DEFAULT_SETTINGS, ...settings });
   }
 }

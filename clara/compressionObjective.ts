@@ -1,4 +1,4 @@
-import type { Generator, Parameter, Tensor } from '../engine/index.ts';
+import { capture, type Generator, type Parameter, type Tensor } from '../engine/index.ts';
 import { DECODER_ADAPTER, ENCODER_ADAPTER } from './adapters.ts';
 import { supervisedTokenCount } from './answerLoss.ts';
 import { nameParameters, type ClaraModel } from './claraModel.ts';
@@ -99,11 +99,12 @@ export interface CompressionLossOutput {
 /** L = L_ce + λ·L_mse for one batch (B·k compressor rows, B generator prompts); λ = `mseWeight`. */
 export function compressionLoss(clara: ClaraModel, batch: Batch, mseWeight: number): CompressionLossOutput {
   const { compressed, hidden } = compressDocuments(clara.backbone, batch.encoder, ENCODER_ADAPTER);
+  capture('compressed', compressed);
   const mse = memoryMseLoss(hidden, batch.encoder.attentionMask, clara.nMem).loss;
   const read = generatorRead(clara, batch.generator, compressed);
   const ce = read.loss;
   return {
-    loss: mseWeight === 0 ? ce : ce.add(mse.mul(mseWeight)),
+    loss: capture('loss', mseWeight === 0 ? ce : ce.add(mse.mul(mseWeight))),
     ce,
     mse,
     compressed,

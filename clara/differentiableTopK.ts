@@ -1,4 +1,4 @@
-import { Generator, noGrad, oneHot, stack, topk, uniform, type Tensor } from '../engine/index.ts';
+import { capture, Generator, noGrad, oneHot, stack, topk, uniform, type Tensor } from '../engine/index.ts';
 
 /**
  * Differentiable top-k selection (docs/clara.md §6): choose k of N candidate documents from their
@@ -43,8 +43,12 @@ const TAKEN_EPSILON = 1e-8;
 /** The soft relaxation P and the hard one-hots H for logits l [B, N] (the shared core). */
 function relaxedTopK(logits: Tensor, k: number): { hard: Tensor; soft: Tensor; indices: Tensor } {
   const [, n] = logits.shape as [number, number];
+  capture('l', logits);
   const indices = noGrad(() => topk(logits, k).indices); // [B, k]
-  const hard = noGrad(() => oneHot(indices, n).cast(logits.dtype)); // [B, k, N]
+  const hard = capture(
+    'H',
+    noGrad(() => oneHot(indices, n).cast(logits.dtype)),
+  ); // [B, k, N]
   const rows: Tensor[] = [];
   let taken = noGrad(() => logits.mul(0)); // [B, N], a constant
   for (let j = 0; j < k; j++) {

@@ -1,4 +1,4 @@
-import type { Generator, Parameter, Tensor } from '../engine/index.ts';
+import { capture, type Generator, type Parameter, type Tensor } from '../engine/index.ts';
 import { DECODER_ADAPTER, ENCODER_ADAPTER, QUERY_REASONER_ADAPTER } from './adapters.ts';
 import { supervisedTokenCount } from './answerLoss.ts';
 import type { ClaraModel } from './claraModel.ts';
@@ -98,24 +98,38 @@ export function stage3Loss(
   options: { k: number; temperature: number; estimator: TopKEstimator; rng?: Generator },
 ): Stage3LossOutput {
   const { items, generator: prompts } = batch;
-  const [, nMem, hidden] = bank.shape as [number, number, number];
-  const size = items.length;
-  const candidateCount = items[0]?.candidates.length ?? 0;
   const candidates = gatherCandidates(
     bank,
     items.map((it) => it.candidates),
-  ).reshape([size, candidateCount, nMem * hidden]);
-
+  );
   const queries = encodeQueries(
     clara,
     items.map((it) => it.question),
   );
-  const scores = cosineScores(queries, candidates);
+  return stage3LossOf(clara, queries, candidates, prompts, options);
+}
+
+/**
+ * The same from the encoded questions q [B, n·d] and their candidates D [B, N, n, d] (`clara
+ * trace` gives them as ids).
+ */
+export function stage3LossOf(
+  clara: ClaraModel,
+  queries: Tensor,
+  candidates: Tensor,
+  prompts: GeneratorBatch,
+  options: { k: number; temperature: number; estimator: TopKEstimator; rng?: Generator },
+): Stage3LossOutput {
+  const [size, candidateCount, nMem, hidden] = candidates.shape as [number, number, number, number];
+  const flat = capture('D', candidates.reshape([size, candidateCount, nMem * hidden]));
+  const scores = capture('s', cosineScores(queries, flat));
   const selection = options.estimator(scores, { k: options.k, temperature: options.temperature, rng: options.rng });
-  const selected = selection.weights.matmul(candidates).reshape([size * options.k, nMem, hidden]);
+  capture('P', selection.soft);
+  capture('W', selection.weights);
+  const selected = capture('selected', selection.weights.matmul(flat).reshape([size * options.k, nMem, hidden]));
   const read = generatorRead(clara, prompts, selected);
   return {
-    loss: read.loss,
+    loss: capture('loss', read.loss),
     scores,
     selection,
     get logits() {

@@ -1,4 +1,4 @@
-import { tensor, type Tensor } from '../engine/index.ts';
+import { capture, tensor, type Tensor } from '../engine/index.ts';
 import { DECODER_ADAPTER } from './adapters.ts';
 import { answerLoss } from './answerLoss.ts';
 import type { ClaraModel } from './claraModel.ts';
@@ -63,10 +63,13 @@ export interface GeneratorReadOutput {
 /** The read step in training: prompts with `compressed` [B·k, n, d] spliced in → the answer loss. */
 export function generatorRead(clara: ClaraModel, prompts: GeneratorBatch, compressed: Tensor): GeneratorReadOutput {
   const model = clara.backbone;
-  const inputsEmbeds = generatorInput(clara, prompts, compressed);
-  const hidden = model.forward({ inputsEmbeds, attentionMask: prompts.attentionMask.flat(), adapter: DECODER_ADAPTER, computeLogits: false }).lastHiddenState;
+  const inputsEmbeds = capture('spliced_embeddings', generatorInput(clara, prompts, compressed));
+  const hidden = capture(
+    'generator_hidden',
+    model.forward({ inputsEmbeds, attentionMask: prompts.attentionMask.flat(), adapter: DECODER_ADAPTER, computeLogits: false }).lastHiddenState,
+  );
   return {
-    loss: answerLoss(hidden, model.lmHead, prompts.labels),
+    loss: capture('ce', answerLoss(hidden, model.lmHead, prompts.labels)),
     get logits() {
       return hidden.matmul(model.lmHead, { transB: true });
     },

@@ -1,4 +1,4 @@
-import { mseLoss, tensor, type Tensor } from '../engine/index.ts';
+import { capture, mseLoss, tensor, type Tensor } from '../engine/index.ts';
 
 /**
  * The MSE term of salient compressor pretraining (docs/clara.md §4): pull the mean of a document's
@@ -14,7 +14,7 @@ import { mseLoss, tensor, type Tensor } from '../engine/index.ts';
 export function memoryMseLoss(hidden: Tensor, attentionMask: readonly (readonly number[])[], n: number): { loss: Tensor; muMem: Tensor; muDoc: Tensor } {
   const [docs, width] = hidden.shape as [number, number, number];
   const textLength = width - n;
-  const muMem = hidden.slice(1, textLength, width).mean(1); // [docs, d]
+  const muMem = capture('mu_mem', hidden.slice(1, textLength, width).mean(1)); // [docs, d]
   // Weights 1/count on the document's real tokens, 0 on padding: a weighted sum is then the mean.
   const weights = new Float64Array(docs * textLength);
   attentionMask.forEach((row, b) => {
@@ -22,6 +22,6 @@ export function memoryMseLoss(hidden: Tensor, attentionMask: readonly (readonly 
     for (let t = 0; t < textLength; t++) weights[b * textLength + t] = row[t]! / Math.max(count, 1);
   });
   const w = tensor(weights, [docs, textLength, 1], { backend: hidden.backend, dtype: hidden.dtype });
-  const muDoc = hidden.slice(1, 0, textLength).mul(w).sum(1); // [docs, d]
-  return { loss: mseLoss(muDoc, muMem), muMem, muDoc };
+  const muDoc = capture('mu_doc', hidden.slice(1, 0, textLength).mul(w).sum(1)); // [docs, d]
+  return { loss: capture('mse', mseLoss(muDoc, muMem)), muMem, muDoc };
 }

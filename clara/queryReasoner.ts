@@ -1,8 +1,8 @@
-import type { Tensor } from '../engine/index.ts';
+import { capture, type Tensor } from '../engine/index.ts';
 import { QUERY_REASONER_ADAPTER } from './adapters.ts';
 import type { ClaraModel } from './claraModel.ts';
 import { compressDocuments } from './compressor.ts';
-import { buildEncoderBatch } from './tokenizer/encoderInput.ts';
+import { buildEncoderBatch, type EncoderBatch } from './tokenizer/encoderInput.ts';
 
 /**
  * The query reasoner (docs/clara.md §2, §6): the compressor's forward with `query_reasoner_adapter`
@@ -13,8 +13,13 @@ import { buildEncoderBatch } from './tokenizer/encoderInput.ts';
 /** questions → [B, n·d], flattened as documents are. */
 export function encodeQueries(clara: ClaraModel, questions: readonly string[], adapter = QUERY_REASONER_ADAPTER): Tensor {
   const batch = buildEncoderBatch(clara.tokenizer, questions, { maxTextLength: clara.settings.questionMaxLength, padding: 'longest' });
+  return encodeQueryBatch(clara, batch, adapter);
+}
+
+/** Questions already laid out for the encoder (ids: `clara trace` on an outside vocabulary) → q [B, n·d]. */
+export function encodeQueryBatch(clara: ClaraModel, batch: EncoderBatch, adapter = QUERY_REASONER_ADAPTER): Tensor {
   const { compressed } = compressDocuments(clara.backbone, batch, adapter); // [B, n, d]
-  return compressed.reshape([questions.length, -1]);
+  return capture('q', compressed.reshape([batch.inputIds.length, -1]));
 }
 
 /**

@@ -38,8 +38,10 @@ function topologicalOrder(root: Tensor): Tensor[] {
 }
 
 /**
- * Accumulates d(root)/d(leaf) into `leaf.grad` for every leaf that requires gradients.
- * `grad` is d(loss)/d(root); it may be omitted only when root is a scalar (then it is 1).
+ * Accumulates d(root)/d(leaf) into `leaf.grad` for every leaf that requires gradients, and into
+ * `t.grad` for every intermediate that called `retainGrad()`; calls each tensor's hooks with its
+ * gradient on the way. `grad` is d(loss)/d(root); it may be omitted only when root is a scalar
+ * (then it is 1).
  * The graph is freed afterwards (as PyTorch does without retain_graph), so intermediate tensors
  * can be reclaimed.
  */
@@ -62,11 +64,13 @@ export function backward(root: Tensor, grad?: Tensor): void {
       const g = grads.get(t);
       if (g === undefined) continue; // this branch does not influence root
       grads.delete(t);
+      for (const hook of [...t.hooks]) hook(g);
       const node = t.node;
       if (node === null) {
-        accumulateLeafGrad(t, g);
+        accumulateGrad(t, g, g !== grad);
         continue;
       }
+      if (t.retainsGrad) accumulateGrad(t, g.alias(), true);
       const inputGrads = tidy(() => gradientRules[node.op as Primitive](g, node));
       const handedOut = new Set<Tensor>([g]);
       node.inputs.forEach((input, j) => {
@@ -91,15 +95,20 @@ export function backward(root: Tensor, grad?: Tensor): void {
   });
 }
 
-/** A leaf's gradient outlives any `tidy` around backward: the optimiser reads it later. */
-function accumulateLeafGrad(leaf: Tensor, g: Tensor): void {
-  if (leaf.grad === null) {
-    leaf.grad = keep(g);
-  } else {
-    const sum = leaf.grad.add(g);
-    leaf.grad.dispose();
-    leaf.grad = keep(sum);
+/**
+ * Adds `g` into `t.grad` (a leaf's, or a retained intermediate's). The gradient outlives any `tidy`
+ * around backward: the optimiser reads it later. The sum is a new tensor and the previous gradient
+ * is disposed only if no caller read it (copy-on-accumulate, see Tensor.grad). `owned`: `g` is
+ * backward's own and may be disposed once added.
+ */
+function accumulateGrad(t: Tensor, g: Tensor, owned: boolean): void {
+  const previous = t.peekGrad();
+  if (previous === null) {
+    t.replaceGrad(keep(g));
+    return;
   }
+  t.replaceGrad(keep(previous.add(g)));
+  if (owned) g.dispose();
 }
 
 declare module './tensor.ts' {

@@ -9,6 +9,7 @@ export type { Backend, Storage } from './backend.ts';
 export type { DType, TypedArray } from './dtype.ts';
 export { noGrad, noGradAsync, isGradEnabled } from './graph.ts';
 export { backward } from './autograd.ts';
+export { Capture, capture, withCapture, withCaptureAsync } from './capture.ts';
 export { tidy, keep } from './memory.ts';
 export { Generator } from './random.ts';
 export { getDefaultBackend, setDefaultBackend } from './defaultBackend.ts';
@@ -16,6 +17,8 @@ export { cpuBackend } from './backends/cpu/index.ts';
 // Choosing a backend: selectBackend imports the WebGPU backend (and Dawn) only when it is asked for.
 export { BACKEND_CHOICES, selectBackend, type BackendChoice, type SelectedBackend, type SelectOptions } from './backends/select.ts';
 export type { DawnBackend } from './backends/webgpu/device.ts';
+// A list of patterns only: importing it loads no part of Dawn.
+export { HARMLESS_DAWN_WARNINGS } from './backends/webgpu/dawnWarnings.ts';
 export { selfCheck, type SelfCheckResult } from './backends/selfCheck.ts';
 export { ShapeError } from './shape.ts';
 export { tensor, zeros, ones, full, arange, uniform, normal, kaimingUniform, manualSeed } from './ops/creation.ts';

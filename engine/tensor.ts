@@ -44,9 +44,15 @@ export class Tensor {
   readonly dtype: DType;
   readonly backend: Backend;
   requiresGrad = false;
-  grad: Tensor | null = null;
   /** The op that produced this tensor, while a graph for backward is alive. */
   node: GraphNode | null = null;
+  /** Set by `retainGrad()`: backward stores this intermediate's gradient in `.grad` too. */
+  retainsGrad = false;
+  /** Functions backward calls with this tensor's gradient (`registerHook`). */
+  readonly hooks: Array<(grad: Tensor) => void> = [];
+  private gradValue: Tensor | null = null;
+  /** True once `.grad` was read: the gradient is the caller's too, so the engine never disposes it. */
+  private gradHandedOut = false;
   protected handle: StorageHandle | null;
 
   /** Wraps backend storage; ops use this, users use the creation functions in `ops/creation.ts`. */
@@ -111,6 +117,67 @@ export class Tensor {
   }
 
   // ---- autograd ----------------------------------------------------------------------------
+  /**
+   * d(root)/d(this) after `backward`: for leaves that require gradients, and for intermediates
+   * that called `retainGrad()`. Accumulates across backward calls, as in PyTorch.
+   *
+   * The validity rule (copy-on-accumulate): a gradient once read here stays valid. A later
+   * backward adds into a new tensor and leaves the one you hold alone (it is yours: dispose it
+   * when done, or let the garbage collector free it). A gradient nobody read is disposed when it
+   * is replaced, so training loops that never look at `.grad` between backward calls keep no copies.
+   */
+  get grad(): Tensor | null {
+    if (this.gradValue !== null) this.gradHandedOut = true;
+    return this.gradValue;
+  }
+
+  /** Replaces the gradient as is (optimisers, clipping, zeroGrad); the caller disposes the old one. */
+  set grad(value: Tensor | null) {
+    this.gradValue = value;
+    this.gradHandedOut = false;
+  }
+
+  /**
+   * The engine's side of the rule above: makes `next` the gradient and disposes the previous one
+   * unless a caller read it (engine/autograd.ts calls this when it accumulates).
+   */
+  replaceGrad(next: Tensor): void {
+    const previous = this.gradValue;
+    if (previous !== null && previous !== next && !this.gradHandedOut) previous.dispose();
+    this.gradValue = next;
+    this.gradHandedOut = false;
+  }
+
+  /** The gradient without handing it out (engine/autograd.ts reads it to add to it). */
+  peekGrad(): Tensor | null {
+    return this.gradValue;
+  }
+
+  /**
+   * Asks backward to keep this intermediate's gradient in `.grad` (PyTorch's `retain_grad()`);
+   * on a leaf it changes nothing. Returns this tensor.
+   */
+  retainGrad(): this {
+    if (!this.requiresGrad) throw new Error("retainGrad: can't retain_grad on Tensor that has requires_grad=False");
+    this.retainsGrad = true;
+    return this;
+  }
+
+  /**
+   * Calls `hook(grad)` when backward reaches this tensor with d(root)/d(this) (PyTorch's
+   * `register_hook`, observing only: the gradient flows on unchanged). The tensor passed is
+   * valid during the call only; `.alias()` and `keep()` it to hold it longer. Returns a function
+   * that removes the hook.
+   */
+  registerHook(hook: (grad: Tensor) => void): () => void {
+    if (!this.requiresGrad) throw new Error("registerHook: cannot register a hook on a tensor that doesn't require gradient");
+    this.hooks.push(hook);
+    return () => {
+      const i = this.hooks.indexOf(hook);
+      if (i >= 0) this.hooks.splice(i, 1);
+    };
+  }
+
   /** The same values, cut off from the graph: no gradient flows back through the result. */
   detach(): Tensor {
     return this.alias();

@@ -50,6 +50,12 @@ export class Options {
     return v === undefined ? undefined : String(v);
   }
 
+  /** A repeatable flag's values (empty when not given). */
+  strings(name: string): string[] {
+    const v = this.values[name];
+    return v === undefined ? [] : (Array.isArray(v) ? v : [v]).map(String);
+  }
+
   required(name: string): string {
     const v = this.values[name];
     if (typeof v !== 'string' || v === '') throw new UsageError(`clara ${this.command}: --${name} is required (see \`clara ${this.command} --help\`)`);

@@ -2,6 +2,7 @@ import { Options, UsageError } from './args.ts';
 import { backendOption } from './backendOption.ts';
 import { doctor, DOCTOR_HELP, formatDoctorReport } from './doctor.ts';
 import { runAsk } from './ask.ts';
+import { runCompare } from './compare.ts';
 import { runCompress } from './compress.ts';
 import { runDemoCommand } from './demo.ts';
 import { runE2e } from './e2e.ts';
@@ -26,9 +27,11 @@ Commands:
   ask        retrieve from a document bank and answer a question
   eval       recall@1/3/5, EM, F1 and cover accuracy on stage-3 rows
   trace      run a checkpoint on given inputs; write hidden states, logits, loss, gradients
+  compare    compare two traces tensor by tensor; name the first divergence
 
 Run \`clara <command> --help\` for a command's options. Every command takes
---backend auto|webgpu|cpu (default: $CLARA_BACKEND, else auto).`;
+--backend auto|webgpu|cpu (default: $CLARA_BACKEND, else auto); --verbose shows the warnings
+Dawn prints on every run that need no action (filtered by default).`;
 
 async function runDoctor(argv: string[]): Promise<number> {
   const options = Options.parse('doctor', argv, { json: { type: 'boolean' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } });
@@ -52,6 +55,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   ask: runAsk,
   eval: runEval,
   trace: runTrace,
+  compare: runCompare,
 };
 
 export async function main(argv: string[]): Promise<number> {

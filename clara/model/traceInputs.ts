@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import type { DType, TypedArray } from '../../engine/index.ts';
+import { readSafetensorsFile, type HostTensor } from '../../engine/io/index.ts';
+
+/**
+ * The inputs of `clara trace`, from a safetensors file or a JSON file of the same names: a JSON
+ * value is a (nested) array of numbers, integers for ids, masks and labels, floats for embeddings
+ * (names ending in `embeds` are always floats);
+ * its shape is the nesting. Either way the names are flat strings (`encoder.input_ids`), and a
+ * safetensors file's metadata (a JSON file's top-level "metadata" object) carries settings such
+ * as the adapter.
+ */
+export class TraceInputs {
+  private constructor(
+    readonly file: string,
+    private readonly tensors: Map<string, HostTensor>,
+    readonly metadata: Readonly<Record<string, string>>,
+  ) {}
+
+  static read(file: string): TraceInputs {
+    if (file.endsWith('.json')) return TraceInputs.fromJson(file, JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>);
+    const st = readSafetensorsFile(file);
+    return new TraceInputs(file, new Map(st.names().map((n) => [n, st.toHost(n)])), st.metadata);
+  }
+
+  static fromJson(file: string, json: Record<string, unknown>): TraceInputs {
+    const tensors = new Map<string, HostTensor>();
+    const { metadata, ...values } = json;
+    for (const [name, value] of Object.entries(values)) tensors.set(name, hostFromNested(value, `${file}: ${name}`));
+    const meta = Object.fromEntries(Object.entries((metadata ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+    return new TraceInputs(file, tensors, meta);
+  }
+
+  has(name: string): boolean {
+    return this.tensors.has(name);
+  }
+
+  /** The tensor `name`, or undefined. */
+  get(name: string): HostTensor | undefined {
+    return this.tensors.get(name);
+  }
+
+  /** An integer [rows, width] tensor as host rows; `shape` checks the size where given. */
+  rows(name: string, shape?: readonly [number, number]): number[][] {
+    const t = this.tensors.get(name);
+    if (t === undefined) throw new Error(`${this.file}: the inputs need '${name}'`);
+    if (t.shape.length !== 2 || t.dtype === 'float32' || t.dtype === 'float64')
+      throw new Error(`${this.file}: '${name}' must be an integer tensor [rows, width], got ${t.dtype} [${t.shape.join(', ')}]`);
+    if (shape !== undefined && t.shape.join() !== shape.join())
+      throw new Error(`${this.file}: '${name}' must be [${shape.join(', ')}], got [${t.shape.join(', ')}]`);
+    const [rows, width] = t.shape as [number, number];
+    const flat = Array.from(t.data as ArrayLike<number>, Number);
+    return Array.from({ length: rows }, (_, r) => flat.slice(r * width, (r + 1) * width));
+  }
+}
+
+function hostFromNested(value: unknown, where: string): HostTensor {
+  const shape: number[] = [];
+  for (let v = value; Array.isArray(v); v = v[0]) shape.push(v.length);
+  const flat = (Array.isArray(value) ? value.flat(Number.POSITIVE_INFINITY) : [value]) as unknown[];
+  if (!flat.every((x) => typeof x === 'number')) throw new Error(`${where}: expected a (nested) array of numbers`);
+  const numbers = flat as number[];
+  if (numbers.length !== shape.reduce((a, b) => a * b, 1)) throw new Error(`${where}: the nested arrays are ragged`);
+  const integer = !where.endsWith('embeds') && numbers.every(Number.isInteger); // embeddings are floats whatever their values
+  const dtype: DType = integer ? 'int32' : 'float32';
+  const data: TypedArray = integer ? Int32Array.from(numbers) : Float32Array.from(numbers);
+  return { dtype, shape, data };
+}

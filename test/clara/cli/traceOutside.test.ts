@@ -1,0 +1,119 @@
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { compareTensorFiles } from '../../../engine/io/compareTensors.ts';
+import { readSafetensors, readSafetensorsFile, serializeSafetensorsToBytes, type TensorToWrite } from '../../../engine/io/index.ts';
+import { main } from '../../../clara/cli/main.ts';
+
+/**
+ * An outside checkpoint (test/fixtures/peft/tiny: a Hugging Face Mistral and three adapters in
+ * PEFT's multi-adapter layout, written by reference/record_peft_checkpoint.py) loads with no file
+ * of ours, and `clara trace` of the decoder, the compressor, a stage-1 and a stage-3 step agrees with
+ * reference/trace_torch.py's trace of the same inputs, name by name.
+ */
+const FIXTURES = 'test/fixtures/peft';
+const CHECKPOINT = join(FIXTURES, 'tiny');
+const MEM_IDS = '57,58,59,60';
+
+async function trace(mode: string, inputs: string, extra: string[] = []): Promise<string> {
+  const out = join(mkdtempSync(join(tmpdir(), 'clara-trace-outside-')), `${mode}.safetensors`);
+  const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+  try {
+    const code = await main([
+      'trace',
+      '--mode',
+      mode,
+      '--model',
+      CHECKPOINT,
+      '--mem-ids',
+      MEM_IDS,
+      '--inputs',
+      inputs,
+      '--out',
+      out,
+      '--backend',
+      'cpu',
+      ...extra,
+    ]);
+    expect(code).toBe(0);
+  } finally {
+    log.mockRestore();
+  }
+  return out;
+}
+
+describe('clara trace on an outside PEFT checkpoint', () => {
+  it('needs no clara.json, tokenizer.json or adapters/ folder', () => {
+    for (const ours of ['clara.json', 'tokenizer.json', 'adapters']) expect(existsSync(join(CHECKPOINT, ours))).toBe(false);
+  });
+
+  it.each([
+    ['decoder', []],
+    ['compressor', []],
+    ['stage1', []],
+    ['stage3', ['--temperature', '0.5']],
+  ])('traces %s with every name PyTorch writes, and agrees with it', async (mode, extra) => {
+    const ours = readSafetensorsFile(await trace(mode, join(FIXTURES, `${mode}_inputs.safetensors`), extra));
+    const torch = readSafetensorsFile(join(FIXTURES, `${mode}_torch.safetensors`));
+    expect(ours.names().sort()).toEqual(torch.names().sort());
+    const lora = mode === 'decoder' ? 'grad.model.layers.0.self_attn.q_proj.lora_A.weight' : 'grad.base_model.model.model.layers.0.self_attn.q_proj.lora_A.';
+    expect(ours.names().some((n) => n.startsWith(lora))).toBe(true);
+    const report = compareTensorFiles(ours, torch);
+    expect(report.firstDivergence).toBeNull();
+    for (const t of compareTensorFiles(ours, ours).tensors) expect([t.name, t.maxAbs]).toEqual([t.name, 0]);
+  });
+
+  it('traces the decoder with every adapter of the checkpoint in one run (--adapter all)', async () => {
+    const ours = readSafetensorsFile(await trace('decoder', join(FIXTURES, 'decoder_inputs.safetensors'), ['--adapter', 'all']));
+    const torch = readSafetensorsFile(join(FIXTURES, 'decoder_all_torch.safetensors'));
+    expect(ours.names().sort()).toEqual(torch.names().sort());
+    for (const adapter of ['decoder_adapter', 'encoder_adapter', 'query_reasoner_adapter']) {
+      expect(ours.has(`${adapter}.loss`)).toBe(true);
+      expect(ours.has(`grad.base_model.model.model.layers.1.mlp.down_proj.lora_B.${adapter}.weight`)).toBe(true);
+    }
+    expect(compareTensorFiles(ours, torch).firstDivergence).toBeNull();
+  });
+
+  it('finds a planted perturbation of a stage-3 intermediate as the first divergence', async () => {
+    const ours = readSafetensorsFile(await trace('stage3', join(FIXTURES, 'stage3_inputs.safetensors'), ['--temperature', '0.5']));
+    const tensors: Record<string, TensorToWrite> = {};
+    for (const name of ours.names()) {
+      const data = Float32Array.from(ours.toHost(name).data as Float32Array);
+      if (name === 's' || name === 'selected') data[1] = data[1]! + 1e-2; // s and what follows from it
+      tensors[name] = { dtype: 'F32', shape: ours.info(name).shape, data };
+    }
+    const planted = readSafetensors(serializeSafetensorsToBytes(tensors, ours.metadata));
+    const report = compareTensorFiles(planted, readSafetensorsFile(join(FIXTURES, 'stage3_torch.safetensors')));
+    expect(report.tensors.slice(0, 4).map((t) => t.name)).toEqual(['q', 'D', 's', 'l']); // the order of the computation
+    expect(report.firstDivergence).toBe('s');
+  });
+
+  it('reads the same inputs from JSON', async () => {
+    const source = readSafetensorsFile(join(FIXTURES, 'stage1_inputs.safetensors'));
+    const json: Record<string, number[][]> = {};
+    for (const name of source.names()) {
+      const [rows, width] = source.info(name).shape as [number, number];
+      const flat = Array.from(source.toHost(name).data as ArrayLike<number>, Number);
+      json[name] = Array.from({ length: rows }, (_, r) => flat.slice(r * width, (r + 1) * width));
+    }
+    const file = join(mkdtempSync(join(tmpdir(), 'clara-trace-json-')), 'inputs.json');
+    writeFileSync(file, JSON.stringify(json));
+    const report = compareTensorFiles(readSafetensorsFile(await trace('stage1', file)), readSafetensorsFile(join(FIXTURES, 'stage1_torch.safetensors')));
+    expect(report.firstDivergence).toBeNull();
+  });
+
+  it('names the folders it searched for a missing adapter, and asks for the <MEMi> ids it cannot know', async () => {
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const out = join(mkdtempSync(join(tmpdir(), 'clara-trace-err-')), 'o.safetensors');
+      const inputs = join(FIXTURES, 'compressor_inputs.safetensors');
+      expect(await main(['trace', '--model', CHECKPOINT, '--adapter', 'nosuch', '--inputs', inputs, '--out', out, '--backend', 'cpu'])).toBe(1);
+      expect(String(error.mock.calls.at(-1)![0])).toContain(`looked in ${join(CHECKPOINT, 'adapters', 'nosuch')} and ${join(CHECKPOINT, 'nosuch')}`);
+      expect(await main(['trace', '--mode', 'compressor', '--model', CHECKPOINT, '--inputs', inputs, '--out', out, '--backend', 'cpu'])).toBe(1);
+      expect(String(error.mock.calls.at(-1)![0])).toContain('--mem-ids');
+    } finally {
+      error.mockRestore();
+    }
+  });
+});
