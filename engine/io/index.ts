@@ -1,4 +1,4 @@
-/** Checkpoint and fixture I/O: the safetensors format, plain and sharded. */
+/** Checkpoint and fixture I/O: the safetensors format, plain and sharded, and torch.save files. */
 export { SafetensorsError, type SafetensorsErrorCode } from './safetensorsError.ts';
 export { DTYPE_SIZE, MAX_HEADER_BYTES, type SafetensorsDType } from './safetensorsFormat.ts';
 export {
@@ -34,3 +34,7 @@ export {
   f32BitsToF16Bits,
 } from './halfFloat.ts';
 export { atomicWriteFile } from './files.ts';
+export { TorchSaveError, type TorchSaveErrorCode } from './torchSave/torchSaveError.ts';
+export { PickleTuple } from './torchSave/pickle.ts';
+export { isTorchTensor, readTorchSave, readTorchSaveFile, torchTensorToHost, type TorchTensor } from './torchSave/torchSaveReader.ts';
+export { serializeTorchSave, serializeTorchSaveToBytes, writeTorchSaveFile, type TorchSaveTree } from './torchSave/torchSaveWriter.ts';
