@@ -34,19 +34,76 @@ export interface UnpickleHooks {
 }
 
 /** Opcode byte → name, for every opcode of protocols 0–5, so a refusal can say which one it was. */
-const OPCODE_NAMES: Record<number, string> = {
-  0x28: 'MARK', 0x2e: 'STOP', 0x30: 'POP', 0x31: 'POP_MARK', 0x32: 'DUP', 0x46: 'FLOAT', 0x49: 'INT', 0x4a: 'BININT',
-  0x4b: 'BININT1', 0x4c: 'LONG', 0x4d: 'BININT2', 0x4e: 'NONE', 0x50: 'PERSID', 0x51: 'BINPERSID', 0x52: 'REDUCE',
-  0x53: 'STRING', 0x54: 'BINSTRING', 0x55: 'SHORT_BINSTRING', 0x56: 'UNICODE', 0x58: 'BINUNICODE', 0x61: 'APPEND',
-  0x62: 'BUILD', 0x63: 'GLOBAL', 0x64: 'DICT', 0x7d: 'EMPTY_DICT', 0x65: 'APPENDS', 0x67: 'GET', 0x68: 'BINGET',
-  0x69: 'INST', 0x6a: 'LONG_BINGET', 0x6c: 'LIST', 0x5d: 'EMPTY_LIST', 0x6f: 'OBJ', 0x70: 'PUT', 0x71: 'BINPUT',
-  0x72: 'LONG_BINPUT', 0x73: 'SETITEM', 0x74: 'TUPLE', 0x29: 'EMPTY_TUPLE', 0x75: 'SETITEMS', 0x47: 'BINFLOAT',
-  0x80: 'PROTO', 0x81: 'NEWOBJ', 0x82: 'EXT1', 0x83: 'EXT2', 0x84: 'EXT4', 0x85: 'TUPLE1', 0x86: 'TUPLE2',
-  0x87: 'TUPLE3', 0x88: 'NEWTRUE', 0x89: 'NEWFALSE', 0x8a: 'LONG1', 0x8b: 'LONG4', 0x42: 'BINBYTES',
-  0x43: 'SHORT_BINBYTES', 0x8c: 'SHORT_BINUNICODE', 0x8d: 'BINUNICODE8', 0x8e: 'BINBYTES8', 0x8f: 'EMPTY_SET',
-  0x90: 'ADDITEMS', 0x91: 'FROZENSET', 0x92: 'NEWOBJ_EX', 0x93: 'STACK_GLOBAL', 0x94: 'MEMOIZE', 0x95: 'FRAME',
-  0x96: 'BYTEARRAY8', 0x97: 'NEXT_BUFFER', 0x98: 'READONLY_BUFFER',
-};
+const OPCODE_NAMES = new Map<number, string>([
+  [0x28, 'MARK'],
+  [0x2e, 'STOP'],
+  [0x30, 'POP'],
+  [0x31, 'POP_MARK'],
+  [0x32, 'DUP'],
+  [0x46, 'FLOAT'],
+  [0x49, 'INT'],
+  [0x4a, 'BININT'],
+  [0x4b, 'BININT1'],
+  [0x4c, 'LONG'],
+  [0x4d, 'BININT2'],
+  [0x4e, 'NONE'],
+  [0x50, 'PERSID'],
+  [0x51, 'BINPERSID'],
+  [0x52, 'REDUCE'],
+  [0x53, 'STRING'],
+  [0x54, 'BINSTRING'],
+  [0x55, 'SHORT_BINSTRING'],
+  [0x56, 'UNICODE'],
+  [0x58, 'BINUNICODE'],
+  [0x61, 'APPEND'],
+  [0x62, 'BUILD'],
+  [0x63, 'GLOBAL'],
+  [0x64, 'DICT'],
+  [0x7d, 'EMPTY_DICT'],
+  [0x65, 'APPENDS'],
+  [0x67, 'GET'],
+  [0x68, 'BINGET'],
+  [0x69, 'INST'],
+  [0x6a, 'LONG_BINGET'],
+  [0x6c, 'LIST'],
+  [0x5d, 'EMPTY_LIST'],
+  [0x6f, 'OBJ'],
+  [0x70, 'PUT'],
+  [0x71, 'BINPUT'],
+  [0x72, 'LONG_BINPUT'],
+  [0x73, 'SETITEM'],
+  [0x74, 'TUPLE'],
+  [0x29, 'EMPTY_TUPLE'],
+  [0x75, 'SETITEMS'],
+  [0x47, 'BINFLOAT'],
+  [0x80, 'PROTO'],
+  [0x81, 'NEWOBJ'],
+  [0x82, 'EXT1'],
+  [0x83, 'EXT2'],
+  [0x84, 'EXT4'],
+  [0x85, 'TUPLE1'],
+  [0x86, 'TUPLE2'],
+  [0x87, 'TUPLE3'],
+  [0x88, 'NEWTRUE'],
+  [0x89, 'NEWFALSE'],
+  [0x8a, 'LONG1'],
+  [0x8b, 'LONG4'],
+  [0x42, 'BINBYTES'],
+  [0x43, 'SHORT_BINBYTES'],
+  [0x8c, 'SHORT_BINUNICODE'],
+  [0x8d, 'BINUNICODE8'],
+  [0x8e, 'BINBYTES8'],
+  [0x8f, 'EMPTY_SET'],
+  [0x90, 'ADDITEMS'],
+  [0x91, 'FROZENSET'],
+  [0x92, 'NEWOBJ_EX'],
+  [0x93, 'STACK_GLOBAL'],
+  [0x94, 'MEMOIZE'],
+  [0x95, 'FRAME'],
+  [0x96, 'BYTEARRAY8'],
+  [0x97, 'NEXT_BUFFER'],
+  [0x98, 'READONLY_BUFFER'],
+]);
 
 /** MARK's place on the stack: a unique object no pickled value can be. */
 const MARK = Symbol('mark');
@@ -224,7 +281,8 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks, file: string):
         const module = line();
         const name = line();
         const value = hooks.global(module, name);
-        if (value === undefined) throw new TorchSaveError('GLOBAL_REFUSED', file, `data.pkl names the global ${module}.${name}, which is not on the allow-list`);
+        if (value === undefined)
+          throw new TorchSaveError('GLOBAL_REFUSED', file, `data.pkl names the global ${module}.${name}, which is not on the allow-list`);
         stack.push(value);
         break;
       }
@@ -239,14 +297,19 @@ export function unpickle(bytes: Uint8Array, hooks: UnpickleHooks, file: string):
       case 0x62: {
         // BUILD: only the attribute dict of a dict subclass (a state_dict's `_metadata`), which is dropped
         const state = pop();
-        if (!(top() instanceof Map) || !(state instanceof Map || state === null)) throw new TorchSaveError('OPCODE_REFUSED', file, 'BUILD on anything but a dict is not run');
+        if (!(top() instanceof Map) || !(state instanceof Map || state === null))
+          throw new TorchSaveError('OPCODE_REFUSED', file, 'BUILD on anything but a dict is not run');
         break;
       }
       case 0x51: // BINPERSID
         stack.push(hooks.persistentLoad(pop()));
         break;
       default:
-        throw new TorchSaveError('OPCODE_REFUSED', file, `data.pkl at byte ${at - 1}: the opcode ${OPCODE_NAMES[op] ?? `0x${op.toString(16)}`} is not run by this reader`);
+        throw new TorchSaveError(
+          'OPCODE_REFUSED',
+          file,
+          `data.pkl at byte ${at - 1}: the opcode ${OPCODE_NAMES.get(op) ?? `0x${op.toString(16)}`} is not run by this reader`,
+        );
     }
   }
 }

@@ -77,7 +77,8 @@ export class ZipArchive {
       } catch (e) {
         throw new TorchSaveError('ZIP_CORRUPT', this.file, `record "${name}" does not inflate: ${(e as Error).message}`);
       }
-      if (data.length !== entry.size) throw new TorchSaveError('ZIP_CORRUPT', this.file, `record "${name}" inflates to ${data.length} bytes, not ${entry.size}`);
+      if (data.length !== entry.size)
+        throw new TorchSaveError('ZIP_CORRUPT', this.file, `record "${name}" inflates to ${data.length} bytes, not ${entry.size}`);
     }
     if (crc32(data) !== entry.crc) throw new TorchSaveError('CRC_MISMATCH', this.file, `record "${name}" does not match its CRC-32`);
     return data;
@@ -107,7 +108,8 @@ function findEndOfCentralDirectory(bytes: Uint8Array, view: DataView, file: stri
 function readCentralDirectory(bytes: Uint8Array, file: string): Entry[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const eocd = findEndOfCentralDirectory(bytes, view, file);
-  if (view.getUint16(eocd + 4, true) !== 0 || view.getUint16(eocd + 6, true) !== 0) throw new TorchSaveError('ZIP_UNSUPPORTED', file, 'multi-disk archives are not supported');
+  if (view.getUint16(eocd + 4, true) !== 0 || view.getUint16(eocd + 6, true) !== 0)
+    throw new TorchSaveError('ZIP_UNSUPPORTED', file, 'multi-disk archives are not supported');
   let count = view.getUint16(eocd + 10, true);
   let directorySize = view.getUint32(eocd + 12, true);
   let directoryStart = view.getUint32(eocd + 16, true);
@@ -116,7 +118,8 @@ function readCentralDirectory(bytes: Uint8Array, file: string): Entry[] {
   const isZip64 = locator >= 0 && view.getUint32(locator, true) === ZIP64_LOCATOR_SIGNATURE;
   if (isZip64) {
     const record = u64(view, locator + 8, file);
-    if (record + ZIP64_EOCD_BYTES > locator || view.getUint32(record, true) !== ZIP64_EOCD_SIGNATURE) throw corrupt(file, 'the zip64 end-of-central-directory record is missing');
+    if (record + ZIP64_EOCD_BYTES > locator || view.getUint32(record, true) !== ZIP64_EOCD_SIGNATURE)
+      throw corrupt(file, 'the zip64 end-of-central-directory record is missing');
     count = u64(view, record + 32, file);
     directorySize = u64(view, record + 40, file);
     directoryStart = u64(view, record + 48, file);
@@ -128,11 +131,13 @@ function readCentralDirectory(bytes: Uint8Array, file: string): Entry[] {
   let at = directoryStart;
   for (let i = 0; i < count; i++) {
     if (at + CENTRAL_BYTES > directoryEnd || view.getUint32(at, true) !== CENTRAL_SIGNATURE) throw corrupt(file, `central directory entry ${i} is damaged`);
+    const length = CENTRAL_BYTES + view.getUint16(at + 28, true) + view.getUint16(at + 30, true) + view.getUint16(at + 32, true);
+    if (at + length > directoryEnd) throw corrupt(file, `central directory entry ${i} runs past the directory`);
     const entry = readCentralEntry(bytes, view, at, directoryStart, file);
     if (seen.has(entry.name)) throw corrupt(file, `the record "${entry.name}" appears twice`);
     seen.add(entry.name);
     entries.push(entry);
-    at += CENTRAL_BYTES + view.getUint16(at + 28, true) + view.getUint16(at + 30, true) + view.getUint16(at + 32, true);
+    at += length;
   }
   if (at !== directoryEnd) throw corrupt(file, 'the central directory size does not match its entries');
   // Records may not share bytes: each must end before the next local header starts.
@@ -161,7 +166,8 @@ function readCentralEntry(bytes: Uint8Array, view: DataView, at: number, directo
     throw corrupt(file, 'a record name is not UTF-8');
   }
   if (flags & FLAG_ENCRYPTED) throw new TorchSaveError('ZIP_UNSUPPORTED', file, `record "${name}" is encrypted`);
-  if (method !== STORED && method !== DEFLATE) throw new TorchSaveError('ZIP_UNSUPPORTED', file, `record "${name}" uses compression method ${method} (only stored and deflate are read)`);
+  if (method !== STORED && method !== DEFLATE)
+    throw new TorchSaveError('ZIP_UNSUPPORTED', file, `record "${name}" uses compression method ${method} (only stored and deflate are read)`);
   // The zip64 extra field holds, in this order, each 32-bit field that was set to 0xffffffff.
   const extraStart = at + CENTRAL_BYTES + nameLength;
   for (let e = extraStart; e + 4 <= extraStart + extraLength; ) {
@@ -183,11 +189,13 @@ function readCentralEntry(bytes: Uint8Array, view: DataView, at: number, directo
     e += 4 + length;
   }
   if (method === STORED && compressedSize !== size) throw corrupt(file, `stored record "${name}" has different compressed and uncompressed sizes`);
-  if (localStart + LOCAL_BYTES > directoryStart || view.getUint32(localStart, true) !== LOCAL_SIGNATURE) throw corrupt(file, `record "${name}" has no local header`);
+  if (localStart + LOCAL_BYTES > directoryStart || view.getUint32(localStart, true) !== LOCAL_SIGNATURE)
+    throw corrupt(file, `record "${name}" has no local header`);
   const localNameLength = view.getUint16(localStart + 26, true);
   const localExtraLength = view.getUint16(localStart + 28, true);
   const localName = bytes.subarray(localStart + LOCAL_BYTES, localStart + LOCAL_BYTES + localNameLength);
-  if (localNameLength !== nameLength || !localName.every((b, i) => b === nameBytes[i])) throw corrupt(file, `record "${name}": the local header names another record`);
+  if (localNameLength !== nameLength || !localName.every((b, i) => b === nameBytes[i]))
+    throw corrupt(file, `record "${name}": the local header names another record`);
   if (view.getUint16(localStart + 8, true) !== method) throw corrupt(file, `record "${name}": the local header disagrees on the compression method`);
   // Without a data descriptor the local header repeats CRC and sizes (or defers to zip64); they must agree.
   if (!(view.getUint16(localStart + 6, true) & FLAG_DATA_DESCRIPTOR)) {
