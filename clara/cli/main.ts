@@ -6,6 +6,7 @@ import { runCompress } from './compress.ts';
 import { runDemoCommand } from './demo.ts';
 import { runE2e } from './e2e.ts';
 import { runEval } from './evaluate.ts';
+import { runExport } from './export.ts';
 import { runPretrain } from './pretrain.ts';
 import { runSynth } from './synth.ts';
 import { runTrace } from './trace.ts';
@@ -26,6 +27,7 @@ Commands:
   ask        retrieve from a document bank and answer a question
   eval       recall@1/3/5, EM, F1 and cover accuracy on stage-3 rows
   trace      run a checkpoint on given inputs; write hidden states, logits, loss, gradients
+  export     write a model in the official CLaRa layout (adapters.pth, …) or PEFT's
 
 Run \`clara <command> --help\` for a command's options. Every command takes
 --backend auto|webgpu|cpu (default: $CLARA_BACKEND, else auto).`;
@@ -52,6 +54,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   ask: runAsk,
   eval: runEval,
   trace: runTrace,
+  export: runExport,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -84,7 +84,7 @@ export function assignFromHost(param: Parameter, host: HostTensor, where: string
   noGrad(() => tidy(() => param.assign(tensor(host.data, host.shape, { dtype: host.dtype, backend: param.backend }).cast(param.dtype))));
 }
 
-async function toWritable(t: Tensor, dtype: StorageDType): Promise<TensorToWrite> {
+export async function toWritable(t: Tensor, dtype: StorageDType): Promise<TensorToWrite> {
   const values = Float32Array.from(await t.toArray());
   if (dtype === 'bfloat16') return { dtype: 'BF16', shape: t.shape, data: float32ToBf16Array(values) };
   if (dtype === 'float16') return { dtype: 'F16', shape: t.shape, data: float32ToF16Array(values) };
