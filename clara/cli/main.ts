@@ -7,6 +7,7 @@ import { runDemoCommand } from './demo.ts';
 import { runE2e } from './e2e.ts';
 import { runEval } from './evaluate.ts';
 import { runExport } from './export.ts';
+import { runInspect } from './inspect.ts';
 import { runPretrain } from './pretrain.ts';
 import { runSynth } from './synth.ts';
 import { runTrace } from './trace.ts';
@@ -28,6 +29,7 @@ Commands:
   eval       recall@1/3/5, EM, F1 and cover accuracy on stage-3 rows
   trace      run a checkpoint on given inputs; write hidden states, logits, loss, gradients
   export     write a model in the official CLaRa layout (adapters.pth, …) or PEFT's
+  inspect    what a model folder holds (layout, adapters, compression, stage) and what is missing
 
 Run \`clara <command> --help\` for a command's options. Every command takes
 --backend auto|webgpu|cpu (default: $CLARA_BACKEND, else auto).`;
@@ -55,6 +57,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   eval: runEval,
   trace: runTrace,
   export: runExport,
+  inspect: runInspect,
 };
 
 export async function main(argv: string[]): Promise<number> {
