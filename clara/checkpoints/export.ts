@@ -31,7 +31,7 @@ export interface ExportOptions {
   dtype?: StorageDType;
 }
 
-export const DEFAULT_DECODER_MODEL = 'mistralai/Mistral-7B-Instruct-v0.2';
+const DEFAULT_DECODER_MODEL = 'mistralai/Mistral-7B-Instruct-v0.2';
 
 export async function exportModel(clara: ClaraModel, dir: string, format: ExportFormat, options: ExportOptions = {}): Promise<void> {
   if (format === 'official') await exportOfficial(clara, dir, options);
@@ -64,7 +64,7 @@ function asTorch(t: TensorToWrite): TorchTensor {
 }
 
 /** The CLaRaConfig `save_pretrained` writes: this model's settings, the official defaults elsewhere. */
-export function officialConfig(clara: ClaraModel, decoderModelName: string): Record<string, unknown> {
+function officialConfig(clara: ClaraModel, decoderModelName: string): Record<string, unknown> {
   const s = clara.settings;
   const stage = Object.entries(STAGE_NUMBERS).find(([, n]) => n === Math.max(1, s.stage))![0];
   return {

@@ -22,14 +22,14 @@ import {
  * missing. Only headers and the small `.pth` files are read; the base model's shards are not.
  */
 
-export type Layout = 'official' | 'clara' | 'peft' | 'huggingface' | 'unknown';
+type Layout = 'official' | 'clara' | 'peft' | 'huggingface' | 'unknown';
 
-export interface TensorSummary {
+interface TensorSummary {
   shape: number[];
   dtype: string;
 }
 
-export interface AdapterSummary {
+interface AdapterSummary {
   name: string;
   /** The rank read off lora_A's first dimension. */
   rank: number | null;
@@ -39,7 +39,7 @@ export interface AdapterSummary {
   hiddenSize: number | null;
 }
 
-export interface BaseSummary {
+interface BaseSummary {
   dir: string;
   hiddenSize: number;
   vocabSize: number;
@@ -85,7 +85,7 @@ function readJson(file: string): Record<string, unknown> | null {
   }
 }
 
-export function detectLayout(dir: string): Layout {
+function detectLayout(dir: string): Layout {
   const config = readJson(join(dir, CONFIG_FILE));
   if (config?.model_type === 'CLaRa') return 'official';
   if (existsSync(join(dir, 'clara.json'))) return 'clara';

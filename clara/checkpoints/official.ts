@@ -111,7 +111,7 @@ export function officialMemoryTokens(config: Pick<OfficialConfig, 'doc_max_lengt
 }
 
 /** The official LoRA settings for rank r (`_get_peft_config`). */
-export function officialLora(r: number): LoraConfig {
+function officialLora(r: number): LoraConfig {
   return { r, alpha: 2 * r, dropout: 0.1 };
 }
 

@@ -34,7 +34,7 @@ export {
   f32BitsToF16Bits,
 } from './halfFloat.ts';
 export { atomicWriteFile } from './files.ts';
-export { TorchSaveError, type TorchSaveErrorCode } from './torchSave/torchSaveError.ts';
+export { TorchSaveError } from './torchSave/torchSaveError.ts';
 export { PickleTuple } from './torchSave/pickle.ts';
 export { isTorchTensor, readTorchSave, readTorchSaveFile, torchTensorToHost, type TorchTensor } from './torchSave/torchSaveReader.ts';
-export { serializeTorchSave, serializeTorchSaveToBytes, writeTorchSaveFile, type TorchSaveTree } from './torchSave/torchSaveWriter.ts';
+export { serializeTorchSaveToBytes, writeTorchSaveFile, type TorchSaveTree } from './torchSave/torchSaveWriter.ts';

@@ -18,12 +18,6 @@ export class PickleTuple {
   constructor(readonly items: readonly unknown[]) {}
 }
 
-/** A global the allow-list accepted, as pushed by GLOBAL: `module.name`. */
-export interface PickleGlobal {
-  readonly module: string;
-  readonly name: string;
-}
-
 export interface UnpickleHooks {
   /** The value for `module.name`, or undefined to refuse it. */
   global(module: string, name: string): unknown;

@@ -25,7 +25,7 @@ const STORAGE_CLASS = Object.fromEntries(Object.entries(STORAGE_DTYPES).map(([na
 const ARCHIVE = 'archive';
 
 /** The file's bytes, in chunks (tensor data is not copied). */
-export function serializeTorchSave(tree: TorchSaveTree): Uint8Array[] {
+function serializeTorchSave(tree: TorchSaveTree): Uint8Array[] {
   const pickle = new PickleWriter();
   const storages: ZipRecord[] = [];
   const writeTree = (node: TorchSaveTree, path: string): void => {
