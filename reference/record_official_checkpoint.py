@@ -29,6 +29,10 @@ Files under test/fixtures/clara/official/:
                                                stay ordinary tokens (their rows are the trained ones)
     logits [1, L, V]                           generator (decoder_adapter) logits
     greedy int64 [4]                           four greedy tokens after the generator row
+    top1 int64 [1]                             the best-scoring document (top-k with k = 1)
+    spliced_logits [1, L, V]                   the generator row with that document's compressed
+                                               vectors over its <MEMi> slots (CLaRa's generation)
+    answer int64 [4]                           four greedy tokens from those spliced embeddings
 And test/fixtures/io/torch_save_zoo.pth (what torch.save does with views, transposes, parameters,
 OrderedDicts and every dtype) with torch_save_zoo.safetensors holding each tensor contiguous under
 "<group>/<key>".
@@ -88,6 +92,21 @@ def encoder_rows(docs):
 def last_states(w, adapter, c, ids, mask):
     hidden, logits = rm.forward(w, adapter, c, ids, mask)
     return hidden[-1], logits
+
+
+def forward_embeds(w, adapter, c, embeds):
+    """record_mistral.forward from input embeddings (no padding): (last post-norm states, logits)."""
+    mask = torch.ones(embeds.shape[:2], dtype=torch.int64)
+    s = embeds.shape[1]
+    cos, sin = rm.rotary_tables(rm.positions_from_mask(mask), c["head_dim"], c["rope_theta"])
+    allowed = torch.ones(s, s, dtype=torch.bool).tril()[None, None]
+    h, eps = embeds, c["rms_norm_eps"]
+    for i in range(c["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        h = h + rm.attention(rm.rms_norm(h, w[p + "input_layernorm.weight"], eps), w, adapter, p, c, cos, sin, allowed)
+        h = h + rm.mlp(rm.rms_norm(h, w[p + "post_attention_layernorm.weight"], eps), w, adapter, p)
+    last = rm.rms_norm(h, w["model.norm.weight"], eps)
+    return last, last @ w["lm_head.weight"].t()
 
 
 def record_zoo(fixtures_dir):
@@ -194,11 +213,25 @@ def record(fixtures_dir: str) -> list:
         nxt = int(step[0, -1].argmax())
         greedy.append(nxt)
         ids = torch.cat([ids, torch.tensor([[nxt]])], dim=1)
+    # CLaRa's generation: the top-1 document's compressed vectors spliced over the <MEMi> slots
+    # (the <SEP> kept), then greedy decoding from those embeddings.
+    top = int(scores[0].argmax())
+    slot = [1 + 4 + i for i in range(N_MEM)]
+    embeds = w["model.embed_tokens.weight"][gen_ids].clone()
+    embeds[0, slot] = compressed[top]
+    _, spliced_logits = forward_embeds(w, a["decoder_adapter"], c, embeds)
+    answer = []
+    for _ in range(4):
+        _, step = forward_embeds(w, a["decoder_adapter"], c, embeds)
+        nxt = int(step[0, -1].argmax())
+        answer.append(nxt)
+        embeds = torch.cat([embeds, w["model.embed_tokens.weight"][torch.tensor([[nxt]])]], dim=1)
     path = os.path.join(root, "expected.safetensors")
     safetensors_io.write(path, {
         "encoder.input_ids": enc_ids, "encoder.attention_mask": enc_mask, "compressed": compressed.contiguous(),
         "query.input_ids": q_ids, "query.attention_mask": q_mask, "query": query.contiguous(), "scores": scores,
         "generator.input_ids": gen_ids, "generator.attention_mask": gen_mask, "logits": logits, "greedy": torch.tensor(greedy),
+        "top1": torch.tensor([top]), "spliced_logits": spliced_logits, "answer": torch.tensor(answer),
     })
     files.append(path)
     return files

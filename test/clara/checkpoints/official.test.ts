@@ -1,11 +1,13 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { topk } from '../../../engine/index.ts';
 import { readSafetensorsFile, type HostTensor } from '../../../engine/io/index.ts';
 import { DECODER_ADAPTER, ENCODER_ADAPTER, QUERY_REASONER_ADAPTER } from '../../../clara/adapters.ts';
 import { loadOfficialCheckpoint, normaliseAdapterKey } from '../../../clara/checkpoints/official.ts';
 import { ClaraModel } from '../../../clara/claraModel.ts';
 import { compressDocuments, idsTensor } from '../../../clara/compressor.ts';
+import { spliceCompressed } from '../../../clara/generatorRead.ts';
 import { generateGreedy } from '../../../clara/model/generate.ts';
 import { cosineScores } from '../../../clara/queryReasoner.ts';
 import type { EncoderBatch } from '../../../clara/tokenizer/encoderInput.ts';
@@ -80,6 +82,22 @@ describe('released CLaRa layout', async () => {
         const [b, n, d] = query.shape as [number, number, number];
         const scores = cosineScores(query.reshape([b, n * d]), docs.reshape([1, docs.shape[0]!, n * d]));
         await expectClose(scores, expected.toHost('scores'), TOL, 'scores');
+      });
+
+      it('compress → score → top-k → generate: the best document spliced into the prompt answers as in PyTorch', async () => {
+        const docs = compressDocuments(clara.backbone, encoderBatch('encoder')).compressed; // [docs, n, d]
+        const query = compressDocuments(clara.backbone, encoderBatch('query'), QUERY_REASONER_ADAPTER).compressed;
+        const [, n, d] = query.shape as [number, number, number];
+        const scores = cosineScores(query.reshape([1, n * d]), docs.reshape([1, docs.shape[0]!, n * d]));
+        const top = Array.from((await topk(scores, 1).indices.toArray()) as ArrayLike<number>);
+        expect(top).toEqual(Array.from(expected.toHost('top1').data));
+        const ids = rows(expected.toHost('generator.input_ids'));
+        const slot = ids[0]!.flatMap((id, i) => (id === clara.tokenizer.special.mem[0] ? Array.from({ length: N_MEM }, (_, j) => i + j) : []));
+        const embeds = spliceCompressed(clara.backbone.embed(idsTensor(clara.backbone, ids)), [[slot]], docs.slice(0, top[0]!, top[0]! + 1));
+        const { logits } = clara.backbone.forward({ inputsEmbeds: embeds, attentionMask: new Array(ids[0]!.length).fill(1), adapter: DECODER_ADAPTER });
+        await expectClose(logits!, expected.toHost('spliced_logits'), TOL, 'spliced logits');
+        const answer = await generateGreedy(clara.backbone, { inputsEmbeds: embeds, adapter: DECODER_ADAPTER, maxNewTokens: 4 });
+        expect(answer[0]).toEqual(Array.from(expected.toHost('answer').data));
       });
 
       it('gives the generator logits and greedy tokens PyTorch gives', async () => {
