@@ -35,11 +35,13 @@ Files under test/fixtures/clara/official/:
     answer int64 [4]                           four greedy tokens from those spliced embeddings
 And test/fixtures/io/torch_save_zoo.pth (what torch.save does with views, transposes, parameters,
 OrderedDicts and every dtype) with torch_save_zoo.safetensors holding each tensor contiguous under
-"<group>/<key>".
+"<group>/<key>", and torch_save_zoo_deflate_zip64.pth, the same archive re-packed with deflate and
+zip64 records.
 """
 import collections
 import json
 import os
+import zipfile
 
 import torch
 
@@ -137,10 +139,19 @@ def record_zoo(fixtures_dir):
     pth = os.path.join(fixtures_dir, "io", "torch_save_zoo.pth")
     os.makedirs(os.path.dirname(pth), exist_ok=True)
     torch.save(zoo, pth)
+    # The same archive re-packed by Python's zipfile with deflate and forced zip64 records: torch never
+    # writes these, other tools that re-pack a .pth may.
+    deflated = os.path.join(fixtures_dir, "io", "torch_save_zoo_deflate_zip64.pth")
+    with zipfile.ZipFile(pth) as src, zipfile.ZipFile(deflated, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            out = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            out.compress_type = zipfile.ZIP_DEFLATED
+            with dst.open(out, "w", force_zip64=True) as f:
+                f.write(src.read(info.filename))
     flat = {f"{group}/{key}": t.detach().contiguous() for group, d in zoo.items() for key, t in d.items()}
     st = os.path.join(fixtures_dir, "io", "torch_save_zoo.safetensors")
     safetensors_io.write(st, flat)
-    return [pth, st]
+    return [pth, deflated, st]
 
 
 def record(fixtures_dir: str) -> list:

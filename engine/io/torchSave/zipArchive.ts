@@ -11,7 +11,7 @@
  * Deflated records (a zip re-packed by another tool) are inflated with node:zlib, never past the size
  * the directory declares.
  */
-import { inflateRawSync } from 'node:zlib';
+import * as zlib from 'node:zlib';
 import { TorchSaveError } from './torchSaveError.ts';
 
 const EOCD_SIGNATURE = 0x06054b50;
@@ -73,7 +73,7 @@ export class ZipArchive {
     if (entry.method === STORED) data = raw;
     else {
       try {
-        data = inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.size) });
+        data = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.size) });
       } catch (e) {
         throw new TorchSaveError('ZIP_CORRUPT', this.file, `record "${name}" does not inflate: ${(e as Error).message}`);
       }
@@ -331,8 +331,12 @@ export function serializeZip(records: readonly ZipRecord[]): Uint8Array[] {
   return chunks;
 }
 
+/** node:zlib's CRC-32 (Node ≥ 20.15), several times faster than the table loop below. */
+const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+
 /** CRC-32 (the zip polynomial) of the pieces one after another, as an unsigned 32-bit number. */
 function crc32Pieces(pieces: readonly Uint8Array[]): number {
+  if (nativeCrc32 !== undefined) return pieces.reduce((c, piece) => nativeCrc32(piece, c), 0) >>> 0;
   let c = 0xffffffff;
   for (const data of pieces) for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;

@@ -6,18 +6,19 @@ import { Generator } from '../../../engine/index.ts';
 import { isTorchTensor, PickleTuple, readTorchSave, TorchSaveError, torchTensorToHost } from '../../../engine/io/index.ts';
 
 /**
- * Corrupted torch.save files: 12 000 seeded mutations (bytes flipped, runs overwritten, truncations,
- * insertions, deletions) of two files PyTorch wrote. Whatever the damage, reading either throws a
+ * Corrupted torch.save files: 14 000 seeded mutations (bytes flipped, runs overwritten, truncations,
+ * insertions, deletions) of three files PyTorch (and Python's zipfile) wrote. Whatever the damage, reading either throws a
  * TorchSaveError (never another exception, never a hang) or returns exactly what the intact file
  * holds: a damaged byte that changes a value is never accepted in silence (the zip's CRC-32 covers
  * every record; the directory, local headers and pickle are cross-checked).
  */
 
 const read = (file: string) => new Uint8Array(readFileSync(join(import.meta.dirname, '../../fixtures', file)));
-/** [file, mutations]: the zoo (4 KB, every dtype and views) most, the 52 KB adapters file less (CRC time). */
+/** [file, mutations]: the zoo (4 KB, every dtype and views) most, the 52 KB adapters file less (CRC time), the zoo re-packed with deflate and zip64 headers. */
 const FILES: Array<[Uint8Array, number]> = [
   [read('io/torch_save_zoo.pth'), 9000],
   [read('clara/official/checkpoint/adapters.pth'), 3000],
+  [read('io/torch_save_zoo_deflate_zip64.pth'), 2000],
 ];
 const TOTAL = FILES.reduce((n, [, m]) => n + m, 0);
 
