@@ -1,10 +1,12 @@
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { topk } from '../../../engine/index.ts';
 import { readSafetensorsFile, type HostTensor } from '../../../engine/io/index.ts';
 import { DECODER_ADAPTER, ENCODER_ADAPTER, QUERY_REASONER_ADAPTER } from '../../../clara/adapters.ts';
-import { loadOfficialCheckpoint, normaliseAdapterKey } from '../../../clara/checkpoints/official.ts';
+import { loadOfficialCheckpoint, normaliseAdapterKey, readOfficialConfig, resolveBaseDir } from '../../../clara/checkpoints/official.ts';
 import { ClaraModel } from '../../../clara/claraModel.ts';
 import { compressDocuments, idsTensor } from '../../../clara/compressor.ts';
 import { spliceCompressed } from '../../../clara/generatorRead.ts';
@@ -58,8 +60,18 @@ describe('released CLaRa layout', async () => {
     expect(normaliseAdapterKey('model.layers.0.mlp.up_proj.lora_B.decoder_adapter.weight', 'decoder_adapter')).toBe('model.layers.0.mlp.up_proj.lora_B.weight');
   });
 
-  it('needs the base model, and says so', () => {
+  it("needs the base model, and says so; finds it by the config's name under a models folder", () => {
     expect(() => ClaraModel.load(CHECKPOINT)).toThrow(/--base/);
+    const models = mkdtempSync(join(tmpdir(), 'clara-models-'));
+    try {
+      cpSync(BASE, join(models, 'tiny', 'Mistral-tiny'), { recursive: true }); // decoder_model_name "tiny/Mistral-tiny"
+      const config = readOfficialConfig(CHECKPOINT);
+      expect(resolveBaseDir(models, config, CHECKPOINT)).toBe(join(models, 'tiny', 'Mistral-tiny'));
+      expect(resolveBaseDir(BASE, config, CHECKPOINT)).toBe(BASE);
+      expect(() => resolveBaseDir(join(models, 'tiny'), { ...config, decoder_model_name: 'other/model' }, CHECKPOINT)).toThrow(/no config.json/);
+    } finally {
+      rmSync(models, { recursive: true, force: true });
+    }
   });
 
   for (const backend of backends) {
