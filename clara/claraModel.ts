@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, noGrad, normal, tensor, tidy, type Backend, type Parameter } from '../engine/index.ts';
 import { atomicWriteFile } from '../engine/io/index.ts';
+import { isOfficialCheckpoint, loadOfficialCheckpoint } from './checkpoints/official.ts';
 import { loadModel, saveAdapter, saveModel } from './model/checkpoint.ts';
 import { PRESETS, type MistralConfig } from './model/config.ts';
 import { DEFAULT_LORA, type LoraConfig } from './model/lora.ts';
@@ -122,7 +123,15 @@ export class ClaraModel {
     write('clara.json', { ...this.settings, adapters: this.backbone.adapterNames() });
   }
 
-  static load(dir: string, options: { backend?: Backend } = {}): ClaraModel {
+  /**
+   * Loads a model saved by `save`, or a released CLaRa checkpoint (a config.json of model_type
+   * "CLaRa" beside adapters.pth), whose base model comes from `options.base` (checkpoints/official.ts).
+   */
+  static load(dir: string, options: { backend?: Backend; base?: string } = {}): ClaraModel {
+    if (isOfficialCheckpoint(dir)) {
+      const { backbone, tokenizer, settings } = loadOfficialCheckpoint(dir, options);
+      return new ClaraModel(backbone, tokenizer, { ...DEFAULT_SETTINGS, ...settings });
+    }
     const read = (file: string): unknown => {
       const path = join(dir, file);
       if (!existsSync(path)) throw new Error(`${dir}: not a CLaRa model directory (no ${file})`);

@@ -5,7 +5,7 @@ import { loadDocumentBank } from '../retrieval/documentBank.ts';
 import { Options, UsageError } from './args.ts';
 import { useBackend } from './backendOption.ts';
 
-const ASK_HELP = `Usage: clara ask --model DIR --index INDEX [--k K] [--max-new-tokens T] [--json] "question"
+const ASK_HELP = `Usage: clara ask --model DIR [--base DIR] --index INDEX [--k K] [--max-new-tokens T] [--json] "question"
 
 Encodes the question with the query reasoner, ranks every document of the bank (\`clara compress\`)
 by cosine similarity, prints the top k with their scores, and the answer the generator writes from
@@ -14,6 +14,7 @@ those k compressed documents.`;
 export async function runAsk(argv: string[]): Promise<number> {
   const options = Options.parse('ask', argv, {
     model: { type: 'string' },
+    base: { type: 'string' },
     index: { type: 'string' },
     k: { type: 'string' },
     'max-new-tokens': { type: 'string' },
@@ -30,7 +31,7 @@ export async function runAsk(argv: string[]): Promise<number> {
   const question = options.positionals.join(' ').trim();
   if (question === '') throw new UsageError('clara ask: give the question as the last argument');
   const backend = await useBackend('ask', options.string('backend'));
-  const clara = ClaraModel.load(modelDir, { backend });
+  const clara = ClaraModel.load(modelDir, { backend, base: options.string('base') });
   const bank = loadDocumentBank(index, backend);
   const k = options.int('k', 1) ?? clara.settings.generationTopK;
   const all = Array.from({ length: bank.docIds.length }, (_, i) => i);

@@ -5,7 +5,7 @@ import { ProgressBar } from '../train/progress.ts';
 import { Options } from './args.ts';
 import { useBackend } from './backendOption.ts';
 
-const COMPRESS_HELP = `Usage: clara compress --model DIR --docs FILE --out INDEX [--batch-size B] [--backend auto|webgpu|cpu]
+const COMPRESS_HELP = `Usage: clara compress --model DIR [--base DIR] --docs FILE --out INDEX [--batch-size B] [--backend auto|webgpu|cpu]
 
 Compresses every document of FILE once with the model's compressor (encoder_adapter) and writes a
 document bank (safetensors): vectors F32 [docs, n, d], doc_ids I32 [docs], and the texts in the
@@ -15,6 +15,7 @@ metadata. FILE is JSON Lines, one document per line: {"text": "..."} (or {"id": 
 export async function runCompress(argv: string[]): Promise<number> {
   const options = Options.parse('compress', argv, {
     model: { type: 'string' },
+    base: { type: 'string' },
     docs: { type: 'string' },
     out: { type: 'string' },
     'batch-size': { type: 'string' },
@@ -28,7 +29,7 @@ export async function runCompress(argv: string[]): Promise<number> {
   const [modelDir, docs, out] = [options.required('model'), options.required('docs'), options.required('out')];
   const batchSize = options.int('batch-size', 1) ?? 16;
   const backend = await useBackend('compress', options.string('backend'));
-  const clara = ClaraModel.load(modelDir, { backend });
+  const clara = ClaraModel.load(modelDir, { backend, base: options.string('base') });
   const texts = readDocuments(docs);
   const started = performance.now();
   const bar = new ProgressBar(texts.length);

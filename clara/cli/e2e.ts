@@ -6,7 +6,7 @@ import { trainEndToEnd } from '../trainEndToEnd.ts';
 import { Options, UsageError } from './args.ts';
 import { useBackend } from './backendOption.ts';
 
-const E2E_HELP = `Usage: clara e2e --model DIR --data FILE --out DIR [options]
+const E2E_HELP = `Usage: clara e2e --model DIR [--base DIR] --data FILE --out DIR [options]
 
 Stage 3: trains the query reasoner (created as a copy of the compressor) and the generator end to
 end through the answer loss alone, on stage-3 rows {question, docs: N candidates, answer, pos_index}
@@ -51,6 +51,7 @@ function readConfigFile(file: string): Record<string, unknown> {
 export async function runE2e(argv: string[]): Promise<number> {
   const parsed = Options.parse('e2e', argv, {
     model: { type: 'string' },
+    base: { type: 'string' },
     data: { type: 'string' },
     out: { type: 'string' },
     config: { type: 'string' },
@@ -82,7 +83,7 @@ export async function runE2e(argv: string[]): Promise<number> {
   const num = (name: (typeof NUMERIC)[number]) => options.number(name);
 
   const backend = await useBackend('e2e', options.string('backend'));
-  const clara = ClaraModel.load(modelDir, { backend });
+  const clara = ClaraModel.load(modelDir, { backend, base: options.string('base') });
   const loaded = loadStage3File(data, { skipInvalid: options.flag('skip-invalid') });
   for (const w of loaded.warnings) console.error(`warning: ${w}`);
   const candidates = num('candidates');

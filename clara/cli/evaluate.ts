@@ -4,7 +4,7 @@ import { evaluateRows } from '../eval/evaluate.ts';
 import { Options } from './args.ts';
 import { useBackend } from './backendOption.ts';
 
-const EVAL_HELP = `Usage: clara eval --model DIR --data FILE [--k K] [--no-docs] [--limit N] [--json] [--skip-invalid]
+const EVAL_HELP = `Usage: clara eval --model DIR [--base DIR] --data FILE [--k K] [--no-docs] [--limit N] [--json] [--skip-invalid]
 
 Evaluates on stage-3 rows (question, N candidate docs, answer, pos_index): recall@1/3/5 of the
 query reasoner among each row's candidates, and EM, F1 and cover accuracy of the answers generated
@@ -15,6 +15,7 @@ from the top-k compressed documents, with the official normalisation.
 export async function runEval(argv: string[]): Promise<number> {
   const options = Options.parse('eval', argv, {
     model: { type: 'string' },
+    base: { type: 'string' },
     data: { type: 'string' },
     k: { type: 'string' },
     'no-docs': { type: 'boolean' },
@@ -30,7 +31,7 @@ export async function runEval(argv: string[]): Promise<number> {
   }
   const [modelDir, data] = [options.required('model'), options.required('data')];
   const backend = await useBackend('eval', options.string('backend'));
-  const clara = ClaraModel.load(modelDir, { backend });
+  const clara = ClaraModel.load(modelDir, { backend, base: options.string('base') });
   const { rows, warnings } = loadStage3File(data, { skipInvalid: options.flag('skip-invalid') });
   for (const w of warnings) console.error(`warning: ${w}`);
   const limit = options.int('limit', 1) ?? rows.length;

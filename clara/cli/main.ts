@@ -7,6 +7,8 @@ import { runCompress } from './compress.ts';
 import { runDemoCommand } from './demo.ts';
 import { runE2e } from './e2e.ts';
 import { runEval } from './evaluate.ts';
+import { runExport } from './export.ts';
+import { runInspect } from './inspect.ts';
 import { runPretrain } from './pretrain.ts';
 import { runSynth } from './synth.ts';
 import { runTrace } from './trace.ts';
@@ -28,6 +30,8 @@ Commands:
   eval       recall@1/3/5, EM, F1 and cover accuracy on stage-3 rows
   trace      run a checkpoint on given inputs; write hidden states, logits, loss, gradients
   compare    compare two traces tensor by tensor; name the first divergence
+  export     write a model in the official CLaRa layout (adapters.pth, …) or PEFT's
+  inspect    what a model folder holds (layout, adapters, compression, stage) and what is missing
 
 Run \`clara <command> --help\` for a command's options. Every command takes
 --backend auto|webgpu|cpu (default: $CLARA_BACKEND, else auto); --verbose shows the warnings
@@ -56,6 +60,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   eval: runEval,
   trace: runTrace,
   compare: runCompare,
+  export: runExport,
+  inspect: runInspect,
 };
 
 export async function main(argv: string[]): Promise<number> {

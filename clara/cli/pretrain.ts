@@ -23,6 +23,7 @@ optimizer.safetensors), replaced atomically at every save.
 
 Model (one of):
   --model DIR             continue from a saved CLaRa model or a run directory (required for stage 2)
+  --base DIR              the base model of a released CLaRa checkpoint given as --model (or a folder holding it)
   --config NAME|FILE      a fresh model from scratch: a preset (tiny, small, mistral-7b) or a
                           config.json; its vocabulary is built from the data (default for stage 1: small)
 Data:
@@ -60,6 +61,7 @@ const OPTIONS: OptionSpec = {
   data: { type: 'string' },
   out: { type: 'string' },
   model: { type: 'string' },
+  base: { type: 'string' },
   config: { type: 'string' },
   'skip-invalid': { type: 'boolean' },
   steps: { type: 'string' },
@@ -139,7 +141,7 @@ export async function runPretrain(argv: string[]): Promise<number> {
     clara = ClaraModel.load(saved.dir, { backend });
     console.error(`resuming ${out} at step ${saved.state.step} of ${saved.state.config.steps}`);
   } else if (options.has('model')) {
-    clara = ClaraModel.load(resolveModelDir(options.required('model')), { backend });
+    clara = ClaraModel.load(resolveModelDir(options.required('model')), { backend, base: options.string('base') });
     console.error(`model: ${options.string('model')} (stage ${clara.settings.stage}, vocabulary ${clara.tokenizer.vocabSize})`);
   } else {
     const base = options.string('config') ?? 'small';

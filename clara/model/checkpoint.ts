@@ -27,16 +27,16 @@ import { MistralForCausalLM } from './mistral.ts';
  * `base_model.model.model.layers.{i}.self_attn.q_proj.lora_A.weight`) and `adapter_config.json`.
  */
 
-type StorageDType = 'float32' | 'bfloat16' | 'float16';
+export type StorageDType = 'float32' | 'bfloat16' | 'float16';
 
 /** A source of named host tensors: one safetensors file or a sharded checkpoint. */
-interface TensorSource {
+export interface TensorSource {
   names(): string[];
   has(name: string): boolean;
   toHost(name: string): HostTensor;
 }
 
-function openWeights(dir: string): TensorSource {
+export function openWeights(dir: string): TensorSource {
   const single = join(dir, 'model.safetensors');
   if (existsSync(single)) return readSafetensorsFile(single);
   const index = join(dir, INDEX_FILE);
@@ -78,13 +78,13 @@ function loadWeights(model: MistralForCausalLM, source: TensorSource, where: str
   for (const [name, param] of expected) assignFromHost(param, source.toHost(name), `${where}: ${name}`);
 }
 
-function assignFromHost(param: Parameter, host: HostTensor, where: string): void {
+export function assignFromHost(param: Parameter, host: HostTensor, where: string): void {
   if (host.shape.join() !== param.shape.join()) throw new Error(`${where}: expected shape [${param.shape.join(', ')}], found [${host.shape.join(', ')}]`);
   if (host.dtype !== 'float32' && host.dtype !== 'float64') throw new Error(`${where}: expected a floating-point tensor, found ${host.dtype}`);
   noGrad(() => tidy(() => param.assign(tensor(host.data, host.shape, { dtype: host.dtype, backend: param.backend }).cast(param.dtype))));
 }
 
-async function toWritable(t: Tensor, dtype: StorageDType): Promise<TensorToWrite> {
+export async function toWritable(t: Tensor, dtype: StorageDType): Promise<TensorToWrite> {
   const values = Float32Array.from(await t.toArray());
   if (dtype === 'bfloat16') return { dtype: 'BF16', shape: t.shape, data: float32ToBf16Array(values) };
   if (dtype === 'float16') return { dtype: 'F16', shape: t.shape, data: float32ToF16Array(values) };

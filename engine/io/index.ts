@@ -1,4 +1,4 @@
-/** Checkpoint and fixture I/O: the safetensors format, plain and sharded. */
+/** Checkpoint and fixture I/O: the safetensors format, plain and sharded, and torch.save files. */
 export { SafetensorsError, type SafetensorsErrorCode } from './safetensorsError.ts';
 export { DTYPE_SIZE, MAX_HEADER_BYTES, type SafetensorsDType } from './safetensorsFormat.ts';
 export {
@@ -35,3 +35,7 @@ export {
 } from './halfFloat.ts';
 export { atomicWriteFile } from './files.ts';
 export { compareTensorFiles, DEFAULT_ATOL, DEFAULT_RTOL, formatComparison } from './compareTensors.ts';
+export { TorchSaveError } from './torchSave/torchSaveError.ts';
+export { PickleTuple } from './torchSave/pickle.ts';
+export { isTorchTensor, readTorchSave, readTorchSaveFile, torchTensorToHost, type TorchTensor } from './torchSave/torchSaveReader.ts';
+export { serializeTorchSaveToBytes, writeTorchSaveFile, type TorchSaveTree } from './torchSave/torchSaveWriter.ts';

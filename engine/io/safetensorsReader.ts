@@ -31,7 +31,7 @@ type RawArrayConstructor = {
   new (length: number): RawArray;
 };
 
-const RAW_ARRAY: Readonly<Record<SafetensorsDType, RawArrayConstructor>> = {
+export const RAW_ARRAY: Readonly<Record<SafetensorsDType, RawArrayConstructor>> = {
   F64: Float64Array,
   F32: Float32Array,
   F16: Uint16Array,
@@ -102,35 +102,40 @@ export class SafetensorsFile {
 
   /** A fresh array in the engine's host types (see the file comment for the conversions). */
   toHost(name: string): HostTensor {
-    const e = this.entry(name);
-    const raw = this.view(name);
-    const shape = [...e.shape];
-    switch (e.dtype) {
-      case 'F64':
-        return { dtype: 'float64', shape, data: (raw as Float64Array).slice() };
-      case 'F32':
-        return { dtype: 'float32', shape, data: (raw as Float32Array).slice() };
-      case 'F16':
-        return { dtype: 'float32', shape, data: f16ToFloat32Array(raw as Uint16Array) };
-      case 'BF16':
-        return { dtype: 'float32', shape, data: bf16ToFloat32Array(raw as Uint16Array) };
-      case 'I64':
-        return { dtype: 'int32', shape, data: int64ToInt32(raw as BigInt64Array, this.file, name) };
-      case 'I32':
-        return { dtype: 'int32', shape, data: (raw as Int32Array).slice() };
-      case 'I16':
-      case 'I8':
-      case 'U8':
-        return { dtype: 'int32', shape, data: Int32Array.from(raw as Int16Array | Int8Array | Uint8Array) };
-      case 'BOOL':
-        return { dtype: 'bool', shape, data: (raw as Uint8Array).map((b) => (b !== 0 ? 1 : 0)) };
-    }
+    return rawToHost(this.entry(name).dtype, this.view(name), [...this.entry(name).shape], this.file, name);
   }
 
   private entry(name: string): TensorEntry {
     const e = this.entries.get(name);
     if (e === undefined) throw new SafetensorsError('TENSOR_NOT_FOUND', this.file, 'no tensor of that name', name);
     return e;
+  }
+}
+
+/**
+ * Stored values (`raw`, of the array type RAW_ARRAY gives `dtype`) as a fresh array in the engine's
+ * host types; shared with the torch.save reader, whose tensors use the same dtype names.
+ */
+export function rawToHost(dtype: SafetensorsDType, raw: RawArray, shape: number[], file: string, name: string): HostTensor {
+  switch (dtype) {
+    case 'F64':
+      return { dtype: 'float64', shape, data: (raw as Float64Array).slice() };
+    case 'F32':
+      return { dtype: 'float32', shape, data: (raw as Float32Array).slice() };
+    case 'F16':
+      return { dtype: 'float32', shape, data: f16ToFloat32Array(raw as Uint16Array) };
+    case 'BF16':
+      return { dtype: 'float32', shape, data: bf16ToFloat32Array(raw as Uint16Array) };
+    case 'I64':
+      return { dtype: 'int32', shape, data: int64ToInt32(raw as BigInt64Array, file, name) };
+    case 'I32':
+      return { dtype: 'int32', shape, data: (raw as Int32Array).slice() };
+    case 'I16':
+    case 'I8':
+    case 'U8':
+      return { dtype: 'int32', shape, data: Int32Array.from(raw as Int16Array | Int8Array | Uint8Array) };
+    case 'BOOL':
+      return { dtype: 'bool', shape, data: (raw as Uint8Array).map((b) => (b !== 0 ? 1 : 0)) };
   }
 }
 
