@@ -33,7 +33,9 @@ export function requireNonEmptyString(row: JsonObject, field: string): string {
 export function requireStringList(row: JsonObject, field: string): string[] {
   const value = row[field];
   if (!isStringList(value) || value.length === 0) throw new FieldError(field, 'must be a non-empty list of strings');
-  value.forEach((item, i) => checkText(item, `${field}[${i}]`));
+  value.forEach((item, i) => {
+    checkText(item, `${field}[${i}]`);
+  });
   return value;
 }
 

@@ -40,7 +40,9 @@ function parseStage1Row(row: JsonObject, options: LoadOptions = {}): Stage1Row {
   if (!isStringList(questions) || questions.length !== answers.length) {
     throw new FieldError('question', 'must be a list of strings of the same length as "answers"');
   }
-  questions.forEach((q, i) => checkText(q, `question[${i}]`));
+  questions.forEach((q, i) => {
+    checkText(q, `question[${i}]`);
+  });
   return { dataType, docs, questions, answers };
 }
 
