@@ -3,7 +3,7 @@
  * `{"id": .., "text": ..}`, as `clara synth` writes documents.jsonl), or a plain JSON string.
  */
 import { DataError, type FieldError } from './dataError.ts';
-import { firstDuplicateKey } from './duplicateKey.ts';
+import { findDuplicateKey } from '../../engine/io/index.ts';
 import { checkText } from './fields.ts';
 import { readTextLines } from './textFile.ts';
 
@@ -25,7 +25,7 @@ export function readDocuments(file: string): string[] {
     } catch {
       throw new Error(`${file}:${i + 1}: invalid JSON`);
     }
-    const duplicate = firstDuplicateKey(line);
+    const duplicate = findDuplicateKey(line)?.key ?? null;
     if (duplicate !== null) throw new Error(`${file}:${i + 1}: field "${duplicate}" appears twice in one object`);
     const doc = typeof value === 'string' ? value : (value as { text?: unknown })?.text;
     if (typeof doc !== 'string') throw new Error(`${file}:${i + 1}: field "text" must be a string`);

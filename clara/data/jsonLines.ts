@@ -6,7 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DataError, FieldError } from './dataError.ts';
-import { firstDuplicateKey } from './duplicateKey.ts';
+import { findDuplicateKey } from '../../engine/io/index.ts';
 import type { JsonObject } from './fields.ts';
 import { readTextLines, withoutBom } from './textFile.ts';
 
@@ -72,7 +72,7 @@ function parseObject(line: string): JsonObject {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new FieldError(undefined, 'row must be a JSON object');
   }
-  const duplicate = firstDuplicateKey(line);
+  const duplicate = findDuplicateKey(line)?.key ?? null;
   if (duplicate !== null) throw new FieldError(duplicate, 'appears twice in one object (JSON would silently keep only the last)');
   return value as JsonObject;
 }

@@ -1,6 +1,6 @@
 /** Checkpoint and fixture I/O: the safetensors format, plain and sharded. */
 export { SafetensorsError, type SafetensorsErrorCode } from './safetensorsError.ts';
-export { DTYPE_SIZE, MAX_HEADER_BYTES, type SafetensorsDType } from './safetensorsFormat.ts';
+export { DTYPE_SIZE, findDuplicateKey, MAX_HEADER_BYTES, type SafetensorsDType } from './safetensorsFormat.ts';
 export {
   readSafetensors,
   readSafetensorsFile,
