@@ -87,7 +87,8 @@ function removeOrphanedTempFiles(dir: string): void {
   }
 }
 
-function isRunning(pid: number): boolean {
+/** Whether a process with this id exists (owned by anyone). */
+export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0); // signal 0: only asks whether the process exists
     return true;

@@ -33,4 +33,4 @@ export {
   f32BitsToBf16Bits,
   f32BitsToF16Bits,
 } from './halfFloat.ts';
-export { atomicWriteFile } from './files.ts';
+export { atomicWriteFile, isRunning } from './files.ts';
