@@ -16,7 +16,10 @@ describe('long text', () => {
   it('encodePrefix gives the first tokens of the whole text, for both vocabularies, cut anywhere', () => {
     const words = ['the', 'a', '  ', 'Zürich', 'supercalifragilisticexpialidocious', '\n', 'x,y.', '😀', '<MEM0>', 'héllo', '   '];
     let seed = 7;
-    const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
     const texts = Array.from({ length: 60 }, () =>
       Array.from({ length: Math.floor(random() * 400) }, () => words[Math.floor(random() * words.length)]! + (random() < 0.7 ? ' ' : '')).join(''),
     );
