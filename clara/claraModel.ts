@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Generator, noGrad, normal, tensor, tidy, type Backend, type Parameter } from '../engine/index.ts';
 import { atomicWriteFile } from '../engine/io/index.ts';
 import { isOfficialCheckpoint, loadOfficialCheckpoint } from './checkpoints/official.ts';
+import { checkAdapterName, checkClaraJson, checkTokenizerAgreement } from './checkpointChecks.ts';
 import { loadModel, saveAdapter, saveModel } from './model/checkpoint.ts';
 import { PRESETS, type MistralConfig } from './model/config.ts';
 import { DEFAULT_LORA, type LoraConfig } from './model/lora.ts';
@@ -111,7 +112,9 @@ export class ClaraModel {
   async save(dir: string): Promise<void> {
     mkdirSync(dir, { recursive: true });
     await saveModel(this.backbone, dir);
-    for (const name of this.backbone.adapterNames()) await saveAdapter(this.backbone, name, join(dir, 'adapters', name));
+    for (const name of this.backbone.adapterNames()) {
+      await saveAdapter(this.backbone, checkAdapterName(name, dir), join(dir, 'adapters', name));
+    }
     const tok: TokenizerJson =
       this.tokenizer instanceof CompactTokenizer
         ? { kind: 'compact', ...this.tokenizer.toJSON() }
@@ -141,13 +144,14 @@ export class ClaraModel {
         throw new Error(`${path}: invalid JSON (${(error as Error).message})`);
       }
     };
-    const { adapters, ...settings } = read('clara.json') as ClaraSettings & { adapters: string[] };
+    const { settings, adapters } = checkClaraJson(read('clara.json'), join(dir, 'clara.json'), DEFAULT_SETTINGS);
     const tok = read('tokenizer.json') as TokenizerJson;
     const tokenizer =
       tok.kind === 'compact' ? CompactTokenizer.fromJSON(tok) : tok.kind === 'word' ? WordTokenizer.fromJSON(tok) : new MistralTokenizer({ nMem: tok.nMem });
+    checkTokenizerAgreement(settings, tokenizer, dir);
     const backbone = loadModel(dir, options);
     loadAdapters(backbone, dir, adapters); // adapters/<name>/, or PEFT's <name>/
-    return new ClaraModel(backbone, tokenizer, { ...DEFAULT_SETTINGS, ...settings });
+    return new ClaraModel(backbone, tokenizer, settings);
   }
 }
 
@@ -206,4 +210,13 @@ export function nameParameters(clara: ClaraModel, params: readonly Parameter[]):
     if (name === undefined) throw new Error('nameParameters: a parameter to train is not part of the model');
     return [name, p];
   });
+}
+
+/** The model's parameters not in `trained` (the frozen backbone, adapters not trained), named as `nameParameters` does. */
+export function otherParameters(clara: ClaraModel, trained: ReadonlyArray<readonly [string, Parameter]>): Array<[string, Parameter]> {
+  const model = clara.backbone;
+  const every = new Set([...model.parameters(), ...model.adapterNames().flatMap((a) => model.adapterParameters(a).map(([, p]) => p))]);
+  const all = nameParameters(clara, [...every]);
+  const training = new Set(trained.map(([, p]) => p));
+  return all.filter(([, p]) => !training.has(p));
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Generator, type Backend } from '../engine/index.ts';
 import { ENCODER_ADAPTER } from './adapters.ts';
-import { ClaraModel, memoryTokenCount } from './claraModel.ts';
+import { ClaraModel, memoryTokenCount, otherParameters } from './claraModel.ts';
 import { compressionObjective, compressionStageParameters } from './compressionObjective.ts';
 import type { LoadResult } from './data/jsonLines.ts';
 import { loadStage1File, type Stage1Row } from './data/stage1Data.ts';
@@ -79,6 +79,7 @@ export async function trainCompressionStage(options: CompressionStageOptions): P
     objective: compressionObjective(clara, stage, { mseWeight: options.mseWeight ?? 0.1 }),
     rows: rows as readonly (Stage1Row | Stage2Row)[],
     parameters,
+    frozenParameters: otherParameters(clara, parameters),
     rngs: { dropout },
     config,
     saveModel: (dir) => clara.save(dir),

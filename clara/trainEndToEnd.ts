@@ -1,6 +1,6 @@
 import { Generator, type Tensor } from '../engine/index.ts';
 import { DECODER_ADAPTER, QUERY_REASONER_ADAPTER } from './adapters.ts';
-import { nameParameters, type ClaraModel } from './claraModel.ts';
+import { nameParameters, otherParameters, type ClaraModel } from './claraModel.ts';
 import type { Stage3Row } from './data/stage3Data.ts';
 import { topKEstimator } from './differentiableTopK.ts';
 import { prepareStage3, stage3Objective, type Stage3Item } from './endToEndObjective.ts';
@@ -77,10 +77,12 @@ export async function trainEndToEnd(options: EndToEndOptions): Promise<TrainingR
   const dropout = clara.backbone.rng;
   if (!options.resume) dropout.setState(new Generator(mix32(config.seed, DROPOUT_STREAM)).state());
   clara.backbone.train();
+  const trained = nameParameters(clara, [...groups.queryReasoner, ...groups.generator]);
   const result = await train({
     objective: stage3Objective(clara, { bank, k, temperature: options.temperature ?? 0.02, estimator: topKEstimator(estimatorName), estimatorName }),
     rows: items,
-    parameters: nameParameters(clara, [...groups.queryReasoner, ...groups.generator]),
+    parameters: trained,
+    frozenParameters: otherParameters(clara, trained),
     rngs: { dropout },
     config,
     saveModel: (dir) => clara.save(dir),

@@ -59,6 +59,12 @@ export interface MatmulSpec {
 
 export interface Backend {
   readonly name: 'cpu' | 'webgpu';
+  /**
+   * The largest tensor, in bytes, this backend can hold (WebGPU: the storage-binding limit, often
+   * 128 MiB); absent where only memory bounds it. Work that would make a larger tensor is chunked
+   * by the caller (clara/answerLoss.ts splits the vocabulary projection by rows).
+   */
+  readonly maxTensorBytes?: number;
   /** Whether this backend can hold tensors of `dtype` (the WebGPU backend has no float64). */
   supports(dtype: DType): boolean;
 

@@ -71,9 +71,20 @@ export class Options {
     return x;
   }
 
-  /** An integer ≥ `min`. */
-  int(name: string, min: number): number | undefined {
-    return this.number(name, (x) => Number.isInteger(x) && x >= min, min === 0 ? 'a non-negative integer' : `an integer ≥ ${min}`);
+  /** An integer in [`min`, `max`]; above 2^53 integers are no longer exact, so that is the largest. */
+  int(name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+    const what = max < Number.MAX_SAFE_INTEGER ? `an integer in [${min}, ${max}]` : min === 0 ? 'a non-negative integer' : `an integer ≥ ${min}`;
+    return this.number(name, (x) => Number.isInteger(x) && x >= min && x <= max, what);
+  }
+
+  /** A number above zero (a temperature, a scale that must not vanish). */
+  positive(name: string): number | undefined {
+    return this.number(name, (x) => x > 0, 'a positive number');
+  }
+
+  /** A number ≥ 0. */
+  nonNegative(name: string): number | undefined {
+    return this.number(name, (x) => x >= 0, 'a non-negative number');
   }
 
   /** One of `choices`. */

@@ -5,6 +5,7 @@ import { TOPK_ESTIMATORS } from '../differentiableTopK.ts';
 import { trainEndToEnd } from '../trainEndToEnd.ts';
 import { Options, UsageError } from './args.ts';
 import { useBackend } from './backendOption.ts';
+import { checkTopK } from './topK.ts';
 
 const E2E_HELP = `Usage: clara e2e --model DIR [--base DIR] --data FILE --out DIR [options]
 
@@ -80,28 +81,40 @@ export async function runE2e(argv: string[]): Promise<number> {
   const configFile = parsed.string('config');
   const options = configFile === undefined ? parsed : parsed.withDefaults(readConfigFile(configFile));
   const estimator = options.choice('estimator', Object.keys(TOPK_ESTIMATORS));
-  const num = (name: (typeof NUMERIC)[number]) => options.number(name);
+  // Each numeric flag with its range, read before anything slow happens.
+  const num = {
+    steps: options.int('steps', 1),
+    batchSize: options.int('batch-size', 1),
+    lr: options.nonNegative('lr'),
+    generatorLrScale: options.nonNegative('generator-lr-scale'),
+    queryReasonerFrozenSteps: options.int('freeze-query-reasoner', 0),
+    k: options.int('k', 1),
+    temperature: options.positive('temperature'),
+    candidates: options.int('candidates', 1),
+    seed: options.int('seed', 0),
+    saveEvery: options.int('save-every', 0),
+  } satisfies Record<string, number | undefined>;
 
   const backend = await useBackend('e2e', options.string('backend'));
   const clara = ClaraModel.load(modelDir, { backend, base: options.string('base') });
   const loaded = loadStage3File(data, { skipInvalid: options.flag('skip-invalid') });
   for (const w of loaded.warnings) console.error(`warning: ${w}`);
-  const candidates = num('candidates');
-  const rows = candidates === undefined ? loaded.rows : limitCandidates(loaded.rows, candidates);
+  const rows = num.candidates === undefined ? loaded.rows : limitCandidates(loaded.rows, num.candidates);
+  checkTopK('e2e', num.k, rows);
   const result = await trainEndToEnd({
     clara,
     rows,
     out,
-    steps: num('steps'),
-    batchSize: num('batch-size'),
-    lr: num('lr'),
-    generatorLrScale: num('generator-lr-scale'),
-    queryReasonerFrozenSteps: num('freeze-query-reasoner'),
-    k: num('k'),
-    temperature: num('temperature'),
+    steps: num.steps,
+    batchSize: num.batchSize,
+    lr: num.lr,
+    generatorLrScale: num.generatorLrScale,
+    queryReasonerFrozenSteps: num.queryReasonerFrozenSteps,
+    k: num.k,
+    temperature: num.temperature,
     estimator,
-    seed: num('seed'),
-    saveEvery: num('save-every'),
+    seed: num.seed,
+    saveEvery: num.saveEvery,
     resume: options.flag('resume'),
     trainGenerator: !options.flag('freeze-generator'),
   });

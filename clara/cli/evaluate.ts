@@ -3,6 +3,7 @@ import { loadStage3File } from '../data/stage3Data.ts';
 import { evaluateRows } from '../eval/evaluate.ts';
 import { Options } from './args.ts';
 import { useBackend } from './backendOption.ts';
+import { checkTopK } from './topK.ts';
 
 const EVAL_HELP = `Usage: clara eval --model DIR [--base DIR] --data FILE [--k K] [--no-docs] [--limit N] [--json] [--skip-invalid]
 
@@ -35,7 +36,9 @@ export async function runEval(argv: string[]): Promise<number> {
   const { rows, warnings } = loadStage3File(data, { skipInvalid: options.flag('skip-invalid') });
   for (const w of warnings) console.error(`warning: ${w}`);
   const limit = options.int('limit', 1) ?? rows.length;
-  const k = options.int('k', 1) ?? clara.settings.generationTopK;
+  const kFlag = options.int('k', 1);
+  checkTopK('eval', kFlag, rows);
+  const k = kFlag ?? clara.settings.generationTopK;
   const result = await evaluateRows(clara, rows.slice(0, limit), { k, noDocs: options.flag('no-docs') });
   const summary = { count: result.count, em: result.em, f1: result.f1, acc: result.acc, recall: result.recall };
   if (options.flag('json')) console.log(JSON.stringify(summary));

@@ -121,7 +121,10 @@ export async function runPretrain(argv: string[]): Promise<number> {
     loraRank: options.int('lora-r', 1),
     loraDropout: options.number('lora-dropout', (x) => x >= 0 && x < 1, 'a number in [0, 1)'),
   };
-  const saveEvery = options.int('save-every', 0) ?? 100;
+  // A resume keeps saving as often as the run it resumes (trainer_state.json's saveEvery); another value is refused.
+  const saveEvery = options.int('save-every', 0) ?? saved?.state.saveEvery ?? 100;
+  const modelFlag = ['doc-max-length', 'compression-rate', 'lora-r', 'lora-dropout'].find((name) => options.has(name));
+  if (saved && modelFlag !== undefined) throw new UsageError(`clara pretrain: --resume keeps the checkpoint's model and its settings; drop --${modelFlag}`);
   backendOption('pretrain', options.string('backend')); // checked now, used once the flags are all valid
 
   const backend = await useBackend('pretrain', options.string('backend'));

@@ -3,10 +3,12 @@
  * parse each line, hand the object to the format's row parser, and either stop at the first bad row
  * (`DataError` with file, line and field) or, with `skipInvalid`, collect the message and go on.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DataError, FieldError } from './dataError.ts';
+import { findDuplicateKey } from '../../engine/io/index.ts';
 import type { JsonObject } from './fields.ts';
+import { readTextLines, withoutBom } from './textFile.ts';
 
 export interface LoadOptions {
   /** Skip bad rows instead of throwing; their messages go to `warnings`. */
@@ -29,8 +31,11 @@ export type RowParser<Row> = (row: JsonObject, options: LoadOptions) => Row;
  * numbers still count, so messages match an editor's).
  */
 export function parseJsonLines<Row>(text: string, source: string, parseRow: RowParser<Row>, options: LoadOptions = {}): LoadResult<Row> {
+  return parseLines(withoutBom(text).split(/\r?\n/), source, parseRow, options);
+}
+
+function parseLines<Row>(lines: readonly string[], source: string, parseRow: RowParser<Row>, options: LoadOptions): LoadResult<Row> {
   const result: LoadResult<Row> = { rows: [], warnings: [] };
-  const lines = text.split(/\r?\n/);
   lines.forEach((line, index) => {
     if (line.trim() === '') return;
     const lineNumber = index + 1;
@@ -48,7 +53,7 @@ export function parseJsonLines<Row>(text: string, source: string, parseRow: RowP
 
 /** Reads and parses a JSON Lines file; messages name it as `path` was given. */
 export function loadJsonLinesFile<Row>(path: string, parseRow: RowParser<Row>, options: LoadOptions = {}): LoadResult<Row> {
-  return parseJsonLines(readFileSync(path, 'utf8'), path, parseRow, options);
+  return parseLines(readTextLines(path), path, parseRow, options);
 }
 
 /** Writes rows as JSON Lines (creating the folder), one object per line, ending in a newline. */
@@ -67,5 +72,7 @@ function parseObject(line: string): JsonObject {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new FieldError(undefined, 'row must be a JSON object');
   }
+  const duplicate = findDuplicateKey(line)?.key ?? null;
+  if (duplicate !== null) throw new FieldError(duplicate, 'appears twice in one object (JSON would silently keep only the last)');
   return value as JsonObject;
 }

@@ -8,7 +8,7 @@
  * so `docs` must hold exactly one unless `docsPerRow` says otherwise.
  */
 import { FieldError } from './dataError.ts';
-import { isStringList, requireDocs, requireStringList, type JsonObject } from './fields.ts';
+import { checkText, isStringList, requireDocs, requireStringList, type JsonObject } from './fields.ts';
 import { loadJsonLinesFile, parseJsonLines, type LoadOptions, type LoadResult } from './jsonLines.ts';
 
 export type Stage1Row =
@@ -40,6 +40,9 @@ function parseStage1Row(row: JsonObject, options: LoadOptions = {}): Stage1Row {
   if (!isStringList(questions) || questions.length !== answers.length) {
     throw new FieldError('question', 'must be a list of strings of the same length as "answers"');
   }
+  questions.forEach((q, i) => {
+    checkText(q, `question[${i}]`);
+  });
   return { dataType, docs, questions, answers };
 }
 

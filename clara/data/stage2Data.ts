@@ -6,7 +6,7 @@
  * The training target is `answer`, else `answers[0]`, else `golden_answers[0]`, in that order.
  */
 import { FieldError } from './dataError.ts';
-import { isStringList, requireDocs, requireNonEmptyString, type JsonObject } from './fields.ts';
+import { checkText, isStringList, requireDocs, requireNonEmptyString, type JsonObject } from './fields.ts';
 import { loadJsonLinesFile, parseJsonLines, type LoadOptions, type LoadResult } from './jsonLines.ts';
 
 export interface Stage2Row {
@@ -33,10 +33,10 @@ export function stage2Json(row: Stage2Row): Stage2Json {
 
 /** The target answer of a stage-2 or stage-3 row, by the official precedence. */
 export function resolveAnswer(row: JsonObject): string {
-  if (typeof row['answer'] === 'string') return row['answer'];
+  if (typeof row['answer'] === 'string') return checkText(row['answer'], 'answer');
   for (const field of ['answers', 'golden_answers']) {
     const list = row[field];
-    if (isStringList(list) && list.length > 0) return list[0]!;
+    if (isStringList(list) && list.length > 0) return checkText(list[0]!, `${field}[0]`);
   }
   throw new FieldError('answer', 'must be a string (or "answers" / "golden_answers" a non-empty list of strings)');
 }

@@ -7,7 +7,7 @@
  * It feeds recall metrics only, never the loss, and defaults to [] as in the official reader.
  */
 import { FieldError } from './dataError.ts';
-import { requireDocs, requireNonEmptyString, type JsonObject } from './fields.ts';
+import { checkDocCount, requireDocs, requireNonEmptyString, type JsonObject } from './fields.ts';
 import { loadJsonLinesFile, parseJsonLines, type LoadOptions, type LoadResult } from './jsonLines.ts';
 import { resolveAnswer } from './stage2Data.ts';
 
@@ -35,20 +35,35 @@ export function stage3Json(row: Stage3Row): Stage3Json {
 
 function parseStage3Row(row: JsonObject, options: LoadOptions = {}): Stage3Row {
   const question = requireNonEmptyString(row, 'question');
-  const docs = requireDocs(row, options.docsPerRow);
+  const docs = requireDocs(row, undefined);
   const answer = resolveAnswer(row);
-  const posIndex = row['pos_index'] ?? [];
+  // Absent means no labels (the official default); null is a mistake, not a way to say so.
+  const posIndex = row['pos_index'] === undefined ? [] : row['pos_index'];
   const valid = Array.isArray(posIndex) && posIndex.every((i) => Number.isInteger(i) && i >= 0 && i < docs.length);
   if (!valid) throw new FieldError('pos_index', `must be a list of integers in [0, ${docs.length}) (indices into "docs")`);
+  checkDocCount(row, docs, options.docsPerRow);
   return { question, docs, answer, posIndex: posIndex as number[] };
 }
 
+/**
+ * The row parser of one file: every row must offer as many candidates as the first valid one (or
+ * `docsPerRow`), since candidates are scored and batched as one [rows, N] block.
+ */
+function sameCandidateCount(): (row: JsonObject, options: LoadOptions) => Stage3Row {
+  let candidates: number | undefined;
+  return (row, options) => {
+    const parsed = parseStage3Row(row, { ...options, docsPerRow: options.docsPerRow ?? candidates });
+    candidates ??= parsed.docs.length;
+    return parsed;
+  };
+}
+
 export function parseStage3Jsonl(text: string, source: string, options?: LoadOptions): LoadResult<Stage3Row> {
-  return parseJsonLines(text, source, parseStage3Row, options);
+  return parseJsonLines(text, source, sameCandidateCount(), options);
 }
 
 export function loadStage3File(path: string, options?: LoadOptions): LoadResult<Stage3Row> {
-  return loadJsonLinesFile(path, parseStage3Row, options);
+  return loadJsonLinesFile(path, sameCandidateCount(), options);
 }
 
 /** Keeps N candidates per row: the relevant ones, then the others in order (`pos_index` follows). */

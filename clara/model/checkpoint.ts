@@ -78,9 +78,21 @@ function loadWeights(model: MistralForCausalLM, source: TensorSource, where: str
   for (const [name, param] of expected) assignFromHost(param, source.toHost(name), `${where}: ${name}`);
 }
 
+/**
+ * A NaN or infinite weight would load, evaluate with exit 0 and give wrong numbers (a NaN in one
+ * LoRA B turns every score it touches into NaN): it is refused, naming the tensor and an index.
+ */
+function checkFinite(host: HostTensor, where: string): void {
+  const data = host.data as ArrayLike<number>;
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) throw new Error(`${where}: value ${data[i]} at flat index ${i} (a checkpoint holds finite weights only)`);
+  }
+}
+
 export function assignFromHost(param: Parameter, host: HostTensor, where: string): void {
   if (host.shape.join() !== param.shape.join()) throw new Error(`${where}: expected shape [${param.shape.join(', ')}], found [${host.shape.join(', ')}]`);
   if (host.dtype !== 'float32' && host.dtype !== 'float64') throw new Error(`${where}: expected a floating-point tensor, found ${host.dtype}`);
+  checkFinite(host, where);
   noGrad(() => tidy(() => param.assign(tensor(host.data, host.shape, { dtype: host.dtype, backend: param.backend }).cast(param.dtype))));
 }
 
@@ -160,6 +172,7 @@ export function loadAdapter(model: MistralForCausalLM, name: string, dir: string
       const stored = byKey.get(key);
       if (stored === undefined) throw new Error(`${dir}: adapter file has no tensor for ${key}`);
       const host = file.toHost(stored);
+      checkFinite(host, `${join(dir, 'adapter_model.safetensors')}: ${stored}`);
       return tensor(host.data, host.shape, { dtype: host.dtype, backend: model.backend });
     };
     const A = get('A');

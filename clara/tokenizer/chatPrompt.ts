@@ -17,6 +17,7 @@
  */
 import { EOS_TOKEN, BOS_TOKEN, SEP_TOKEN, memToken } from './addedTokens.ts';
 import { IGNORE_INDEX, type Tokenizer } from './tokenizer.ts';
+import { encodePrefix } from './tokenPrefix.ts';
 
 export const QA_SYSTEM_PROMPT =
   'You are a helpful assistant. Given a document, your task is to generate some single questions to cover all key information of the document and answer them sequentially.';
@@ -111,12 +112,13 @@ export interface GeneratorInput {
  */
 export function tokenizeChatPrompt(tokenizer: Tokenizer, parts: ChatPromptParts, options: { k: number; maxLength?: number }): GeneratorInput {
   const maxLength = options.maxLength ?? 1024;
-  const promptIds = tokenizer.encode(renderChatPrompt(parts.system, parts.user), { addBos: false });
+  // Tokens past maxLength are cut below anyway; encodePrefix does not tokenize text that far.
+  const promptIds = encodePrefix(tokenizer, renderChatPrompt(parts.system, parts.user), maxLength, { addBos: false }).ids;
   let inputIds: number[];
   if (parts.answer === undefined) {
     inputIds = promptIds;
   } else {
-    inputIds = tokenizer.encode(renderChatWithAnswer(parts.system, parts.user, parts.answer), { addBos: false });
+    inputIds = encodePrefix(tokenizer, renderChatWithAnswer(parts.system, parts.user, parts.answer), maxLength, { addBos: false }).ids;
     // The label mask relies on the prompt's tokens being a prefix of the whole row's tokens; they are,
     // because `[/INST]` ends in `]` and SentencePiece never merges across the space that follows it.
     for (let i = 0; i < promptIds.length; i++) {

@@ -12,6 +12,7 @@
  */
 import { BOS_TOKEN, ENC_TOKEN, EOS_TOKEN } from './addedTokens.ts';
 import type { Tokenizer } from './tokenizer.ts';
+import { encodePrefix } from './tokenPrefix.ts';
 
 /** `<ENC><s>text</s>`, the string the compressor tokenizes. */
 export function encoderText(text: string): string {
@@ -41,7 +42,7 @@ export interface EncoderInputOptions {
 /** Builds the compressor (or query reasoner) input for a batch of texts. */
 export function buildEncoderBatch(tokenizer: Tokenizer, texts: readonly string[], options: EncoderInputOptions): EncoderBatch {
   const limit = options.maxTextLength + 3;
-  const rows = texts.map((text) => tokenizer.encode(encoderText(text), { addBos: false }).slice(0, limit));
+  const rows = texts.map((text) => encodePrefix(tokenizer, encoderText(text), limit, { addBos: false }).ids);
   const width = (options.padding ?? 'max_length') === 'max_length' ? limit : Math.max(0, ...rows.map((r) => r.length));
   const mem = tokenizer.special.mem;
   const inputIds: number[][] = [];

@@ -85,7 +85,8 @@ export class MistralTokenizer implements Tokenizer {
         ids.push(this.specialIdByToken.get(piece.token)!);
       } else {
         const addPrefix = this.dummyPrefix === 'every-segment' || piece.start === 0;
-        ids.push(...mistralTokenizerJs.encode(piece.text, false, addPrefix, false));
+        // One push per id: spreading a long text's ids as arguments overflows the call stack.
+        for (const id of mistralTokenizerJs.encode(piece.text, false, addPrefix, false)) ids.push(id);
       }
     }
     return ids;

@@ -23,7 +23,7 @@ import type { TrainingConfig } from './trainingConfig.ts';
 export const CHECKPOINT_DIR = 'checkpoint';
 export const PREVIOUS_DIR = 'checkpoint.previous';
 export const TEMP_DIR = '.checkpoint.tmp';
-const TRAINER_STATE_FILE = 'trainer_state.json';
+export const TRAINER_STATE_FILE = 'trainer_state.json';
 const OPTIMIZER_FILE = 'optimizer.safetensors';
 
 interface RngState {
@@ -44,8 +44,14 @@ export interface TrainerState {
   generators: Record<string, RngState>;
   /** What data the run reads: row count and a hash of the rows (the data order depends on both). */
   data: { rows: number; fingerprint: string };
-  /** A hash of the trainable parameters' bits: on resume, proves the model is this checkpoint's. */
-  parameters: { fingerprint: string };
+  /**
+   * Hashes of the parameters' bits: on resume, they prove the model is this checkpoint's. `frozen`
+   * covers the parameters held still (the backbone), so a flipped bit there is caught too; checkpoints
+   * written before it existed lack it.
+   */
+  parameters: { fingerprint: string; frozen?: string };
+  /** Checkpoint every this many steps (0: only at the end): a resumed run keeps saving as often. */
+  saveEvery?: number;
   /** The metrics of the last step before the checkpoint. */
   metrics: StepMetrics | null;
 }
@@ -117,9 +123,30 @@ export function readTrainerState(dir: string): TrainerState {
   } catch (error) {
     throw new Error(`${file}: cannot read the trainer state (${(error as Error).message})`);
   }
-  if (state.format !== 'clara-trainer-state' || state.version !== 1)
-    throw new Error(`${file}: not a trainer state (format ${String(state.format)}, version ${String(state.version)})`);
+  if (state === null || typeof state !== 'object' || state.format !== 'clara-trainer-state' || state.version !== 1)
+    throw new Error(`${file}: not a trainer state (format ${String(state?.format)}, version ${String(state?.version)})`);
+  checkTrainerState(state, file);
   return state;
+}
+
+/** The fields a resume relies on, with their types and bounds: an error names the file and the field. */
+function checkTrainerState(state: TrainerState, file: string): void {
+  const fail = (field: string, expected: string, value: unknown) => {
+    throw new Error(`${file}: field "${field}" must be ${expected}, got ${JSON.stringify(value)}`);
+  };
+  const config = state.config as Partial<TrainingConfig> | undefined;
+  if (config === null || typeof config !== 'object') fail('config', 'an object', config);
+  const steps = config!.steps;
+  if (!(typeof steps === 'number' && Number.isInteger(steps) && steps >= 1)) fail('config.steps', 'an integer ≥ 1', steps);
+  // The trainer checks on resume that the step is within the run's steps.
+  if (!(typeof state.step === 'number' && Number.isInteger(state.step) && state.step >= 0)) fail('step', 'an integer ≥ 0', state.step);
+  const saveEvery = state.saveEvery;
+  if (saveEvery !== undefined && !(typeof saveEvery === 'number' && Number.isInteger(saveEvery) && saveEvery >= 0))
+    fail('saveEvery', 'an integer ≥ 0', saveEvery);
+  for (const field of ['objective', 'generators', 'data', 'parameters'] as const) {
+    if (state[field] === null || typeof state[field] !== 'object') fail(field, 'an object', state[field]);
+  }
+  if (typeof state.parameters.fingerprint !== 'string') fail('parameters.fingerprint', 'a string', state.parameters.fingerprint);
 }
 
 /** AdamW's state dict as a safetensors file (float32 moments are written bit for bit). */

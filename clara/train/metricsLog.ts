@@ -30,18 +30,37 @@ export class MetricsLog {
     resumedStep: number,
   ) {
     mkdirSync(dirname(path), { recursive: true });
-    const kept =
-      resumedStep > 0 && existsSync(path)
-        ? readFileSync(path, 'utf8')
-            .split('\n')
-            .filter((line) => line.trim() !== '' && (JSON.parse(line) as StepMetrics).step <= resumedStep)
-        : [];
+    const kept = resumedStep > 0 && existsSync(path) ? linesUpTo(path, resumedStep) : [];
     writeFileSync(path, kept.map((line) => `${line}\n`).join(''));
   }
 
   append(metrics: StepMetrics): void {
     appendFileSync(this.path, `${JSON.stringify(metrics)}\n`);
   }
+}
+
+/**
+ * The lines of `path` for steps up to `step`. A kill during an append can leave the last line torn:
+ * it belongs to a step after the checkpoint and is dropped; a bad line before it is an error naming
+ * the file and line.
+ */
+function linesUpTo(path: string, step: number): string[] {
+  const lines = readFileSync(path, 'utf8').split('\n');
+  let last = lines.length - 1;
+  while (last > 0 && lines[last]!.trim() === '') last--;
+  const kept: string[] = [];
+  lines.forEach((line, i) => {
+    if (line.trim() === '') return;
+    let metrics: StepMetrics;
+    try {
+      metrics = JSON.parse(line) as StepMetrics;
+    } catch {
+      if (i === last) return; // torn by a kill mid-write
+      throw new Error(`${path}:${i + 1}: not a JSON metrics line; cannot resume the log (move the file away to start it afresh)`);
+    }
+    if (metrics.step <= step) kept.push(line);
+  });
+  return kept;
 }
 
 /** Reads a metrics file back (for scripts and tests). */

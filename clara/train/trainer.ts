@@ -7,6 +7,7 @@ import {
   latestCheckpoint,
   readOptimizerState,
   readTrainerState,
+  TRAINER_STATE_FILE,
   writeCheckpoint,
   type TrainerState,
 } from './checkpoint.ts';
@@ -15,6 +16,7 @@ import { MetricsLog, type StepMetrics } from './metricsLog.ts';
 import { NonFiniteLossError } from './nonFiniteLossError.ts';
 import type { MicroBatch, TrainingObjective } from './objective.ts';
 import { ProgressBar } from './progress.ts';
+import { lockRun } from './runLock.ts';
 import { trainingSchedule } from './schedule.ts';
 import { lrScaleLookup, type TrainingConfig } from './trainingConfig.ts';
 
@@ -53,8 +55,16 @@ export interface TrainingJob<Row, Batch> {
    * checkpoint's (load it from `latestCheckpoint(out)`); this is checked.
    */
   resume?: boolean;
-  /** Checkpoint every this many steps (0: only at the end). */
+  /**
+   * Checkpoint every this many steps (0: only at the end). Saved in the checkpoint: a resume without
+   * it keeps the run's, and one with another value is refused.
+   */
   saveEvery?: number;
+  /**
+   * The model's parameters that are not trained (the frozen backbone), named: their fingerprint is
+   * saved too, so that a resume refuses a model whose frozen weights differ from the checkpoint's.
+   */
+  frozenParameters?: ReadonlyArray<readonly [string, Parameter]>;
   /** Show the progress line on stderr (default true). */
   progress?: boolean;
   /** Called after every step (after its checkpoint, if any); throwing stops the run. */
@@ -89,126 +99,139 @@ export async function train<Row, Batch>(job: TrainingJob<Row, Batch>): Promise<T
 
   let startStep = 0;
   let checkpoint: string | null = null;
-  if (job.resume) {
-    if (job.out === undefined) throw new Error('resume: give the run directory (out) to resume from');
-    checkpoint = latestCheckpoint(job.out);
-    if (checkpoint === null) throw new Error(`resume: ${job.out} holds no checkpoint to resume from`);
-    const state = readTrainerState(checkpoint);
-    await checkResumable(state, job, data, checkpoint);
-    const saved = readOptimizerState(checkpoint, params[0]!.backend);
-    optimizer.loadStateDict(saved);
-    for (const t of Object.values(saved.tensors)) t.dispose(); // the optimiser holds its own references
-    for (const [name, rng] of Object.entries(job.rngs)) rng.setState(state.generators[name]!);
-    startStep = state.step;
-  } else if (job.out !== undefined && latestCheckpoint(job.out) !== null) {
-    throw new Error(`${job.out} already holds a training checkpoint: resume it, or choose another output directory`);
-  }
-
-  const metricsLog = job.out === undefined ? null : new MetricsLog(join(job.out, 'metrics.jsonl'), startStep);
-  const progress = job.progress === false ? null : new ProgressBar(config.steps);
-  const order = new DataOrder(rows.length, config.seed);
-  const rowsPerStep = config.batchSize * config.gradAccum;
-  const terms = Object.keys(objective.weights);
-  const history: StepMetrics[] = [];
-  const runStart = performance.now();
-
+  let saveEvery = job.saveEvery;
+  const lock = job.out === undefined ? null : lockRun(job.out);
   try {
-    for (let step = startStep; step < config.steps; step++) {
-      const stepStart = performance.now();
-      const stepRows = order.rowsForStep(step, rowsPerStep).map((i) => rows[i]!);
-      const rng = stepRng(config.seed, step);
-      const micro: MicroBatch<Batch>[] = [];
-      for (let m = 0; m < config.gradAccum; m++) {
-        micro.push(objective.collate(stepRows.slice(m * config.batchSize, (m + 1) * config.batchSize), rng));
-      }
-      const units = micro.map((m) => m.units);
-      const scales = microBatchScales(units, objective.weights);
-
-      // Forward and backward of each micro-batch; gradients add up in the parameters' .grad.
-      const means: Record<string, number>[] = [];
-      for (let m = 0; m < micro.length; m++) {
-        const values = tidy(() => {
-          let termTensors = objective.terms(micro[m]!.batch);
-          if (job.transformTerms) termTensors = job.transformTerms(termTensors, step + 1);
-          let total: Tensor | null = null;
-          for (const t of terms) {
-            if (scales[m]![t] === 0) continue;
-            const scaled = termTensors[t]!.mul(scales[m]![t]!);
-            total = total === null ? scaled : total.add(scaled);
-          }
-          total?.backward();
-          return Object.fromEntries(terms.map((t) => [t, termTensors[t]!.detach()]));
-        });
-        const read: Record<string, number> = {};
-        for (const t of terms) {
-          read[t] = await values[t]!.item();
-          values[t]!.dispose();
-          if (scales[m]![t] !== 0 && !Number.isFinite(read[t])) {
-            throw new NonFiniteLossError(step + 1, t, read[t]!, checkpoint);
-          }
-        }
-        means.push(read);
-      }
-      const stepMeans = combineMeans(means, units, terms);
-      const loss = terms.reduce((sum, t) => sum + (stepMeans[t] === null ? 0 : objective.weights[t]! * stepMeans[t]!), 0);
-
-      // The update: clip, check, step.
-      const lr = optimizer.currentLr;
-      const normTensor = tidy(() => clipGradNorm(params, config.maxGradNorm));
-      const gradNorm = await normTensor.item();
-      normTensor.dispose();
-      if (!Number.isFinite(gradNorm)) throw new NonFiniteLossError(step + 1, 'gradNorm', gradNorm, checkpoint);
-      tidy(() => optimizer.step());
-      optimizer.zeroGrad();
-
-      const tokens = micro.reduce((sum, m) => sum + m.tokens, 0);
-      const seconds = (performance.now() - stepStart) / 1000;
-      const metrics: StepMetrics = { step: step + 1, loss, ...stepMeans, lr, gradNorm, tokens, seconds };
-      history.push(metrics);
-      metricsLog?.append(metrics);
-      if (progress !== null) {
-        const elapsed = (performance.now() - runStart) / 1000;
-        const done = history.length;
-        progress.update({
-          step: step + 1,
-          loss,
-          tokensPerSecond: history.reduce((sum, h) => sum + h.tokens, 0) / elapsed,
-          etaSeconds: (elapsed / done) * (config.steps - step - 1),
-        });
-      }
-
-      const last = step + 1 === config.steps;
-      const due = job.saveEvery !== undefined && job.saveEvery > 0 && (step + 1) % job.saveEvery === 0;
-      if (job.out !== undefined && (last || due)) {
-        const inspected = await inspectParameters(job.parameters);
-        if (!inspected.finite) throw new NonFiniteLossError(step + 1, 'parameters', NaN, checkpoint);
-        const state: TrainerState = {
-          format: 'clara-trainer-state',
-          version: 1,
-          step: step + 1,
-          config,
-          objective: { ...objective.settings },
-          generators: Object.fromEntries(Object.entries(job.rngs).map(([name, rng]) => [name, rng.state()])),
-          data,
-          parameters: { fingerprint: inspected.fingerprint },
-          metrics,
-        };
-        checkpoint = await writeCheckpoint(job.out, { state, optimizer, saveModel: job.saveModel });
-      }
-      await job.onStep?.(metrics);
+    if (job.resume) {
+      if (job.out === undefined) throw new Error('resume: give the run directory (out) to resume from');
+      checkpoint = latestCheckpoint(job.out);
+      if (checkpoint === null) throw new Error(`resume: ${job.out} holds no checkpoint to resume from`);
+      const state = readTrainerState(checkpoint);
+      await checkResumable(state, job, data, checkpoint);
+      const saved = readOptimizerState(checkpoint, params[0]!.backend);
+      optimizer.loadStateDict(saved);
+      for (const t of Object.values(saved.tensors)) t.dispose(); // the optimiser holds its own references
+      for (const [name, rng] of Object.entries(job.rngs)) rng.setState(state.generators[name]!);
+      startStep = state.step;
+      saveEvery = saveEvery ?? state.saveEvery;
+    } else if (job.out !== undefined && latestCheckpoint(job.out) !== null) {
+      throw new Error(`${job.out} already holds a training checkpoint: resume it, or choose another output directory`);
     }
-  } catch (error) {
-    optimizer.zeroGrad(); // leave no half-accumulated gradients behind
-    throw error;
+
+    const metricsLog = job.out === undefined ? null : new MetricsLog(join(job.out, 'metrics.jsonl'), startStep);
+    const progress = job.progress === false ? null : new ProgressBar(config.steps);
+    const order = new DataOrder(rows.length, config.seed);
+    const rowsPerStep = config.batchSize * config.gradAccum;
+    const terms = Object.keys(objective.weights);
+    const history: StepMetrics[] = [];
+    const runStart = performance.now();
+
+    try {
+      for (let step = startStep; step < config.steps; step++) {
+        const stepStart = performance.now();
+        const stepRows = order.rowsForStep(step, rowsPerStep).map((i) => rows[i]!);
+        const rng = stepRng(config.seed, step);
+        const micro: MicroBatch<Batch>[] = [];
+        for (let m = 0; m < config.gradAccum; m++) {
+          micro.push(objective.collate(stepRows.slice(m * config.batchSize, (m + 1) * config.batchSize), rng));
+        }
+        const units = micro.map((m) => m.units);
+        const scales = microBatchScales(units, objective.weights);
+
+        // Forward and backward of each micro-batch; gradients add up in the parameters' .grad.
+        const means: Record<string, number>[] = [];
+        for (let m = 0; m < micro.length; m++) {
+          const values = tidy(() => {
+            let termTensors = objective.terms(micro[m]!.batch);
+            if (job.transformTerms) termTensors = job.transformTerms(termTensors, step + 1);
+            let total: Tensor | null = null;
+            for (const t of terms) {
+              if (scales[m]![t] === 0) continue;
+              const scaled = termTensors[t]!.mul(scales[m]![t]!);
+              total = total === null ? scaled : total.add(scaled);
+            }
+            total?.backward();
+            return Object.fromEntries(terms.map((t) => [t, termTensors[t]!.detach()]));
+          });
+          const read: Record<string, number> = {};
+          for (const t of terms) {
+            read[t] = await values[t]!.item();
+            values[t]!.dispose();
+            if (scales[m]![t] !== 0 && !Number.isFinite(read[t])) {
+              throw new NonFiniteLossError(step + 1, t, read[t]!, checkpoint);
+            }
+          }
+          means.push(read);
+        }
+        const stepMeans = combineMeans(means, units, terms);
+        const loss = terms.reduce((sum, t) => sum + (stepMeans[t] === null ? 0 : objective.weights[t]! * stepMeans[t]!), 0);
+
+        // The update: clip, check, step.
+        const lr = optimizer.currentLr;
+        const normTensor = tidy(() => clipGradNorm(params, config.maxGradNorm));
+        const gradNorm = await normTensor.item();
+        normTensor.dispose();
+        if (!Number.isFinite(gradNorm)) throw new NonFiniteLossError(step + 1, 'gradNorm', gradNorm, checkpoint);
+        tidy(() => optimizer.step());
+        optimizer.zeroGrad();
+
+        const tokens = micro.reduce((sum, m) => sum + m.tokens, 0);
+        const seconds = (performance.now() - stepStart) / 1000;
+        const metrics: StepMetrics = { step: step + 1, loss, ...stepMeans, lr, gradNorm, tokens, seconds };
+        history.push(metrics);
+        metricsLog?.append(metrics);
+        if (progress !== null) {
+          const elapsed = (performance.now() - runStart) / 1000;
+          const done = history.length;
+          progress.update({
+            step: step + 1,
+            loss,
+            tokensPerSecond: history.reduce((sum, h) => sum + h.tokens, 0) / elapsed,
+            etaSeconds: (elapsed / done) * (config.steps - step - 1),
+          });
+        }
+
+        const last = step + 1 === config.steps;
+        const due = saveEvery !== undefined && saveEvery > 0 && (step + 1) % saveEvery === 0;
+        if (job.out !== undefined && (last || due)) {
+          const inspected = await inspectParameters(job.parameters);
+          if (!inspected.finite) throw new NonFiniteLossError(step + 1, 'parameters', NaN, checkpoint);
+          const state: TrainerState = {
+            format: 'clara-trainer-state',
+            version: 1,
+            step: step + 1,
+            config,
+            objective: { ...objective.settings },
+            generators: Object.fromEntries(Object.entries(job.rngs).map(([name, rng]) => [name, rng.state()])),
+            data,
+            parameters: { fingerprint: inspected.fingerprint, frozen: (await inspectParameters(job.frozenParameters ?? [])).fingerprint },
+            saveEvery: saveEvery ?? 0,
+            metrics,
+          };
+          checkpoint = await writeCheckpoint(job.out, { state, optimizer, saveModel: job.saveModel });
+        }
+        await job.onStep?.(metrics);
+      }
+    } catch (error) {
+      optimizer.zeroGrad(); // leave no half-accumulated gradients behind
+      throw error;
+    } finally {
+      progress?.finish();
+      optimizer.dispose();
+    }
+    return { step: config.steps, history, checkpoint };
   } finally {
-    progress?.finish();
-    optimizer.dispose();
+    lock?.release();
   }
-  return { step: config.steps, history, checkpoint };
 }
 
 /** Refuses to resume under other settings, data or model than the checkpoint's. */
 async function checkResumable<Row, Batch>(state: TrainerState, job: TrainingJob<Row, Batch>, data: TrainerState['data'], dir: string): Promise<void> {
+  if (state.step > job.config.steps) {
+    throw new Error(
+      `${join(dir, TRAINER_STATE_FILE)}: field "step" is ${state.step}, beyond the run's ${job.config.steps} steps: not a checkpoint of this run`,
+    );
+  }
   const differences: string[] = [];
   const compare = (what: string, saved: Record<string, unknown>, now: Record<string, unknown>) => {
     for (const key of new Set([...Object.keys(saved), ...Object.keys(now)])) {
@@ -223,6 +246,9 @@ async function checkResumable<Row, Batch>(state: TrainerState, job: TrainingJob<
     job.config as unknown as Record<string, unknown>,
   );
   compare('objective setting', state.objective, job.objective.settings);
+  if (job.saveEvery !== undefined && state.saveEvery !== undefined && job.saveEvery !== state.saveEvery) {
+    differences.push(`setting saveEvery: checkpoint ${state.saveEvery}, now ${job.saveEvery}`);
+  }
   if (state.data.rows !== data.rows || state.data.fingerprint !== data.fingerprint) {
     differences.push(
       `data: the checkpoint's run read ${state.data.rows} rows (fingerprint ${state.data.fingerprint}), this one ${data.rows} (fingerprint ${data.fingerprint})`,
@@ -235,5 +261,8 @@ async function checkResumable<Row, Batch>(state: TrainerState, job: TrainingJob<
   const { fingerprint } = await inspectParameters(job.parameters);
   if (fingerprint !== state.parameters.fingerprint) {
     throw new Error(`cannot resume from ${dir}: the model's trainable parameters are not the checkpoint's (load the model from ${dir} first)`);
+  }
+  if (state.parameters.frozen !== undefined && (await inspectParameters(job.frozenParameters ?? [])).fingerprint !== state.parameters.frozen) {
+    throw new Error(`cannot resume from ${dir}: the model's frozen parameters are not the checkpoint's (a file of ${dir} changed since it was written)`);
   }
 }

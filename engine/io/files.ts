@@ -44,6 +44,7 @@ export function readWholeFile(file: string): Uint8Array {
  */
 export function atomicWriteFile(file: string, chunks: Iterable<Uint8Array>): void {
   const dir = path.dirname(file);
+  removeOrphanedTempFiles(dir);
   const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   let fd: number | null = null;
   try {
@@ -63,6 +64,37 @@ export function atomicWriteFile(file: string, chunks: Iterable<Uint8Array>): voi
     throw new SafetensorsError('IO_ERROR', file, `cannot write: ${(e as Error).message}`);
   }
   syncDirectory(dir);
+}
+
+/** `atomicWriteFile`'s temporary names: `.<file>.<pid>.<12 hex digits>.tmp`. */
+const TEMP_NAME = /^\..+\.(\d+)\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * A process killed mid-write (SIGKILL, power loss) leaves its temporary file behind, as large as
+ * what it had written: ten killed checkpoint saves once left a gigabyte. The next write into the
+ * folder removes those of processes that no longer run (a live one may still be writing its own).
+ */
+function removeOrphanedTempFiles(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return; // no folder yet: the write itself will say so
+  }
+  for (const name of names) {
+    const pid = TEMP_NAME.exec(name)?.[1];
+    if (pid !== undefined && !isRunning(Number(pid))) fs.rmSync(path.join(dir, name), { force: true });
+  }
+}
+
+/** Whether a process with this id exists (owned by anyone). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0); // signal 0: only asks whether the process exists
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
 }
 
 /** Makes the rename itself durable. Some platforms (Windows) cannot open a directory; skip there. */

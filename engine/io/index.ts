@@ -1,6 +1,6 @@
 /** Checkpoint and fixture I/O: the safetensors format, plain and sharded, and torch.save files. */
 export { SafetensorsError, type SafetensorsErrorCode } from './safetensorsError.ts';
-export { DTYPE_SIZE, MAX_HEADER_BYTES, type SafetensorsDType } from './safetensorsFormat.ts';
+export { DTYPE_SIZE, findDuplicateKey, MAX_HEADER_BYTES, type SafetensorsDType } from './safetensorsFormat.ts';
 export {
   readSafetensors,
   readSafetensorsFile,
@@ -33,7 +33,7 @@ export {
   f32BitsToBf16Bits,
   f32BitsToF16Bits,
 } from './halfFloat.ts';
-export { atomicWriteFile } from './files.ts';
+export { atomicWriteFile, isRunning } from './files.ts';
 export { compareTensorFiles, DEFAULT_ATOL, DEFAULT_RTOL, formatComparison } from './compareTensors.ts';
 export { TorchSaveError } from './torchSave/torchSaveError.ts';
 export { PickleTuple } from './torchSave/pickle.ts';

@@ -133,17 +133,17 @@ function parseEntry(name: string, value: unknown, dataLength: number, file: stri
 
   const dtype = value['dtype'];
   if (!isSafetensorsDType(dtype)) {
-    throw fail('UNKNOWN_DTYPE', `unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_SIZE).join(', ')})`);
+    throw fail('UNKNOWN_DTYPE', `unknown dtype ${shown(dtype)} (known: ${Object.keys(DTYPE_SIZE).join(', ')})`);
   }
 
   const shape = value['shape'];
   if (!Array.isArray(shape) || !shape.every(isNonNegativeSafeInteger)) {
-    throw fail('INVALID_SHAPE', `shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+    throw fail('INVALID_SHAPE', `shape ${shown(shape)} is not a list of non-negative integers`);
   }
 
   const offsets = value['data_offsets'];
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeSafeInteger)) {
-    throw fail('INVALID_OFFSETS', `data_offsets ${JSON.stringify(offsets)} is not a pair of non-negative integers`);
+    throw fail('INVALID_OFFSETS', `data_offsets ${shown(offsets)} is not a pair of non-negative integers`);
   }
   const [begin, end] = offsets as [number, number];
   if (begin > end) throw fail('INVALID_OFFSETS', `data_offsets [${begin}, ${end}] ends before it begins`);
@@ -199,6 +199,21 @@ function checkCoverage(entries: readonly TensorEntry[], dataLength: number, file
   if (covered !== dataLength) {
     throw new SafetensorsError('HOLE_IN_DATA', file, `bytes [${covered}, ${dataLength}) at the end of the data buffer belong to no tensor`);
   }
+}
+
+/**
+ * A header value as an error message shows it: at most 80 characters of its JSON. A value nested
+ * thousands deep (which JSON.parse accepts) overflows JSON.stringify's recursion, so it is described
+ * instead of shown: the error stays a SafetensorsError, not a RangeError from writing the message.
+ */
+function shown(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    return '(a value nested too deeply to show)';
+  }
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 /**

@@ -47,6 +47,10 @@ export class WebGPUBackend implements Backend {
     return this.ctx.adapter;
   }
 
+  get maxTensorBytes(): number {
+    return this.ctx.maxBindingBytes;
+  }
+
   supports(dtype: DType): boolean {
     return dtype === 'float32' || dtype === 'int32' || dtype === 'bool';
   }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -19,6 +20,16 @@ describe('atomic writes', () => {
     writeSafetensorsFile(file, { x: { dtype: 'F32', shape: [2], data: new Float32Array([3, 4]) } });
     expect(readSafetensorsFile(file).view('x')).toEqual(new Float32Array([3, 4]));
     expect(fs.readdirSync(dir)).toEqual(['w.safetensors']);
+  });
+
+  it('the next write into a folder removes the temporary files of killed writers, not those of live ones', () => {
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!; // a process that has exited
+    const orphan = path.join(dir, `.w.safetensors.${dead}.0123456789ab.tmp`);
+    const live = path.join(dir, `.v.safetensors.${process.pid}.0123456789ab.tmp`);
+    fs.writeFileSync(orphan, new Uint8Array(1000));
+    fs.writeFileSync(live, new Uint8Array(10));
+    atomicWriteFile(path.join(dir, 'other.json'), [new Uint8Array([123, 125])]);
+    expect(fs.readdirSync(dir).sort()).toEqual([path.basename(live), 'other.json']);
   });
 
   it('leaves a pre-existing file untouched, and no temporary file, when writing fails midway', () => {

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors, SafetensorsError, serializeSafetensorsToBytes, type TensorToWrite } from '../../../engine/io/index.ts';
 
 /**
@@ -78,6 +78,9 @@ function withHeader(bytes: Uint8Array, text: string, fixLength: boolean): Uint8A
 const headerText = (bytes: Uint8Array) => new TextDecoder().decode(bytes.subarray(8, 8 + headerLengthOf(bytes)));
 
 describe('safetensors fuzzing', () => {
+  // Seeded, so a failure replays; 10,000 cases in all.
+  beforeAll(() => fc.configureGlobal({ seed: 16 }));
+
   it('random byte flips', () => {
     fc.assert(
       fc.property(baseFileArb, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 }), (file, flips) => {
@@ -85,7 +88,7 @@ describe('safetensors fuzzing', () => {
         for (const [at, mask] of flips) bytes[at % bytes.length]! ^= mask;
         expectOnlyOwnErrors(bytes);
       }),
-      { numRuns: 2000 },
+      { numRuns: 4400 },
     );
   });
 
@@ -147,6 +150,28 @@ describe('safetensors fuzzing', () => {
         expectOnlyOwnErrors(withHeader(file, JSON.stringify(header), true));
       }),
       { numRuns: 2000 },
+    );
+  });
+
+  it('header values nested thousands deep (JSON.stringify of them overflows the stack)', () => {
+    fc.assert(
+      fc.property(
+        baseFileArb,
+        fc.nat(),
+        fc.constantFrom('dtype', 'shape', 'data_offsets', 'extra', '__metadata__'),
+        fc.integer({ min: 4_000, max: 8_000 }),
+        fc.constantFrom('[', '{"a":'),
+        (file, which, field, depth, open) => {
+          const close = open === '[' ? ']' : '}';
+          const deep = `${open.repeat(depth)}1${close.repeat(depth)}`;
+          const header = JSON.parse(headerText(file)) as Record<string, Record<string, unknown>>;
+          const names = Object.keys(header).filter((name) => name !== '__metadata__');
+          if (field === '__metadata__' || names.length === 0) header.__metadata__ = { a: 'DEEP' };
+          else header[names[which % names.length]!]![field] = 'DEEP';
+          expectOnlyOwnErrors(withHeader(file, JSON.stringify(header).replace('"DEEP"', deep), true));
+        },
+      ),
+      { numRuns: 100 },
     );
   });
 
