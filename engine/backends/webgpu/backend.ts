@@ -1,5 +1,5 @@
 import type { Backend, BinaryOp, FusedKernels, MatmulSpec, OptimizerKernels, ReduceOp, Storage, UnaryOp, View } from '../../backend.ts';
-import type { DType, TypedArray } from '../../dtype.ts';
+import { isHalf, type DType, type TypedArray } from '../../dtype.ts';
 import { GpuContext, type ContextOptions } from './context.ts';
 import { acquireDevice, type AcquiredDevice, type AdapterDescription, type DeviceOptions } from './device.ts';
 import * as elementwise from './kernels/elementwise.ts';
@@ -48,7 +48,7 @@ export class WebGPUBackend implements Backend {
   }
 
   supports(dtype: DType): boolean {
-    return dtype === 'float32' || dtype === 'int32' || dtype === 'bool';
+    return dtype === 'float32' || dtype === 'int32' || dtype === 'bool' || isHalf(dtype);
   }
 
   alloc(dtype: DType, size: number): Storage {
@@ -76,6 +76,9 @@ export class WebGPUBackend implements Backend {
         return new Int32Array(bytes, 0, g.size);
       case 'bool':
         return Uint8Array.from(new Uint32Array(bytes, 0, g.size));
+      case 'bfloat16':
+      case 'float16':
+        return new Uint16Array(bytes, 0, g.size);
       default:
         throw new Error(`webgpu: cannot read ${g.dtype}`);
     }
