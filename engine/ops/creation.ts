@@ -102,7 +102,8 @@ function random(shape: readonly number[], opts: RandomOptions, draw: (g: Generat
   checkShape('random', shape);
   const dtype = opts.dtype ?? 'float32';
   const g = opts.generator ?? defaultGenerator;
-  const host = allocHost(dtype, numel(shape));
+  // 16-bit values are drawn in float32 and rounded once, by `tensor`.
+  const host = allocHost(isHalf(dtype) ? 'float32' : dtype, numel(shape));
   for (let i = 0; i < host.length; i++) host[i] = draw(g);
   return tensor(host, shape, { ...opts, dtype });
 }
