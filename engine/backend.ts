@@ -58,6 +58,11 @@ export interface Backend {
   readonly name: 'cpu' | 'webgpu';
   /** Whether this backend can hold tensors of `dtype` (the WebGPU backend has no float64). */
   supports(dtype: DType): boolean;
+  /**
+   * Whether storage lives in host memory (the CPU backend; WebGPU on a software adapter such as
+   * llvmpipe), so that loading a model must fit in the host's free memory.
+   */
+  readonly usesHostMemory: boolean;
 
   // ---- memory -------------------------------------------------------------------------------
   /** Zero-filled storage. */

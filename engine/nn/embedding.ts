@@ -2,12 +2,14 @@ import type { Backend } from '../backend.ts';
 import { isHalf, type DType } from '../dtype.ts';
 import type { Generator } from '../random.ts';
 import type { Tensor } from '../tensor.ts';
-import { normal } from '../ops/creation.ts';
+import { normal, zeros } from '../ops/creation.ts';
 import { Module } from './module.ts';
 import { Parameter } from './parameter.ts';
 
 export interface EmbeddingOptions {
   generator?: Generator;
+  /** false: a zero-filled table instead of N(0, 1) draws, for one about to be loaded (default true). */
+  initialize?: boolean;
   /** The table's dtype; a 16-bit one (bfloat16 / float16) makes a frozen table (see the class comment). */
   dtype?: DType;
   backend?: Backend;
@@ -35,7 +37,9 @@ export class Embedding extends Module {
     options: EmbeddingOptions = {},
   ) {
     super();
-    this.weight = new Parameter(normal([numEmbeddings, embeddingDim], options), { requiresGrad: !(options.dtype !== undefined && isHalf(options.dtype)) });
+    const shape = [numEmbeddings, embeddingDim];
+    const values = options.initialize === false ? zeros(shape, options) : normal(shape, options);
+    this.weight = new Parameter(values, { requiresGrad: !(options.dtype !== undefined && isHalf(options.dtype)) });
   }
 
   /** ids [...] (int32) → [..., dim] */

@@ -29,6 +29,7 @@ export class CpuStorage implements Storage {
 
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
+  readonly usesHostMemory = true;
   readonly fused: FusedKernels = cpuFusedKernels((dtype, size) => this.make(dtype, size));
   readonly optim: OptimizerKernels = cpuOptimizerKernels((dtype, size) => this.make(dtype, size));
 
@@ -117,7 +118,8 @@ export class CpuBackend implements Backend {
   }
 
   fill(s: Storage, value: number): void {
-    this.data(s).fill(s.dtype === 'bool' ? (value !== 0 ? 1 : 0) : value);
+    const stored = isHalf(s.dtype) ? roundToHalf(s.dtype, Float32Array.of(value))[0]! : s.dtype === 'bool' ? (value !== 0 ? 1 : 0) : value;
+    this.data(s).fill(stored);
   }
 
   cast(x: Storage, dtype: DType): Storage {

@@ -42,6 +42,11 @@ export class WebGPUBackend implements Backend {
     this.optim = webgpuOptimizerKernels(this.ctx, (s) => this.own(s));
   }
 
+  /** A software adapter's "GPU memory" is the host's. */
+  get usesHostMemory(): boolean {
+    return this.ctx.adapter.isCpu;
+  }
+
   /** Name, description, Dawn backend, features and limits of the adapter (for `clara doctor`). */
   get adapter(): AdapterDescription {
     return this.ctx.adapter;

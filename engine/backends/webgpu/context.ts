@@ -81,8 +81,8 @@ export class GpuContext {
     const bytes = gpuBytes(dtype, size);
     if (bytes > this.maxBindingBytes) {
       throw new Error(
-        `webgpu: a ${dtype} tensor of ${size} elements (${bytes} bytes) exceeds the adapter's maxStorageBufferBindingSize ` +
-          `(${this.maxBindingBytes} bytes): split it into parts of at most that size (e.g. a weight by rows), or run on a backend without the limit (CLARA_BACKEND=cpu)`,
+        `webgpu: tensor of ${bytes} bytes exceeds the adapter's maxStorageBufferBindingSize (${this.maxBindingBytes} bytes) ` +
+          `(${size} elements of ${dtype}): split it into parts of at most that size (a weight by rows), or use a backend without the limit (CLARA_BACKEND=cpu)`,
       );
     }
     return new GpuStorage(this.backend, dtype, size, this.pool.acquire(bytes, forHostWrite));
