@@ -34,4 +34,4 @@ export {
   f32BitsToF16Bits,
 } from './halfFloat.ts';
 export { atomicWriteFile } from './files.ts';
-export { SafetensorsStream, TensorStream, type StreamedTensorInfo } from './tensorStream.ts';
+export { SafetensorsStream, TensorStream } from './tensorStream.ts';
