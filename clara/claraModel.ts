@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, noGrad, normal, tensor, tidy, type Backend, type Parameter } from '../engine/index.ts';
 import { atomicWriteFile } from '../engine/io/index.ts';
-import { loadAdapter, loadModel, saveAdapter, saveModel } from './model/checkpoint.ts';
+import { loadAdapter, loadModel, saveAdapter, saveModel, type LoadModelOptions } from './model/checkpoint.ts';
 import { PRESETS, type MistralConfig } from './model/config.ts';
 import { DEFAULT_LORA, type LoraConfig } from './model/lora.ts';
 import { MistralForCausalLM } from './model/mistral.ts';
@@ -120,7 +120,8 @@ export class ClaraModel {
     write('clara.json', { ...this.settings, adapters: this.backbone.adapterNames() });
   }
 
-  static load(dir: string, options: { backend?: Backend } = {}): ClaraModel {
+  /** `options.dtype`: `bfloat16` keeps the base's matrices 16-bit (clara/model/checkpoint.ts loadModel). */
+  static load(dir: string, options: LoadModelOptions = {}): ClaraModel {
     const read = (file: string): any => {
       const path = join(dir, file);
       if (!existsSync(path)) throw new Error(`${dir}: not a CLaRa model directory (no ${file})`);
