@@ -1,4 +1,4 @@
-import { dropout, Generator, isHalf, kaimingUniform, noGrad, zeros, type Backend, type DType, type Tensor } from '../../engine/index.ts';
+import { dropout, isHalf, kaimingUniform, noGrad, zeros, type Backend, type DType, type Generator, type Tensor } from '../../engine/index.ts';
 import { Module, Parameter } from '../../engine/nn/index.ts';
 
 /**
