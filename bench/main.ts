@@ -6,6 +6,7 @@
  */
 const SUITES: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   step: () => import('./step.ts'),
+  '7b': () => import('./sevenB.ts'),
 };
 
 const [suite, ...args] = process.argv.slice(2);

@@ -4,7 +4,7 @@ import { Generator, noGrad, normal, tensor, tidy, type Backend, type Parameter }
 import { atomicWriteFile } from '../engine/io/index.ts';
 import { isOfficialCheckpoint, loadOfficialCheckpoint } from './checkpoints/official.ts';
 import { checkAdapterName, checkClaraJson, checkTokenizerAgreement } from './checkpointChecks.ts';
-import { loadModel, saveAdapter, saveModel } from './model/checkpoint.ts';
+import { loadModel, saveAdapter, saveModel, type LoadModelOptions } from './model/checkpoint.ts';
 import { PRESETS, type MistralConfig } from './model/config.ts';
 import { DEFAULT_LORA, type LoraConfig } from './model/lora.ts';
 import { MistralForCausalLM } from './model/mistral.ts';
@@ -129,8 +129,9 @@ export class ClaraModel {
   /**
    * Loads a model saved by `save`, or a released CLaRa checkpoint (a config.json of model_type
    * "CLaRa" beside adapters.pth), whose base model comes from `options.base` (checkpoints/official.ts).
+   * `options.dtype`: `bfloat16` keeps the base's matrices 16-bit (clara/model/checkpoint.ts loadModel).
    */
-  static load(dir: string, options: { backend?: Backend; base?: string } = {}): ClaraModel {
+  static load(dir: string, options: LoadModelOptions & { base?: string } = {}): ClaraModel {
     if (isOfficialCheckpoint(dir)) {
       const { backbone, tokenizer, settings } = loadOfficialCheckpoint(dir, options);
       return new ClaraModel(backbone, tokenizer, { ...DEFAULT_SETTINGS, ...settings });

@@ -67,6 +67,11 @@ export interface Backend {
   readonly maxTensorBytes?: number;
   /** Whether this backend can hold tensors of `dtype` (the WebGPU backend has no float64). */
   supports(dtype: DType): boolean;
+  /**
+   * Whether storage lives in host memory (the CPU backend; WebGPU on a software adapter such as
+   * llvmpipe), so that loading a model must fit in the host's free memory.
+   */
+  readonly usesHostMemory: boolean;
 
   // ---- memory -------------------------------------------------------------------------------
   /** Zero-filled storage. */
@@ -91,7 +96,10 @@ export interface Backend {
   reduce(op: ReduceOp, x: Storage, shape: readonly number[], axes: readonly number[]): Storage;
   /** Index (int32) of the first maximum along `axis`; result keeps `axis` as size 1. */
   argmax(x: Storage, shape: readonly number[], axis: number): Storage;
-  /** Batched matrix product, [batch, m, n]; see MatmulSpec. */
+  /**
+   * Batched matrix product, [batch, m, n] of a's dtype; see MatmulSpec. b may be 16-bit storage
+   * (bfloat16 / float16) with a float32: its elements are widened to float32 as they are read.
+   */
   matmul(a: Storage, b: Storage, spec: MatmulSpec): Storage;
   /** dst[dstView(idx)] = src[srcView(idx)] for every idx of `shape`. Writes in place. */
   copy(shape: readonly number[], src: Storage, sv: View, dst: Storage, dv: View): void;
@@ -101,8 +109,8 @@ export interface Backend {
   cast(x: Storage, dtype: DType): Storage;
   /**
    * torch.gather: x is contiguous `shape`; index (int32) is contiguous `indexShape` (same rank);
-   * out[idx] = x[idx with idx[axis] replaced by index[idx]]. Out has `indexShape`.
-   * Indices must be in range (the frontend checks).
+   * out[idx] = x[idx with idx[axis] replaced by index[idx]]. Out has `indexShape` and x's dtype,
+   * or float32 when x is 16-bit storage (widened as it is read). Indices must be in range.
    */
   gather(x: Storage, shape: readonly number[], axis: number, index: Storage, indexShape: readonly number[]): Storage;
   /**

@@ -18,6 +18,8 @@
 //   (neither) any strides, scalar loads
 //   B_N4  B is [k, n] row-major, n % 4 == 0: one vec4 per 4 columns and one k
 //   B_K4  B is stored transposed [n, k], k % 4 == 0: one vec4 per column and 4 steps of k
+//   B_HALF  B is 16-bit (a frozen bfloat16 / float16 weight), two elements per u32 word, with
+//           HALF_BF16 or HALF_F16 naming the format: b_vec4 / b_elem widen as they load (half.wgsl)
 //   (neither) any strides, scalar loads
 // Rows past m and columns past n are clamped when loading and skipped when storing; steps of k
 // past the end multiply by a zero from A.
@@ -50,10 +52,20 @@ struct Params {
 #else
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 #endif
+#if B_HALF
+#include "half.wgsl"
+@group(0) @binding(2) var<storage, read> b: array<u32>;
+// Elements 4i..4i+3 of B are the two words 2i, 2i+1.
+fn b_vec4(i: u32) -> vec4<f32> { return vec4<f32>(widen2(b[2u * i]), widen2(b[2u * i + 1u])); }
+fn b_elem(i: u32) -> f32 { return widen2(b[i >> 1u])[i & 1u]; }
+#else
 #if B_VEC4
 @group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
+fn b_vec4(i: u32) -> vec4<f32> { return b[i]; }
 #else
 @group(0) @binding(2) var<storage, read> b: array<f32>;
+fn b_elem(i: u32) -> f32 { return b[i]; }
+#endif
 #endif
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
@@ -67,7 +79,7 @@ fn a_at(r: u32, k: u32) -> f32 {
 #if B_SCALAR
 // B[k][c], both clamped to the matrix.
 fn b_at(base: u32, k: u32, c: u32) -> f32 {
-  return b[base + min(k, P.k - 1u) * P.b_k_stride + min(c, P.n - 1u) * P.b_col_stride];
+  return b_elem(base + min(k, P.k - 1u) * P.b_k_stride + min(c, P.n - 1u) * P.b_col_stride);
 }
 #endif
 
@@ -259,43 +271,43 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 #endif
 #if B_N4
     let r0 = (b_base + min(kk + 0u, P.k - 1u) * P.n) / 4u;
-    let y0_0 = b[r0 + min(col0 / 4u + 0u, P.n / 4u - 1u)];
-    let y0_1 = b[r0 + min(col0 / 4u + 1u, P.n / 4u - 1u)];
-    let y0_2 = b[r0 + min(col0 / 4u + 2u, P.n / 4u - 1u)];
-    let y0_3 = b[r0 + min(col0 / 4u + 3u, P.n / 4u - 1u)];
+    let y0_0 = b_vec4(r0 + min(col0 / 4u + 0u, P.n / 4u - 1u));
+    let y0_1 = b_vec4(r0 + min(col0 / 4u + 1u, P.n / 4u - 1u));
+    let y0_2 = b_vec4(r0 + min(col0 / 4u + 2u, P.n / 4u - 1u));
+    let y0_3 = b_vec4(r0 + min(col0 / 4u + 3u, P.n / 4u - 1u));
     let r1 = (b_base + min(kk + 1u, P.k - 1u) * P.n) / 4u;
-    let y1_0 = b[r1 + min(col0 / 4u + 0u, P.n / 4u - 1u)];
-    let y1_1 = b[r1 + min(col0 / 4u + 1u, P.n / 4u - 1u)];
-    let y1_2 = b[r1 + min(col0 / 4u + 2u, P.n / 4u - 1u)];
-    let y1_3 = b[r1 + min(col0 / 4u + 3u, P.n / 4u - 1u)];
+    let y1_0 = b_vec4(r1 + min(col0 / 4u + 0u, P.n / 4u - 1u));
+    let y1_1 = b_vec4(r1 + min(col0 / 4u + 1u, P.n / 4u - 1u));
+    let y1_2 = b_vec4(r1 + min(col0 / 4u + 2u, P.n / 4u - 1u));
+    let y1_3 = b_vec4(r1 + min(col0 / 4u + 3u, P.n / 4u - 1u));
     let r2 = (b_base + min(kk + 2u, P.k - 1u) * P.n) / 4u;
-    let y2_0 = b[r2 + min(col0 / 4u + 0u, P.n / 4u - 1u)];
-    let y2_1 = b[r2 + min(col0 / 4u + 1u, P.n / 4u - 1u)];
-    let y2_2 = b[r2 + min(col0 / 4u + 2u, P.n / 4u - 1u)];
-    let y2_3 = b[r2 + min(col0 / 4u + 3u, P.n / 4u - 1u)];
+    let y2_0 = b_vec4(r2 + min(col0 / 4u + 0u, P.n / 4u - 1u));
+    let y2_1 = b_vec4(r2 + min(col0 / 4u + 1u, P.n / 4u - 1u));
+    let y2_2 = b_vec4(r2 + min(col0 / 4u + 2u, P.n / 4u - 1u));
+    let y2_3 = b_vec4(r2 + min(col0 / 4u + 3u, P.n / 4u - 1u));
     let r3 = (b_base + min(kk + 3u, P.k - 1u) * P.n) / 4u;
-    let y3_0 = b[r3 + min(col0 / 4u + 0u, P.n / 4u - 1u)];
-    let y3_1 = b[r3 + min(col0 / 4u + 1u, P.n / 4u - 1u)];
-    let y3_2 = b[r3 + min(col0 / 4u + 2u, P.n / 4u - 1u)];
-    let y3_3 = b[r3 + min(col0 / 4u + 3u, P.n / 4u - 1u)];
+    let y3_0 = b_vec4(r3 + min(col0 / 4u + 0u, P.n / 4u - 1u));
+    let y3_1 = b_vec4(r3 + min(col0 / 4u + 1u, P.n / 4u - 1u));
+    let y3_2 = b_vec4(r3 + min(col0 / 4u + 2u, P.n / 4u - 1u));
+    let y3_3 = b_vec4(r3 + min(col0 / 4u + 3u, P.n / 4u - 1u));
 #endif
 #if B_K4
-    let u0 = b[bc0 + kk / 4u];
-    let u1 = b[bc1 + kk / 4u];
-    let u2 = b[bc2 + kk / 4u];
-    let u3 = b[bc3 + kk / 4u];
-    let u4 = b[bc4 + kk / 4u];
-    let u5 = b[bc5 + kk / 4u];
-    let u6 = b[bc6 + kk / 4u];
-    let u7 = b[bc7 + kk / 4u];
-    let u8 = b[bc8 + kk / 4u];
-    let u9 = b[bc9 + kk / 4u];
-    let u10 = b[bc10 + kk / 4u];
-    let u11 = b[bc11 + kk / 4u];
-    let u12 = b[bc12 + kk / 4u];
-    let u13 = b[bc13 + kk / 4u];
-    let u14 = b[bc14 + kk / 4u];
-    let u15 = b[bc15 + kk / 4u];
+    let u0 = b_vec4(bc0 + kk / 4u);
+    let u1 = b_vec4(bc1 + kk / 4u);
+    let u2 = b_vec4(bc2 + kk / 4u);
+    let u3 = b_vec4(bc3 + kk / 4u);
+    let u4 = b_vec4(bc4 + kk / 4u);
+    let u5 = b_vec4(bc5 + kk / 4u);
+    let u6 = b_vec4(bc6 + kk / 4u);
+    let u7 = b_vec4(bc7 + kk / 4u);
+    let u8 = b_vec4(bc8 + kk / 4u);
+    let u9 = b_vec4(bc9 + kk / 4u);
+    let u10 = b_vec4(bc10 + kk / 4u);
+    let u11 = b_vec4(bc11 + kk / 4u);
+    let u12 = b_vec4(bc12 + kk / 4u);
+    let u13 = b_vec4(bc13 + kk / 4u);
+    let u14 = b_vec4(bc14 + kk / 4u);
+    let u15 = b_vec4(bc15 + kk / 4u);
     let y0_0 = vec4<f32>(u0.x, u1.x, u2.x, u3.x);
     let y0_1 = vec4<f32>(u4.x, u5.x, u6.x, u7.x);
     let y0_2 = vec4<f32>(u8.x, u9.x, u10.x, u11.x);

@@ -5,6 +5,8 @@
 // the output, each invocation a 4 × 4 block. Per step of 16 along k, the workgroup stages a
 // 64 × 16 slice of A and a 16 × 64 slice of B in workgroup memory (each invocation loads 4 + 4
 // elements, zero outside the matrices), then every invocation reads them 4 × 16 + 16 × 4 times.
+// B_HALF: B is 16-bit (a frozen bfloat16 / float16 weight, HALF_BF16 or HALF_F16), two elements
+// per u32 word, widened to f32 as it is staged.
 
 const TILE = 64u;
 const KT = 16u;
@@ -26,7 +28,14 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
+#if B_HALF
+#include "half.wgsl"
+@group(0) @binding(2) var<storage, read> b: array<u32>;
+fn b_elem(i: u32) -> f32 { return widen2(b[i >> 1u])[i & 1u]; }
+#else
 @group(0) @binding(2) var<storage, read> b: array<f32>;
+fn b_elem(i: u32) -> f32 { return b[i]; }
+#endif
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 
 var<workgroup> a_tile: array<array<f32, TILE>, KT>;   // [k][row]
@@ -53,7 +62,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       var av = 0.0;
       if (k < P.k && row < P.m) { av = a[a_base + row * P.a_row_stride + k * P.a_k_stride]; }
       var bv = 0.0;
-      if (k < P.k && col < P.n) { bv = b[b_base + k * P.b_k_stride + col * P.b_col_stride]; }
+      if (k < P.k && col < P.n) { bv = b_elem(b_base + k * P.b_k_stride + col * P.b_col_stride); }
       a_tile[kk][i] = av;
       b_tile[kk][i] = bv;
     }

@@ -1,4 +1,4 @@
-import { dropout, type Generator, kaimingUniform, noGrad, zeros, type Backend, type DType, type Tensor } from '../../engine/index.ts';
+import { dropout, isHalf, kaimingUniform, noGrad, zeros, type Backend, type DType, type Generator, type Tensor } from '../../engine/index.ts';
 import { Module, Parameter } from '../../engine/nn/index.ts';
 
 /**
@@ -44,18 +44,27 @@ export class LoraLinear extends Module {
   constructor(
     readonly inFeatures: number,
     readonly outFeatures: number,
-    options: { rng?: Generator; backend?: Backend; dtype?: DType } = {},
+    /**
+     * `weightDtype` (default `dtype`) may be 16-bit: W stays 2 bytes per parameter and the adapters
+     * are float32. `initialize: false` zero-fills W instead of drawing it (it is about to be loaded).
+     */
+    options: { rng?: Generator; backend?: Backend; dtype?: DType; weightDtype?: DType; initialize?: boolean } = {},
   ) {
     super();
-    this.weight = new Parameter(kaimingUniform([outFeatures, inFeatures], { generator: options.rng, backend: options.backend, dtype: options.dtype }), {
-      requiresGrad: false,
-    });
+    const init = { generator: options.rng, backend: options.backend, dtype: options.weightDtype ?? options.dtype };
+    const shape = [outFeatures, inFeatures];
+    this.weight = new Parameter(options.initialize === false ? zeros(shape, init) : kaimingUniform(shape, init), { requiresGrad: false });
+  }
+
+  /** The dtype the adapters train in: W's, or float32 when W is stored 16-bit. */
+  private get adapterDtype(): DType {
+    return isHalf(this.weight.dtype) ? 'float32' : this.weight.dtype;
   }
 
   /** Adds a fresh adapter (identity at start). */
   addAdapter(name: string, config: LoraConfig, rng?: Generator): LoraAdapter {
     if (this.adapters.has(name)) throw new Error(`LoRA adapter '${name}' already exists on ${this.path || 'this layer'}`);
-    const opts = { backend: this.weight.backend, dtype: this.weight.dtype };
+    const opts = { backend: this.weight.backend, dtype: this.adapterDtype };
     const adapter = new LoraAdapter(
       new Parameter(kaimingUniform([config.r, this.inFeatures], { ...opts, generator: rng, a: Math.sqrt(5) })),
       new Parameter(zeros([this.outFeatures, config.r], opts)),
@@ -75,7 +84,7 @@ export class LoraLinear extends Module {
     // Wrap the new values before freeing the old ones: A or B may be the current adapter's own
     // parameter (replacing only B, say), which must not be disposed before it is wrapped.
     const wrap = (t: Tensor): Parameter => {
-      const cast = noGrad(() => t.cast(this.weight.dtype));
+      const cast = noGrad(() => t.cast(this.adapterDtype));
       const p = new Parameter(cast);
       if (cast !== t) cast.dispose(); // the parameter holds its own reference to the storage
       return p;

@@ -1,4 +1,4 @@
-import { concat, Generator, kaimingUniform, keep, siluMul, type Backend, type DType, type Tensor } from '../../engine/index.ts';
+import { concat, Generator, isHalf, kaimingUniform, keep, siluMul, zeros, type Backend, type DType, type Tensor } from '../../engine/index.ts';
 import { Embedding, Module, Parameter, RMSNorm } from '../../engine/nn/index.ts';
 import type { MistralConfig } from './config.ts';
 import { attentionMask, groupedQueryAttention } from './attention.ts';
@@ -51,6 +51,14 @@ interface InitOptions {
   rng?: Generator;
   backend?: Backend;
   dtype?: DType;
+  /**
+   * The dtype of the frozen matrices (the seven projections of every block, the embedding table,
+   * lm_head), default `dtype`. A 16-bit one (bfloat16 / float16, engine/dtype.ts) keeps them 2 bytes
+   * per parameter, read by the matmul and gather kernels; the norms and the LoRA adapters stay `dtype`.
+   */
+  weightDtype?: DType;
+  /** false: zero-filled weights instead of random draws, for a model about to be loaded (default true). */
+  initialize?: boolean;
 }
 
 export class MistralAttention extends Module {
@@ -147,7 +155,12 @@ export class MistralModel extends Module {
     super();
     this.embedTokens = this.registerModule(
       'embed_tokens',
-      new Embedding(config.vocab_size, config.hidden_size, { generator: init.rng, backend: init.backend, dtype: init.dtype }),
+      new Embedding(config.vocab_size, config.hidden_size, {
+        generator: init.rng,
+        backend: init.backend,
+        dtype: init.weightDtype ?? init.dtype,
+        initialize: init.initialize,
+      }),
     );
     this.layers = this.registerModule(
       'layers',
@@ -215,8 +228,9 @@ export class MistralForCausalLM extends Module {
     return this.lmHead.backend;
   }
 
+  /** The dtype the model computes in (the norms'; the frozen matrices may be stored 16-bit). */
   get dtype(): DType {
-    return this.lmHead.dtype;
+    return this.model.norm.weight.dtype;
   }
 
   /** Token embeddings: ids int32 [B, S] → [B, S, d]. */
@@ -308,6 +322,10 @@ class LmHead extends Module {
   readonly weight: Parameter;
   constructor(config: MistralConfig, init: InitOptions) {
     super();
-    this.weight = new Parameter(kaimingUniform([config.vocab_size, config.hidden_size], { generator: init.rng, backend: init.backend, dtype: init.dtype }));
+    const dtype = init.weightDtype ?? init.dtype;
+    const shape = [config.vocab_size, config.hidden_size];
+    const options = { generator: init.rng, backend: init.backend, dtype };
+    const values = init.initialize === false ? zeros(shape, options) : kaimingUniform(shape, options);
+    this.weight = new Parameter(values, { requiresGrad: !(dtype !== undefined && isHalf(dtype)) });
   }
 }

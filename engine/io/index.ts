@@ -39,3 +39,4 @@ export { TorchSaveError } from './torchSave/torchSaveError.ts';
 export { PickleTuple } from './torchSave/pickle.ts';
 export { isTorchTensor, readTorchSave, readTorchSaveFile, torchTensorToHost, type TorchTensor } from './torchSave/torchSaveReader.ts';
 export { serializeTorchSaveToBytes, writeTorchSaveFile, type TorchSaveTree } from './torchSave/torchSaveWriter.ts';
+export { SafetensorsStream, TensorStream } from './tensorStream.ts';

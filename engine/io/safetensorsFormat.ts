@@ -56,20 +56,24 @@ export interface ParsedHeader {
   metadata: Record<string, string>;
 }
 
-export function parseHeader(bytes: Uint8Array, file: string): ParsedHeader {
+/**
+ * `bytes` is the whole file, or (a streaming reader, tensorStream.ts) only its first 8 + N bytes,
+ * with `fileSize` the whole file's length.
+ */
+export function parseHeader(bytes: Uint8Array, file: string, fileSize = bytes.length): ParsedHeader {
   const fail = (code: SafetensorsErrorCode, msg: string, tensor?: string) => new SafetensorsError(code, file, msg, tensor);
 
-  if (bytes.length < 8) throw fail('FILE_TOO_SMALL', `${bytes.length} bytes, fewer than the 8 of the header length`);
+  if (fileSize < 8) throw fail('FILE_TOO_SMALL', `${fileSize} bytes, fewer than the 8 of the header length`);
   const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(MAX_HEADER_BYTES)) {
     throw fail('HEADER_TOO_LARGE', `header length ${n} is beyond the limit of ${MAX_HEADER_BYTES} bytes`);
   }
   const headerLength = Number(n);
-  if (8 + headerLength > bytes.length) {
-    throw fail('HEADER_BEYOND_FILE', `header length ${headerLength} runs past the end of the file (${bytes.length} bytes)`);
+  if (8 + headerLength > fileSize) {
+    throw fail('HEADER_BEYOND_FILE', `header length ${headerLength} runs past the end of the file (${fileSize} bytes)`);
   }
   const dataStart = 8 + headerLength;
-  const dataLength = bytes.length - dataStart;
+  const dataLength = fileSize - dataStart;
 
   let text: string;
   try {

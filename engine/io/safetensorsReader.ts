@@ -10,7 +10,7 @@
  *     widened to float32 (exact), the small integer types and I64 to int32 (I64 checked for range),
  *     BOOL to 0/1 bytes.
  */
-import type { DType, TypedArray } from '../dtype.ts';
+import type { DType, HalfDType, TypedArray } from '../dtype.ts';
 import { bf16ToFloat32Array, f16ToFloat32Array } from './halfFloat.ts';
 import { readWholeFile } from './files.ts';
 import { SafetensorsError } from './safetensorsError.ts';
@@ -19,9 +19,12 @@ import { DTYPE_SIZE, parseHeader, type SafetensorsDType, type TensorEntry } from
 /** The typed array that holds each stored dtype without conversion. */
 export type RawArray = Float64Array | Float32Array | Uint16Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 
-/** A tensor in the engine's host types: what `tensor(data, shape, {dtype})` takes. */
+/**
+ * A tensor in the engine's host types: what `tensor(data, shape, {dtype})` takes. Never 16-bit:
+ * `toHost` widens F16/BF16 (checkpoint loaders that keep them 16-bit read them raw, engine/io/tensorStream.ts).
+ */
 export interface HostTensor {
-  dtype: DType;
+  dtype: Exclude<DType, HalfDType>;
   shape: number[];
   data: TypedArray;
 }

@@ -10,6 +10,7 @@
  *   I64        BigInt64Array, or Int32Array (widened)
  *   BOOL       Uint8Array (any non-zero byte is written as 1)
  */
+import type { DType } from '../dtype.ts';
 import type { HostTensor } from './safetensorsReader.ts';
 import { atomicWriteFile } from './files.ts';
 import { float32ToBf16Array, float32ToF16Array } from './halfFloat.ts';
@@ -26,9 +27,9 @@ export interface TensorToWrite {
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** The engine's host tensors map one-to-one onto safetensors dtypes. */
-export function hostToSafetensors(t: HostTensor): TensorToWrite {
-  const dtype = ({ float32: 'F32', float64: 'F64', int32: 'I32', bool: 'BOOL' } as const)[t.dtype];
+/** The engine's host tensors map one-to-one onto safetensors dtypes (16-bit ones as their bits). */
+export function hostToSafetensors(t: Omit<HostTensor, 'dtype'> & { dtype: DType }): TensorToWrite {
+  const dtype = ({ float32: 'F32', float64: 'F64', int32: 'I32', bool: 'BOOL', bfloat16: 'BF16', float16: 'F16' } as const)[t.dtype];
   return { dtype, shape: t.shape, data: t.data };
 }
 

@@ -62,6 +62,16 @@ export class ShardedCheckpoint {
 }
 
 export function readShardedCheckpoint(indexFile: string): ShardedCheckpoint {
+  const { metadata, weightMap } = readShardIndex(indexFile);
+  const dir = path.dirname(indexFile);
+  const shards = new Map<string, SafetensorsFile>();
+  for (const shard of new Set(weightMap.values())) shards.set(shard, readSafetensorsFile(path.join(dir, shard)));
+  checkShards(indexFile, weightMap, shards);
+  return new ShardedCheckpoint(indexFile, metadata, weightMap, shards);
+}
+
+/** The index file, validated: its metadata, and which shard (a plain file name beside it) holds each tensor. */
+export function readShardIndex(indexFile: string): { metadata: Record<string, unknown>; weightMap: Map<string, string> } {
   const fail = (msg: string) => new SafetensorsError('INVALID_INDEX', indexFile, msg);
   let text: string;
   try {
@@ -92,11 +102,18 @@ export function readShardedCheckpoint(indexFile: string): ShardedCheckpoint {
     }
     weightMap.set(name, shard);
   }
+  return { metadata, weightMap };
+}
 
-  const dir = path.dirname(indexFile);
-  const shards = new Map<string, SafetensorsFile>();
-  for (const shard of new Set(weightMap.values())) shards.set(shard, readSafetensorsFile(path.join(dir, shard)));
-
+/**
+ * Checks that the index and the opened shards agree exactly: every tensor the index names is in the
+ * shard it names, and every tensor of every shard is listed under that shard.
+ */
+export function checkShards(
+  indexFile: string,
+  weightMap: ReadonlyMap<string, string>,
+  shards: ReadonlyMap<string, { names(): string[]; has(name: string): boolean }>,
+): void {
   for (const [name, shard] of weightMap) {
     if (!shards.get(shard)!.has(name)) {
       throw new SafetensorsError('SHARD_MISMATCH', indexFile, `the index puts it in ${shard}, which does not hold it`, name);
@@ -114,7 +131,6 @@ export function readShardedCheckpoint(indexFile: string): ShardedCheckpoint {
       }
     }
   }
-  return new ShardedCheckpoint(indexFile, metadata, weightMap, shards);
 }
 
 export interface ShardedWriteOptions {

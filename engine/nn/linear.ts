@@ -1,5 +1,5 @@
 import type { Backend } from '../backend.ts';
-import type { DType } from '../dtype.ts';
+import { isHalf, type DType } from '../dtype.ts';
 import type { Generator } from '../random.ts';
 import type { Tensor } from '../tensor.ts';
 import { kaimingUniform, uniform } from '../ops/creation.ts';
@@ -11,6 +11,7 @@ export interface LinearOptions {
   bias?: boolean;
   /** Where the initial values are drawn from (default: the global generator of `manualSeed`). */
   generator?: Generator;
+  /** The weight's dtype; a 16-bit one (bfloat16 / float16) makes a frozen layer (see the class comment). */
   dtype?: DType;
   backend?: Backend;
 }
@@ -21,6 +22,11 @@ export interface LinearOptions {
  * W is stored [out, in] like PyTorch (so HF checkpoints load as they are) and used through
  * `matmul(…, {transB: true})`, never transposed in memory. Initialisation is PyTorch's:
  * W ~ kaiming-uniform(a = √5), i.e. U(±1/√in), then b ~ U(±1/√in), drawn in that order.
+ *
+ * With a 16-bit weight (`dtype: 'bfloat16'` or `'float16'`, engine/dtype.ts) the layer is frozen:
+ * W stays 2 bytes per parameter and the matmul kernels widen it as they read it, so the forward
+ * computes in float32 and the backward gives x its gradient (W, which cannot require one, gets none).
+ * The bias, if any, is float32.
  */
 export class Linear extends Module {
   /** [out, in] */
@@ -35,10 +41,11 @@ export class Linear extends Module {
   ) {
     super();
     const { generator, dtype, backend } = options;
-    this.weight = new Parameter(kaimingUniform([outFeatures, inFeatures], { a: Math.sqrt(5), generator, dtype, backend }));
+    const frozen = dtype !== undefined && isHalf(dtype);
+    this.weight = new Parameter(kaimingUniform([outFeatures, inFeatures], { a: Math.sqrt(5), generator, dtype, backend }), { requiresGrad: !frozen });
     if (options.bias ?? true) {
       const bound = inFeatures > 0 ? 1 / Math.sqrt(inFeatures) : 0;
-      this.bias = new Parameter(uniform([outFeatures], { low: -bound, high: bound, generator, dtype, backend }));
+      this.bias = new Parameter(uniform([outFeatures], { low: -bound, high: bound, generator, dtype: frozen ? 'float32' : dtype, backend }));
     } else {
       this.bias = null;
     }

@@ -1,5 +1,5 @@
 import { noGrad } from '../graph.ts';
-import { isFloat } from '../dtype.ts';
+import { isFloat, isHalf } from '../dtype.ts';
 import { keep, type StorageHandle, trackTensor, untrackTensor } from '../memory.ts';
 import { formatShape, sameShape, ShapeError } from '../shape.ts';
 import { Tensor } from '../tensor.ts';
@@ -36,18 +36,24 @@ export class Parameter extends Tensor {
 
   /**
    * Wraps the values of `data` (sharing its storage: `data` may be disposed afterwards).
-   * Only floating-point tensors can be parameters, since only they have gradients.
+   * Only floating-point tensors can be parameters, since only they have gradients; a 16-bit one
+   * (bfloat16 / float16, engine/dtype.ts) only as a frozen weight (`requiresGrad: false`).
    */
   constructor(data: Tensor, options: ParameterOptions = {}) {
     super(handleOf(data, 'Parameter'), data.shape);
-    if (!isFloat(this.dtype)) throw new TypeError(`Parameter: only floating point tensors can require gradients (got ${this.dtype})`);
+    if (!isFloat(this.dtype) && !isHalf(this.dtype)) throw new TypeError(`Parameter: only floating point tensors can require gradients (got ${this.dtype})`);
     this.name = options.name ?? '';
-    this.requiresGrad = options.requiresGrad ?? true;
+    this.requiresGrad_(options.requiresGrad ?? true);
     keep(this);
   }
 
   /** Freezes (`false`) or unfreezes (`true`) this parameter, like torch's `requires_grad_`. */
   requiresGrad_(flag = true): this {
+    if (flag && isHalf(this.dtype)) {
+      throw new TypeError(
+        `Parameter${this.name ? ` (${this.name})` : ''}: a ${this.dtype} tensor cannot require grad (16-bit storage is for frozen weights: load in float32 to train it, or train a LoRA adapter)`,
+      );
+    }
     this.requiresGrad = flag;
     return this;
   }

@@ -1,5 +1,5 @@
 import type { Backend } from '../backend.ts';
-import { allocHost, isFloat, toHost, type DType, type TypedArray } from '../dtype.ts';
+import { allocHost, isFloat, isHalf, toHost, type DType, type TypedArray } from '../dtype.ts';
 import { getDefaultBackend } from '../defaultBackend.ts';
 import { Generator } from '../random.ts';
 import { checkShape, formatShape, numel, ShapeError } from '../shape.ts';
@@ -18,7 +18,8 @@ export interface CreateOptions {
 
 function finish(t: Tensor, opts: CreateOptions): Tensor {
   if (opts.requiresGrad) {
-    if (!isFloat(t.dtype)) throw new Error(`only floating point tensors can require gradients (got ${t.dtype})`);
+    if (!isFloat(t.dtype))
+      throw new Error(`only floating point tensors can require gradients (got ${t.dtype}${isHalf(t.dtype) ? ': 16-bit storage is for frozen weights' : ''})`);
     t.requiresGrad = true;
   }
   return t;
@@ -57,7 +58,9 @@ function sameKind(data: unknown, dtype: DType): boolean {
     (dtype === 'float32' && data instanceof Float32Array) ||
     (dtype === 'float64' && data instanceof Float64Array) ||
     (dtype === 'int32' && data instanceof Int32Array) ||
-    (dtype === 'bool' && data instanceof Uint8Array)
+    (dtype === 'bool' && data instanceof Uint8Array) ||
+    // 16-bit data comes as its bit patterns (a checkpoint's raw BF16 / F16 values).
+    (isHalf(dtype) && data instanceof Uint16Array)
   );
 }
 
@@ -99,7 +102,8 @@ function random(shape: readonly number[], opts: RandomOptions, draw: (g: Generat
   checkShape('random', shape);
   const dtype = opts.dtype ?? 'float32';
   const g = opts.generator ?? defaultGenerator;
-  const host = allocHost(dtype, numel(shape));
+  // 16-bit values are drawn in float32 and rounded once, by `tensor`.
+  const host = allocHost(isHalf(dtype) ? 'float32' : dtype, numel(shape));
   for (let i = 0; i < host.length; i++) host[i] = draw(g);
   return tensor(host, shape, { ...opts, dtype });
 }

@@ -1,5 +1,5 @@
 import type { Backend, BinaryOp, FusedKernels, MatmulSpec, OptimizerKernels, ReduceOp, Storage, UnaryOp, View } from '../../backend.ts';
-import { allocHost, type DType, type TypedArray } from '../../dtype.ts';
+import { allocHost, halfTable, isHalf, roundToHalf, type DType, type TypedArray } from '../../dtype.ts';
 import { binaryKernel, unaryKernel, whereKernel } from '../../ops/elementwise/cpu.ts';
 import { isComparison } from '../../ops/elementwise/ops.ts';
 import { cpuFusedKernels } from '../../ops/fused/cpu.ts';
@@ -13,6 +13,8 @@ import { cpuOptimizerKernels } from '../../optim/cpu.ts';
  * The CPU backend: plain TypeScript loops over typed arrays, one thread. It is the oracle the
  * WebGPU backend is tested against, and the only backend with float64 (for gradient checks). The
  * loops live with their op families (engine/ops/<family>/cpu.ts); this class holds the storage.
+ * bfloat16 / float16 storage is a Uint16Array of bit patterns (2 bytes per element), widened to
+ * float32 by the kernels that read it (matmul's B, gather's table) and by `cast`.
  */
 export class CpuStorage implements Storage {
   constructor(
@@ -27,6 +29,7 @@ export class CpuStorage implements Storage {
 
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
+  readonly usesHostMemory = true;
   readonly fused: FusedKernels = cpuFusedKernels((dtype, size) => this.make(dtype, size));
   readonly optim: OptimizerKernels = cpuOptimizerKernels((dtype, size) => this.make(dtype, size));
 
@@ -106,7 +109,7 @@ export class CpuBackend implements Backend {
 
   matmul(a: Storage, b: Storage, spec: MatmulSpec): Storage {
     const out = this.make(a.dtype, spec.batch * spec.m * spec.n);
-    matmulKernel(this.data(a), this.data(b), spec, out.data);
+    matmulKernel(this.data(a), this.data(b), spec, out.data, isHalf(b.dtype) ? halfTable(b.dtype) : null);
     return out;
   }
 
@@ -115,12 +118,23 @@ export class CpuBackend implements Backend {
   }
 
   fill(s: Storage, value: number): void {
-    this.data(s).fill(s.dtype === 'bool' ? (value !== 0 ? 1 : 0) : value);
+    const stored = isHalf(s.dtype) ? roundToHalf(s.dtype, Float32Array.of(value))[0]! : s.dtype === 'bool' ? (value !== 0 ? 1 : 0) : value;
+    this.data(s).fill(stored);
   }
 
   cast(x: Storage, dtype: DType): Storage {
     const out = this.make(dtype, x.size);
     const src = this.data(x);
+    if (isHalf(x.dtype)) {
+      // Widen first (exact), then convert as from float32.
+      const table = halfTable(x.dtype);
+      const wide = Float32Array.from(src as Uint16Array, (h) => table[h]!);
+      return this.cast(this.upload('float32', wide), dtype);
+    }
+    if (isHalf(dtype)) {
+      out.data.set(roundToHalf(dtype, src instanceof Float32Array ? src : Float32Array.from(src)));
+      return out;
+    }
     if (dtype === 'bool') for (let i = 0; i < src.length; i++) out.data[i] = src[i] !== 0 ? 1 : 0;
     else if (dtype === 'int32') for (let i = 0; i < src.length; i++) out.data[i] = Math.trunc(src[i]!);
     else out.data.set(src);
@@ -128,8 +142,8 @@ export class CpuBackend implements Backend {
   }
 
   gather(x: Storage, shape: readonly number[], axis: number, index: Storage, indexShape: readonly number[]): Storage {
-    const out = this.make(x.dtype, index.size);
-    gatherKernel(this.data(x), shape, axis, this.data(index), indexShape, out.data);
+    const out = this.make(isHalf(x.dtype) ? 'float32' : x.dtype, index.size);
+    gatherKernel(this.data(x), shape, axis, this.data(index), indexShape, out.data, isHalf(x.dtype) ? halfTable(x.dtype) : null);
     return out;
   }
 

@@ -1,5 +1,5 @@
 import type { Backend, BinaryOp, FusedKernels, MatmulSpec, OptimizerKernels, ReduceOp, Storage, UnaryOp, View } from '../../backend.ts';
-import type { DType, TypedArray } from '../../dtype.ts';
+import { isHalf, type DType, type TypedArray } from '../../dtype.ts';
 import { GpuContext, type ContextOptions } from './context.ts';
 import { acquireDevice, type AcquiredDevice, type AdapterDescription, type DeviceOptions } from './device.ts';
 import * as elementwise from './kernels/elementwise.ts';
@@ -42,6 +42,11 @@ export class WebGPUBackend implements Backend {
     this.optim = webgpuOptimizerKernels(this.ctx, (s) => this.own(s));
   }
 
+  /** A software adapter's "GPU memory" is the host's. */
+  get usesHostMemory(): boolean {
+    return this.ctx.adapter.isCpu;
+  }
+
   /** Name, description, Dawn backend, features and limits of the adapter (for `clara doctor`). */
   get adapter(): AdapterDescription {
     return this.ctx.adapter;
@@ -52,7 +57,7 @@ export class WebGPUBackend implements Backend {
   }
 
   supports(dtype: DType): boolean {
-    return dtype === 'float32' || dtype === 'int32' || dtype === 'bool';
+    return dtype === 'float32' || dtype === 'int32' || dtype === 'bool' || isHalf(dtype);
   }
 
   alloc(dtype: DType, size: number): Storage {
@@ -80,6 +85,9 @@ export class WebGPUBackend implements Backend {
         return new Int32Array(bytes, 0, g.size);
       case 'bool':
         return Uint8Array.from(new Uint32Array(bytes, 0, g.size));
+      case 'bfloat16':
+      case 'float16':
+        return new Uint16Array(bytes, 0, g.size);
       default:
         throw new Error(`webgpu: cannot read ${g.dtype}`);
     }

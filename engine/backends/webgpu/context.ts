@@ -1,5 +1,5 @@
 import type { Backend } from '../../backend.ts';
-import type { DType, TypedArray } from '../../dtype.ts';
+import { isHalf, type DType, type TypedArray } from '../../dtype.ts';
 import { BindGroupCache, UniformCache, type BufferBinding, type UniformBuffer } from './bindingCache.ts';
 import { BufferPool } from './bufferPool.ts';
 import type { AcquiredDevice, AdapterDescription } from './device.ts';
@@ -8,7 +8,7 @@ import { ErrorTracker } from './errors.ts';
 import type { Params } from './params.ts';
 import { PipelineCache } from './pipelineCache.ts';
 import type { Defines } from './shaderSource.ts';
-import { GpuStorage } from './storage.ts';
+import { GpuStorage, gpuBytes } from './storage.ts';
 import { withTimeout } from './timeout.ts';
 
 export interface ContextOptions {
@@ -78,9 +78,12 @@ export class GpuContext {
    */
   storage(dtype: DType, size: number, forHostWrite = false): GpuStorage {
     if (dtype === 'float64') throw new Error('webgpu: float64 is not supported on the WebGPU backend');
-    const bytes = size * 4;
+    const bytes = gpuBytes(dtype, size);
     if (bytes > this.maxBindingBytes) {
-      throw new Error(`webgpu: tensor of ${bytes} bytes exceeds the adapter's maxStorageBufferBindingSize ` + `(${this.maxBindingBytes} bytes)`);
+      throw new Error(
+        `webgpu: tensor of ${bytes} bytes exceeds the adapter's maxStorageBufferBindingSize (${this.maxBindingBytes} bytes) ` +
+          `(${size} elements of ${dtype}): split it into parts of at most that size (a weight by rows), or use a backend without the limit (CLARA_BACKEND=cpu)`,
+      );
     }
     return new GpuStorage(this.backend, dtype, size, this.pool.acquire(bytes, forHostWrite));
   }
@@ -117,8 +120,13 @@ export class GpuContext {
   upload(dtype: DType, data: TypedArray): GpuStorage {
     this.errors.throwIfFailed();
     const s = this.storage(dtype, data.length, true);
-    const words =
-      dtype === 'float32' ? asType(Float32Array, data) : dtype === 'int32' ? asType(Int32Array, data) : Uint32Array.from(data, (v) => (v !== 0 ? 1 : 0));
+    const words = isHalf(dtype)
+      ? evenLength(data as Uint16Array)
+      : dtype === 'float32'
+        ? asType(Float32Array, data)
+        : dtype === 'int32'
+          ? asType(Int32Array, data)
+          : Uint32Array.from(data, (v) => (v !== 0 ? 1 : 0));
     if (words.byteLength > 0) {
       this.device.queue.writeBuffer(s.buf.buffer, 0, words.buffer, words.byteOffset, words.byteLength);
     }
@@ -158,6 +166,14 @@ export class GpuContext {
     this.staging.destroyIdle();
     this.device.destroy();
   }
+}
+
+/** 16-bit patterns padded to whole u32 words (writeBuffer moves multiples of 4 bytes). */
+function evenLength(bits: Uint16Array): Uint16Array {
+  if (bits.length % 2 === 0) return bits;
+  const padded = new Uint16Array(bits.length + 1);
+  padded.set(bits);
+  return padded;
 }
 
 /** `data` as a `Type` array, converting only when it is not one already. */

@@ -1,11 +1,12 @@
 import type { Backend, Storage } from '../../backend.ts';
-import type { DType } from '../../dtype.ts';
+import { isHalf, type DType } from '../../dtype.ts';
 import type { PooledBuffer } from './bufferPool.ts';
 import { roundUp4 } from './bufferPool.ts';
 
 /**
- * A tensor's memory on the GPU. Every dtype the WebGPU backend holds is 32 bits wide: float32 as
- * f32, int32 as i32, bool as a u32 that is 0 or 1.
+ * A tensor's memory on the GPU. float32 is held as f32, int32 as i32, bool as a u32 that is 0 or 1;
+ * bfloat16 / float16 as their 16-bit patterns, two per u32 word (element 2j in the low half), read
+ * only by the kernels that widen them (matmul's B, gather; shaders/half.wgsl).
  */
 export class GpuStorage implements Storage {
   constructor(
@@ -17,7 +18,7 @@ export class GpuStorage implements Storage {
 
   /** Bytes the kernels may touch: the elements, rounded up to 4 (a binding is never empty). */
   get byteLength(): number {
-    return roundUp4(this.size * 4);
+    return roundUp4(gpuBytes(this.dtype, this.size));
   }
 
   /** The pooled buffer; throws if the storage was released. */
@@ -32,4 +33,9 @@ export class GpuStorage implements Storage {
     this.pooled = null;
     return b;
   }
+}
+
+/** Bytes `size` elements of `dtype` take on the GPU (before rounding up to whole words). */
+export function gpuBytes(dtype: DType, size: number): number {
+  return size * (isHalf(dtype) ? 2 : 4);
 }

@@ -1,5 +1,5 @@
 import type { View } from '../../backend.ts';
-import { isFloat, type DType } from '../../dtype.ts';
+import { checkNotHalf, isFloat, type DType } from '../../dtype.ts';
 import { record, type Rule } from '../../graph.ts';
 import { keep } from '../../memory.ts';
 import { broadcastShapes, broadcastStrides, numel } from '../../shape.ts';
@@ -222,6 +222,7 @@ export function fullLike(like: Tensor, value: number, shape: readonly number[] =
 // ---- the primitives ------------------------------------------------------------------------------
 
 function unary(op: UnaryOp, x: Tensor): Tensor {
+  checkNotHalf(op, x.dtype);
   if (x.dtype === 'bool' || (!isFloat(x.dtype) && !unaryOps[op].integer)) {
     throw new TypeError(`${op}: not implemented for ${x.dtype} tensors (cast to float32 first)`);
   }
@@ -232,6 +233,7 @@ function binary(op: BinaryOp, a: Tensor, bOrNumber: Tensor | number): Tensor {
   const b = typeof bOrNumber === 'number' ? scalarLike(a, bOrNumber) : bOrNumber;
   checkSameBackend(op, a, b);
   checkSameDtype(op, a, b);
+  checkNotHalf(op, a.dtype);
   if ((a.dtype === 'bool' && !(op === 'eq' || op === 'ne')) || (!isFloat(a.dtype) && !binaryOps[op].integer)) {
     throw new TypeError(`${op}: not implemented for ${a.dtype} tensors (cast to float32 first)`);
   }
@@ -251,6 +253,7 @@ export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Ten
   checkSameBackend('where', cond, ta);
   checkSameBackend('where', ta, tb);
   checkSameDtype('where', ta, tb);
+  checkNotHalf('where', ta.dtype);
   const shape = broadcastShapes('where', broadcastShapes('where', cond.shape, ta.shape), tb.shape);
   const storage = ta.backend.where(
     shape,

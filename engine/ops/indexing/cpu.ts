@@ -18,12 +18,22 @@ function checkRange(op: string, value: number, axis: number, size: number): void
   if (value < 0 || value >= size) throw new RangeError(`${op}: index ${value} is out of bounds for dimension ${axis} with size ${size}`);
 }
 
-export function gatherKernel(x: TypedArray, shape: readonly number[], axis: number, index: TypedArray, indexShape: readonly number[], out: TypedArray): void {
+/** With `table`, x holds 16-bit patterns (a bfloat16 / float16 embedding) widened through it. */
+export function gatherKernel(
+  x: TypedArray,
+  shape: readonly number[],
+  axis: number,
+  index: TypedArray,
+  indexShape: readonly number[],
+  out: TypedArray,
+  table: Float32Array | null = null,
+): void {
   const { base, axisStride } = slotOffsets(indexShape, shape, axis);
   for (let i = 0; i < index.length; i++) {
     const v = index[i]!;
     checkRange('gather', v, axis, shape[axis]!);
-    out[i] = x[(base ? base[i]! : i) + v * axisStride]!;
+    const e = x[(base ? base[i]! : i) + v * axisStride]!;
+    out[i] = table === null ? e : table[e]!;
   }
 }
 

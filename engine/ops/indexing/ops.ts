@@ -30,7 +30,11 @@ function checkIndex(op: string, x: Tensor, axis: number, index: Tensor): number 
   return a;
 }
 
-/** out[i][j] = x[index[i][j]][j] (axis 0), and so on: torch.gather. Out has index's shape. */
+/**
+ * out[i][j] = x[index[i][j]][j] (axis 0), and so on: torch.gather. Out has index's shape, and x's
+ * dtype, or float32 when x is a frozen 16-bit table (a bfloat16 embedding, engine/dtype.ts), whose
+ * elements the kernels widen as they read them.
+ */
 export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   const a = checkIndex('gather', x, axis, index);
   const storage = x.backend.gather(x.storage('gather'), x.shape, a, index.storage('gather'), index.shape);

@@ -18,6 +18,9 @@ import type { TypedArray } from '../../dtype.ts';
  *  4. Sums accumulate in float64: in the micro-kernel's locals and, across KC blocks, in a float64
  *     copy of the output block; each output is rounded once at the end (as before: float32 results
  *     are the float64 sum rounded, not a float32 running sum).
+ *  5. A 16-bit B (a frozen bfloat16 / float16 weight, engine/dtype.ts) is widened while packing,
+ *     through `bTable` (the float32 value of each bit pattern): the packed block is float64 either
+ *     way, so the rest of the kernel never sees the storage type, and B is never widened whole.
  */
 
 /** Columns of C per block; the packed B block is KC·NC doubles (512 KiB, about half an L2). */
@@ -27,7 +30,7 @@ const KC = 256;
 /** The micro-kernel's block of C: 4 rows × 4 columns. */
 const R = 4;
 
-export function matmulKernel(a: TypedArray, b: TypedArray, spec: MatmulSpec, out: TypedArray): void {
+export function matmulKernel(a: TypedArray, b: TypedArray, spec: MatmulSpec, out: TypedArray, bTable: Float32Array | null = null): void {
   const { batch, m, n, k, transA, transB } = spec;
   // Strides of op(A) [m, k] and op(B) [k, n] in their storage.
   const aRow = transA ? 1 : k,
@@ -45,11 +48,11 @@ export function matmulKernel(a: TypedArray, b: TypedArray, spec: MatmulSpec, out
       const nc = Math.min(NC, n - jc);
       for (let pc = 0; pc < k; pc += KC) {
         const kc = Math.min(KC, k - pc);
-        packPanels(b, bBase + pc * bRow + jc * bCol, bRow, bCol, kc, nc, packedB);
+        packPanels(b, bBase + pc * bRow + jc * bCol, bRow, bCol, kc, nc, packedB, bTable);
         for (let i = 0; i < m; i += R) {
           const rows = Math.min(R, m - i);
           // op(A) rows i..i+3 are op(B)'s "columns" with the roles of the strides swapped.
-          packPanels(a, aBase + i * aRow + pc * aCol, aCol, aRow, kc, rows, packedA);
+          packPanels(a, aBase + i * aRow + pc * aCol, aCol, aRow, kc, rows, packedA, null);
           for (let j = 0; j < nc; j += R) {
             microKernel(packedA, packedB, j * kc, kc, acc, i * n + jc + j, n, rows, Math.min(R, nc - j));
           }
@@ -64,9 +67,19 @@ export function matmulKernel(a: TypedArray, b: TypedArray, spec: MatmulSpec, out
 /**
  * Copies the kc × cols block of a matrix starting at `base` (element (p, c) at base + p·pStride +
  * c·cStride) into `dst` as panels of R columns: panel q holds columns qR..qR+3 as [p][R], from
- * dst[q·R·kc]. Missing columns of the last panel are zeros.
+ * dst[q·R·kc]. Missing columns of the last panel are zeros. With `table`, src holds 16-bit patterns
+ * and each is widened through it (two loops, so the float32 path has no lookup in it).
  */
-function packPanels(src: TypedArray, base: number, pStride: number, cStride: number, kc: number, cols: number, dst: Float64Array): void {
+function packPanels(
+  src: TypedArray,
+  base: number,
+  pStride: number,
+  cStride: number,
+  kc: number,
+  cols: number,
+  dst: Float64Array,
+  table: Float32Array | null,
+): void {
   for (let c0 = 0; c0 < cols; c0 += R) {
     const panel = c0 * kc;
     const width = Math.min(R, cols - c0);
@@ -76,7 +89,8 @@ function packPanels(src: TypedArray, base: number, pStride: number, cStride: num
         continue;
       }
       let s = base + (c0 + c) * cStride;
-      for (let p = 0; p < kc; p++, s += pStride) dst[panel + p * R + c] = src[s]!;
+      if (table === null) for (let p = 0; p < kc; p++, s += pStride) dst[panel + p * R + c] = src[s]!;
+      else for (let p = 0; p < kc; p++, s += pStride) dst[panel + p * R + c] = table[src[s]!]!;
     }
   }
 }

@@ -1,4 +1,4 @@
-import { isFloat } from '../../dtype.ts';
+import { isFloat, isHalf } from '../../dtype.ts';
 import { record, type Rule } from '../../graph.ts';
 import { broadcastShapes, formatShape, numel, sameShape, ShapeError } from '../../shape.ts';
 import { Tensor } from '../../tensor.ts';
@@ -16,10 +16,17 @@ export interface MatmulOptions {
  * Matrix product with PyTorch's torch.matmul semantics: a [..., m, k] @ b [..., k, n] → [..., m, n],
  * batch axes broadcast; a 1-D operand is a vector (a row for a, a column for b) and its axis is
  * dropped from the result. Either operand may be used transposed (`transA`, `transB`).
+ *
+ * b may be a frozen 16-bit weight (bfloat16 / float16, engine/dtype.ts) with a float a: the kernels
+ * widen its elements as they read them and the product is a's dtype (a linear layer
+ * x [.., in] · Wᵀ with W [out, in] stored in bf16). Its gradient then flows to a only.
  */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   checkSameBackend('matmul', a, b);
-  checkSameDtype('matmul', a, b);
+  if (isHalf(a.dtype)) {
+    throw new TypeError(`matmul: a ${a.dtype} tensor can only be the second operand (a frozen weight); cast the first operand to float32`);
+  }
+  if (!isHalf(b.dtype)) checkSameDtype('matmul', a, b);
   if (!isFloat(a.dtype)) throw new TypeError(`matmul: not implemented for ${a.dtype} tensors`);
   if (a.rank === 0 || b.rank === 0) throw new ShapeError(`matmul: both arguments to matmul need to be at least 1D, but they are ${a.rank}D and ${b.rank}D`);
   // Vectors become matrices for the product, and lose that axis again afterwards.

@@ -1,4 +1,5 @@
 import type { View } from '../../backend.ts';
+import { checkNotHalf } from '../../dtype.ts';
 import { record, type Rule } from '../../graph.ts';
 import { broadcastStrides, contiguousStrides, formatShape, normalizeAxis, numel, sameShape, ShapeError } from '../../shape.ts';
 import { Tensor } from '../../tensor.ts';
@@ -7,6 +8,8 @@ import { unbroadcast } from '../reduce/ops.ts';
 
 /** A tensor of `shape` whose contents are undefined (no zero fill): only for outputs written in full. */
 function emptyLike(like: Tensor, shape: readonly number[]): Tensor {
+  // Every copying primitive allocates its output here: 16-bit storage is moved by no kernel.
+  checkNotHalf('copy', like.dtype);
   const b = like.backend;
   const n = numel(shape);
   return new Tensor(b.allocEmpty ? b.allocEmpty(like.dtype, n) : b.alloc(like.dtype, n), shape);

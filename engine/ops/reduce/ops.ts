@@ -1,5 +1,5 @@
 import type { ReduceOp } from '../../backend.ts';
-import { isFloat } from '../../dtype.ts';
+import { checkNotHalf, isFloat } from '../../dtype.ts';
 import { noGrad, record, type Rule } from '../../graph.ts';
 import { normalizeAxes, normalizeAxis, sameShape } from '../../shape.ts';
 import { Tensor, type GraphNode } from '../../tensor.ts';
@@ -18,6 +18,7 @@ function reducedShape(shape: readonly number[], axes: readonly number[], keepdim
 }
 
 function reducePrimitive(op: ReduceOp, x: Tensor, axesArg: number | readonly number[] | undefined, keepdim: boolean): Tensor {
+  checkNotHalf(op, x.dtype);
   const axes = normalizeAxes(op, axesArg, x.rank);
   if (op === 'max' && axes.some((a) => x.shape[a] === 0)) {
     throw new Error(`max: Expected reduction dim ${axes.find((a) => x.shape[a] === 0)} to have non-zero size (shape [${x.shape.join(', ')}])`);

@@ -1,5 +1,5 @@
 import type { BinaryOp, UnaryOp, View } from '../../../backend.ts';
-import type { DType } from '../../../dtype.ts';
+import { isHalf, roundToHalf, type DType } from '../../../dtype.ts';
 import { isComparison } from '../../../ops/elementwise/ops.ts';
 import type { GpuContext } from '../context.ts';
 import { Params } from '../params.ts';
@@ -87,6 +87,13 @@ export function copy(ctx: GpuContext, shape: readonly number[], src: GpuStorage,
 
 export function fill(ctx: GpuContext, s: GpuStorage, value: number): void {
   if (s.size === 0) return;
+  if (isHalf(s.dtype)) {
+    // Two elements per word: the value's 16-bit pattern twice.
+    const h = roundToHalf(s.dtype, Float32Array.of(value))[0]!;
+    const words = Math.ceil(s.size / 2);
+    ctx.run('fill', { file: 'fill.wgsl' }, new Params(4).set(0, words).set(1, (h | (h << 16)) >>> 0), [s], ctx.grid1D(words));
+    return;
+  }
   const p = new Params(4).set(0, s.size);
   if (s.dtype === 'float32') p.setFloat(1, value);
   else p.set(1, s.dtype === 'bool' ? Number(value !== 0) : Math.trunc(value));

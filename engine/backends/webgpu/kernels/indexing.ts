@@ -2,7 +2,8 @@ import type { GpuContext } from '../context.ts';
 import { Params } from '../params.ts';
 import type { GpuStorage } from '../storage.ts';
 import { contiguousStrides, MAX_RANK, stridedParams } from '../strided.ts';
-import { lowest, wgslType } from './types.ts';
+import { isHalf } from '../../../dtype.ts';
+import { halfDefines, lowest, wgslType } from './types.ts';
 
 /** Kernels that pick elements by position: argmax, topk, gather, scatterAdd. */
 
@@ -41,11 +42,11 @@ export function topk(ctx: GpuContext, x: GpuStorage, rows: number, cols: number,
   return { values, indices };
 }
 
-/** torch.gather; out has `indexShape` and x's dtype. */
+/** torch.gather; out has `indexShape` and x's dtype (float32 for a 16-bit x, widened as it is read). */
 export function gather(ctx: GpuContext, x: GpuStorage, shape: readonly number[], axis: number, index: GpuStorage, indexShape: readonly number[]): GpuStorage {
   checkRank('gather', indexShape);
   const size = product(indexShape);
-  const out = ctx.storage(x.dtype, size);
+  const out = ctx.storage(isHalf(x.dtype) ? 'float32' : x.dtype, size);
   if (size === 0) return out;
   const xStrides = contiguousStrides(shape);
   const p = new Params(24)
@@ -57,7 +58,7 @@ export function gather(ctx: GpuContext, x: GpuStorage, shape: readonly number[],
       16,
       xStrides.map((s, d) => (d === axis ? 0 : s)),
     );
-  ctx.run('gather', { file: 'gather.wgsl' }, p, [x, index, out], ctx.grid1D(size));
+  ctx.run('gather', { file: 'gather.wgsl', defines: halfDefines('X_HALF', x.dtype) }, p, [x, index, out], ctx.grid1D(size));
   return out;
 }
 

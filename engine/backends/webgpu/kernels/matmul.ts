@@ -1,8 +1,10 @@
 import type { MatmulSpec } from '../../../backend.ts';
+import { isHalf } from '../../../dtype.ts';
 import type { GpuContext } from '../context.ts';
 import { Params } from '../params.ts';
 import type { GpuStorage } from '../storage.ts';
 import { fill } from './elementwise.ts';
+import { halfDefines } from './types.ts';
 
 /**
  * Two matmul kernels, one per world:
@@ -22,12 +24,16 @@ const BLOCKED_ROWS = 16;
 const BLOCKED_COLS = 16;
 const TILE = 64;
 
-/** a, b float32 as described by `spec`; returns [batch, m, n]. */
+/**
+ * a float32, b float32 or 16-bit (a frozen bfloat16 / float16 weight, widened as it is read), as
+ * described by `spec`; returns float32 [batch, m, n].
+ */
 export function matmul(ctx: GpuContext, a: GpuStorage, b: GpuStorage, spec: MatmulSpec, variant: MatmulVariant): GpuStorage {
   const { batch, m, n, k, transA, transB } = spec;
-  if (a.dtype !== 'float32' || b.dtype !== 'float32') {
-    throw new Error(`webgpu: matmul needs float32 operands, got ${a.dtype} and ${b.dtype}`);
+  if (a.dtype !== 'float32' || (b.dtype !== 'float32' && !isHalf(b.dtype))) {
+    throw new Error(`webgpu: matmul needs float32 operands (or a 16-bit second operand), got ${a.dtype} and ${b.dtype}`);
   }
+  const bHalf = halfDefines('B_HALF', b.dtype);
   const out = ctx.storage('float32', batch * m * n);
   if (batch * m * n === 0) return out;
   if (k === 0) {
@@ -38,11 +44,12 @@ export function matmul(ctx: GpuContext, a: GpuStorage, b: GpuStorage, spec: Matm
     throw new Error(`webgpu: matmul batch of ${batch} exceeds maxComputeWorkgroupsPerDimension`);
   }
   if (variant === 'tiled') {
-    const kernel = { file: 'matmul_tiled.wgsl' };
+    const kernel = { file: 'matmul_tiled.wgsl', defines: bHalf };
     ctx.run('matmul', kernel, params(spec, n, 1), [a, b, out], [Math.ceil(n / TILE), Math.ceil(m / TILE), batch]);
     return out;
   }
-  if (n <= SKINNY && m >= 4 * BLOCKED_ROWS) {
+  // (Not with a 16-bit B: the swap would make it the A operand, which the kernel reads as f32.)
+  if (n <= SKINNY && m >= 4 * BLOCKED_ROWS && !isHalf(b.dtype)) {
     // A skinny product (a LoRA rank of 16): with one invocation per 16 columns, n = 16 would keep
     // one SIMD lane of 8 busy. Compute outᵀ = op(B)ᵀ·op(A)ᵀ instead (rows and columns swapped,
     // written through transposed output strides): the m rows become the lanes' columns.
@@ -63,7 +70,7 @@ export function matmul(ctx: GpuContext, a: GpuStorage, b: GpuStorage, spec: Matm
     return out;
   }
   const wgx = blockedWgx(n, Math.ceil(m / BLOCKED_ROWS) * batch);
-  const kernel = { file: 'matmul_blocked.wgsl', defines: blockedLayouts(spec), constants: { WGX: wgx } };
+  const kernel = { file: 'matmul_blocked.wgsl', defines: { ...blockedLayouts(spec), ...bHalf }, constants: { WGX: wgx } };
   const grid = [Math.ceil(n / (wgx * BLOCKED_COLS)), Math.ceil(m / BLOCKED_ROWS), batch];
   ctx.run('matmul', kernel, params(spec, n, 1), [a, b, out], grid);
   return out;

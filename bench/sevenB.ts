@@ -1,0 +1,410 @@
+/**
+ * `npm run bench -- 7b`: a CLaRa on Mistral-7B's shape, in bf16, on one machine (issue 19).
+ *
+ *   npm run bench -- 7b                      # the whole model (32 layers), every backend, then PyTorch
+ *   npm run bench -- 7b --layers 2           # the same shapes with 2 blocks (estimate, then extrapolate)
+ *   npm run bench -- 7b --backend cpu --no-torch --dir /big/disk/clara-7b
+ *
+ * It writes a random-weight checkpoint of Mistral-7B's shape (vocabulary 32000, hidden 4096, MLP
+ * 14336, 32 heads over 8 key/value heads of 128) in bf16, sharded as Hugging Face shards it (files
+ * of up to 5 GB, beyond Node's 4 GB Buffer limit, with model.safetensors.index.json), plus the three
+ * CLaRa LoRA adapters (r 16) as PEFT directories, to a temporary folder (about 15 GB for 32 layers;
+ * reused when present; never committed). Then, per backend, in a child process of its own (so that
+ * its peak RSS is its own), and then PyTorch (reference/bench_7b_torch.py) on the same files, one
+ * after the other (never two holding the weights at once):
+ *
+ *   load      the checkpoint with the matrices kept bf16 (loadModel dtype bfloat16), the adapters
+ *   compress  one 256-token document into 16 memory vectors (compression 16, encoder adapter)
+ *   score     a 32-token question through the query reasoner, cosine against 20 candidates
+ *   generate  16 tokens greedily with the generator adapter from a prompt of 64 tokens and the
+ *             k = 5 retrieved documents' 5 × 16 memory vectors spliced in (prefill 144 positions)
+ *
+ * and prints load seconds, peak RSS, prefill tokens per second (compress + score + the generation
+ * prompt) and decode tokens per second. The token ids are fixed random ids: the timings do not
+ * depend on the text. Progress bars go to stderr.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ENCODER_ADAPTER, DECODER_ADAPTER, QUERY_REASONER_ADAPTER } from '../clara/adapters.ts';
+import { loadAdapter, loadModel } from '../clara/model/checkpoint.ts';
+import type { MistralConfig } from '../clara/model/config.ts';
+import { generateGreedy } from '../clara/model/generate.ts';
+import type { MistralForCausalLM } from '../clara/model/mistral.ts';
+import { cosineScores } from '../clara/queryReasoner.ts';
+import { concat, noGrad, normal, tensor, tidy, type Tensor } from '../engine/index.ts';
+import { float32ToBf16Array, INDEX_FILE, writeSafetensorsFile, type TensorToWrite } from '../engine/io/index.ts';
+import { selectBackend } from '../engine/backends/select.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+const MISTRAL_7B: MistralConfig = {
+  vocab_size: 32000,
+  hidden_size: 4096,
+  intermediate_size: 14336,
+  num_hidden_layers: 32,
+  num_attention_heads: 32,
+  num_key_value_heads: 8,
+  head_dim: 128,
+  rms_norm_eps: 1e-5,
+  rope_theta: 10000,
+  max_position_embeddings: 32768,
+  sliding_window: null,
+  tie_word_embeddings: false,
+};
+
+const DOC_TOKENS = 256;
+const MEMORY_TOKENS = 16;
+const QUESTION_TOKENS = 32;
+const CANDIDATES = 20;
+const TOP_K = 5;
+const PROMPT_TOKENS = 64;
+const NEW_TOKENS = 16;
+const LORA = { r: 16, alpha: 32, dropout: 0 };
+const ADAPTERS = [ENCODER_ADAPTER, QUERY_REASONER_ADAPTER, DECODER_ADAPTER];
+const SHARD_BYTES = 5e9;
+
+interface Options {
+  layers: number;
+  backends: string[];
+  torch: boolean;
+  dir: string;
+}
+
+function parse(args: string[]): Options {
+  const value = (flag: string) => {
+    const i = args.indexOf(flag);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const layers = Number(value('--layers') ?? MISTRAL_7B.num_hidden_layers);
+  const backend = value('--backend') ?? 'all';
+  return {
+    layers,
+    backends: backend === 'all' ? ['cpu', 'webgpu'] : [backend],
+    torch: !args.includes('--no-torch'),
+    dir: value('--dir') ?? path.join(os.tmpdir(), `clara-bench-7b-${layers}layers`),
+  };
+}
+
+// ---- progress ------------------------------------------------------------------------------------
+
+let shownPercent = -1;
+
+function progress(label: string, done: number, total: number): void {
+  const width = 30;
+  const percent = Math.floor((100 * done) / total);
+  if (percent === shownPercent) return;
+  shownPercent = percent;
+  const filled = Math.round((done / total) * width);
+  process.stderr.write(`\r${label.padEnd(28)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${((100 * done) / total).toFixed(0).padStart(3)}%`);
+  if (done >= total) process.stderr.write('\n');
+}
+
+// ---- the checkpoint ------------------------------------------------------------------------------
+
+interface Planned {
+  name: string;
+  shape: number[];
+  /** Values around 1 (norm weights) or around 0 with std 0.02 (matrices). */
+  around: 0 | 1;
+}
+
+function plan(config: MistralConfig): Planned[] {
+  const { hidden_size: d, intermediate_size: m, num_attention_heads: h, num_key_value_heads: kv, head_dim: hd, vocab_size: v } = config;
+  const out: Planned[] = [{ name: 'model.embed_tokens.weight', shape: [v, d], around: 0 }];
+  for (let i = 0; i < config.num_hidden_layers; i++) {
+    const p = `model.layers.${i}.`;
+    out.push(
+      { name: `${p}input_layernorm.weight`, shape: [d], around: 1 },
+      { name: `${p}self_attn.q_proj.weight`, shape: [h * hd, d], around: 0 },
+      { name: `${p}self_attn.k_proj.weight`, shape: [kv * hd, d], around: 0 },
+      { name: `${p}self_attn.v_proj.weight`, shape: [kv * hd, d], around: 0 },
+      { name: `${p}self_attn.o_proj.weight`, shape: [d, h * hd], around: 0 },
+      { name: `${p}post_attention_layernorm.weight`, shape: [d], around: 1 },
+      { name: `${p}mlp.gate_proj.weight`, shape: [m, d], around: 0 },
+      { name: `${p}mlp.up_proj.weight`, shape: [m, d], around: 0 },
+      { name: `${p}mlp.down_proj.weight`, shape: [d, m], around: 0 },
+    );
+  }
+  out.push({ name: 'model.norm.weight', shape: [d], around: 1 }, { name: 'lm_head.weight', shape: [v, d], around: 0 });
+  return out;
+}
+
+const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** 4096 bf16 draws of N(around, 0.02²), indexed by a xorshift stream: fast enough for 7 billion values. */
+function bf16Pool(around: number, seed: number): Uint16Array {
+  let s = seed;
+  const values = new Float32Array(4096);
+  for (let i = 0; i < values.length; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    const u1 = (s + 1) / 2 ** 32;
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    const u2 = s / 2 ** 32;
+    values[i] = around + 0.02 * Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+  }
+  return float32ToBf16Array(values);
+}
+
+/**
+ * Writes the planned tensors as bf16 shards of at most SHARD_BYTES and the index. Each shard is
+ * written tensor by tensor in chunks, since a shard is larger than this process may hold (the
+ * writer of engine/io takes whole tensors in memory). A `complete` marker makes a finished folder
+ * reusable.
+ */
+function writeCheckpoint(config: MistralConfig, dir: string): void {
+  const marker = path.join(dir, 'complete');
+  if (fs.existsSync(marker)) {
+    process.stderr.write(`reusing the checkpoint in ${dir}\n`);
+    return;
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  const tensors = plan(config);
+  const shards: Planned[][] = [[]];
+  let bytes = 0;
+  for (const t of tensors) {
+    const size = numel(t.shape) * 2;
+    if (bytes + size > SHARD_BYTES && shards.at(-1)!.length > 0) {
+      shards.push([]);
+      bytes = 0;
+    }
+    shards.at(-1)!.push(t);
+    bytes += size;
+  }
+  const total = tensors.reduce((a, t) => a + numel(t.shape) * 2, 0);
+  const pools = { 0: bf16Pool(0, 1), 1: bf16Pool(1, 2) };
+  const chunk = new Uint16Array(1 << 22);
+  let state = 0x9e3779b9;
+  let written = 0;
+  const weightMap: Record<string, string> = {};
+  shards.forEach((shard, s) => {
+    const file = `model-${String(s + 1).padStart(5, '0')}-of-${String(shards.length).padStart(5, '0')}.safetensors`;
+    const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
+    let offset = 0;
+    for (const t of shard) {
+      const size = numel(t.shape) * 2;
+      header[t.name] = { dtype: 'BF16', shape: t.shape, data_offsets: [offset, offset + size] };
+      offset += size;
+      weightMap[t.name] = file;
+    }
+    let json = JSON.stringify(header);
+    json += ' '.repeat((8 - ((8 + json.length) % 8)) % 8); // the data starts 8-byte aligned
+    const fd = fs.openSync(path.join(dir, file), 'w');
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(json.length));
+    fs.writeSync(fd, length);
+    fs.writeSync(fd, json);
+    for (const t of shard) {
+      const pool = pools[t.around];
+      for (let left = numel(t.shape); left > 0; ) {
+        const n = Math.min(left, chunk.length);
+        for (let i = 0; i < n; i++) {
+          state ^= state << 13;
+          state ^= state >>> 17;
+          state ^= state << 5;
+          chunk[i] = pool[state & 4095]!;
+        }
+        fs.writeSync(fd, new Uint8Array(chunk.buffer, 0, n * 2));
+        left -= n;
+        written += n * 2;
+        progress('writing the bf16 checkpoint', written, total);
+      }
+    }
+    fs.closeSync(fd);
+  });
+  fs.writeFileSync(path.join(dir, INDEX_FILE), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2));
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ architectures: ['MistralForCausalLM'], model_type: 'mistral', ...config }, null, 2));
+  writeAdapters(config, dir);
+  fs.writeFileSync(marker, '');
+}
+
+/** The three CLaRa adapters, PEFT's layout (what clara/model/checkpoint.ts loadAdapter reads), float32. */
+function writeAdapters(config: MistralConfig, dir: string): void {
+  const { hidden_size: d, intermediate_size: m, num_attention_heads: h, num_key_value_heads: kv, head_dim: hd } = config;
+  const shapes: Record<string, [number, number]> = {
+    'self_attn.q_proj': [h * hd, d],
+    'self_attn.k_proj': [kv * hd, d],
+    'self_attn.v_proj': [kv * hd, d],
+    'self_attn.o_proj': [d, h * hd],
+    'mlp.gate_proj': [m, d],
+    'mlp.up_proj': [m, d],
+    'mlp.down_proj': [d, m],
+  };
+  ADAPTERS.forEach((name, a) => {
+    const tensors: Record<string, TensorToWrite> = {};
+    const pool = bf16Pool(0, 10 + a);
+    let k = 0;
+    const values = (n: number) => Float32Array.from({ length: n }, () => (pool[k++ & 4095]! === 0 ? 0 : ((k * 7919) % 1000) / 1e5 - 0.005));
+    for (let i = 0; i < config.num_hidden_layers; i++) {
+      for (const [module, [out, inp]] of Object.entries(shapes)) {
+        const key = `base_model.model.model.layers.${i}.${module}`;
+        tensors[`${key}.lora_A.weight`] = { dtype: 'F32', shape: [LORA.r, inp], data: values(LORA.r * inp) };
+        tensors[`${key}.lora_B.weight`] = { dtype: 'F32', shape: [out, LORA.r], data: values(out * LORA.r) };
+      }
+    }
+    const adapterDir = path.join(dir, 'adapters', name);
+    fs.mkdirSync(adapterDir, { recursive: true });
+    writeSafetensorsFile(path.join(adapterDir, 'adapter_model.safetensors'), tensors, { format: 'pt' });
+    fs.writeFileSync(
+      path.join(adapterDir, 'adapter_config.json'),
+      JSON.stringify({ peft_type: 'LORA', r: LORA.r, lora_alpha: LORA.alpha, lora_dropout: LORA.dropout, target_modules: Object.keys(shapes) }),
+    );
+  });
+}
+
+// ---- one backend (in a child process) ------------------------------------------------------------
+
+interface Result {
+  backend: string;
+  loadSeconds?: number;
+  peakRssGB?: number;
+  prefillTokensPerSecond?: number;
+  decodeTokensPerSecond?: number;
+  seconds?: Record<string, number>;
+  error?: string;
+}
+
+/** Fixed pseudo-random token ids in [1, vocab). */
+function tokenIds(n: number, seed: number, vocab: number): number[] {
+  let s = seed;
+  return Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return 1 + (s % (vocab - 1));
+  });
+}
+
+/** The last MEMORY_TOKENS positions' final hidden states of `ids` through `adapter`: [1, n, d]. */
+function memoryStates(model: MistralForCausalLM, ids: number[], adapter: string): Tensor {
+  return tidy(() => {
+    const input = tensor(Int32Array.from(ids), [1, ids.length], { dtype: 'int32', backend: model.backend });
+    const { lastHiddenState } = model.forward({ inputIds: input, adapter, computeLogits: false });
+    return lastHiddenState.slice(1, ids.length - MEMORY_TOKENS);
+  });
+}
+
+async function runBackend(name: string, dir: string): Promise<Result> {
+  const { backend } = await selectBackend(name as 'cpu' | 'webgpu');
+  const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as MistralConfig;
+  const seconds: Record<string, number> = {};
+  const time = async <T>(step: string, fn: () => T | Promise<T>): Promise<T> => {
+    process.stderr.write(`${name}: ${step}…\n`);
+    const start = performance.now();
+    const out = await fn();
+    seconds[step] = (performance.now() - start) / 1000;
+    return out;
+  };
+  const model = await time('load', () => {
+    const m = loadModel(dir, { backend, dtype: 'bfloat16' });
+    for (const adapter of ADAPTERS) loadAdapter(m, adapter, path.join(dir, 'adapters', adapter));
+    return m;
+  });
+  model.eval();
+  const memoryIds = tokenIds(MEMORY_TOKENS, 7, config.vocab_size); // the <MEM> tokens' ids
+  const compressed = await time('compress', async () => {
+    const states = noGrad(() => memoryStates(model, [...tokenIds(DOC_TOKENS, 1, config.vocab_size), ...memoryIds], ENCODER_ADAPTER));
+    await states.toArray();
+    return states;
+  });
+  await time('score', async () => {
+    const scores = noGrad(() =>
+      tidy(() => {
+        const query = memoryStates(model, [...tokenIds(QUESTION_TOKENS, 2, config.vocab_size), ...memoryIds], QUERY_REASONER_ADAPTER).reshape([1, -1]);
+        const others = normal([CANDIDATES - 1, MEMORY_TOKENS * config.hidden_size], { backend });
+        const candidates = concat([compressed.reshape([1, -1]), others], 0).unsqueeze(0);
+        return cosineScores(query, candidates);
+      }),
+    );
+    await scores.toArray();
+  });
+  const prompt = noGrad(() =>
+    tidy(() => {
+      const ids = tensor(Int32Array.from(tokenIds(PROMPT_TOKENS, 3, config.vocab_size)), [1, PROMPT_TOKENS], { dtype: 'int32', backend });
+      const docs = Array.from({ length: TOP_K }, () => compressed);
+      return concat([...docs, model.embed(ids)], 1); // [1, k·n + prompt, d]
+    }),
+  );
+  let firstToken = 0;
+  await time('generate', async () => {
+    const start = performance.now();
+    // Time to the first token is the prefill; generateGreedy reports nothing in between, so the
+    // prefill is timed apart with one new token, then the whole generation.
+    await generateGreedy(model, { inputsEmbeds: prompt, adapter: DECODER_ADAPTER, maxNewTokens: 1 });
+    firstToken = (performance.now() - start) / 1000;
+    await generateGreedy(model, { inputsEmbeds: prompt, adapter: DECODER_ADAPTER, maxNewTokens: NEW_TOKENS });
+  });
+  const generation = seconds.generate! - firstToken;
+  const prefillTokens = DOC_TOKENS + MEMORY_TOKENS + QUESTION_TOKENS + MEMORY_TOKENS + prompt.shape[1]!;
+  return {
+    backend: name,
+    loadSeconds: seconds.load,
+    peakRssGB: (process.resourceUsage().maxRSS * 1024) / 1e9,
+    prefillTokensPerSecond: prefillTokens / (seconds.compress! + seconds.score! + firstToken),
+    // The second generation's decode steps: its time less its own prefill (about firstToken).
+    decodeTokensPerSecond: (NEW_TOKENS - 1) / (generation - firstToken),
+    seconds: { ...seconds, prefillOfGeneration: firstToken },
+  };
+}
+
+// ---- the whole run -------------------------------------------------------------------------------
+
+function child(args: string[]): Result {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'main.ts'), '7b', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
+  const line = run.stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    return JSON.parse(line) as Result;
+  } catch {
+    return { backend: args.join(' '), error: `exit ${run.status}${run.signal ? ` (${run.signal})` : ''}: ${line.slice(0, 300)}` };
+  }
+}
+
+export async function run(args: string[]): Promise<void> {
+  const childAt = args.indexOf('--child');
+  if (childAt >= 0) {
+    const name = args[childAt + 1]!;
+    const dir = args[childAt + 2]!;
+    let result: Result;
+    try {
+      result = await runBackend(name, dir);
+    } catch (error) {
+      result = { backend: name, error: (error as Error).message, peakRssGB: (process.resourceUsage().maxRSS * 1024) / 1e9 };
+    }
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    process.exit(0);
+  }
+  const options = parse(args);
+  const config = { ...MISTRAL_7B, num_hidden_layers: options.layers };
+  writeCheckpoint(config, options.dir);
+  const results: Result[] = options.backends.map((b) => child(['--child', b, options.dir]));
+  if (options.torch) {
+    const torch = spawnSync('/usr/bin/python3', [path.join(ROOT, 'reference', 'bench_7b_torch.py'), options.dir], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+    });
+    const line = torch.stdout.trim().split('\n').at(-1) ?? '';
+    try {
+      results.push(JSON.parse(line) as Result);
+    } catch {
+      results.push({ backend: 'torch', error: `exit ${torch.status}: ${line.slice(0, 300)}` });
+    }
+  }
+  console.log(`Mistral-7B shape, ${options.layers} of 32 layers, bf16 weights (${options.dir})`);
+  console.table(
+    results.map((r) => ({
+      backend: r.backend,
+      'load s': r.loadSeconds?.toFixed(1),
+      'peak RSS GB': r.peakRssGB?.toFixed(2),
+      'prefill tok/s': r.prefillTokensPerSecond?.toFixed(2),
+      'decode tok/s': r.decodeTokensPerSecond?.toFixed(3),
+      error: r.error?.slice(0, 160),
+    })),
+  );
+  console.log(JSON.stringify({ layers: options.layers, results }));
+}
