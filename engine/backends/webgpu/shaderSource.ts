@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readShaderFile } from './host.ts';
 
 /**
  * Loads kernels from shaders/*.wgsl and runs a deliberately tiny preprocessor over them, because
@@ -15,13 +14,13 @@ import { fileURLToPath } from 'node:url';
  */
 export type Defines = Record<string, string | number | boolean>;
 
-const SHADER_DIR = fileURLToPath(new URL('../../../shaders/', import.meta.url));
 const fileCache = new Map<string, string>();
 
-function readShaderFile(name: string): string {
+/** `shaders/<name>` as the host supplies it (read from disk in Node, bundled in a browser), read once. */
+function shaderFile(name: string): string {
   let text = fileCache.get(name);
   if (text === undefined) {
-    text = readFileSync(SHADER_DIR + name, 'utf8');
+    text = readShaderFile(name);
     fileCache.set(name, text);
   }
   return text;
@@ -43,7 +42,7 @@ function expand(name: string, defines: Defines, out: string[], included: Set<str
   // One entry per open #if: whether its lines are kept.
   const keep: boolean[] = [];
   const active = () => keep.every(Boolean);
-  const lines = readShaderFile(name).split('\n');
+  const lines = shaderFile(name).split('\n');
   lines.forEach((line, i) => {
     const directive = line.trim();
     const where = `${name}:${i + 1}`;
