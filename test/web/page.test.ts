@@ -51,7 +51,7 @@ afterAll(async () => {
 });
 
 /** Opens the page with the training form preset by the query string, and waits for `state`. */
-async function openPage(query: string, state: string, timeout = 240_000): Promise<Page> {
+async function openPage(query: string, state: string, timeout = 540_000): Promise<Page> {
   const page = await browser!.newPage();
   page.on('console', (message) => message.type() === 'error' && console.error(`page: ${message.text()}`));
   page.on('pageerror', (error) => console.error(`page: ${error.message}`));
@@ -111,7 +111,7 @@ describe('the page in headless chromium', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'page.png'), fullPage: true });
     await page.close();
-  });
+  }, 300_000);
 
   it(`trains ${STEPS} stage-1 steps on WebGPU within a tolerance of Node's losses`, async () => {
     if (browser === null) return;
@@ -120,7 +120,7 @@ describe('the page in headless chromium', () => {
     const losses = await trajectory(page);
     console.log(`stage-1 losses on WebGPU: ${JSON.stringify(losses)}`);
     expect(losses).toHaveLength(STEPS);
-    for (const [i, loss] of losses.entries()) expect(Math.abs(loss - nodeLosses[i]!)).toBeLessThan(1e-3 * Math.abs(nodeLosses[i]!));
+    for (const [i, loss] of losses.entries()) expect(Math.abs(loss - nodeLosses[i]!)).toBeLessThan(1e-4 * Math.abs(nodeLosses[i]!));
     await page.close();
-  });
+  }, 600_000);
 });

@@ -106,7 +106,7 @@ async function explore(event: Event): Promise<void> {
       highlight: relevant,
       outlined: trace.chosen,
       dots: trace.soft,
-      label: `s: green the relevant document, red outline the chosen; orange dots P (loss ${trace.loss.toFixed(3)})`,
+      label: `s (green: relevant, red: chosen), dots: P; answer loss ${trace.loss.toFixed(3)}`,
     });
     $('gradient-chart').innerHTML = barChart({
       values: trace.gradient,

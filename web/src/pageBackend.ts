@@ -32,7 +32,8 @@ async function describeBrowserAdapter(): Promise<string> {
 
 export async function choosePageBackend(choice: BackendChoice): Promise<PageBackend> {
   const adapter = await describeBrowserAdapter();
-  const selected = await selectBackend(choice);
+  // SwiftShader compiles each kernel on first use on the CPU: the first step's waits take minutes.
+  const selected = await selectBackend(choice, { timeoutMs: 15 * 60_000 });
   if (selected.backend.name === 'webgpu') return { backend: selected.backend, summary: `WebGPU adapter: ${adapter}`, cpuFallback: false };
   const why = choice === 'cpu' ? 'the CPU backend, as chosen' : `the CPU backend: no usable WebGPU adapter (${adapter})`;
   return { backend: selected.backend, summary: `Training on ${why}. WebGPU would report: ${adapter}`, cpuFallback: choice !== 'cpu' };
