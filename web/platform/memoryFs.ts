@@ -73,9 +73,15 @@ export function rmSync(path: string, _options?: unknown): void {
   for (const name of [...files.keys()]) if (name.startsWith(prefix)) files.delete(name);
 }
 
+/** Moves a file, or a directory with everything under it. */
 export function renameSync(from: string, to: string): void {
-  writeFileSync(to, bytesOf(from));
-  files.delete(normalise(from));
+  const source = normalise(from);
+  const target = normalise(to);
+  for (const [name, bytes] of [...files]) {
+    if (name !== source && !name.startsWith(`${source}/`)) continue;
+    files.delete(name);
+    files.set(target + name.slice(source.length), bytes);
+  }
 }
 
 export function openSync(path: string, flags: string): number {

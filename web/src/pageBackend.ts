@@ -21,12 +21,8 @@ async function describeBrowserAdapter(): Promise<string> {
   const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
   // Chromium reports it in adapter.info; older versions on the adapter itself.
   const fallback = info.isFallbackAdapter ?? (adapter as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false;
-  const fields = [
-    `vendor ${info.vendor || '?'}`,
-    `architecture ${info.architecture || '?'}`,
-    `device ${info.device || '?'}`,
-    `description ${info.description || '?'}`,
-  ];
+  // Browsers leave some fields empty (Chromium on SwiftShader reports vendor and architecture only).
+  const fields = (['vendor', 'architecture', 'device', 'description'] as const).filter((f) => info[f]).map((f) => `${f} ${info[f]}`);
   return `${fields.join(', ')}; ${fallback ? 'a fallback (software) adapter' : 'not a fallback adapter'}`;
 }
 

@@ -16,7 +16,7 @@ import { trainEndToEnd } from '../../clara/trainEndToEnd.ts';
  * same library calls and settings as clara/demo/runDemo.ts, so a seed gives Node's losses. Nothing
  * is written; every step is reported, and the held-out recall@1 as the demo's curve measures it.
  */
-export interface QuickDemoProgress {
+interface QuickDemoProgress {
   stage: 1 | 3;
   metrics: StepMetrics;
   /** Steps done over both stages, and their total. */
@@ -59,10 +59,13 @@ export async function runQuickDemo(options: QuickDemoOptions): Promise<QuickDemo
   const clara = demoModel(s, corpus, options.seed, options.backend);
   const run: QuickDemoRun = { clara, corpus, stage1: [], stage3: [], recall: [], stopped: false };
   let done = 0;
-  const report = (stage: 1 | 3, history: StepMetrics[]) => (metrics: StepMetrics) => {
+  const report = (stage: 1 | 3, history: StepMetrics[]) => async (metrics: StepMetrics) => {
     history.push(metrics);
     done++;
     options.onStep({ stage, metrics, done, total: QUICK_STEPS });
+    // On the CPU backend a step never waits for anything: yield here, so that the page draws the
+    // step and hears the Stop button.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     if ((options.stopAfter > 0 && done >= options.stopAfter) || options.shouldStop()) throw new StopTraining();
   };
   const stopped = async (stage: Promise<unknown>) => {
@@ -111,7 +114,7 @@ export async function runQuickDemo(options: QuickDemoOptions): Promise<QuickDemo
           run.recall.push([m.step, await recallAt1(QUERY_REASONER_ADAPTER)]);
           clara.backbone.train();
         }
-        onStage3Step(m);
+        await onStage3Step(m);
       },
     }),
   );
