@@ -54,7 +54,7 @@ afterAll(async () => {
 async function openPage(query: string, state: string, timeout = 540_000): Promise<Page> {
   const page = await browser!.newPage();
   page.on('console', (message) => message.type() === 'error' && console.error(`page: ${message.text()}`));
-  page.on('pageerror', (error) => console.error(`page: ${error.message}`));
+  page.on('pageerror', (error) => console.error(`page: ${(error as Error).message}`));
   await page.setViewport({ width: 1100, height: 1800 });
   await page.goto(`${url}?${query}`);
   await page.waitForFunction((s) => document.body.dataset.state === s || document.body.dataset.state === 'failed', { timeout }, state);
@@ -99,8 +99,8 @@ describe('the page in headless chromium', () => {
     await page.focus('#explore-button');
     await page.keyboard.press('Enter');
     await page.waitForFunction(() => document.body.dataset.state === 'explored', { timeout: 120_000 });
-    expect(await page.$eval('#memory-heatmap', (c) => (c as HTMLCanvasElement).dataset.shape)).toBe('4x64');
-    expect(await page.$eval('#query-heatmap', (c) => (c as HTMLCanvasElement).dataset.shape)).toBe('4x64');
+    expect(await page.$eval('#memory-heatmap', (c) => c.getAttribute('data-shape'))).toBe('4x64');
+    expect(await page.$eval('#query-heatmap', (c) => c.getAttribute('data-shape'))).toBe('4x64');
     expect(await page.$$eval('#scores-chart svg rect.bar', (b) => b.length)).toBe(20);
     expect(await page.$$eval('#scores-chart svg circle.dot', (b) => b.length)).toBe(20);
     const gradient = await page.$$eval('#gradient-chart svg rect.bar', (bars) => bars.map((b) => Number(b.getAttribute('data-value'))));
