@@ -5,7 +5,7 @@ import type { Stage3Row } from '../../clara/data/stage3Data.ts';
 import { demoChart } from '../../clara/demo/demoReport.ts';
 import { barChart } from './barChart.ts';
 import { drawHeatmap } from './heatmap.ts';
-import { choosePageBackend } from './pageBackend.ts';
+import { choosePageBackend, describeBrowserAdapter } from './pageBackend.ts';
 import { questionLabel, traceQuestion } from './questionExplorer.ts';
 import { QUICK_STEPS, runQuickDemo } from './quickDemoRun.ts';
 import { type FolderFile, openRunFolder } from './runFolder.ts';
@@ -210,9 +210,9 @@ function wire(): void {
     const value = query.get(param);
     if (value !== null) $<HTMLInputElement>(id).value = value;
   }
-  void choosePageBackend('auto').then((b) => {
-    $('adapter').textContent = b.summary;
-    $('adapter').classList.toggle('fallback', b.cpuFallback);
+  // Said at once; training then replaces it with the backend it runs on (unless that was quicker).
+  void describeBrowserAdapter().then((line) => {
+    if ($('adapter').dataset.backend === undefined) $('adapter').textContent = `WebGPU adapter: ${line}`;
   });
   state('ready');
   if (query.get('autorun') === '1') $<HTMLFormElement>('train-form').requestSubmit();

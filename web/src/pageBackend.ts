@@ -14,7 +14,7 @@ export interface PageBackend {
 }
 
 /** What the browser's own adapter says of itself (asked directly: the backend keeps only a summary). */
-async function describeBrowserAdapter(): Promise<string> {
+export async function describeBrowserAdapter(): Promise<string> {
   if (!('gpu' in navigator) || !navigator.gpu) return 'this browser has no navigator.gpu';
   const adapter = await navigator.gpu.requestAdapter();
   if (adapter === null) return 'navigator.gpu gave no adapter';
