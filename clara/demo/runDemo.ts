@@ -3,19 +3,17 @@ import { join } from 'node:path';
 import type { Backend } from '../../engine/index.ts';
 import { ENCODER_ADAPTER, QUERY_REASONER_ADAPTER } from '../adapters.ts';
 import { answerQuestions, rankCandidates, topCandidates } from '../answering.ts';
-import { ClaraModel, memoryTokenCount } from '../claraModel.ts';
 import type { Stage3Row } from '../data/stage3Data.ts';
 import { writeSyntheticCorpus } from '../data/writeSynthCorpus.ts';
 import { documentSpecificShare } from '../eval/documentSpecificShare.ts';
 import { meanRecall, scoreAnswers } from '../eval/metrics.ts';
-import { vocabularyTexts } from '../freshModel.ts';
 import { rankCandidatesBm25 } from '../retrieval/bm25.ts';
 import { candidateBank } from '../retrieval/documentBank.ts';
-import { claraTextsForVocabulary } from '../tokenizer/vocabularyTexts.ts';
 import type { StepMetrics } from '../train/metricsLog.ts';
 import { trainCompressionStage } from '../trainCompressionStage.ts';
 import { trainEndToEnd } from '../trainEndToEnd.ts';
 import { demoChart, demoTable, type AnswerQuality, type DemoResult, type Recall } from './demoReport.ts';
+import { demoCorpusOptions, demoModel, demoStage1Options, demoStage3Options } from './demoModel.ts';
 import type { DemoSettings } from './demoSettings.ts';
 
 /**
@@ -53,51 +51,21 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   mkdirSync(out, { recursive: true });
 
   // 1. The corpus.
-  const { corpus } = writeSyntheticCorpus(join(out, 'data'), {
-    seed: options.seed,
-    entities: s.entities,
-    candidates: s.candidates,
-    heldOutShare: s.heldOutShare,
-    qaRows: s.corpus.qaRows,
-    paraphraseRows: s.corpus.paraphraseRows,
-    paraphraseTarget: s.corpus.reconstruct ? 'reconstruction' : 'reworded',
-    namePool: s.corpus.namePool,
-    stage3Wordings: s.corpus.stage3Wordings,
-  });
-  const { stage1: stage1Rows, stage3Train: trainRows, stage3HeldOut: heldOutRows } = corpus;
+  const { corpus } = writeSyntheticCorpus(join(out, 'data'), demoCorpusOptions(s, options.seed));
+  const { stage3Train: trainRows, stage3HeldOut: heldOutRows } = corpus;
   const trainedQuestions = corpus.questions.length - heldOutRows.length;
   say(
     `${corpus.documents.length} documents, ${trainedQuestions} trained and ${heldOutRows.length} held-out questions (${trainRows.length} stage-3 training rows), ${s.candidates} candidates each`,
   );
 
-  // 2. The model, and stage 1. The vocabulary covers every text the run will tokenize, held-out
-  // questions included (they are never trained on, but must not become <unk>).
-  const settings = {
-    docMaxLength: s.docMaxLength,
-    compressionRate: s.compressionRate,
-    questionMaxLength: s.docMaxLength,
-    generationTopK: s.stage3.k,
-    lora: s.lora,
-    stage: 0,
-  };
-  const n = memoryTokenCount(settings);
-  const texts = [
-    ...vocabularyTexts(1, stage1Rows, n),
-    ...claraTextsForVocabulary({ documents: [], qa: corpus.questions.map((q) => ({ question: q.question, answer: q.answer })) }, n),
-  ];
-  const clara = ClaraModel.fromScratch({ texts, base: s.backbone, settings, seed: options.seed, backend: options.backend, tokenizer: s.tokenizer });
+  // 2. The model, and stage 1.
+  const clara = demoModel(s, corpus, options.seed, options.backend);
+  const n = clara.nMem;
   say(
     `stage 1: ${s.stage1.steps} steps (the compressor held still for the first ${s.stage1.compressorFrozenSteps}), batch ${s.stage1.batchSize}, ${s.tokenizer} vocabulary of ${clara.tokenizer.vocabSize}, n = ${n} memory tokens`,
   );
   const stage1 = await trainCompressionStage({
-    clara,
-    stage: 1,
-    rows: stage1Rows,
-    steps: s.stage1.steps,
-    batchSize: s.stage1.batchSize,
-    lr: s.stage1.lr,
-    compressorFrozenSteps: s.stage1.compressorFrozenSteps,
-    seed: options.seed,
+    ...demoStage1Options(s, clara, corpus, options.seed),
     out: join(out, 'stage1'),
     saveEvery: 0,
     progress: options.progress,
@@ -151,21 +119,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     `stage 3: ${s.stage3.steps} steps, top-${s.stage3.k} of ${s.candidates} at τ = ${s.stage3.temperature}, the query reasoner held still for the first ${s.stage3.queryReasonerFrozenSteps}, no relevance labels`,
   );
   const stage3 = await trainEndToEnd({
-    clara,
-    rows: trainRows,
-    steps: s.stage3.steps,
-    batchSize: s.stage3.batchSize,
-    lr: s.stage3.lr,
-    generatorLrScale: s.stage3.generatorLrScale,
-    queryReasonerFrozenSteps: s.stage3.queryReasonerFrozenSteps,
-    k: s.stage3.k,
-    temperature: s.stage3.temperature,
-    estimator: s.stage3.estimator,
-    seed: options.seed,
+    ...demoStage3Options(s, clara, trainRows, trainBank, options.seed),
     out: join(out, 'stage3'),
     saveEvery: 0,
     progress: options.progress,
-    bank: trainBank,
     onStep: async (m: StepMetrics) => {
       if (m.step % s.curve.every !== 0 && m.step !== s.stage3.steps) return;
       const orders = await rankHeldOut(QUERY_REASONER_ADAPTER, curveRows, curveCandidates);

@@ -29,6 +29,8 @@ export interface SelectOptions {
   dawnBackend?: 'auto' | DawnBackend;
   /** Where the matmul autotune result is cached (default ~/.cache/clara). */
   cacheDir?: string;
+  /** Milliseconds any single wait on the GPU may take (default 60 s; a software adapter in a browser needs more). */
+  timeoutMs?: number;
 }
 
 export async function selectBackend(choice: BackendChoice = 'auto', options: SelectOptions = {}): Promise<SelectedBackend> {

@@ -1,8 +1,10 @@
-import { create, globals } from 'webgpu';
+import type { AdapterSource, DawnBackend } from './adapterSource.ts';
+import { adapterSources, NO_ADAPTER_HELP } from './host.ts';
 import { withTimeout } from './timeout.ts';
 
 /**
- * Acquiring a WebGPU device through Dawn's Node binding (npm `webgpu`).
+ * Acquiring a WebGPU device: in Node through Dawn's binding (npm `webgpu`, see host.ts), in a
+ * browser from `navigator.gpu` (host.browser.ts), or from any `GPU` object the caller passes.
  *
  * Real GPUs use the platform's native Dawn backend (Vulkan, Metal, D3D12) with no flags. A Linux
  * machine without a GPU gets Mesa's llvmpipe through Dawn's OpenGL backend, which needs
@@ -11,10 +13,11 @@ import { withTimeout } from './timeout.ts';
  * garbage, so it is always refused.
  */
 
-/** Dawn backends that can be asked for by name (`create(['backend=...'])`). */
-export type DawnBackend = 'vulkan' | 'metal' | 'd3d12' | 'd3d11' | 'opengl' | 'opengles' | 'null';
+export type { DawnBackend } from './adapterSource.ts';
 
 export interface DeviceOptions {
+  /** Ask this GPU object for the adapter (e.g. a browser's `navigator.gpu`) instead of the host's. */
+  gpu?: GPU;
   /**
    * Which Dawn backend to use. `auto` (default) tries the platform default, then OpenGL on Linux.
    * (The CLI passes CLARA_DAWN_BACKEND here.)
@@ -61,64 +64,27 @@ const WANTED_LIMITS = [
 /** Every limit `describeAdapter` reports. */
 const REPORTED_LIMITS = [...WANTED_LIMITS, 'maxBindGroups', 'maxUniformBuffersPerShaderStage'];
 
-/**
- * Objects returned by `create()` must outlive their devices: if one is garbage-collected Dawn
- * aborts the whole process. We never drop them.
- */
-const liveGpus: GPU[] = [];
-let globalsInstalled = false;
-
-function newGpu(flags: string[]): GPU {
-  if (!globalsInstalled) {
-    // Dawn's GPUBufferUsage, GPUMapMode… constants, which browser code expects as globals.
-    Object.assign(globalThis, globals);
-    globalsInstalled = true;
-  }
-  const gpu = create(flags);
-  liveGpus.push(gpu);
-  return gpu;
-}
-
 const SOFTWARE_ADAPTER = /llvmpipe|swiftshader|lavapipe|softpipe|software|warp/i;
-
-async function tryAdapter(backend: DawnBackend | 'default', timeoutMs: number): Promise<GPUAdapter | null> {
-  if (backend === 'opengl' || backend === 'opengles') {
-    // Without it Mesa's EGL fails with EGL_NOT_INITIALIZED (no display server here).
-    // biome-ignore lint/style/noProcessEnv: a write for Mesa, which reads it and has no other way in; the engine reads no setting from it
-    process.env.EGL_PLATFORM ??= 'surfaceless';
-  }
-  const gpu = newGpu(backend === 'default' ? [] : [`backend=${backend}`]);
-  // The GL backends only offer the compatibility feature level; asking for it elsewhere still
-  // returns a core adapter where one exists.
-  const featureLevel = backend === 'opengl' || backend === 'opengles' ? 'compatibility' : 'core';
-  return withTimeout(gpu.requestAdapter({ featureLevel } as GPURequestAdapterOptions), timeoutMs, `requestAdapter (Dawn backend ${backend})`);
-}
 
 function isNullAdapter(adapter: GPUAdapter): boolean {
   return /null/i.test(adapter.info.device) || /null backend/i.test(adapter.info.description);
 }
 
-function candidateBackends(requested: 'auto' | DawnBackend): (DawnBackend | 'default')[] {
-  if (requested !== 'auto') return [requested];
-  return process.platform === 'linux' ? ['default', 'opengl'] : ['default'];
-}
-
-const NO_ADAPTER_HELP =
-  'webgpu: no usable adapter found. On Linux without a GPU, install the Mesa GL packages ' +
-  '(apt-get install libegl-dev libegl1 libegl-mesa0 libgl1-mesa-dri) so Dawn can use llvmpipe, ' +
-  'or use the CPU backend.';
-
 /** Finds an adapter (refusing the Null backend) and opens a device with the limits we need. */
 export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredDevice> {
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const tried: string[] = [];
-  for (const backend of candidateBackends(opts.dawnBackend ?? 'auto')) {
-    if (backend === 'null') {
-      throw new Error("webgpu: refusing Dawn's Null backend: it reports every feature but computes nothing");
-    }
-    const adapter = await tryAdapter(backend, timeoutMs);
+  if (opts.dawnBackend === 'null') {
+    throw new Error("webgpu: refusing Dawn's Null backend: it reports every feature but computes nothing");
+  }
+  const gpu = opts.gpu;
+  const sources: AdapterSource[] = gpu
+    ? [{ name: 'the given GPU', dawnBackend: 'given', request: () => gpu.requestAdapter() }]
+    : adapterSources(opts.dawnBackend ?? 'auto');
+  for (const source of sources) {
+    const adapter = await withTimeout(source.request(), timeoutMs, `requestAdapter (${source.name})`);
     if (!adapter) {
-      tried.push(backend);
+      tried.push(source.name);
       continue;
     }
     if (isNullAdapter(adapter)) {
@@ -130,12 +96,12 @@ export async function acquireDevice(opts: DeviceOptions = {}): Promise<AcquiredD
       if (typeof value === 'number') requiredLimits[name] = value;
     }
     const device = await withTimeout(adapter.requestDevice({ requiredLimits }), timeoutMs, 'requestDevice');
-    return { adapter, device, description: describe(adapter, device, backend) };
+    return { adapter, device, description: describe(adapter, device, source.dawnBackend) };
   }
-  throw new Error(`${NO_ADAPTER_HELP} (tried Dawn backends: ${tried.join(', ')})`);
+  throw new Error(`${NO_ADAPTER_HELP} (tried: ${tried.join(', ')})`);
 }
 
-function describe(adapter: GPUAdapter, device: GPUDevice, backend: DawnBackend | 'default'): AdapterDescription {
+function describe(adapter: GPUAdapter, device: GPUDevice, dawnBackend: string): AdapterDescription {
   const info = adapter.info;
   const limits: Record<string, number> = {};
   for (const name of REPORTED_LIMITS) {
@@ -143,14 +109,13 @@ function describe(adapter: GPUAdapter, device: GPUDevice, backend: DawnBackend |
     if (typeof value === 'number') limits[name] = value;
   }
   const name = info.device || info.vendor || 'unknown';
-  const dawnBackend = backend !== 'default' ? backend : process.platform === 'darwin' ? 'metal' : process.platform === 'win32' ? 'd3d12' : 'vulkan';
   return {
     name,
     description: info.description,
     vendor: info.vendor,
     architecture: info.architecture,
     dawnBackend,
-    isCpu: SOFTWARE_ADAPTER.test(`${info.device} ${info.description}`) || (info as unknown as { type?: string }).type === 'cpu',
+    isCpu: SOFTWARE_ADAPTER.test(`${info.device} ${info.description} ${info.architecture}`) || (info as unknown as { type?: string }).type === 'cpu',
     features: [...adapter.features].map(String).sort(),
     limits,
   };

@@ -1,8 +1,6 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { MatmulSpec, Storage } from '../../backend.ts';
 import type { AdapterDescription } from './device.ts';
+import { readAutotuneCache, writeAutotuneCache } from './host.ts';
 import type { MatmulVariant } from './kernels/matmul.ts';
 
 /** `auto`: a cached autotune result, else by adapter kind; `autotune`: measure once and cache. */
@@ -20,36 +18,17 @@ interface Tunable {
   sync(): Promise<void>;
 }
 
-/** Where autotune results live: `cacheDir`, else ~/.cache/clara. */
-function cacheFile(cacheDir: string | undefined): string {
-  return join(cacheDir ?? join(homedir(), '.cache', 'clara'), 'webgpu-matmul.json');
-}
-
-function readCache(file: string): Record<string, MatmulVariant> {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, MatmulVariant>;
-  } catch {
-    return {};
-  }
-}
-
 export async function chooseMatmulVariant(backend: Tunable, choice: MatmulChoice, cacheDir?: string): Promise<MatmulVariant> {
   if (choice === 'blocked' || choice === 'tiled') return choice;
-  const file = cacheFile(cacheDir);
   const a = backend.adapter;
   const key = `${a.name} | ${a.description} | ${a.dawnBackend}`;
-  const cached = readCache(file)[key];
+  const cached = readAutotuneCache(cacheDir)[key] as MatmulVariant | undefined;
   if (cached && VARIANTS.includes(cached)) return cached;
   // Software adapters run workgroups as CPU threads, where shared memory only costs.
   if (choice === 'auto') return a.isCpu ? 'blocked' : 'tiled';
 
   const best = await autotune(backend);
-  try {
-    mkdirSync(join(file, '..'), { recursive: true });
-    writeFileSync(file, JSON.stringify({ ...readCache(file), [key]: best }, null, 2));
-  } catch {
-    // A read-only home only costs a re-tune next time.
-  }
+  writeAutotuneCache(cacheDir, key, best);
   return best;
 }
 

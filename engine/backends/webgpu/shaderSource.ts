@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readShaderFile as readFromHost } from './host.ts';
 
 /**
  * Loads kernels from shaders/*.wgsl and runs a deliberately tiny preprocessor over them, because
@@ -15,14 +14,13 @@ import { fileURLToPath } from 'node:url';
  */
 export type Defines = Record<string, string | number | boolean>;
 
-const SHADER_DIR = fileURLToPath(new URL('../../../shaders/', import.meta.url));
 const fileCache = new Map<string, string>();
 
-/** The text of `shaders/<name>` as written (no preprocessing); read once, then cached. */
+/** `shaders/<name>` as the host supplies it (read from disk in Node, bundled in a browser), read once. */
 export function readShaderFile(name: string): string {
   let text = fileCache.get(name);
   if (text === undefined) {
-    text = readFileSync(SHADER_DIR + name, 'utf8');
+    text = readFromHost(name);
     fileCache.set(name, text);
   }
   return text;

@@ -1,0 +1,82 @@
+import type { Backend } from '../../engine/index.ts';
+import { ClaraModel, memoryTokenCount } from '../claraModel.ts';
+import type { Stage3Row } from '../data/stage3Data.ts';
+import type { SynthOptions, SyntheticCorpus } from '../data/synth.ts';
+import { vocabularyTexts } from '../freshModel.ts';
+import { claraTextsForVocabulary } from '../tokenizer/vocabularyTexts.ts';
+import type { CompressionStageOptions } from '../trainCompressionStage.ts';
+import type { EndToEndOptions } from '../trainEndToEnd.ts';
+import type { DemoSettings } from './demoSettings.ts';
+
+/**
+ * The demo's corpus, model, stage-1 and stage-3 runs, as settings: runDemo.ts runs them in Node, and the
+ * browser page (web/) runs the same ones, so a seed gives the same model and losses in both.
+ */
+
+/** The synthetic corpus the demo generates for `seed`. */
+export function demoCorpusOptions(s: DemoSettings, seed: number): SynthOptions {
+  return {
+    seed,
+    entities: s.entities,
+    candidates: s.candidates,
+    heldOutShare: s.heldOutShare,
+    qaRows: s.corpus.qaRows,
+    paraphraseRows: s.corpus.paraphraseRows,
+    paraphraseTarget: s.corpus.reconstruct ? 'reconstruction' : 'reworded',
+    namePool: s.corpus.namePool,
+    stage3Wordings: s.corpus.stage3Wordings,
+  };
+}
+
+/**
+ * The untrained model. The vocabulary covers every text the run will tokenize, held-out questions
+ * included (they are never trained on, but must not become <unk>).
+ */
+export function demoModel(s: DemoSettings, corpus: SyntheticCorpus, seed: number, backend: Backend): ClaraModel {
+  const settings = {
+    docMaxLength: s.docMaxLength,
+    compressionRate: s.compressionRate,
+    questionMaxLength: s.docMaxLength,
+    generationTopK: s.stage3.k,
+    lora: s.lora,
+    stage: 0,
+  };
+  const n = memoryTokenCount(settings);
+  const texts = [
+    ...vocabularyTexts(1, corpus.stage1, n),
+    ...claraTextsForVocabulary({ documents: [], qa: corpus.questions.map((q) => ({ question: q.question, answer: q.answer })) }, n),
+  ];
+  return ClaraModel.fromScratch({ texts, base: s.backbone, settings, seed, backend, tokenizer: s.tokenizer });
+}
+
+/** Stage 1 as the demo runs it (the caller adds where to write and what to show). */
+export function demoStage1Options(s: DemoSettings, clara: ClaraModel, corpus: SyntheticCorpus, seed: number): CompressionStageOptions {
+  return {
+    clara,
+    stage: 1,
+    rows: corpus.stage1,
+    steps: s.stage1.steps,
+    batchSize: s.stage1.batchSize,
+    lr: s.stage1.lr,
+    compressorFrozenSteps: s.stage1.compressorFrozenSteps,
+    seed,
+  };
+}
+
+/** Stage 3 as the demo runs it, on the trained questions' candidates already compressed into `bank`. */
+export function demoStage3Options(s: DemoSettings, clara: ClaraModel, rows: Stage3Row[], bank: EndToEndOptions['bank'], seed: number): EndToEndOptions {
+  return {
+    clara,
+    rows,
+    steps: s.stage3.steps,
+    batchSize: s.stage3.batchSize,
+    lr: s.stage3.lr,
+    generatorLrScale: s.stage3.generatorLrScale,
+    queryReasonerFrozenSteps: s.stage3.queryReasonerFrozenSteps,
+    k: s.stage3.k,
+    temperature: s.stage3.temperature,
+    estimator: s.stage3.estimator,
+    seed,
+    bank,
+  };
+}

@@ -1,0 +1,56 @@
+import type { Backend } from '../../engine/index.ts';
+import { ClaraModel } from '../../clara/claraModel.ts';
+import { parseStage3Jsonl, type Stage3Row } from '../../clara/data/stage3Data.ts';
+import { demoChart } from '../../clara/demo/demoReport.ts';
+import { latestCheckpoint } from '../../clara/train/checkpoint.ts';
+import { readMetrics } from '../../clara/train/metricsLog.ts';
+import { existsSync, mountFiles, readFileSync } from '../platform/memoryFs.ts';
+
+/**
+ * A run folder written by `clara demo` (runs/demo-…/: metrics.json, stage1/ and stage3/ with their
+ * metrics.jsonl and checkpoint/, data/), opened in the page: its files are put in the page's
+ * in-memory file system (platform/memoryFs.ts, the browser's `node:fs`), and then read with the
+ * library's own readers, as Node would read them.
+ */
+export interface OpenedRun {
+  /** The folder's name. */
+  name: string;
+  /** curves.svg drawn again from the metrics files (stage-1 and stage-3 losses, the recall curve). */
+  chart: string;
+  /** metrics.json's headline numbers, as text. */
+  summary: string;
+  /** The last stage's model (stage 3, else stage 1), when the folder holds a checkpoint. */
+  clara: ClaraModel | null;
+  /** Held-out questions with their candidates (data/stage3-heldout.jsonl), for the explorer. */
+  questions: Stage3Row[];
+}
+
+/** A file the user chose or dropped, with its path inside the chosen folder ("demo-1/stage1/metrics.jsonl"). */
+export interface FolderFile {
+  path: string;
+  bytes: Uint8Array;
+}
+
+export function openRunFolder(files: readonly FolderFile[], backend: Backend): OpenedRun {
+  mountFiles(files.map((f) => [f.path, f.bytes] as const));
+  const metricsFile = files.map((f) => f.path).find((p) => p.split('/').pop() === 'metrics.json');
+  if (metricsFile === undefined) throw new Error('no metrics.json in the chosen folder: choose a run folder written by `clara demo`');
+  const root = metricsFile.slice(0, -'metrics.json'.length).replace(/\/$/, '');
+  const at = (path: string) => (root === '' ? path : `${root}/${path}`);
+  const metrics = JSON.parse(readFileSync(at('metrics.json'), 'utf8') as string) as {
+    recallCurve?: Array<[number, number]>;
+    recall?: { before: Record<string, number>; after: Record<string, number> };
+    backend?: string;
+    seconds?: number;
+  };
+  const history = (stage: string) => (existsSync(at(`${stage}/metrics.jsonl`)) ? readMetrics(at(`${stage}/metrics.jsonl`)) : []);
+  const chart = demoChart(history('stage1'), history('stage3'), metrics.recallCurve ?? []);
+  const recall = metrics.recall ? `recall@1 before / after stage 3: ${metrics.recall.before['1']} / ${metrics.recall.after['1']}` : '';
+  const summary = [recall, metrics.backend ? `trained on ${metrics.backend} in ${metrics.seconds?.toFixed(0)} s` : ''].filter(Boolean).join('; ');
+
+  const checkpoint = latestCheckpoint(at('stage3')) ?? latestCheckpoint(at('stage1'));
+  const clara = checkpoint === null ? null : ClaraModel.load(checkpoint, { backend });
+  const heldOut = at('data/stage3-heldout.jsonl');
+  const questions = existsSync(heldOut) ? parseStage3Jsonl(readFileSync(heldOut, 'utf8') as string, heldOut).rows : [];
+  return { name: root || 'run', chart, summary, clara, questions };
+}
