@@ -168,12 +168,10 @@ export async function train<Row, Batch>(job: TrainingJob<Row, Batch>): Promise<T
       metricsLog?.append(metrics);
       if (progress !== null) {
         const elapsed = (performance.now() - runStart) / 1000;
-        const done = history.length;
         progress.update({
           step: step + 1,
           loss,
           tokensPerSecond: history.reduce((sum, h) => sum + h.tokens, 0) / elapsed,
-          etaSeconds: (elapsed / done) * (config.steps - step - 1),
         });
       }
 
