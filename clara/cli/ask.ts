@@ -57,7 +57,7 @@ export async function runAsk(argv: string[]): Promise<number> {
   if (options.flag('json')) {
     console.log(JSON.stringify({ question, documents, answer, queryAdapter: encoder.adapter }));
   } else {
-    documents.forEach((d, j) => console.log(`${j + 1}. [${d.score.toFixed(4)}] #${d.id} ${d.text}`));
+    for (const [j, d] of documents.entries()) console.log(`${j + 1}. [${d.score.toFixed(4)}] #${d.id} ${d.text}`);
     console.log(`\nanswer: ${answer}`);
   }
   return 0;

@@ -119,7 +119,7 @@ export async function train<Row, Batch>(job: TrainingJob<Row, Batch>): Promise<T
       const rng = stepRng(config.seed, step);
       const micro: MicroBatch<Batch>[] = [];
       for (let m = 0; m < config.gradAccum; m++) {
-        micro.push(objective.collate(stepRows.slice(m * config.batchSize, (m + 1) * config.batchSize), rng));
+        micro.push(objective.collate(stepRows.slice(m * config.batchSize, (m + 1) * config.batchSize), rng, { step, totalSteps: config.steps }));
       }
       const units = micro.map((m) => m.units);
       const scales = microBatchScales(units, objective.weights);
