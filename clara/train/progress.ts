@@ -62,6 +62,7 @@ export class ProgressBar {
    * update on (so the first step's one-off cost is never counted); unknown after one update.
    */
   private recentEta(step: number): number {
+    if (step >= this.total) return 0;
     if (this.marks.length < 2) return NaN;
     const window = Math.max(3, Math.ceil(this.total * 0.1));
     const [fromStep, fromTime] = this.marks[Math.max(0, this.marks.length - 1 - window)]!;
