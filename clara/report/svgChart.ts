@@ -29,7 +29,7 @@ const LEGEND_ROW = 16;
 const MARGIN = { left: 58, right: 16, top: 34, bottom: 46 };
 const PHASE_FILL = '#f2e6c9';
 
-function escape(text: string): string {
+function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
@@ -59,7 +59,7 @@ function panelSvg(panel: Panel, offsetX: number): string {
   const sx = (x: number) => MARGIN.left + ((Math.min(Math.max(x, x0), x1) - x0) / (x1 - x0 || 1)) * w;
   const sy = (y: number) => MARGIN.top + h - ((y - y0) / (y1 - y0 || 1)) * h;
   const parts: string[] = [`<g transform="translate(${offsetX},0)">`];
-  parts.push(`<text x="${WIDTH / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${escape(panel.title)}</text>`);
+  parts.push(`<text x="${WIDTH / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(panel.title)}</text>`);
   // Phases first, so that the grid and the lines are drawn over them.
   for (const phase of panel.phases ?? []) {
     parts.push(`<rect x="${sx(phase.from)}" y="${MARGIN.top}" width="${sx(phase.to) - sx(phase.from)}" height="${h}" fill="${PHASE_FILL}"/>`);
@@ -70,15 +70,15 @@ function panelSvg(panel: Panel, offsetX: number): string {
     parts.push(`<text x="${MARGIN.left - 6}" y="${sy(t) + 4}" text-anchor="end" font-size="11">${t}</text>`);
   }
   for (const t of ticks(x0, x1)) parts.push(`<text x="${sx(t)}" y="${MARGIN.top + h + 16}" text-anchor="middle" font-size="11">${t}</text>`);
-  parts.push(`<text x="${MARGIN.left + w / 2}" y="${MARGIN.top + h + 34}" text-anchor="middle" font-size="12">${escape(panel.xLabel)}</text>`);
-  parts.push(`<text transform="translate(14,${MARGIN.top + h / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escape(panel.yLabel)}</text>`);
+  parts.push(`<text x="${MARGIN.left + w / 2}" y="${MARGIN.top + h + 34}" text-anchor="middle" font-size="12">${escapeXml(panel.xLabel)}</text>`);
+  parts.push(`<text transform="translate(14,${MARGIN.top + h / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escapeXml(panel.yLabel)}</text>`);
 
   // The legend, one entry per row below the axes: series, then references, then phases.
   let row = 0;
   const legend = (mark: string, name: string) => {
     const ly = HEIGHT + 8 + row++ * LEGEND_ROW;
     parts.push(mark.replaceAll('LY', String(ly - 4)).replaceAll('RY', String(ly - 10)));
-    parts.push(`<text x="${MARGIN.left + 24}" y="${ly}" font-size="11">${escape(name)}</text>`);
+    parts.push(`<text x="${MARGIN.left + 24}" y="${ly}" font-size="11">${escapeXml(name)}</text>`);
   };
   panel.series.forEach((s, i) => {
     const colour = COLOURS[i % COLOURS.length];
