@@ -24,7 +24,7 @@ import type { DemoSettings } from './demoSettings.ts';
  *
  *  1. generate the corpus: invented people, one document each, questions with one-word answers;
  *     some facts are held out of every training target (their documents still state them);
- *  2. stage 1 (salient compressor pretraining) on a random frozen backbone: CE + 0.1·MSE;
+ *  2. stage 1 (salient compressor pretraining) on a random frozen backbone: CE + λ·MSE (λ = 0.1 unless varied);
  *  3. compress every document once; score the held-out questions' candidates with the compressor
  *     as query encoder (recall "before"), with BM25, and by chance;
  *  4. stage 3: the query reasoner (a copy of the compressor) and the generator trained through the
