@@ -16,7 +16,9 @@ import { capture, Generator, noGrad, oneHot, stack, topk, uniform, type Tensor }
  *
  * `W @ D` then picks documents: row j of the result is D[idx[j]] in the forward pass.
  * Estimators are pluggable so researchers can try others: `gumbel` (the same with Gumbel noise
- * added to l before choosing, seeded) and `soft` (W = P: soft mixtures forward and backward).
+ * added to l before choosing, seeded) and `soft` (W = P: soft mixtures forward and backward). A new
+ * one is a function of (scores, options) added to TOPK_ESTIMATORS, which the CLI, the demo and the
+ * tests read (examples/annealedTopK.ts writes one outside the library).
  */
 export interface TopKSelection {
   /** [B, k, N]: selection weights (rows one-hot in the forward pass for straight-through estimators). */
@@ -27,12 +29,18 @@ export interface TopKSelection {
   soft: Tensor;
 }
 
-interface TopKOptions {
+export interface TopKOptions {
   k: number;
   /** Temperature τ (official 0.02). */
   temperature: number;
   /** Draws the noise of noisy estimators (gumbel). */
   rng?: Generator;
+  /**
+   * In training, the optimiser step (0-based) and the run's total, so that an estimator can follow
+   * a schedule (an annealed temperature: τ · (1 − step / totalSteps) …); absent outside training.
+   */
+  step?: number;
+  totalSteps?: number;
 }
 
 export type TopKEstimator = (scores: Tensor, options: TopKOptions) => TopKSelection;
@@ -100,4 +108,9 @@ export function topKEstimator(name: string): TopKEstimator {
   const estimator = TOPK_ESTIMATORS[name];
   if (estimator === undefined) throw new Error(`unknown top-k estimator '${name}' (known: ${Object.keys(TOPK_ESTIMATORS).join(', ')})`);
   return estimator;
+}
+
+/** An estimator's name (saved with checkpoints, printed by the demo): its key, or a function's own name. */
+export function estimatorName(estimator: string | TopKEstimator): string {
+  return typeof estimator === 'string' ? estimator : estimator.name || 'custom';
 }

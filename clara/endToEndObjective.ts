@@ -2,14 +2,14 @@ import { capture, type Generator, type Parameter, type Tensor } from '../engine/
 import { DECODER_ADAPTER, ENCODER_ADAPTER, QUERY_REASONER_ADAPTER } from './adapters.ts';
 import { supervisedTokenCount } from './answerLoss.ts';
 import type { ClaraModel } from './claraModel.ts';
-import type { TopKEstimator, TopKSelection } from './differentiableTopK.ts';
+import type { TopKEstimator, TopKOptions, TopKSelection } from './differentiableTopK.ts';
 import { slotPromptBatch } from './examples.ts';
 import { generatorRead } from './generatorRead.ts';
 import { cosineScores, encodeQueries } from './queryReasoner.ts';
 import { gatherCandidates } from './retrieval/documentBank.ts';
 import type { GeneratorBatch } from './tokenizer/generatorBatch.ts';
 import type { Tokenizer } from './tokenizer/tokenizer.ts';
-import { nonPaddingTokens, type MicroBatch, type TrainingObjective } from './train/objective.ts';
+import { nonPaddingTokens, type MicroBatch, type TrainingObjective, type TrainingStep } from './train/objective.ts';
 
 /**
  * Stage 3, end to end (docs/clara.md §6): retrieval and generation trained through one loss.
@@ -91,12 +91,7 @@ export interface Stage3LossOutput {
  * bank [docs, n, d]: every candidate document compressed once by the (frozen) compressor. `rng`
  * feeds a noisy estimator (gumbel).
  */
-export function stage3Loss(
-  clara: ClaraModel,
-  bank: Tensor,
-  batch: Stage3Batch,
-  options: { k: number; temperature: number; estimator: TopKEstimator; rng?: Generator },
-): Stage3LossOutput {
+export function stage3Loss(clara: ClaraModel, bank: Tensor, batch: Stage3Batch, options: TopKOptions & { estimator: TopKEstimator }): Stage3LossOutput {
   const { items, generator: prompts } = batch;
   const candidates = gatherCandidates(
     bank,
@@ -118,12 +113,13 @@ export function stage3LossOf(
   queries: Tensor,
   candidates: Tensor,
   prompts: GeneratorBatch,
-  options: { k: number; temperature: number; estimator: TopKEstimator; rng?: Generator },
+  options: TopKOptions & { estimator: TopKEstimator },
 ): Stage3LossOutput {
   const [size, candidateCount, nMem, hidden] = candidates.shape as [number, number, number, number];
   const flat = capture('D', candidates.reshape([size, candidateCount, nMem * hidden]));
   const scores = capture('s', cosineScores(queries, flat));
-  const selection = options.estimator(scores, { k: options.k, temperature: options.temperature, rng: options.rng });
+  const { estimator, ...topK } = options;
+  const selection = estimator(scores, topK);
   capture('P', selection.soft);
   capture('W', selection.weights);
   const selected = capture('selected', selection.weights.matmul(flat).reshape([size * options.k, nMem, hidden]));
@@ -150,20 +146,25 @@ export interface Stage3ObjectiveOptions {
   estimatorName: string;
 }
 
-/** The micro-batch stage 3 trains on: the batch, and the step's random stream for the estimator. */
-export type Stage3MicroBatch = Stage3Batch & { rng: Generator };
+/** The micro-batch stage 3 trains on: the batch, and the step's random stream and place for the estimator. */
+export type Stage3MicroBatch = Stage3Batch & { rng: Generator } & TrainingStep;
 
 /** The answer cross-entropy of `stage3Loss`, nothing else; units: the supervised answer tokens. */
 export function stage3Objective(clara: ClaraModel, options: Stage3ObjectiveOptions): TrainingObjective<Stage3Item, Stage3MicroBatch> {
   return {
     weights: { ce: 1 },
     settings: { stage: 3, k: options.k, temperature: options.temperature, estimator: options.estimatorName, bankShape: options.bank.shape },
-    collate(rows, rng): MicroBatch<Stage3MicroBatch> {
+    collate(rows, rng, at): MicroBatch<Stage3MicroBatch> {
       const batch = collateStage3(clara.tokenizer, rows, options.k);
-      return { batch: { ...batch, rng }, units: { ce: supervisedTokenCount(batch.generator.labels) }, tokens: nonPaddingTokens(batch.generator.attentionMask) };
+      return {
+        batch: { ...batch, rng, ...at },
+        units: { ce: supervisedTokenCount(batch.generator.labels) },
+        tokens: nonPaddingTokens(batch.generator.attentionMask),
+      };
     },
     terms(batch): Record<string, Tensor> {
-      const { loss } = stage3Loss(clara, options.bank, batch, { k: options.k, temperature: options.temperature, estimator: options.estimator, rng: batch.rng });
+      const { k, temperature, estimator } = options;
+      const { loss } = stage3Loss(clara, options.bank, batch, { k, temperature, estimator, rng: batch.rng, step: batch.step, totalSteps: batch.totalSteps });
       return { ce: loss };
     },
   };

@@ -2,7 +2,7 @@ import { Generator, type Tensor } from '../engine/index.ts';
 import { DECODER_ADAPTER, QUERY_REASONER_ADAPTER } from './adapters.ts';
 import { nameParameters, otherParameters, type ClaraModel } from './claraModel.ts';
 import type { Stage3Row } from './data/stage3Data.ts';
-import { topKEstimator } from './differentiableTopK.ts';
+import { estimatorName, topKEstimator, type TopKEstimator } from './differentiableTopK.ts';
 import { prepareStage3, stage3Objective, type Stage3Item } from './endToEndObjective.ts';
 import { candidateBank } from './retrieval/documentBank.ts';
 import { mix32 } from './train/dataOrder.ts';
@@ -27,8 +27,11 @@ export interface EndToEndOptions extends Partial<TrainingConfig> {
   k?: number;
   /** τ of the top-k (official 0.02). */
   temperature?: number;
-  /** 'straight-through' (official), 'gumbel' or 'soft'. */
-  estimator?: string;
+  /**
+   * A name from TOPK_ESTIMATORS ('straight-through', the official one, by default) or an estimator
+   * of your own (saved with checkpoints by its function name).
+   */
+  estimator?: string | TopKEstimator;
   /** Train the generator too (default true, as the official code does). */
   trainGenerator?: boolean;
   /**
@@ -69,7 +72,7 @@ export async function trainEndToEnd(options: EndToEndOptions): Promise<TrainingR
     { ...options, lrScales: { ...options.lrScales, ...generatorScale }, frozenSteps: { ...options.frozenSteps, ...held } },
     rows.length,
   );
-  const estimatorName = options.estimator ?? 'straight-through';
+  const estimator = options.estimator ?? 'straight-through';
   const groups = prepareStage3(clara, { trainGenerator: options.trainGenerator });
   const { bank, candidates: bankRows } = options.bank ?? candidateBank(clara, rows);
   const items: Stage3Item[] = rows.map((r, i) => ({ question: r.question, candidates: bankRows[i]!, answer: r.answer }));
@@ -79,7 +82,13 @@ export async function trainEndToEnd(options: EndToEndOptions): Promise<TrainingR
   clara.backbone.train();
   const trained = nameParameters(clara, [...groups.queryReasoner, ...groups.generator]);
   const result = await train({
-    objective: stage3Objective(clara, { bank, k, temperature: options.temperature ?? 0.02, estimator: topKEstimator(estimatorName), estimatorName }),
+    objective: stage3Objective(clara, {
+      bank,
+      k,
+      temperature: options.temperature ?? 0.02,
+      estimator: typeof estimator === 'string' ? topKEstimator(estimator) : estimator,
+      estimatorName: estimatorName(estimator),
+    }),
     rows: items,
     parameters: trained,
     frozenParameters: otherParameters(clara, trained),

@@ -1,15 +1,16 @@
-import { ClaraModel } from '../claraModel.ts';
 import { readDocuments } from '../data/documentsData.ts';
-import { compressCorpus, saveDocumentBank } from '../retrieval/documentBank.ts';
+import { compressCorpus, compressorFingerprint, saveDocumentBank } from '../retrieval/documentBank.ts';
 import { ProgressBar } from '../train/progress.ts';
 import { Options } from './args.ts';
 import { useBackend } from './backendOption.ts';
+import { loadModelOption } from './modelOption.ts';
 
 const COMPRESS_HELP = `Usage: clara compress --model DIR [--base DIR] --docs FILE --out INDEX [--batch-size B] [--backend auto|webgpu|cpu]
 
 Compresses every document of FILE once with the model's compressor (encoder_adapter) and writes a
 document bank (safetensors): vectors F32 [docs, n, d], doc_ids I32 [docs], and the texts in the
-metadata. FILE is JSON Lines, one document per line: {"text": "..."} (or {"id": .., "text": ..}, as
+metadata, with the compressor's fingerprint (\`clara ask\` refuses a bank another model made).
+--model is a model directory or a run folder (its checkpoint). FILE is JSON Lines, one document per line: {"text": "..."} (or {"id": .., "text": ..}, as
 \`clara synth\` writes documents.jsonl), or a plain JSON string per line.`;
 
 export async function runCompress(argv: string[]): Promise<number> {
@@ -26,22 +27,22 @@ export async function runCompress(argv: string[]): Promise<number> {
     console.log(COMPRESS_HELP);
     return 0;
   }
-  const [modelDir, docs, out] = [options.required('model'), options.required('docs'), options.required('out')];
+  options.required('model');
+  const [docs, out] = [options.required('docs'), options.required('out')];
   const batchSize = options.int('batch-size', 1) ?? 16;
   const backend = await useBackend('compress', options.string('backend'));
-  const clara = ClaraModel.load(modelDir, { backend, base: options.string('base') });
+  const { clara } = loadModelOption(options, backend);
   const texts = readDocuments(docs);
   const started = performance.now();
-  const bar = new ProgressBar(texts.length);
+  const bar = new ProgressBar(texts.length, process.stderr, 10, 'docs');
   const vectors = compressCorpus(clara, texts, {
     batchSize,
     onProgress: (done) => {
-      const seconds = (performance.now() - started) / 1000;
-      bar.update({ step: done, loss: NaN, tokensPerSecond: done / seconds, etaSeconds: ((texts.length - done) * seconds) / done });
+      bar.update({ step: done, tokensPerSecond: done / ((performance.now() - started) / 1000) });
     },
   });
   bar.finish();
-  await saveDocumentBank(out, { vectors, docIds: texts.map((_, i) => i), texts });
+  await saveDocumentBank(out, { vectors, docIds: texts.map((_, i) => i), texts, compressor: await compressorFingerprint(clara) });
   const seconds = (performance.now() - started) / 1000;
   console.log(
     `compressed ${texts.length} documents into ${vectors.shape[1]} vectors of ${vectors.shape[2]} each (${(texts.length / seconds).toFixed(1)} documents/s): ${out}`,

@@ -1,13 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { ClaraModel } from '../claraModel.ts';
 import { limitCandidates, loadStage3File } from '../data/stage3Data.ts';
 import { TOPK_ESTIMATORS } from '../differentiableTopK.ts';
 import { trainEndToEnd } from '../trainEndToEnd.ts';
 import { Options, UsageError } from './args.ts';
 import { useBackend } from './backendOption.ts';
 import { checkTopK } from './topK.ts';
+import { loadModelOption } from './modelOption.ts';
 
 const E2E_HELP = `Usage: clara e2e --model DIR [--base DIR] --data FILE --out DIR [options]
+
+--model is a stage-1 or stage-2 model directory or the run folder \`clara pretrain\` wrote.
 
 Stage 3: trains the query reasoner (created as a copy of the compressor) and the generator end to
 end through the answer loss alone, on stage-3 rows {question, docs: N candidates, answer, pos_index}
@@ -25,26 +27,28 @@ end through the answer loss alone, on stage-3 rows {question, docs: N candidates
   --estimator NAME       ${Object.keys(TOPK_ESTIMATORS).join(' | ')} (default straight-through)
   --candidates N         keep N candidates per question (the relevant ones included)
   --freeze-generator     train the query reasoner only
-  --config FILE          a JSON object with any of the options above (camelCase or as flags); flags win
+  --options FILE         a JSON object with any of the options above (camelCase or as flags); flags win
+                         (--config FILE, its old name, still works and warns: --config names a model
+                         preset in \`clara pretrain\`)
   --seed S, --save-every N, --resume, --skip-invalid, --backend auto|webgpu|cpu`;
 
 const NUMERIC = ['steps', 'batch-size', 'lr', 'generator-lr-scale', 'freeze-query-reasoner', 'k', 'temperature', 'candidates', 'seed', 'save-every'] as const;
 
-function readConfigFile(file: string): Record<string, unknown> {
+function readOptionsFile(flag: string, file: string): Record<string, unknown> {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new UsageError(`clara e2e: --config ${file}: ${(error as Error).message}`);
+    throw new UsageError(`clara e2e: --${flag} ${file}: ${(error as Error).message}`);
   }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`clara e2e: --config ${file}: expected a JSON object`);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`clara e2e: --${flag} ${file}: expected a JSON object`);
   // Accept camelCase keys too (batchSize → batch-size).
   const known = new Set<string>([...NUMERIC, 'estimator', 'freeze-generator']);
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
-    const flag = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    if (!known.has(flag)) throw new UsageError(`clara e2e: --config ${file}: unknown option "${key}" (known: ${[...known].join(', ')})`);
-    out[flag] = value;
+    const name = key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    if (!known.has(name)) throw new UsageError(`clara e2e: --${flag} ${file}: unknown option "${key}" (known: ${[...known].join(', ')})`);
+    out[name] = value;
   }
   return out;
 }
@@ -55,6 +59,7 @@ export async function runE2e(argv: string[]): Promise<number> {
     base: { type: 'string' },
     data: { type: 'string' },
     out: { type: 'string' },
+    options: { type: 'string' },
     config: { type: 'string' },
     steps: { type: 'string' },
     'batch-size': { type: 'string' },
@@ -77,9 +82,13 @@ export async function runE2e(argv: string[]): Promise<number> {
     console.log(E2E_HELP);
     return 0;
   }
-  const [modelDir, data, out] = [parsed.required('model'), parsed.required('data'), parsed.required('out')];
-  const configFile = parsed.string('config');
-  const options = configFile === undefined ? parsed : parsed.withDefaults(readConfigFile(configFile));
+  parsed.required('model');
+  const [data, out] = [parsed.required('data'), parsed.required('out')];
+  if (parsed.has('options') && parsed.has('config')) throw new UsageError('clara e2e: give --options FILE (--config is its old name), not both');
+  if (parsed.has('config')) console.error('warning: clara e2e: --config FILE is now --options FILE (--config names a model preset in `clara pretrain`)');
+  const optionsFlag = parsed.has('options') ? 'options' : 'config';
+  const optionsFile = parsed.string(optionsFlag);
+  const options = optionsFile === undefined ? parsed : parsed.withDefaults(readOptionsFile(optionsFlag, optionsFile));
   const estimator = options.choice('estimator', Object.keys(TOPK_ESTIMATORS));
   // Each numeric flag with its range, read before anything slow happens.
   const num = {
@@ -96,7 +105,7 @@ export async function runE2e(argv: string[]): Promise<number> {
   } satisfies Record<string, number | undefined>;
 
   const backend = await useBackend('e2e', options.string('backend'));
-  const clara = ClaraModel.load(modelDir, { backend, base: options.string('base') });
+  const { clara } = loadModelOption(options, backend);
   const loaded = loadStage3File(data, { skipInvalid: options.flag('skip-invalid') });
   for (const w of loaded.warnings) console.error(`warning: ${w}`);
   const rows = num.candidates === undefined ? loaded.rows : limitCandidates(loaded.rows, num.candidates);

@@ -1,9 +1,9 @@
-import { ClaraModel } from '../claraModel.ts';
 import { loadStage3File } from '../data/stage3Data.ts';
 import { evaluateRows } from '../eval/evaluate.ts';
 import { Options } from './args.ts';
 import { useBackend } from './backendOption.ts';
 import { checkTopK } from './topK.ts';
+import { loadModelOption } from './modelOption.ts';
 
 const EVAL_HELP = `Usage: clara eval --model DIR [--base DIR] --data FILE [--k K] [--no-docs] [--limit N] [--json] [--skip-invalid]
 
@@ -30,9 +30,10 @@ export async function runEval(argv: string[]): Promise<number> {
     console.log(EVAL_HELP);
     return 0;
   }
-  const [modelDir, data] = [options.required('model'), options.required('data')];
+  options.required('model');
+  const data = options.required('data');
   const backend = await useBackend('eval', options.string('backend'));
-  const clara = ClaraModel.load(modelDir, { backend, base: options.string('base') });
+  const { clara } = loadModelOption(options, backend);
   const { rows, warnings } = loadStage3File(data, { skipInvalid: options.flag('skip-invalid') });
   for (const w of warnings) console.error(`warning: ${w}`);
   const limit = options.int('limit', 1) ?? rows.length;

@@ -2,12 +2,13 @@ import { existsSync } from 'node:fs';
 import { ClaraModel, DEFAULT_SETTINGS } from '../claraModel.ts';
 import { freshModel } from '../freshModel.ts';
 import { DEFAULT_LORA } from '../model/lora.ts';
-import { latestCheckpoint, readTrainerState, resolveModelDir } from '../train/checkpoint.ts';
+import { latestCheckpoint, readTrainerState } from '../train/checkpoint.ts';
 import { DEFAULT_WARMUP_SHARE } from '../train/schedule.ts';
 import { TRAINING_DEFAULTS, type TrainingConfig } from '../train/trainingConfig.ts';
 import { configureCompressionModel, loadCompressionRows, trainCompressionStage } from '../trainCompressionStage.ts';
 import { Options, UsageError, type OptionSpec } from './args.ts';
 import { backendOption, useBackend } from './backendOption.ts';
+import { loadModelOption } from './modelOption.ts';
 
 /**
  * `clara pretrain`: stages 1 and 2. Parses the flags, loads the data and the model, and calls
@@ -144,7 +145,7 @@ export async function runPretrain(argv: string[]): Promise<number> {
     clara = ClaraModel.load(saved.dir, { backend });
     console.error(`resuming ${out} at step ${saved.state.step} of ${saved.state.config.steps}`);
   } else if (options.has('model')) {
-    clara = ClaraModel.load(resolveModelDir(options.required('model')), { backend, base: options.string('base') });
+    clara = loadModelOption(options, backend).clara;
     console.error(`model: ${options.string('model')} (stage ${clara.settings.stage}, vocabulary ${clara.tokenizer.vocabSize})`);
   } else {
     const base = options.string('config') ?? 'small';

@@ -1,7 +1,10 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { TRACE_TENSORS_HELP, traceModel } from '../model/trace.ts';
 import { TRACE_MODES } from '../traceStep.ts';
 import { Options, UsageError } from './args.ts';
 import { useBackend } from './backendOption.ts';
+import { modelDirOption } from './modelOption.ts';
 
 const TRACE_HELP = `Usage: clara trace --model DIR --inputs FILE --out FILE [--mode decoder|compressor|stage1|stage3]
                    [--adapter NAME] [--adapters DIR] [--mem-ids I,J,...] [--mse-weight X]
@@ -11,7 +14,7 @@ Runs a checkpoint on the inputs of a safetensors or JSON file and writes every i
 its gradient to a safetensors file, in the order they were computed (compare two such files with
 \`clara compare\`).
 
-The checkpoint: DIR holds the backbone in Hugging Face layout (config.json, model.safetensors) and
+The checkpoint: DIR (or a run folder, whose checkpoint/ is used) holds the backbone in Hugging Face layout (config.json, model.safetensors) and
 its LoRA adapters, all loaded, either under DIR/adapters/<name>/ or, as PEFT's multi-adapter save
 writes them, DIR/<name>/ (each with adapter_config.json and adapter_model.safetensors); --adapters
 points elsewhere. The step modes need the <MEMi> token ids: from this project's tokenizer.json, or,
@@ -48,7 +51,10 @@ export async function runTrace(argv: string[]): Promise<number> {
     console.log(TRACE_HELP);
     return 0;
   }
-  const [modelDir, inputsFile, outFile] = [options.required('model'), options.required('inputs'), options.required('out')];
+  const [inputsFile, outFile] = [options.required('inputs'), options.required('out')];
+  // A Hugging Face layout (config.json) is traced as it is; otherwise --model may be a run folder.
+  const given = options.required('model');
+  const modelDir = existsSync(join(given, 'config.json')) ? given : modelDirOption(options);
   const memIdsText = options.string('mem-ids');
   const memIds = memIdsText?.split(',').map(Number);
   if (memIds !== undefined && !memIds.every((id) => Number.isInteger(id) && id >= 0))

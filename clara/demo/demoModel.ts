@@ -59,6 +59,7 @@ export function demoStage1Options(s: DemoSettings, clara: ClaraModel, corpus: Sy
     batchSize: s.stage1.batchSize,
     lr: s.stage1.lr,
     compressorFrozenSteps: s.stage1.compressorFrozenSteps,
+    mseWeight: s.stage1.mseWeight,
     seed,
   };
 }

@@ -19,6 +19,10 @@ export interface DemoResult {
    * (eval/documentSpecificShare.ts; near 0 means the compressor has collapsed).
    */
   memory: { documentSpecificShare: number };
+  /** The seed of the corpus, the initialisation and the data order. */
+  seed: number;
+  /** A smoke test (`--quick`): the pipeline ran; the numbers claim nothing. */
+  smokeTest: boolean;
   compressionRate: number;
   memoryTokens: number;
   /** Stage 3's top-k estimator (differentiableTopK.ts). */
@@ -33,25 +37,34 @@ export interface DemoResult {
   stage1: { steps: number; firstLoss: number; lastLoss: number };
   stage3: { steps: number; firstLoss: number; lastLoss: number };
   runDir: string;
+  /** The document bank of the corpus (`clara compress` format) and a `clara ask` command that uses it. */
+  ask: { bank: string; model: string; command: string };
 }
 
 const pct = (x: number) => x.toFixed(2);
 
+/** The smoke test's label, printed before and after its table. */
+export const SMOKE_TEST_NOTE =
+  'SMOKE TEST (--quick): a small corpus, a small model and a few dozen steps, to check that every step of the pipeline runs. Its numbers claim nothing (recall may fall, EM may be 0); `npx clara demo` is the real run.';
+
 export function demoTable(r: DemoResult): string {
-  const row = (name: string, rec: { 1: number; 3: number; 5: number }) =>
-    `  ${name.padEnd(34)} ${pct(rec[1]).padStart(6)} ${pct(rec[3]).padStart(6)} ${pct(rec[5]).padStart(6)}`;
-  const ans = (name: string, a: { em: number; f1: number }) => `  ${name.padEnd(34)} ${pct(a.em).padStart(6)} ${pct(a.f1).padStart(6)}`;
+  const cells = (values: readonly string[]) => values.map((v) => v.padStart(6)).join(' ');
+  const row = (name: string, values: readonly number[]) => `  ${name.padEnd(34)} ${cells(values.map(pct))}`;
+  const header = (title: string, columns: readonly string[]) => [title, `  ${''.padEnd(34)} ${cells(columns)}`];
+  const rec = (name: string, x: Recall) => row(name, [x[1], x[3], x[5]]);
+  const ans = (name: string, a: AnswerQuality) => row(name, [a.em, a.f1]);
   return [
-    `CLaRa demo: ${r.counts.documents} documents, compression rate ${r.compressionRate} (${r.memoryTokens} memory tokens per document), ${r.tokenizer} vocabulary of ${r.counts.vocabulary}, backend ${r.backend}, ${r.seconds.toFixed(0)} s`,
+    ...(r.smokeTest ? [SMOKE_TEST_NOTE, ''] : []),
+    `CLaRa demo: ${r.counts.documents} documents, compression rate ${r.compressionRate} (${r.memoryTokens} memory tokens per document), ${r.tokenizer} vocabulary of ${r.counts.vocabulary}, backend ${r.backend}, seed ${r.seed}, ${r.seconds.toFixed(0)} s`,
     '',
-    `Retrieval on ${r.counts.heldOutQuestions} held-out questions, ${r.candidates} candidates each   R@1    R@3    R@5`,
-    row('random choice', r.recall.random),
-    row('BM25 (lexical)', r.recall.bm25),
-    row('query reasoner before stage 3', r.recall.before),
-    row('query reasoner after stage 3', r.recall.after),
+    ...header(`Retrieval on ${r.counts.heldOutQuestions} held-out questions, ${r.candidates} candidates each`, ['R@1', 'R@3', 'R@5']),
+    rec('random choice', r.recall.random),
+    rec('BM25 (lexical)', r.recall.bm25),
+    rec('query reasoner before stage 3', r.recall.before),
+    rec('query reasoner after stage 3', r.recall.after),
     `  (stage 3 trained without relevance labels; top-k estimator: ${r.estimator})`,
     '',
-    'Answers (greedy, exact match and F1)                   EM     F1',
+    ...header('Answers (greedy, exact match and F1)', ['EM', 'F1']),
     ans('trained questions, retrieved docs', r.answers.trained.withDocs),
     ans('trained questions, no docs', r.answers.trained.noDocs),
     ans('held-out facts, retrieved docs', r.answers.heldOut.withDocs),
@@ -62,28 +75,59 @@ export function demoTable(r: DemoResult): string {
     '',
     `compressed documents: ${r.memory.documentSpecificShare.toFixed(4)} of their energy differs between documents (0: collapsed)`,
     `stage 1 loss ${r.stage1.firstLoss.toFixed(3)} → ${r.stage1.lastLoss.toFixed(3)} in ${r.stage1.steps} steps; stage 3 loss ${r.stage3.firstLoss.toFixed(3)} → ${r.stage3.lastLoss.toFixed(3)} in ${r.stage3.steps} steps`,
-    `run folder: ${r.runDir} (metrics.json, curves.svg, per-stage metrics.jsonl)`,
+    `run folder: ${r.runDir} (metrics.json, curves.svg, per-stage metrics.jsonl, bank.safetensors)`,
+    '',
+    `Ask the trained model about its corpus (${r.ask.bank} holds every document, compressed):`,
+    `  ${r.ask.command}`,
+    ...(r.smokeTest ? ['', SMOKE_TEST_NOTE] : []),
   ].join('\n');
 }
 
-export function demoChart(stage1: readonly StepMetrics[], stage3: readonly StepMetrics[], recallCurve: ReadonlyArray<readonly [number, number]>): string {
+/**
+ * The run's curves: `holds` are the steps the compressor (stage 1) and the query reasoner (stage 3)
+ * are held still; `baselines` the recall@1 of chance and BM25 on the curve's questions.
+ */
+export interface ChartInput {
+  stage1: readonly StepMetrics[];
+  stage3: readonly StepMetrics[];
+  recallCurve: ReadonlyArray<readonly [number, number]>;
+  mseWeight: number;
+  holds: { compressor: number; queryReasoner: number };
+  /** Reference lines on the recall panel (recall@1 of BM25 and of chance), when known. */
+  baselines?: { chance?: number; bm25?: number };
+}
+
+export function demoChart(c: ChartInput): string {
+  const queryReasonerHold = { name: `query reasoner held still (steps 0-${c.holds.queryReasoner})`, from: 0, to: c.holds.queryReasoner };
   return chartSvg([
     {
       title: 'Stage 1: salient compressor pretraining',
       xLabel: 'step',
       yLabel: 'loss',
       series: [
-        { name: 'L = CE + 0.1·MSE', points: stage1.map((m) => [m.step, m.loss] as const) },
-        { name: 'MSE', points: stage1.map((m) => [m.step, Number(m.mse)] as const) },
+        { name: `L = CE + ${c.mseWeight}·MSE`, points: c.stage1.map((m) => [m.step, m.loss] as const) },
+        { name: 'MSE', points: c.stage1.map((m) => [m.step, Number(m.mse)] as const) },
       ],
+      phases: c.holds.compressor > 0 ? [{ name: `compressor held still (steps 0-${c.holds.compressor})`, from: 0, to: c.holds.compressor }] : [],
     },
-    { title: 'Stage 3: end to end', xLabel: 'step', yLabel: 'answer CE', series: [{ name: 'CE', points: stage3.map((m) => [m.step, m.loss] as const) }] },
+    {
+      title: 'Stage 3: end to end',
+      xLabel: 'step',
+      yLabel: 'answer CE',
+      series: [{ name: 'CE', points: c.stage3.map((m) => [m.step, m.loss] as const) }],
+      phases: c.holds.queryReasoner > 0 ? [queryReasonerHold] : [],
+    },
     {
       title: 'Held-out recall@1 during stage 3',
       xLabel: 'step',
       yLabel: 'recall@1',
       yRange: [0, 1],
-      series: [{ name: 'query reasoner', points: recallCurve }],
+      series: [{ name: 'query reasoner', points: c.recallCurve }],
+      references: [
+        ...(c.baselines?.bm25 === undefined ? [] : [{ name: `BM25 (${c.baselines.bm25.toFixed(2)})`, y: c.baselines.bm25 }]),
+        ...(c.baselines?.chance === undefined ? [] : [{ name: `chance (${c.baselines.chance.toFixed(2)})`, y: c.baselines.chance }]),
+      ],
+      phases: c.holds.queryReasoner > 0 ? [queryReasonerHold] : [],
     },
   ]);
 }

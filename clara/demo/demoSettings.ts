@@ -1,4 +1,5 @@
 import type { ScratchTokenizerKind } from '../claraModel.ts';
+import type { TopKEstimator } from '../differentiableTopK.ts';
 import type { MistralConfig } from '../model/config.ts';
 import { PRESETS } from '../model/config.ts';
 
@@ -8,6 +9,9 @@ import { PRESETS } from '../model/config.ts';
  * and makes no quality claim. Everything a researcher would vary is here, in one place.
  */
 export interface DemoSettings {
+  /** A smoke test (`--quick`): it checks that the pipeline runs and says so; its numbers claim nothing. */
+  smokeTest: boolean;
+  /** People in the corpus, one document each. */
   entities: number;
   /** N, candidates per question. */
   candidates: number;
@@ -31,8 +35,11 @@ export interface DemoSettings {
   docMaxLength: number;
   compressionRate: number;
   lora: { r: number; alpha: number; dropout: number };
-  /** `compressorFrozenSteps`: the compressor is held still that long while the generator learns to read it. */
-  stage1: { steps: number; batchSize: number; lr: number; compressorFrozenSteps: number };
+  /**
+   * `compressorFrozenSteps`: the compressor is held still that long while the generator learns to
+   * read it. `mseWeight`: λ of L = CE + λ·MSE (the paper's 0.1).
+   */
+  stage1: { steps: number; batchSize: number; lr: number; compressorFrozenSteps: number; mseWeight: number };
   /**
    * `generatorLrScale`: the generator's lr as a multiple of `lr` (the query reasoner's);
    * `queryReasonerFrozenSteps`: the query reasoner is held still that long while the generator
@@ -61,7 +68,8 @@ export interface DemoSettings {
     queryReasonerFrozenSteps: number;
     k: number;
     temperature: number;
-    estimator: string;
+    /** A name from TOPK_ESTIMATORS, or an estimator of your own (examples/annealedTopK.ts). */
+    estimator: string | TopKEstimator;
   };
   /** Held-out questions scored for the recall curve during stage 3, and every how many steps. */
   curve: { questions: number; every: number };
@@ -80,6 +88,7 @@ const backbone: MistralConfig = {
 };
 
 export const FULL_DEMO: DemoSettings = {
+  smokeTest: false,
   entities: 100,
   candidates: 20,
   heldOutShare: 0.5,
@@ -89,7 +98,7 @@ export const FULL_DEMO: DemoSettings = {
   docMaxLength: 64,
   compressionRate: 16,
   lora: { r: 32, alpha: 64, dropout: 0 },
-  stage1: { steps: 900, batchSize: 16, lr: 3e-3, compressorFrozenSteps: 300 },
+  stage1: { steps: 900, batchSize: 16, lr: 3e-3, compressorFrozenSteps: 300, mseWeight: 0.1 },
   stage3: { steps: 400, batchSize: 16, lr: 3e-3, generatorLrScale: 0.2, queryReasonerFrozenSteps: 60, k: 1, temperature: 0.02, estimator: 'soft' },
   curve: { questions: 60, every: 25 },
   answerQuestions: 150,
@@ -97,12 +106,59 @@ export const FULL_DEMO: DemoSettings = {
 
 export const QUICK_DEMO: DemoSettings = {
   ...FULL_DEMO,
+  smokeTest: true,
   entities: 40,
   corpus: { ...FULL_DEMO.corpus, namePool: 7 },
   backbone: { ...backbone, hidden_size: 64, intermediate_size: 128, head_dim: 16 },
   lora: { r: 8, alpha: 16, dropout: 0 },
-  stage1: { steps: 30, batchSize: 8, lr: 2e-3, compressorFrozenSteps: 10 },
+  stage1: { steps: 30, batchSize: 8, lr: 2e-3, compressorFrozenSteps: 10, mseWeight: 0.1 },
   stage3: { ...FULL_DEMO.stage3, steps: 15, batchSize: 8, queryReasonerFrozenSteps: 5 },
   curve: { questions: 20, every: 5 },
   answerQuestions: 20,
 };
+
+/** What `clara demo` lets a user change from the command line; each absent one keeps its setting. */
+export interface DemoVariation {
+  people?: number;
+  /** N, candidates per question. */
+  candidates?: number;
+  compressionRate?: number;
+  mseWeight?: number;
+  stage1Steps?: number;
+  stage3Steps?: number;
+  estimator?: string | TopKEstimator;
+  temperature?: number;
+  k?: number;
+}
+
+/**
+ * `base` with `variation` applied. A changed number of steps keeps each hold's share of its stage
+ * (the compressor a third of stage 1, the query reasoner 15% of stage 3 in the full demo), and more
+ * people than the name pools can tell apart widen the pools.
+ */
+export function varyDemo(base: DemoSettings, variation: DemoVariation): DemoSettings {
+  const v = variation;
+  const entities = v.people ?? base.entities;
+  const hold = (held: number, steps: number, newSteps: number | undefined) => (newSteps === undefined ? held : Math.round((held * newSteps) / steps));
+  return {
+    ...base,
+    entities,
+    candidates: v.candidates ?? base.candidates,
+    compressionRate: v.compressionRate ?? base.compressionRate,
+    corpus: { ...base.corpus, namePool: Math.max(base.corpus.namePool, Math.ceil(Math.sqrt(entities))) },
+    stage1: {
+      ...base.stage1,
+      steps: v.stage1Steps ?? base.stage1.steps,
+      compressorFrozenSteps: hold(base.stage1.compressorFrozenSteps, base.stage1.steps, v.stage1Steps),
+      mseWeight: v.mseWeight ?? base.stage1.mseWeight,
+    },
+    stage3: {
+      ...base.stage3,
+      steps: v.stage3Steps ?? base.stage3.steps,
+      queryReasonerFrozenSteps: hold(base.stage3.queryReasonerFrozenSteps, base.stage3.steps, v.stage3Steps),
+      estimator: v.estimator ?? base.stage3.estimator,
+      temperature: v.temperature ?? base.stage3.temperature,
+      k: v.k ?? base.stage3.k,
+    },
+  };
+}

@@ -3,16 +3,17 @@ import { join } from 'node:path';
 import type { Backend } from '../../engine/index.ts';
 import { ENCODER_ADAPTER, QUERY_REASONER_ADAPTER } from '../adapters.ts';
 import { answerQuestions, rankCandidates, topCandidates } from '../answering.ts';
+import { estimatorName } from '../differentiableTopK.ts';
 import type { Stage3Row } from '../data/stage3Data.ts';
 import { writeSyntheticCorpus } from '../data/writeSynthCorpus.ts';
 import { documentSpecificShare } from '../eval/documentSpecificShare.ts';
 import { meanRecall, scoreAnswers } from '../eval/metrics.ts';
 import { rankCandidatesBm25 } from '../retrieval/bm25.ts';
-import { candidateBank } from '../retrieval/documentBank.ts';
+import { candidateBank, compressCorpus, compressorFingerprint, saveDocumentBank } from '../retrieval/documentBank.ts';
 import type { StepMetrics } from '../train/metricsLog.ts';
 import { trainCompressionStage } from '../trainCompressionStage.ts';
 import { trainEndToEnd } from '../trainEndToEnd.ts';
-import { demoChart, demoTable, type AnswerQuality, type DemoResult, type Recall } from './demoReport.ts';
+import { demoChart, demoTable, SMOKE_TEST_NOTE, type AnswerQuality, type DemoResult, type Recall } from './demoReport.ts';
 import { demoCorpusOptions, demoModel, demoStage1Options, demoStage3Options } from './demoModel.ts';
 import type { DemoSettings } from './demoSettings.ts';
 
@@ -21,13 +22,14 @@ import type { DemoSettings } from './demoSettings.ts';
  *
  *  1. generate the corpus: invented people, one document each, questions with one-word answers;
  *     some facts are held out of every training target (their documents still state them);
- *  2. stage 1 (salient compressor pretraining) on a random frozen backbone: CE + 0.1·MSE;
+ *  2. stage 1 (salient compressor pretraining) on a random frozen backbone: CE + λ·MSE (λ = 0.1 unless varied);
  *  3. compress every document once; score the held-out questions' candidates with the compressor
  *     as query encoder (recall "before"), with BM25, and by chance;
  *  4. stage 3: the query reasoner (a copy of the compressor) and the generator trained through the
  *     answer loss alone (no relevance labels), recall tracked on held-out questions;
  *  5. recall "after"; answers generated from the retrieved compressed documents and with no
- *     documents at all, on trained and on held-out questions.
+ *     documents at all, on trained and on held-out questions;
+ *  6. the whole corpus compressed into a document bank in the run folder, for `clara ask`.
  */
 export interface DemoOptions {
   settings: DemoSettings;
@@ -49,6 +51,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const { settings: s, out } = options;
   const say = (line: string) => options.progress && process.stderr.write(`demo: ${line}\n`);
   mkdirSync(out, { recursive: true });
+  if (s.smokeTest) say(SMOKE_TEST_NOTE);
 
   // 1. The corpus.
   const { corpus } = writeSyntheticCorpus(join(out, 'data'), demoCorpusOptions(s, options.seed));
@@ -91,13 +94,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     ).map((r) => r.order);
   const beforeOrders = await rankHeldOut(ENCODER_ADAPTER);
   const before = asRecall(meanRecall(beforeOrders, gold, KS));
-  const bm25 = asRecall(
-    meanRecall(
-      heldOutRows.map((r) => rankCandidatesBm25(r.question, r.docs)),
-      gold,
-      KS,
-    ),
-  );
+  const bm25Orders = heldOutRows.map((r) => rankCandidatesBm25(r.question, r.docs));
+  const bm25 = asRecall(meanRecall(bm25Orders, gold, KS));
   // Chance: one relevant document among N, so recall@k = k / N exactly.
   const random = asRecall(Object.fromEntries(KS.map((k) => [k, Math.min(1, k / s.candidates)])));
 
@@ -116,7 +114,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     ],
   ];
   say(
-    `stage 3: ${s.stage3.steps} steps, top-${s.stage3.k} of ${s.candidates} at τ = ${s.stage3.temperature}, the query reasoner held still for the first ${s.stage3.queryReasonerFrozenSteps}, no relevance labels`,
+    `stage 3: ${s.stage3.steps} steps, top-${s.stage3.k} of ${s.candidates} at τ = ${s.stage3.temperature} (${estimatorName(s.stage3.estimator)} estimator), the query reasoner held still for the first ${s.stage3.queryReasonerFrozenSteps}, no relevance labels`,
   );
   const stage3 = await trainEndToEnd({
     ...demoStage3Options(s, clara, trainRows, trainBank, options.seed),
@@ -181,13 +179,30 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   });
   const answers = { trained: await answerAllWays(trainRows, trainBank.candidates), heldOut: await answerAllWays(heldOutRows, heldOutCandidates) };
 
+  // 6. The corpus as a document bank, and the command that asks the trained model about it.
+  say('compressing the corpus into a document bank for `clara ask`');
+  const bankFile = join(out, 'bank.safetensors');
+  const corpusVectors = compressCorpus(clara, corpus.documents);
+  await saveDocumentBank(bankFile, {
+    vectors: corpusVectors,
+    docIds: corpus.documents.map((_, i) => i),
+    texts: corpus.documents,
+    compressor: await compressorFingerprint(clara),
+  });
+  corpusVectors.dispose();
+  const stage3Dir = join(out, 'stage3');
+  const example = heldOutRows[0]?.question ?? trainRows[0]!.question;
+  const ask = { bank: bankFile, model: stage3Dir, command: `npx clara ask --model ${stage3Dir} --index ${bankFile} ${JSON.stringify(example)}` };
+
   const result: DemoResult = {
     recall: { before, after, random, bm25 },
     answers,
     memory,
+    seed: options.seed,
+    smokeTest: s.smokeTest,
     compressionRate: s.compressionRate,
     memoryTokens: n,
-    estimator: s.stage3.estimator,
+    estimator: estimatorName(s.stage3.estimator),
     candidates: s.candidates,
     tokenizer: s.tokenizer,
     backend: options.backend.name,
@@ -202,9 +217,23 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     stage1: summary(stage1.history),
     stage3: summary(stage3.history),
     runDir: out,
+    ask,
   };
-  writeFileSync(join(out, 'metrics.json'), `${JSON.stringify({ ...result, recallCurve: curve, settings: s }, null, 2)}\n`);
-  writeFileSync(join(out, 'curves.svg'), demoChart(stage1.history, stage3.history, curve));
+  // Every setting of the run, the seed with them (above), so that metrics.json alone reproduces it.
+  const settingsRecord = { ...s, stage3: { ...s.stage3, estimator: result.estimator } };
+  writeFileSync(join(out, 'metrics.json'), `${JSON.stringify({ ...result, recallCurve: curve, settings: settingsRecord }, null, 2)}\n`);
+  const curveGold = curveRows.map((r) => r.posIndex);
+  writeFileSync(
+    join(out, 'curves.svg'),
+    demoChart({
+      stage1: stage1.history,
+      stage3: stage3.history,
+      recallCurve: curve,
+      mseWeight: s.stage1.mseWeight,
+      holds: { compressor: s.stage1.compressorFrozenSteps, queryReasoner: s.stage3.queryReasonerFrozenSteps },
+      baselines: { chance: 1 / s.candidates, bm25: meanRecall(bm25Orders.slice(0, curveRows.length), curveGold, [1])[1]! },
+    }),
+  );
   writeFileSync(join(out, 'results.txt'), `${demoTable(result)}\n`);
   bank.dispose();
   return result;

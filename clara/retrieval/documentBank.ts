@@ -5,6 +5,7 @@ import type { ClaraModel } from '../claraModel.ts';
 import { compressDocuments } from '../compressor.ts';
 import type { Stage3Row } from '../data/stage3Data.ts';
 import { buildEncoderBatch } from '../tokenizer/encoderInput.ts';
+import { inspectParameters } from '../train/checkpoint.ts';
 
 /**
  * The document bank: every document of a corpus compressed once by the (frozen) compressor, stored
@@ -14,12 +15,31 @@ import { buildEncoderBatch } from '../tokenizer/encoderInput.ts';
  *   vectors   F32 [docs, n, d]   the compressed documents
  *   doc_ids   I32 [docs]         each row's document id (its line in the corpus file)
  *   metadata  "documents"        the texts, as a JSON array (so `clara ask` can show them)
+ *             "compressor"       the compressor's fingerprint (`compressorFingerprint`), so that a
+ *                                bank is only ever read by the model whose compressor made it
  */
 export interface DocumentBank {
   /** [docs, n, d] */
   vectors: Tensor;
   docIds: number[];
   texts: string[];
+  /** The fingerprint of the compressor that made the bank (absent in banks written before it was kept). */
+  compressor?: string;
+}
+
+/**
+ * What identifies a compressor: a hash of the encoder adapter's weights, the embedding table (whose
+ * <MEMi> rows stage 1 trains) and the settings that shape its output (document length, compression
+ * rate). Stage 3 keeps all of these frozen, so a stage-3 model and the stage-1 model it started
+ * from share it: their banks are interchangeable, and no other model's are.
+ */
+export async function compressorFingerprint(clara: ClaraModel): Promise<string> {
+  const model = clara.backbone;
+  const { fingerprint } = await inspectParameters([
+    ['model.embed_tokens.weight', model.model.embedTokens.weight],
+    ...model.adapterParameters(ENCODER_ADAPTER).map(([key, p]) => [`${ENCODER_ADAPTER}.${key}`, p] as const),
+  ]);
+  return `${fingerprint}-${clara.settings.docMaxLength}/${clara.settings.compressionRate}`;
 }
 
 /** Compresses `texts` in batches, without gradients. `onProgress(done)` after each batch. */
@@ -74,6 +94,23 @@ export function gatherCandidates(bank: Tensor, candidates: readonly (readonly nu
   return bank.indexSelect(0, ids).reshape([candidates.length, width, nMem, hidden]);
 }
 
+/**
+ * Refuses a bank that another model's compressor made: its vectors would mean nothing to this
+ * model. Returns a warning instead for a bank that carries no fingerprint (written before banks
+ * kept one), which cannot be checked.
+ */
+export async function checkBankCompressor(clara: ClaraModel, bank: DocumentBank, file: string): Promise<string | null> {
+  if (bank.compressor === undefined)
+    return `${file} records no compressor fingerprint; it cannot be checked against the model (compress it again to record one)`;
+  const ours = await compressorFingerprint(clara);
+  if (bank.compressor !== ours) {
+    throw new Error(
+      `${file} was made by another model's compressor (fingerprint ${bank.compressor}; this model's is ${ours}): its vectors mean nothing to this model. Run \`clara compress\` with this model.`,
+    );
+  }
+  return null;
+}
+
 export async function saveDocumentBank(file: string, bank: DocumentBank): Promise<void> {
   writeSafetensorsFile(
     file,
@@ -81,7 +118,7 @@ export async function saveDocumentBank(file: string, bank: DocumentBank): Promis
       vectors: { dtype: 'F32', shape: bank.vectors.shape, data: Float32Array.from(await bank.vectors.toArray()) },
       doc_ids: { dtype: 'I32', shape: [bank.docIds.length], data: Int32Array.from(bank.docIds) },
     },
-    { documents: JSON.stringify(bank.texts), format: 'clara-document-bank' },
+    { documents: JSON.stringify(bank.texts), format: 'clara-document-bank', ...(bank.compressor === undefined ? {} : { compressor: bank.compressor }) },
   );
 }
 
@@ -100,5 +137,6 @@ export function loadDocumentBank(file: string, backend: Backend): DocumentBank {
     vectors: keep(tensor(vectors.data, vectors.shape, { dtype: 'float32', backend })),
     docIds: Array.from(f.toHost('doc_ids').data),
     texts,
+    compressor: f.metadata.compressor,
   };
 }

@@ -182,7 +182,9 @@ export function resolveModelDir(dir: string): string {
   if (existsSync(join(dir, 'clara.json'))) return dir;
   const checkpoint = latestCheckpoint(dir);
   if (checkpoint !== null) return checkpoint;
-  throw new Error(`${dir}: neither a CLaRa model directory (no clara.json) nor a training run with a checkpoint`);
+  throw new Error(
+    `${dir}: no CLaRa model there: looked for ${join(dir, 'clara.json')} (a model directory) and ${join(dir, CHECKPOINT_DIR, 'clara.json')} (a run folder's checkpoint)`,
+  );
 }
 
 // ---- fingerprints ------------------------------------------------------------------------------

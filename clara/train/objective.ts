@@ -17,10 +17,19 @@ export interface TrainingObjective<Row, Batch> {
    * checked on resume, so a run is never continued under different settings by mistake.
    */
   readonly settings: Readonly<Record<string, unknown>>;
-  /** Host side: tokenize and pad the rows of one micro-batch. `rng` is seeded by (seed, step). */
-  collate(rows: readonly Row[], rng: Generator): MicroBatch<Batch>;
+  /**
+   * Host side: tokenize and pad the rows of one micro-batch. `rng` is seeded by (seed, step);
+   * `at` says which optimiser step this is (0-based) of how many, for what follows a schedule.
+   */
+  collate(rows: readonly Row[], rng: Generator, at: TrainingStep): MicroBatch<Batch>;
   /** Forward pass: each term as a scalar tensor, the mean over its units in this micro-batch. */
   terms(batch: Batch): Record<string, Tensor>;
+}
+
+/** The optimiser step being taken (0-based) and the run's total. */
+export interface TrainingStep {
+  step: number;
+  totalSteps: number;
 }
 
 export interface MicroBatch<Batch> {

@@ -133,7 +133,7 @@ export async function train<Row, Batch>(job: TrainingJob<Row, Batch>): Promise<T
         const rng = stepRng(config.seed, step);
         const micro: MicroBatch<Batch>[] = [];
         for (let m = 0; m < config.gradAccum; m++) {
-          micro.push(objective.collate(stepRows.slice(m * config.batchSize, (m + 1) * config.batchSize), rng));
+          micro.push(objective.collate(stepRows.slice(m * config.batchSize, (m + 1) * config.batchSize), rng, { step, totalSteps: config.steps }));
         }
         const units = micro.map((m) => m.units);
         const scales = microBatchScales(units, objective.weights);
@@ -182,12 +182,10 @@ export async function train<Row, Batch>(job: TrainingJob<Row, Batch>): Promise<T
         metricsLog?.append(metrics);
         if (progress !== null) {
           const elapsed = (performance.now() - runStart) / 1000;
-          const done = history.length;
           progress.update({
             step: step + 1,
             loss,
             tokensPerSecond: history.reduce((sum, h) => sum + h.tokens, 0) / elapsed,
-            etaSeconds: (elapsed / done) * (config.steps - step - 1),
           });
         }
 

@@ -3,6 +3,8 @@ import type { BackendChoice } from '../../engine/backends/select.ts';
 import type { ClaraModel } from '../../clara/claraModel.ts';
 import type { Stage3Row } from '../../clara/data/stage3Data.ts';
 import { demoChart } from '../../clara/demo/demoReport.ts';
+import { QUICK_DEMO } from '../../clara/demo/demoSettings.ts';
+import type { StepMetrics } from '../../clara/train/metricsLog.ts';
 import { barChart } from './barChart.ts';
 import { drawHeatmap } from './heatmap.ts';
 import { choosePageBackend, describeBrowserAdapter } from './pageBackend.ts';
@@ -55,7 +57,17 @@ async function train(event: Event): Promise<void> {
     adapter.classList.toggle('fallback', chosen.cpuFallback);
     adapter.dataset.backend = chosen.backend.name;
     const losses: number[] = [];
-    const curves = { stage1: [] as Parameters<typeof demoChart>[0][number][], stage3: [] as Parameters<typeof demoChart>[0][number][] };
+    const curves = { stage1: [] as StepMetrics[], stage3: [] as StepMetrics[] };
+    // The quick demo's settings label the chart: its MSE weight, its holds and chance among its candidates.
+    const chart = (stage1: readonly StepMetrics[], stage3: readonly StepMetrics[], recallCurve: ReadonlyArray<readonly [number, number]>) =>
+      demoChart({
+        stage1,
+        stage3,
+        recallCurve,
+        mseWeight: QUICK_DEMO.stage1.mseWeight,
+        holds: { compressor: QUICK_DEMO.stage1.compressorFrozenSteps, queryReasoner: QUICK_DEMO.stage3.queryReasonerFrozenSteps },
+        baselines: { chance: 1 / QUICK_DEMO.candidates },
+      });
     const run = await runQuickDemo({
       backend: chosen.backend,
       seed,
@@ -69,12 +81,12 @@ async function train(event: Event): Promise<void> {
         if (stage === 1) losses.push(metrics.loss);
         progress.value = done / total;
         progressText.textContent = `stage ${stage}, step ${metrics.step}: loss ${metrics.loss.toFixed(4)} (${metrics.seconds.toFixed(2)} s)`;
-        $('curves').innerHTML = demoChart(curves.stage1, curves.stage3, []);
+        $('curves').innerHTML = chart(curves.stage1, curves.stage3, []);
         // Full precision (shortest round-trip), so that the test compares them exactly.
         $('trajectory').textContent = JSON.stringify(losses);
       },
     });
-    $('curves').innerHTML = demoChart(run.stage1, run.stage3, run.recall);
+    $('curves').innerHTML = chart(run.stage1, run.stage3, run.recall);
     progressText.textContent = `${run.stopped ? 'stopped' : 'done'} after ${run.stage1.length + run.stage3.length} of ${QUICK_STEPS} steps on ${chosen.backend.name}`;
     setExplored(run.clara, run.corpus.stage3HeldOut, `the model trained here (seed ${seed})`);
     state('trained');

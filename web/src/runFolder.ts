@@ -39,12 +39,21 @@ export function openRunFolder(files: readonly FolderFile[], backend: Backend): O
   const at = (path: string) => (root === '' ? path : `${root}/${path}`);
   const metrics = JSON.parse(readFileSync(at('metrics.json'), 'utf8') as string) as {
     recallCurve?: Array<[number, number]>;
-    recall?: { before: Record<string, number>; after: Record<string, number> };
+    recall?: { before: Record<string, number>; after: Record<string, number>; random?: Record<string, number>; bm25?: Record<string, number> };
+    settings?: { stage1?: { mseWeight?: number; compressorFrozenSteps?: number }; stage3?: { queryReasonerFrozenSteps?: number } };
     backend?: string;
     seconds?: number;
   };
   const history = (stage: string) => (existsSync(at(`${stage}/metrics.jsonl`)) ? readMetrics(at(`${stage}/metrics.jsonl`)) : []);
-  const chart = demoChart(history('stage1'), history('stage3'), metrics.recallCurve ?? []);
+  const chart = demoChart({
+    stage1: history('stage1'),
+    stage3: history('stage3'),
+    recallCurve: metrics.recallCurve ?? [],
+    // Run folders written before these settings were recorded: the demo's λ, and no holds drawn.
+    mseWeight: metrics.settings?.stage1?.mseWeight ?? 0.1,
+    holds: { compressor: metrics.settings?.stage1?.compressorFrozenSteps ?? 0, queryReasoner: metrics.settings?.stage3?.queryReasonerFrozenSteps ?? 0 },
+    baselines: { chance: metrics.recall?.random?.['1'], bm25: metrics.recall?.bm25?.['1'] },
+  });
   const recall = metrics.recall ? `recall@1 before / after stage 3: ${metrics.recall.before['1']} / ${metrics.recall.after['1']}` : '';
   const summary = [recall, metrics.backend ? `trained on ${metrics.backend} in ${metrics.seconds?.toFixed(0)} s` : ''].filter(Boolean).join('; ');
 

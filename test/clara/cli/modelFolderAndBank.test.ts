@@ -1,0 +1,149 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { ClaraModel } from '../../../clara/claraModel.ts';
+import { main } from '../../../clara/cli/main.ts';
+import { loadStage3File } from '../../../clara/data/stage3Data.ts';
+import { straightThroughTopK, type TopKEstimator } from '../../../clara/differentiableTopK.ts';
+import { trainEndToEnd } from '../../../clara/trainEndToEnd.ts';
+import { tempDir } from '../train/helpers.ts';
+
+/**
+ * What a newcomer meets first: --model takes a run folder or its checkpoint in every command, a
+ * bank is only read by the model whose compressor made it, `ask` says which adapter encodes the
+ * question, e2e's options file is --options (--config still works, with a warning), estimators see
+ * the training step, and every pipeline option of the demo is a flag recorded in metrics.json.
+ */
+describe('one meaning of --model, banks tied to their compressor', () => {
+  let errors: MockInstance;
+  let logs: MockInstance;
+  const stderr = () => errors.mock.calls.map((c) => c.join(' ')).join('\n');
+  const stdout = () => logs.mock.calls.map((c) => c.join(' ')).join('\n');
+  beforeEach(() => {
+    errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    logs = vi.spyOn(console, 'log').mockImplementation(() => {});
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  const dir = tempDir('model-folder');
+  const data = join(dir, 'data');
+  const pretrain = (out: string, seed: string) =>
+    main([
+      'pretrain',
+      '--stage',
+      '1',
+      '--data',
+      join(data, 'stage1.jsonl'),
+      '--out',
+      out,
+      '--config',
+      'tiny',
+      '--doc-max-length',
+      '32',
+      '--compression-rate',
+      '8',
+      '--lora-r',
+      '4',
+      '--steps',
+      '2',
+      '--batch-size',
+      '2',
+      '--seed',
+      seed,
+      '--backend',
+      'cpu',
+    ]);
+  beforeAll(async () => {
+    vi.spyOn(console, 'log').mockImplementation(() => {});
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    expect(await main(['synth', '--out', data, '--entities', '12', '--candidates', '6', '--seed', '3'])).toBe(0);
+    expect(await pretrain(join(dir, 'a'), '0')).toBe(0);
+    expect(await pretrain(join(dir, 'b'), '1')).toBe(0);
+    vi.restoreAllMocks();
+  }, 120_000);
+
+  it('takes a run folder or its checkpoint, and names both paths when neither holds a model', async () => {
+    const bank = join(dir, 'a.safetensors');
+    expect(await main(['compress', '--model', join(dir, 'a'), '--docs', join(data, 'documents.jsonl'), '--out', bank, '--backend', 'cpu']), stderr()).toBe(0);
+    expect(await main(['compress', '--model', join(dir, 'a', 'checkpoint'), '--docs', join(data, 'documents.jsonl'), '--out', bank, '--backend', 'cpu'])).toBe(
+      0,
+    );
+    expect(stderr()).not.toContain('loss NaN');
+
+    expect(await main(['eval', '--model', join(dir, 'nowhere'), '--data', join(data, 'stage3-heldout.jsonl'), '--backend', 'cpu'])).toBe(1);
+    expect(stderr()).toContain(join(dir, 'nowhere', 'clara.json'));
+    expect(stderr()).toContain(join(dir, 'nowhere', 'checkpoint', 'clara.json'));
+  });
+
+  it("ask names the adapter it encodes with and refuses another model's bank", async () => {
+    const bank = join(dir, 'a-ask.safetensors');
+    expect(await main(['compress', '--model', join(dir, 'a'), '--docs', join(data, 'documents.jsonl'), '--out', bank, '--backend', 'cpu'])).toBe(0);
+    logs.mockClear();
+    const ask = (model: string) =>
+      main(['ask', '--model', model, '--index', bank, '--k', '1', '--max-new-tokens', '2', '--json', '--backend', 'cpu', 'Where?']);
+    expect(await ask(join(dir, 'a')), stderr()).toBe(0);
+    expect(stderr()).toContain('questions encoded by encoder_adapter (the compressor: this stage-1 model has no query reasoner');
+    expect(JSON.parse(stdout().trim().split('\n').pop()!).queryAdapter).toBe('encoder_adapter');
+
+    expect(await ask(join(dir, 'b'))).toBe(1);
+    expect(stderr()).toMatch(/was made by another model's compressor \(fingerprint \S+; this model's is \S+\)/);
+  });
+
+  it('reads e2e options from --options FILE; --config FILE is its warned old name', async () => {
+    const file = join(dir, 'options.json');
+    writeFileSync(file, JSON.stringify({ steps: 2, wrong: 1 }));
+    const e2e = (flag: string) => main(['e2e', '--model', join(dir, 'a'), '--data', join(data, 'stage3-train.jsonl'), '--out', join(dir, 'e2e'), flag, file]);
+    expect(await e2e('--options')).toBe(2);
+    expect(stderr()).toContain(`--options ${file}: unknown option "wrong"`);
+    expect(stderr()).not.toContain('warning');
+    expect(await e2e('--config')).toBe(2);
+    expect(stderr()).toContain('warning: clara e2e: --config FILE is now --options FILE');
+    expect(stderr()).toContain(`--config ${file}: unknown option "wrong"`);
+  });
+
+  it('hands every estimator the training step and the total', async () => {
+    const seen: Array<[number | undefined, number | undefined]> = [];
+    const recording: TopKEstimator = (scores, options) => {
+      seen.push([options.step, options.totalSteps]);
+      return straightThroughTopK(scores, options);
+    };
+    const clara = ClaraModel.load(join(dir, 'a', 'checkpoint'));
+    const { rows } = loadStage3File(join(data, 'stage3-train.jsonl'));
+    await trainEndToEnd({ clara, rows, steps: 3, batchSize: 2, k: 1, estimator: recording, progress: false });
+    expect(seen).toEqual([
+      [0, 3],
+      [1, 3],
+      [2, 3],
+    ]);
+  }, 60_000);
+});
+
+describe('clara demo: every pipeline option from the command line', () => {
+  it('records them and the seed in metrics.json, and ends with a bank and the ask command', async () => {
+    const logs = vi.spyOn(console, 'log').mockImplementation(() => {});
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const out = join(tempDir('demo-options'), 'run');
+    try {
+      const flags = ['--people', '12', '--candidates', '6', '--compression-rate', '8', '--mse-weight', '0.5', '--stage1-steps', '3', '--stage3-steps', '3'];
+      const stage3 = ['--estimator', 'gumbel', '--temperature', '0.1', '--k', '2', '--seed', '4'];
+      expect(await main(['demo', '--quick', '--out', out, '--backend', 'cpu', ...flags, ...stage3])).toBe(0);
+      const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+      expect(metrics.seed).toBe(4);
+      expect(metrics.settings).toMatchObject({
+        smokeTest: true,
+        entities: 12,
+        candidates: 6,
+        compressionRate: 8,
+        stage1: { steps: 3, mseWeight: 0.5 },
+        stage3: { steps: 3, estimator: 'gumbel', temperature: 0.1, k: 2 },
+      });
+      const printed = logs.mock.calls.map((c) => c.join(' ')).join('\n');
+      expect(printed).toContain('SMOKE TEST');
+      expect(printed).toContain(`npx clara ask --model ${join(out, 'stage3')} --index ${join(out, 'bank.safetensors')} "`);
+      const bank = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')).ask.bank;
+      expect(bank).toBe(join(out, 'bank.safetensors'));
+    } finally {
+      vi.restoreAllMocks();
+    }
+  }, 180_000);
+});
