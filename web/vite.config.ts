@@ -23,6 +23,8 @@ export default defineConfig({
       { find: 'node:fs', replacement: here('platform/memoryFs.ts') },
       { find: 'node:path', replacement: here('platform/posixPath.ts') },
       { find: 'node:crypto', replacement: here('platform/webCrypto.ts') },
+      { find: 'node:os', replacement: here('platform/os.ts') },
+      { find: 'node:zlib', replacement: here('platform/zlib.ts') },
     ],
   },
   server: { fs: { allow: [here('..')] } },

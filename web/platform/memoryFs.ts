@@ -97,6 +97,13 @@ function descriptor(fd: number) {
   return d;
 }
 
+/** A file's size, or a folder (any path some file lies under). */
+export function statSync(path: string): { size: number; isDirectory(): boolean; isFile(): boolean } {
+  const bytes = files.get(normalise(path));
+  if (bytes === undefined && !isDirectory(path)) throw noEntry(path);
+  return { size: bytes?.length ?? 0, isDirectory: () => bytes === undefined, isFile: () => bytes !== undefined };
+}
+
 export function fstatSync(fd: number): { size: number } {
   return { size: files.get(descriptor(fd).path)?.length ?? 0 };
 }
