@@ -42,11 +42,19 @@ export function readFileSync(path: string, encoding?: string | { encoding?: stri
   return encoding === undefined || (typeof encoding === 'object' && encoding.encoding === undefined) ? bytes : new TextDecoder().decode(bytes);
 }
 
-export function readdirSync(path: string): string[] {
+/** A folder's entries: their names, or with `withFileTypes` entries that say which are folders. */
+export function readdirSync(path: string): string[];
+export function readdirSync(path: string, options: { withFileTypes: true }): Array<{ name: string; isDirectory(): boolean; isFile(): boolean }>;
+export function readdirSync(path: string, options?: { withFileTypes?: boolean }): unknown[] {
   const prefix = `${normalise(path)}/`;
   const names = new Set<string>();
   for (const name of files.keys()) if (name.startsWith(prefix)) names.add(name.slice(prefix.length).split('/')[0]!);
-  return [...names].sort();
+  const sorted = [...names].sort();
+  if (!options?.withFileTypes) return sorted;
+  return sorted.map((name) => {
+    const folder = isDirectory(`${prefix}${name}`);
+    return { name, isDirectory: () => folder, isFile: () => !folder };
+  });
 }
 
 const encode = (data: string | Uint8Array) => (typeof data === 'string' ? new TextEncoder().encode(data) : data);
