@@ -29,11 +29,14 @@ import type { GeneratorBatch } from './tokenizer/generatorBatch.ts';
  * Written (float32), in the order the computation produces them, each value followed by the names
  * after it; then `grad.<name>` = d loss / d value for those the loss depends on, and every LoRA
  * gradient under PEFT's multi-adapter name (grad.base_model.model.model.layers.0.self_attn.q_proj.lora_A.decoder_adapter.weight):
- *   compressor  compressed [docs, n, d], mu_mem, mu_doc [docs, d], mse = loss []
+ *   compressor  compressed [docs, n, d], mu_mem (the mean of compressed), mu_doc [docs, d], mse = loss []
  *   stage1      compressed, mu_mem, mu_doc, mse, spliced_embeddings [B, L, d], generator_hidden [B, L, d],
- *               ce, loss = ce + λ·mse, logits [B, L, V]
+ *               logits [B, L, V], ce, loss = ce + λ·mse
  *   stage3      q [B, n·d], D [B, N, n·d], s [B, N], l [B, N], H, P, W [B, k, N], selected [B·k, n, d],
- *               spliced_embeddings, generator_hidden, ce, loss, logits
+ *               spliced_embeddings, generator_hidden, logits, ce, loss
+ * grad.compressed is the whole d loss / d compressed: the generator's path and the MSE term's (mu_mem is
+ * computed from compressed itself). The logits are computed in full and the loss taken from them
+ * (generatorRead.ts, while a capture runs), so grad.logits is there too.
  * (docs/clara.md names them: §2 compressor, §4 MSE, §3 the read step, §6 the top-k.)
  */
 export const TRACE_MODES = ['decoder', 'compressor', 'stage1', 'stage3'] as const;
@@ -56,19 +59,17 @@ export async function traceStep(clara: ClaraModel, inputs: TraceInputs, options:
   model.eval();
   return withCaptureAsync(async (capture) => {
     let loss: Tensor;
-    let logits: (() => Tensor) | null = null;
     let trained: string[];
     if (options.mode === 'compressor') {
       const encoder = encoderBatch(inputs, '', clara.nMem);
       const { compressed, hidden } = compressDocuments(model, encoder, ENCODER_ADAPTER);
       capture.add('compressed', compressed);
-      loss = memoryMseLoss(hidden, encoder.attentionMask, clara.nMem).loss;
+      loss = memoryMseLoss(hidden, encoder.attentionMask, clara.nMem, compressed).loss;
       trained = [ENCODER_ADAPTER];
     } else if (options.mode === 'stage1') {
       const encoder = encoderBatch(inputs, 'encoder.', clara.nMem);
       const out = compressionLoss(clara, { encoder, generator: generatorBatch(inputs, clara) }, options.mseWeight ?? 0.1);
       loss = out.loss;
-      logits = () => out.logits;
       trained = [ENCODER_ADAPTER, DECODER_ADAPTER];
     } else {
       const prompts = generatorBatch(inputs, clara);
@@ -90,7 +91,6 @@ export async function traceStep(clara: ClaraModel, inputs: TraceInputs, options:
         rng: new Generator(options.seed ?? 0),
       });
       loss = out.loss;
-      logits = () => out.logits;
       trained = [QUERY_REASONER_ADAPTER, DECODER_ADAPTER];
     }
     for (const name of trained)
@@ -98,7 +98,6 @@ export async function traceStep(clara: ClaraModel, inputs: TraceInputs, options:
         throw new Error(`${options.mode} needs the adapter '${name}' (the checkpoint has: ${model.adapterNames().join(', ') || 'none'})`);
     loss.backward();
     const written = new Map(capture.values);
-    if (logits !== null) written.set('logits', noGrad(logits));
     for (const [name, g] of capture.gradients()) written.set(`grad.${name}`, g);
     for (const adapter of trained) {
       for (const [key, p] of model.adapterParameters(adapter)) if (p.grad !== null) written.set(`grad.${peftParameterName(adapter, key)}`, p.grad);
