@@ -11,6 +11,7 @@ import type { TraceInputs } from './model/traceInputs.ts';
 import { encodeQueryBatch } from './queryReasoner.ts';
 import type { EncoderBatch } from './tokenizer/encoderInput.ts';
 import type { GeneratorBatch } from './tokenizer/generatorBatch.ts';
+import { tokenizeTraceTexts } from './traceTexts.ts';
 
 /**
  * One step of the method on given token ids, with every intermediate the method names and its
@@ -54,7 +55,8 @@ export interface StepTraceOptions {
 }
 
 /** Runs the step and backward; returns the tensors to write, in order. */
-export async function traceStep(clara: ClaraModel, inputs: TraceInputs, options: StepTraceOptions): Promise<Map<string, Tensor>> {
+export async function traceStep(clara: ClaraModel, given: TraceInputs, options: StepTraceOptions): Promise<Map<string, Tensor>> {
+  const inputs = given.texts.length > 0 ? tokenizeTraceTexts(clara, given, options.mode, options.k) : given;
   const model = clara.backbone;
   model.eval();
   return withCaptureAsync(async (capture) => {
