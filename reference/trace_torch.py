@@ -205,6 +205,7 @@ def run(model_dir, adapters_dir, inputs_file, out_file, mode, mem_ids=(), mse_we
     elif mode == "decoder":
         values, loss, leaves = trace_decoder(c, base, adapters, inputs, active)
     else:
+        base[EMBED].requires_grad_(mode == "stage1")  # stage 1 trains the <MEMi> rows of the table
         values, loss, trained = trace(mode, c, base, adapters, inputs, mem_ids, mse_weight, k, temperature)
         for name, t in values.items():
             if t.requires_grad:
@@ -219,6 +220,8 @@ def run(model_dir, adapters_dir, inputs_file, out_file, mode, mem_ids=(), mse_we
     for name, t in leaves.items():
         if t.grad is not None:
             tensors[name] = t.grad.detach().clone()
+    if mode == "stage1":
+        tensors["grad.model.embed_tokens.weight.mem_rows"] = base[EMBED].grad[list(mem_ids)].clone()
     safetensors_io.write(out_file, tensors, {"mode": mode, "order": json.dumps(list(tensors)), "torch": torch.__version__})
     return out_file
 

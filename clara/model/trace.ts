@@ -50,7 +50,8 @@ Compressor, stage1 and stage3 modes. Inputs (ids, left-padded; an encoder row en
   or an array of them, tokenized as training does (stage3: the docs are the N candidates, k = --k or generationTopK).
 Outputs: compressed, mu_mem, mu_doc, mse (compressor, stage1); q, D, s, l, H, P, W, selected (stage3);
   spliced_embeddings, generator_hidden, logits, ce, loss (stage1, stage3); grad.<name> of each that the loss
-  depends on (grad.compressed: the generator's path and the MSE term); every LoRA gradient under PEFT's name (grad.base_model.model.model.layers.0.self_attn.q_proj.lora_A.decoder_adapter.weight).`;
+  depends on (grad.compressed: the generator's path and the MSE term); stage1: grad.model.embed_tokens.weight.mem_rows
+  [n,d], the <MEMi> rows of the embedding table's gradient; every LoRA gradient under PEFT's name (grad.base_model.model.model.layers.0.self_attn.q_proj.lora_A.decoder_adapter.weight).`;
 
 export interface TraceOptions {
   modelDir: string;

@@ -168,4 +168,15 @@ describe('clara trace gives every intermediate its whole gradient', () => {
     });
     expect(mseShare).toBeGreaterThan(0);
   });
+
+  it('stage1: the gradient of the <MEMi> embedding rows it trains, as PyTorch computes it', async () => {
+    const ours = readSafetensorsFile(await trace('stage1', join(FIXTURES, 'stage1_inputs.safetensors')));
+    const torch = readSafetensorsFile(join(FIXTURES, 'stage1_torch.safetensors'));
+    const name = 'grad.model.embed_tokens.weight.mem_rows';
+    const rows = read(ours, name);
+    expect(rows.shape).toEqual([MEM_IDS.split(',').length, read(ours, 'compressed').shape[2]]);
+    expect(rows.data.some((x) => x !== 0)).toBe(true);
+    const report = compareTensorFiles(ours, torch);
+    expect(report.tensors.find((t) => t.name === name)?.status).toBe('ok');
+  });
 });
