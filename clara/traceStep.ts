@@ -37,7 +37,8 @@ import { tokenizeTraceTexts } from './traceTexts.ts';
  *               spliced_embeddings, generator_hidden, logits, ce, loss
  * grad.compressed is the whole d loss / d compressed: the generator's path and the MSE term's (mu_mem is
  * computed from compressed itself). The logits are computed in full and the loss taken from them
- * (generatorRead.ts, while a capture runs), so grad.logits is there too. Stage 1 adds, last, the
+ * (generatorRead.ts, while a capture runs; not when they outgrow the backend's largest tensor), so
+ * grad.logits is there too. Stage 1 adds, last, the
  * gradient of the <MEMi> embedding rows it trains: grad.model.embed_tokens.weight.mem_rows [n, d].
  * (docs/clara.md names them: §2 compressor, §4 MSE, §3 the read step, §6 the top-k.)
  */
