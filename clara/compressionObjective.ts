@@ -100,7 +100,7 @@ export interface CompressionLossOutput {
 export function compressionLoss(clara: ClaraModel, batch: Batch, mseWeight: number): CompressionLossOutput {
   const { compressed, hidden } = compressDocuments(clara.backbone, batch.encoder, ENCODER_ADAPTER);
   capture('compressed', compressed);
-  const mse = memoryMseLoss(hidden, batch.encoder.attentionMask, clara.nMem).loss;
+  const mse = memoryMseLoss(hidden, batch.encoder.attentionMask, clara.nMem, compressed).loss;
   const read = generatorRead(clara, batch.generator, compressed);
   const ce = read.loss;
   return {

@@ -1,6 +1,6 @@
-import { capture, tensor, type Tensor } from '../engine/index.ts';
+import { capture, capturing, tensor, type Tensor } from '../engine/index.ts';
 import { DECODER_ADAPTER } from './adapters.ts';
-import { answerLoss } from './answerLoss.ts';
+import { answerCrossEntropy, answerLoss } from './answerLoss.ts';
 import type { ClaraModel } from './claraModel.ts';
 import { idsTensor } from './compressor.ts';
 import type { GeneratorBatch } from './tokenizer/generatorBatch.ts';
@@ -68,6 +68,15 @@ export function generatorRead(clara: ClaraModel, prompts: GeneratorBatch, compre
     'generator_hidden',
     model.forward({ inputsEmbeds, attentionMask: prompts.attentionMask.flat(), adapter: DECODER_ADAPTER, computeLogits: false }).lastHiddenState,
   );
+  const [batch, length] = hidden.shape as [number, number, number];
+  const logitBytes = batch * length * model.lmHead.shape[0]! * 4;
+  if (capturing() && logitBytes <= (model.backend.maxTensorBytes ?? Number.POSITIVE_INFINITY)) {
+    // A trace (clara trace) wants the logits and their gradient: the loss is then taken from the
+    // full logits [B, L, V], the same mean as answerLoss's, which training uses to skip them.
+    // Logits larger than the backend's largest tensor (WebGPU, a real vocabulary) are left out.
+    const logits = capture('logits', hidden.matmul(model.lmHead, { transB: true }));
+    return { loss: capture('ce', answerCrossEntropy(logits, prompts.labels)), logits };
+  }
   return {
     loss: capture('ce', answerLoss(hidden, model.lmHead, prompts.labels)),
     get logits() {

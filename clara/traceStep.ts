@@ -1,4 +1,4 @@
-import { Generator, noGrad, type Tensor, withCaptureAsync } from '../engine/index.ts';
+import { Generator, noGrad, type Tensor, tensor, withCaptureAsync } from '../engine/index.ts';
 import { DECODER_ADAPTER, ENCODER_ADAPTER, QUERY_REASONER_ADAPTER } from './adapters.ts';
 import type { ClaraModel } from './claraModel.ts';
 import { compressionLoss } from './compressionObjective.ts';
@@ -11,6 +11,7 @@ import type { TraceInputs } from './model/traceInputs.ts';
 import { encodeQueryBatch } from './queryReasoner.ts';
 import type { EncoderBatch } from './tokenizer/encoderInput.ts';
 import type { GeneratorBatch } from './tokenizer/generatorBatch.ts';
+import { tokenizeTraceTexts } from './traceTexts.ts';
 
 /**
  * One step of the method on given token ids, with every intermediate the method names and its
@@ -29,11 +30,16 @@ import type { GeneratorBatch } from './tokenizer/generatorBatch.ts';
  * Written (float32), in the order the computation produces them, each value followed by the names
  * after it; then `grad.<name>` = d loss / d value for those the loss depends on, and every LoRA
  * gradient under PEFT's multi-adapter name (grad.base_model.model.model.layers.0.self_attn.q_proj.lora_A.decoder_adapter.weight):
- *   compressor  compressed [docs, n, d], mu_mem, mu_doc [docs, d], mse = loss []
+ *   compressor  compressed [docs, n, d], mu_mem (the mean of compressed), mu_doc [docs, d], mse = loss []
  *   stage1      compressed, mu_mem, mu_doc, mse, spliced_embeddings [B, L, d], generator_hidden [B, L, d],
- *               ce, loss = ce + λ·mse, logits [B, L, V]
+ *               logits [B, L, V], ce, loss = ce + λ·mse
  *   stage3      q [B, n·d], D [B, N, n·d], s [B, N], l [B, N], H, P, W [B, k, N], selected [B·k, n, d],
- *               spliced_embeddings, generator_hidden, ce, loss, logits
+ *               spliced_embeddings, generator_hidden, logits, ce, loss
+ * grad.compressed is the whole d loss / d compressed: the generator's path and the MSE term's (mu_mem is
+ * computed from compressed itself). The logits are computed in full and the loss taken from them
+ * (generatorRead.ts, while a capture runs; not when they outgrow the backend's largest tensor), so
+ * grad.logits is there too. Stage 1 adds, last, the
+ * gradient of the <MEMi> embedding rows it trains: grad.model.embed_tokens.weight.mem_rows [n, d].
  * (docs/clara.md names them: §2 compressor, §4 MSE, §3 the read step, §6 the top-k.)
  */
 export const TRACE_MODES = ['decoder', 'compressor', 'stage1', 'stage3'] as const;
@@ -51,61 +57,75 @@ export interface StepTraceOptions {
 }
 
 /** Runs the step and backward; returns the tensors to write, in order. */
-export async function traceStep(clara: ClaraModel, inputs: TraceInputs, options: StepTraceOptions): Promise<Map<string, Tensor>> {
+export async function traceStep(clara: ClaraModel, given: TraceInputs, options: StepTraceOptions): Promise<Map<string, Tensor>> {
+  const inputs = given.texts.length > 0 ? tokenizeTraceTexts(clara, given, options.mode, options.k) : given;
   const model = clara.backbone;
   model.eval();
-  return withCaptureAsync(async (capture) => {
-    let loss: Tensor;
-    let logits: (() => Tensor) | null = null;
-    let trained: string[];
-    if (options.mode === 'compressor') {
-      const encoder = encoderBatch(inputs, '', clara.nMem);
-      const { compressed, hidden } = compressDocuments(model, encoder, ENCODER_ADAPTER);
-      capture.add('compressed', compressed);
-      loss = memoryMseLoss(hidden, encoder.attentionMask, clara.nMem).loss;
-      trained = [ENCODER_ADAPTER];
-    } else if (options.mode === 'stage1') {
-      const encoder = encoderBatch(inputs, 'encoder.', clara.nMem);
-      const out = compressionLoss(clara, { encoder, generator: generatorBatch(inputs, clara) }, options.mseWeight ?? 0.1);
-      loss = out.loss;
-      logits = () => out.logits;
-      trained = [ENCODER_ADAPTER, DECODER_ADAPTER];
-    } else {
-      const prompts = generatorBatch(inputs, clara);
-      const queries = encodeQueryBatch(clara, encoderBatch(inputs, 'query.', clara.nMem));
-      const candidateRows = encoderBatch(inputs, 'candidates.', clara.nMem);
-      const batch = prompts.inputIds.length;
-      if (candidateRows.inputIds.length % batch !== 0)
-        throw new Error(`${inputs.file}: candidates.input_ids has ${candidateRows.inputIds.length} rows, not a multiple of the ${batch} questions`);
-      // The bank is compressed once by the frozen compressor: no gradient, as in stage 3.
-      const compressed = noGrad(() => compressDocuments(model, candidateRows, ENCODER_ADAPTER).compressed);
-      const [, n, d] = compressed.shape as [number, number, number];
-      const candidates = compressed.reshape([batch, candidateRows.inputIds.length / batch, n, d]);
-      const k = options.k ?? prompts.memoryPositions[0]!.length;
-      const estimator = topKEstimator(options.estimator ?? 'straight-through');
-      const out = stage3LossOf(clara, queries, candidates, prompts, {
-        k,
-        temperature: options.temperature ?? 0.02,
-        estimator,
-        rng: new Generator(options.seed ?? 0),
-      });
-      loss = out.loss;
-      logits = () => out.logits;
-      trained = [QUERY_REASONER_ADAPTER, DECODER_ADAPTER];
-    }
-    for (const name of trained)
-      if (!model.adapterNames().includes(name))
-        throw new Error(`${options.mode} needs the adapter '${name}' (the checkpoint has: ${model.adapterNames().join(', ') || 'none'})`);
-    loss.backward();
-    const written = new Map(capture.values);
-    if (logits !== null) written.set('logits', noGrad(logits));
-    for (const [name, g] of capture.gradients()) written.set(`grad.${name}`, g);
-    for (const adapter of trained) {
-      for (const [key, p] of model.adapterParameters(adapter)) if (p.grad !== null) written.set(`grad.${peftParameterName(adapter, key)}`, p.grad);
-    }
-    return written;
-  });
+  // Stage 1 trains the <MEMi> rows of the embedding table too (compressionObjective.ts): for the
+  // trace, the table requires a gradient for this step only.
+  const embedding = model.model.embedTokens.weight;
+  const embeddingTrains = embedding.requiresGrad;
+  if (options.mode === 'stage1') embedding.requiresGrad_(true);
+  try {
+    return await withCaptureAsync(async (capture) => {
+      let loss: Tensor;
+      let trained: string[];
+      if (options.mode === 'compressor') {
+        const encoder = encoderBatch(inputs, '', clara.nMem);
+        const { compressed, hidden } = compressDocuments(model, encoder, ENCODER_ADAPTER);
+        capture.add('compressed', compressed);
+        loss = memoryMseLoss(hidden, encoder.attentionMask, clara.nMem, compressed).loss;
+        trained = [ENCODER_ADAPTER];
+      } else if (options.mode === 'stage1') {
+        const encoder = encoderBatch(inputs, 'encoder.', clara.nMem);
+        const out = compressionLoss(clara, { encoder, generator: generatorBatch(inputs, clara) }, options.mseWeight ?? 0.1);
+        loss = out.loss;
+        trained = [ENCODER_ADAPTER, DECODER_ADAPTER];
+      } else {
+        const prompts = generatorBatch(inputs, clara);
+        const queries = encodeQueryBatch(clara, encoderBatch(inputs, 'query.', clara.nMem));
+        const candidateRows = encoderBatch(inputs, 'candidates.', clara.nMem);
+        const batch = prompts.inputIds.length;
+        if (candidateRows.inputIds.length % batch !== 0)
+          throw new Error(`${inputs.file}: candidates.input_ids has ${candidateRows.inputIds.length} rows, not a multiple of the ${batch} questions`);
+        // The bank is compressed once by the frozen compressor: no gradient, as in stage 3.
+        const compressed = noGrad(() => compressDocuments(model, candidateRows, ENCODER_ADAPTER).compressed);
+        const [, n, d] = compressed.shape as [number, number, number];
+        const candidates = compressed.reshape([batch, candidateRows.inputIds.length / batch, n, d]);
+        const k = options.k ?? prompts.memoryPositions[0]!.length;
+        const estimator = topKEstimator(options.estimator ?? 'straight-through');
+        const out = stage3LossOf(clara, queries, candidates, prompts, {
+          k,
+          temperature: options.temperature ?? 0.02,
+          estimator,
+          rng: new Generator(options.seed ?? 0),
+        });
+        loss = out.loss;
+        trained = [QUERY_REASONER_ADAPTER, DECODER_ADAPTER];
+      }
+      for (const name of trained)
+        if (!model.adapterNames().includes(name))
+          throw new Error(`${options.mode} needs the adapter '${name}' (the checkpoint has: ${model.adapterNames().join(', ') || 'none'})`);
+      loss.backward();
+      const written = new Map(capture.values);
+      for (const [name, g] of capture.gradients()) written.set(`grad.${name}`, g);
+      for (const adapter of trained) {
+        for (const [key, p] of model.adapterParameters(adapter)) if (p.grad !== null) written.set(`grad.${peftParameterName(adapter, key)}`, p.grad);
+      }
+      if (options.mode === 'stage1' && embedding.grad !== null) {
+        const mem = clara.tokenizer.special.mem;
+        const rows = tensor(Int32Array.from(mem), [mem.length], { dtype: 'int32', backend: model.backend });
+        written.set(MEM_ROWS_GRADIENT, embedding.grad.indexSelect(0, rows));
+      }
+      return written;
+    });
+  } finally {
+    embedding.requiresGrad_(embeddingTrains);
+  }
 }
+
+/** Stage 1: the <MEMi> rows, in order, of d loss / d model.embed_tokens.weight [n, d]. */
+const MEM_ROWS_GRADIENT = 'grad.model.embed_tokens.weight.mem_rows';
 
 /** Encoder rows `<prefix>input_ids` / `<prefix>attention_mask`; the memory tokens are the last n. */
 function encoderBatch(inputs: TraceInputs, prefix: string, n: number): EncoderBatch {

@@ -45,6 +45,14 @@ export function capture(name: string, t: Tensor): Tensor {
   return t;
 }
 
+/**
+ * Whether a capture is running: a trace, which wants every intermediate, may then compute one that
+ * training skips (the generator's full logits, generatorRead.ts).
+ */
+export function capturing(): boolean {
+  return active !== null;
+}
+
 /** Runs `fn` with a fresh capture (one at a time: an inner one replaces the outer during `fn`). */
 export function withCapture<T>(fn: (capture: Capture) => T): T {
   const previous = active;

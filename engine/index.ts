@@ -9,7 +9,7 @@ export type { Backend, Storage } from './backend.ts';
 export { bytesPerElement, isHalf, type DType, type HalfDType, type TypedArray } from './dtype.ts';
 export { noGrad, noGradAsync, isGradEnabled } from './graph.ts';
 export { backward } from './autograd.ts';
-export { Capture, capture, withCapture, withCaptureAsync } from './capture.ts';
+export { Capture, capture, capturing, withCapture, withCaptureAsync } from './capture.ts';
 export { tidy, keep } from './memory.ts';
 export { Generator } from './random.ts';
 export { getDefaultBackend, setDefaultBackend } from './defaultBackend.ts';

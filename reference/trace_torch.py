@@ -107,17 +107,18 @@ def compressor(base, adapter, c, ids, mask, n):
     return hidden[:, ids.shape[1] - n:], hidden
 
 
-def mse_term(hidden, mask, n):
-    """mu_mem, mu_doc, mse (clara/memoryMseLoss.ts), from the compressor's states."""
-    text = hidden.shape[1] - n
-    mu_mem = hidden[:, text:].mean(1)
+def mse_term(compressed, hidden, mask):
+    """mu_mem, mu_doc, mse (clara/memoryMseLoss.ts), from the compressor's states; mu_mem from
+    `compressed` itself, so that its gradient holds the MSE term too."""
+    text = hidden.shape[1] - compressed.shape[1]
+    mu_mem = compressed.mean(1)
     doc_mask = mask[:, :text].to(hidden.dtype)[..., None]
     mu_doc = (hidden[:, :text] * doc_mask).sum(1) / doc_mask.sum(1).clamp(min=1)
     return mu_mem, mu_doc, ((mu_doc - mu_mem) ** 2).mean()
 
 
 def read_step(base, adapter, c, gen, mem_ids, n, compressed):
-    """The generator's read step: spliced embeddings, its last states, logits, ce."""
+    """The generator's read step: spliced embeddings, its last states, logits, ce (from the logits)."""
     ids, mask, labels = gen["input_ids"], gen["attention_mask"], gen["labels"]
     is_mem = torch.isin(ids, torch.tensor(mem_ids)) & mask.bool()
     rows, cols = is_mem.nonzero(as_tuple=True)  # row-major: slot j of row b holds document b·k + j
@@ -151,13 +152,13 @@ def trace(mode, c, base, adapters, inputs, mem_ids, mse_weight, k, temperature):
     if mode == "compressor":
         enc = group("")
         out["compressed"], hidden = compressor(base, adapters["encoder_adapter"], c, enc["input_ids"], enc["attention_mask"], n)
-        out["mu_mem"], out["mu_doc"], out["mse"] = mse_term(hidden, enc["attention_mask"], n)
+        out["mu_mem"], out["mu_doc"], out["mse"] = mse_term(out["compressed"], hidden, enc["attention_mask"])
         return out, out["mse"], ["encoder_adapter"]
     gen = group("generator.")
     if mode == "stage1":
         enc = group("encoder.")
         out["compressed"], hidden = compressor(base, adapters["encoder_adapter"], c, enc["input_ids"], enc["attention_mask"], n)
-        out["mu_mem"], out["mu_doc"], out["mse"] = mse_term(hidden, enc["attention_mask"], n)
+        out["mu_mem"], out["mu_doc"], out["mse"] = mse_term(out["compressed"], hidden, enc["attention_mask"])
         selected = out["compressed"]
         trained = ["encoder_adapter", "decoder_adapter"]
     else:
@@ -173,9 +174,8 @@ def trace(mode, c, base, adapters, inputs, mem_ids, mse_weight, k, temperature):
         selected = (out["W"] @ out["D"]).reshape(batch * k, n, -1)
         out["selected"] = selected
         trained = ["query_reasoner_adapter", "decoder_adapter"]
-    out["spliced_embeddings"], out["generator_hidden"], logits, out["ce"] = read_step(base, adapters["decoder_adapter"], c, gen, mem_ids, n, selected)
+    out["spliced_embeddings"], out["generator_hidden"], out["logits"], out["ce"] = read_step(base, adapters["decoder_adapter"], c, gen, mem_ids, n, selected)
     out["loss"] = out["ce"] + mse_weight * out["mse"] if mode == "stage1" else out["ce"]
-    out["logits"] = logits
     return out, out["loss"], trained
 
 
@@ -205,20 +205,23 @@ def run(model_dir, adapters_dir, inputs_file, out_file, mode, mem_ids=(), mse_we
     elif mode == "decoder":
         values, loss, leaves = trace_decoder(c, base, adapters, inputs, active)
     else:
+        base[EMBED].requires_grad_(mode == "stage1")  # stage 1 trains the <MEMi> rows of the table
         values, loss, trained = trace(mode, c, base, adapters, inputs, mem_ids, mse_weight, k, temperature)
         for name, t in values.items():
-            if t.requires_grad and name != "logits":
+            if t.requires_grad:
                 t.retain_grad()
         leaves = {f"grad.{peft_name(a, key)}": t for a in trained for key, t in adapters[a]["tensors"].items()}
     if loss is not None:
         loss.backward()
     tensors = {name: t.detach().clone().float() for name, t in values.items()}
     for name, t in values.items():
-        if mode != "decoder" and name != "logits" and t.grad is not None:
+        if mode != "decoder" and t.grad is not None:
             tensors[f"grad.{name}"] = t.grad.detach().clone()
     for name, t in leaves.items():
         if t.grad is not None:
             tensors[name] = t.grad.detach().clone()
+    if mode == "stage1":
+        tensors["grad.model.embed_tokens.weight.mem_rows"] = base[EMBED].grad[list(mem_ids)].clone()
     safetensors_io.write(out_file, tensors, {"mode": mode, "order": json.dumps(list(tensors)), "torch": torch.__version__})
     return out_file
 

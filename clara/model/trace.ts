@@ -46,9 +46,12 @@ Compressor, stage1 and stage3 modes. Inputs (ids, left-padded; an encoder row en
               generator.labels [B, L] (the <MEMi> ids in a generator row mark its k slots, n at a time)
   stage3      query.input_ids, query.attention_mask [B, T+n]; candidates.input_ids, candidates.attention_mask
               [B*N, T+n] (question b's N candidates in rows b*N..); generator.* as in stage1
+  Or texts (a JSON file, for a checkpoint with this project's tokenizer): {"question": ..., "docs": [...], "answer": ...}
+  or an array of them, tokenized as training does (stage3: the docs are the N candidates, k = --k or generationTopK).
 Outputs: compressed, mu_mem, mu_doc, mse (compressor, stage1); q, D, s, l, H, P, W, selected (stage3);
-  spliced_embeddings, generator_hidden, ce, loss, logits (stage1, stage3); grad.<name> of each that the loss
-  depends on; every LoRA gradient under PEFT's name (grad.base_model.model.model.layers.0.self_attn.q_proj.lora_A.decoder_adapter.weight).`;
+  spliced_embeddings, generator_hidden, logits, ce, loss (stage1, stage3); grad.<name> of each that the loss
+  depends on (grad.compressed: the generator's path and the MSE term); stage1: grad.model.embed_tokens.weight.mem_rows
+  [n,d], the <MEMi> rows of the embedding table's gradient; every LoRA gradient under PEFT's name (grad.base_model.model.model.layers.0.self_attn.q_proj.lora_A.decoder_adapter.weight).`;
 
 export interface TraceOptions {
   modelDir: string;
@@ -73,6 +76,8 @@ export async function traceModel(options: TraceOptions): Promise<{ written: stri
   let model: MistralForCausalLM;
   let adapter = '';
   if (mode === 'decoder') {
+    if (inputs.texts.length > 0)
+      throw new Error(`${options.inputsFile} gives texts: the compressor and step modes read texts (--mode compressor|stage1|stage3), the decoder reads ids`);
     model = loadModel(options.modelDir, { backend: options.backend });
     loadAdapters(model, options.adaptersDir ?? options.modelDir);
     adapter = options.adapter ?? inputs.metadata.adapter ?? '';

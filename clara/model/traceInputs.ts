@@ -9,20 +9,36 @@ import { readSafetensorsFile, type HostTensor } from '../../engine/io/index.ts';
  * its shape is the nesting. Either way the names are flat strings (`encoder.input_ids`), and a
  * safetensors file's metadata (a JSON file's top-level "metadata" object) carries settings such
  * as the adapter.
+ *
+ * A JSON file may give texts instead of ids: one example `{"question": …, "docs": […], "answer": …}`
+ * or an array of them; the step modes tokenize them with the model's own tokenizer
+ * (clara/traceTexts.ts), and `texts` holds them (empty when ids were given).
  */
 export class TraceInputs {
   private constructor(
     readonly file: string,
     private readonly tensors: Map<string, HostTensor>,
     readonly metadata: Readonly<Record<string, string>>,
+    readonly texts: readonly TraceText[] = [],
   ) {}
 
   static read(file: string): TraceInputs {
-    if (file.endsWith('.json')) return TraceInputs.fromJson(file, JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>);
+    if (file.endsWith('.json')) {
+      const json = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+      if (Array.isArray(json) || (typeof json === 'object' && json !== null && 'question' in json))
+        return new TraceInputs(
+          file,
+          new Map(),
+          {},
+          (Array.isArray(json) ? json : [json]).map((example, i) => traceText(example, `${file}: example ${i}`)),
+        );
+      return TraceInputs.fromJson(file, json as Record<string, unknown>);
+    }
     const st = readSafetensorsFile(file);
     return new TraceInputs(file, new Map(st.names().map((n) => [n, st.toHost(n)])), st.metadata);
   }
 
+  /** Named (nested) arrays of numbers, and optionally "metadata", as the JSON file above holds them. */
   static fromJson(file: string, json: Record<string, unknown>): TraceInputs {
     const tensors = new Map<string, HostTensor>();
     const { metadata, ...values } = json;
@@ -65,4 +81,19 @@ function hostFromNested(value: unknown, where: string): HostTensor {
   const dtype: DType = integer ? 'int32' : 'float32';
   const data: TypedArray = integer ? Int32Array.from(numbers) : Float32Array.from(numbers);
   return { dtype, shape, data };
+}
+
+/** One example given as texts: the question, its documents (k, or stage 3's N candidates) and the answer. */
+export interface TraceText {
+  question: string;
+  docs: string[];
+  answer: string;
+}
+
+function traceText(value: unknown, where: string): TraceText {
+  const v = value as Partial<Record<keyof TraceText, unknown>> | null;
+  const docs = v?.docs;
+  if (typeof v?.question !== 'string' || typeof v.answer !== 'string' || !Array.isArray(docs) || docs.length === 0 || !docs.every((d) => typeof d === 'string'))
+    throw new Error(`${where}: expected {"question": string, "docs": [string, …], "answer": string}`);
+  return { question: v.question, docs: docs as string[], answer: v.answer };
 }

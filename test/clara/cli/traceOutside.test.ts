@@ -117,3 +117,66 @@ describe('clara trace on an outside PEFT checkpoint', () => {
     }
   });
 });
+
+/** A traced tensor as a flat array of numbers, with its shape. */
+function read(file: ReturnType<typeof readSafetensorsFile>, name: string): { data: number[]; shape: number[] } {
+  return { data: Array.from(file.toHost(name).data as ArrayLike<number>, Number), shape: [...file.info(name).shape] };
+}
+
+describe('clara trace gives every intermediate its whole gradient', () => {
+  it.each([['stage1'], ['stage3']])('%s: grad.logits, and grad.generator_hidden = grad.logits · lm_head', async (mode) => {
+    const ours = readSafetensorsFile(await trace(mode, join(FIXTURES, `${mode}_inputs.safetensors`), ['--temperature', '0.5']));
+    const order = JSON.parse(ours.metadata.order!) as string[];
+    expect(order.indexOf('logits')).toBe(order.indexOf('generator_hidden') + 1);
+    const gLogits = read(ours, 'grad.logits');
+    const gHidden = read(ours, 'grad.generator_hidden');
+    const head = read(readSafetensorsFile(join(CHECKPOINT, 'model.safetensors')), 'lm_head.weight'); // [V, d]
+    const [vocab, d] = head.shape as [number, number];
+    expect(gLogits.shape).toEqual([...gHidden.shape.slice(0, 2), vocab]);
+    let largest = 0;
+    for (let row = 0; row < gHidden.data.length / d; row++) {
+      for (let j = 0; j < d; j++) {
+        let sum = 0;
+        for (let v = 0; v < vocab; v++) sum += gLogits.data[row * vocab + v]! * head.data[v * d + j]!;
+        expect(gHidden.data[row * d + j]).toBeCloseTo(sum, 6);
+        largest = Math.max(largest, Math.abs(sum));
+      }
+    }
+    expect(largest).toBeGreaterThan(0);
+  });
+
+  it("stage1: grad.compressed holds the generator's path and the MSE term (mu_mem is the mean of compressed)", async () => {
+    const inputs = readSafetensorsFile(join(FIXTURES, 'stage1_inputs.safetensors'));
+    const ours = readSafetensorsFile(await trace('stage1', join(FIXTURES, 'stage1_inputs.safetensors')));
+    const gCompressed = read(ours, 'grad.compressed'); // [docs, n, d]
+    const gSpliced = read(ours, 'grad.spliced_embeddings'); // [B, L, d]
+    const gMuMem = read(ours, 'grad.mu_mem'); // [docs, d]
+    const [, n, d] = gCompressed.shape as [number, number, number];
+    const ids = read(inputs, 'generator.input_ids').data;
+    const mem = new Set(MEM_IDS.split(',').map(Number));
+    // Row b's memory positions, in order, are documents b·k + j's n vectors (the splice).
+    const positions = ids.flatMap((id, i) => (mem.has(id) ? [i] : []));
+    expect(positions.length).toBe(gCompressed.data.length / d);
+    let mseShare = 0;
+    positions.forEach((flat, r) => {
+      const doc = Math.floor(r / n);
+      for (let j = 0; j < d; j++) {
+        const fromMse = gMuMem.data[doc * d + j]! / n;
+        expect(gCompressed.data[r * d + j]).toBeCloseTo(gSpliced.data[flat * d + j]! + fromMse, 7);
+        mseShare = Math.max(mseShare, Math.abs(fromMse));
+      }
+    });
+    expect(mseShare).toBeGreaterThan(0);
+  });
+
+  it('stage1: the gradient of the <MEMi> embedding rows it trains, as PyTorch computes it', async () => {
+    const ours = readSafetensorsFile(await trace('stage1', join(FIXTURES, 'stage1_inputs.safetensors')));
+    const torch = readSafetensorsFile(join(FIXTURES, 'stage1_torch.safetensors'));
+    const name = 'grad.model.embed_tokens.weight.mem_rows';
+    const rows = read(ours, name);
+    expect(rows.shape).toEqual([MEM_IDS.split(',').length, read(ours, 'compressed').shape[2]]);
+    expect(rows.data.some((x) => x !== 0)).toBe(true);
+    const report = compareTensorFiles(ours, torch);
+    expect(report.tensors.find((t) => t.name === name)?.status).toBe('ok');
+  });
+});
