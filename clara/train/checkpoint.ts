@@ -103,6 +103,13 @@ function recoverCheckpoint(out: string): void {
   }
 }
 
+/** The run in `out` that a resume continues: its last checkpoint and trainer state; throws when it has none. */
+export function savedRun(out: string): { dir: string; state: TrainerState } {
+  const dir = latestCheckpoint(out);
+  if (dir === null) throw new Error(`${out} holds no checkpoint to resume from`);
+  return { dir, state: readTrainerState(dir) };
+}
+
 /** The run's last good checkpoint directory, or null when it has none. */
 export function latestCheckpoint(out: string): string | null {
   if (!existsSync(out)) return null;
