@@ -151,6 +151,8 @@ export function compressionObjective(clara: ClaraModel, stage: 1 | 2, options: C
         batch,
         units: { ce: supervisedTokenCount(batch.generator.labels), mse: batch.encoder.inputIds.length },
         tokens: nonPaddingTokens(batch.encoder.attentionMask) + nonPaddingTokens(batch.generator.attentionMask),
+        // A generator row is cut at its end: its answer (or paraphrase) loses tokens.
+        truncated: { docs: batch.encoder.truncated ?? 0, answers: batch.generator.truncated ?? 0 },
       };
     },
     terms(batch): Record<string, Tensor> {

@@ -9,6 +9,7 @@ import { cosineScores, encodeQueries } from './queryReasoner.ts';
 import { gatherCandidates } from './retrieval/documentBank.ts';
 import type { GeneratorBatch } from './tokenizer/generatorBatch.ts';
 import type { Tokenizer } from './tokenizer/tokenizer.ts';
+import { buildEncoderBatch } from './tokenizer/encoderInput.ts';
 import { nonPaddingTokens, type MicroBatch, type TrainingObjective, type TrainingStep } from './train/objective.ts';
 
 /**
@@ -156,10 +157,17 @@ export function stage3Objective(clara: ClaraModel, options: Stage3ObjectiveOptio
     settings: { stage: 3, k: options.k, temperature: options.temperature, estimator: options.estimatorName, bankShape: options.bank.shape },
     collate(rows, rng, at): MicroBatch<Stage3MicroBatch> {
       const batch = collateStage3(clara.tokenizer, rows, options.k);
+      // The query reasoner's cut of the questions, counted here: its forward (stage3Loss) tokenizes them again.
+      const questions = buildEncoderBatch(
+        clara.tokenizer,
+        rows.map((row) => row.question),
+        { maxTextLength: clara.settings.questionMaxLength, padding: 'longest' },
+      );
       return {
         batch: { ...batch, rng, ...at },
         units: { ce: supervisedTokenCount(batch.generator.labels) },
         tokens: nonPaddingTokens(batch.generator.attentionMask),
+        truncated: { questions: questions.truncated ?? 0, answers: batch.generator.truncated ?? 0 },
       };
     },
     terms(batch): Record<string, Tensor> {

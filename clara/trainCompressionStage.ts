@@ -6,7 +6,7 @@ import { compressionObjective, compressionStageParameters } from './compressionO
 import type { LoadResult } from './data/jsonLines.ts';
 import { loadStage1File, type Stage1Row } from './data/stage1Data.ts';
 import { loadStage2File, type Stage2Row } from './data/stage2Data.ts';
-import { latestCheckpoint, readTrainerState } from './train/checkpoint.ts';
+import { savedRun } from './train/checkpoint.ts';
 import { mix32 } from './train/dataOrder.ts';
 import type { StepMetrics } from './train/metricsLog.ts';
 import { train, type TrainingJob, type TrainingResult } from './train/trainer.ts';
@@ -105,9 +105,7 @@ export async function resumeCompressionStage(options: {
   progress?: boolean;
   onStep?: (metrics: StepMetrics) => void | Promise<void>;
 }): Promise<TrainingResult & { clara: ClaraModel }> {
-  const dir = latestCheckpoint(options.out);
-  if (dir === null) throw new Error(`${options.out} holds no checkpoint to resume from`);
-  const state = readTrainerState(dir);
+  const { dir, state } = savedRun(options.out);
   const clara = ClaraModel.load(dir, { backend: options.backend });
   const result = await trainCompressionStage({
     ...state.config,

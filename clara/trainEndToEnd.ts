@@ -1,10 +1,12 @@
-import { Generator, type Tensor } from '../engine/index.ts';
+import { join } from 'node:path';
+import { type Backend, Generator, type Tensor } from '../engine/index.ts';
 import { DECODER_ADAPTER, QUERY_REASONER_ADAPTER } from './adapters.ts';
-import { nameParameters, otherParameters, type ClaraModel } from './claraModel.ts';
-import type { Stage3Row } from './data/stage3Data.ts';
+import { ClaraModel, nameParameters, otherParameters } from './claraModel.ts';
+import { limitCandidates, type Stage3Row } from './data/stage3Data.ts';
 import { estimatorName, topKEstimator, type TopKEstimator } from './differentiableTopK.ts';
 import { prepareStage3, stage3Objective, type Stage3Item } from './endToEndObjective.ts';
 import { candidateBank } from './retrieval/documentBank.ts';
+import { savedRun, TRAINER_STATE_FILE, type TrainerState } from './train/checkpoint.ts';
 import { mix32 } from './train/dataOrder.ts';
 import type { StepMetrics } from './train/metricsLog.ts';
 import { train, type TrainingResult } from './train/trainer.ts';
@@ -81,14 +83,17 @@ export async function trainEndToEnd(options: EndToEndOptions): Promise<TrainingR
   if (!options.resume) dropout.setState(new Generator(mix32(config.seed, DROPOUT_STREAM)).state());
   clara.backbone.train();
   const trained = nameParameters(clara, [...groups.queryReasoner, ...groups.generator]);
+  const stage3 = stage3Objective(clara, {
+    bank,
+    k,
+    temperature: options.temperature ?? 0.02,
+    estimator: typeof estimator === 'string' ? topKEstimator(estimator) : estimator,
+    estimatorName: estimatorName(estimator),
+  });
+  // Saved with the objective's settings, so that a resume rebuilds the same rows and trains the same parameters.
+  const objective = { ...stage3, settings: { ...stage3.settings, candidates, trainGenerator: options.trainGenerator !== false } };
   const result = await train({
-    objective: stage3Objective(clara, {
-      bank,
-      k,
-      temperature: options.temperature ?? 0.02,
-      estimator: typeof estimator === 'string' ? topKEstimator(estimator) : estimator,
-      estimatorName: estimatorName(estimator),
-    }),
+    objective,
     rows: items,
     parameters: trained,
     frozenParameters: otherParameters(clara, trained),
@@ -102,4 +107,89 @@ export async function trainEndToEnd(options: EndToEndOptions): Promise<TrainingR
     onStep: options.onStep,
   });
   return { ...result, bank };
+}
+
+/**
+ * The options a resumed run takes from its checkpoint, each with the `clara e2e` flag that sets it
+ * (named when a given value contradicts the run's). `candidates` is the per-question candidate count.
+ */
+const RUN_SETTINGS = {
+  steps: '--steps',
+  batchSize: '--batch-size',
+  lr: '--lr',
+  seed: '--seed',
+  generatorLrScale: '--generator-lr-scale',
+  queryReasonerFrozenSteps: '--freeze-query-reasoner',
+  k: '--k',
+  temperature: '--temperature',
+  estimator: '--estimator',
+  candidates: '--candidates',
+  trainGenerator: '--freeze-generator',
+  saveEvery: '--save-every',
+} as const;
+
+export type EndToEndSettings = { [option in keyof typeof RUN_SETTINGS]?: number | string | boolean };
+
+/**
+ * Continues the stage-3 run in `out` with every setting it was started with: loads the checkpoint's
+ * model, takes the settings from its trainer_state.json, keeps as many candidates per question as
+ * the run did, and calls `trainEndToEnd` with `resume`. A setting in `given` must agree with the
+ * run's; one that does not is refused, naming its flag. `rows` must be the run's data (checked by a
+ * fingerprint).
+ */
+export async function resumeEndToEnd(options: {
+  out: string;
+  rows: readonly Stage3Row[];
+  given?: EndToEndSettings;
+  backend?: Backend;
+  progress?: boolean;
+  onStep?: (metrics: StepMetrics) => void | Promise<void>;
+}): Promise<TrainingResult & { bank: Tensor; clara: ClaraModel }> {
+  const { dir, state } = savedRun(options.out);
+  const run = runSettings(state);
+  for (const [option, flag] of Object.entries(RUN_SETTINGS) as [keyof typeof RUN_SETTINGS, string][]) {
+    const given = options.given?.[option];
+    if (given !== undefined && given !== run[option]) {
+      throw new Error(
+        `cannot resume ${options.out} with ${flag} ${String(given)}: the run has ${option} ${String(run[option])} (${join(dir, TRAINER_STATE_FILE)}); drop ${flag}`,
+      );
+    }
+  }
+  const clara = ClaraModel.load(dir, { backend: options.backend });
+  const rows = run.candidates === undefined ? options.rows : limitCandidates(options.rows, run.candidates);
+  const result = await trainEndToEnd({
+    ...state.config,
+    clara,
+    rows,
+    k: run.k,
+    temperature: run.temperature,
+    estimator: run.estimator,
+    trainGenerator: run.trainGenerator,
+    saveEvery: run.saveEvery,
+    out: options.out,
+    resume: true,
+    progress: options.progress,
+    onStep: options.onStep,
+  });
+  return { ...result, clara };
+}
+
+/** The settings of the run a checkpoint belongs to, as `trainEndToEnd` options (absent: the defaults). */
+function runSettings(state: TrainerState) {
+  const { config, objective } = state;
+  return {
+    steps: config.steps,
+    batchSize: config.batchSize,
+    lr: config.lr,
+    seed: config.seed,
+    generatorLrScale: config.lrScales?.[DECODER_ADAPTER] ?? 1,
+    queryReasonerFrozenSteps: config.frozenSteps?.[QUERY_REASONER_ADAPTER] ?? 0,
+    k: objective.k as number,
+    temperature: objective.temperature as number,
+    estimator: objective.estimator as string,
+    // Checkpoints written before these were saved: every candidate was kept, the generator trained.
+    candidates: objective.candidates as number | undefined,
+    trainGenerator: (objective.trainGenerator as boolean | undefined) ?? true,
+    saveEvery: state.saveEvery,
+  };
 }

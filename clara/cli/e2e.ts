@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { limitCandidates, loadStage3File } from '../data/stage3Data.ts';
 import { TOPK_ESTIMATORS } from '../differentiableTopK.ts';
-import { trainEndToEnd } from '../trainEndToEnd.ts';
+import { resumeEndToEnd, trainEndToEnd } from '../trainEndToEnd.ts';
 import { Options, UsageError } from './args.ts';
 import { useBackend } from './backendOption.ts';
 import { checkTopK } from './topK.ts';
@@ -30,7 +30,9 @@ end through the answer loss alone, on stage-3 rows {question, docs: N candidates
   --options FILE         a JSON object with any of the options above (camelCase or as flags); flags win
                          (--config FILE, its old name, still works and warns: --config names a model
                          preset in \`clara pretrain\`)
-  --seed S, --save-every N, --resume, --skip-invalid, --backend auto|webgpu|cpu`;
+  --seed S, --save-every N, --skip-invalid, --backend auto|webgpu|cpu
+  --resume               continue the run in --out from its last checkpoint with its settings (no
+                         --model; flags given must agree with them)`;
 
 const NUMERIC = ['steps', 'batch-size', 'lr', 'generator-lr-scale', 'freeze-query-reasoner', 'k', 'temperature', 'candidates', 'seed', 'save-every'] as const;
 
@@ -82,7 +84,9 @@ export async function runE2e(argv: string[]): Promise<number> {
     console.log(E2E_HELP);
     return 0;
   }
-  parsed.required('model');
+  const resume = parsed.flag('resume');
+  if (resume && parsed.has('model')) throw new UsageError('clara e2e: --resume continues the model of the checkpoint in --out; drop --model');
+  if (!resume) parsed.required('model'); // checked now, read once the data is loaded
   const [data, out] = [parsed.required('data'), parsed.required('out')];
   if (parsed.has('options') && parsed.has('config')) throw new UsageError('clara e2e: give --options FILE (--config is its old name), not both');
   if (parsed.has('config')) console.error('warning: clara e2e: --config FILE is now --options FILE (--config names a model preset in `clara pretrain`)');
@@ -105,28 +109,15 @@ export async function runE2e(argv: string[]): Promise<number> {
   } satisfies Record<string, number | undefined>;
 
   const backend = await useBackend('e2e', options.string('backend'));
-  const { clara } = loadModelOption(options, backend);
   const loaded = loadStage3File(data, { skipInvalid: options.flag('skip-invalid') });
   for (const w of loaded.warnings) console.error(`warning: ${w}`);
   const rows = num.candidates === undefined ? loaded.rows : limitCandidates(loaded.rows, num.candidates);
   checkTopK('e2e', num.k, rows);
-  const result = await trainEndToEnd({
-    clara,
-    rows,
-    out,
-    steps: num.steps,
-    batchSize: num.batchSize,
-    lr: num.lr,
-    generatorLrScale: num.generatorLrScale,
-    queryReasonerFrozenSteps: num.queryReasonerFrozenSteps,
-    k: num.k,
-    temperature: num.temperature,
-    estimator,
-    seed: num.seed,
-    saveEvery: num.saveEvery,
-    resume: options.flag('resume'),
-    trainGenerator: !options.flag('freeze-generator'),
-  });
+  const given = { ...num, estimator, trainGenerator: options.flag('freeze-generator') ? false : undefined };
+  // A resume takes every setting from the run's checkpoint; the flags given must agree with them.
+  const result = resume
+    ? await resumeEndToEnd({ out, rows: loaded.rows, given, backend })
+    : await trainEndToEnd({ ...given, clara: loadModelOption(options, backend).clara, rows, out });
   const last = result.history[result.history.length - 1];
   console.log(`stage 3: ${result.step} steps${last ? `, final loss ${last.loss.toFixed(4)}` : ''}; model saved in ${result.checkpoint ?? out}`);
   return 0;

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { ClaraModel, DEFAULT_SETTINGS } from '../claraModel.ts';
 import { freshModel } from '../freshModel.ts';
 import { DEFAULT_LORA } from '../model/lora.ts';
-import { latestCheckpoint, readTrainerState } from '../train/checkpoint.ts';
+import { latestCheckpoint, savedRun } from '../train/checkpoint.ts';
 import { DEFAULT_WARMUP_SHARE } from '../train/schedule.ts';
 import { TRAINING_DEFAULTS, type TrainingConfig } from '../train/trainingConfig.ts';
 import { configureCompressionModel, loadCompressionRows, trainCompressionStage } from '../trainCompressionStage.ts';
@@ -97,7 +97,7 @@ export async function runPretrain(argv: string[]): Promise<number> {
   if (resume && (options.has('model') || options.has('config'))) {
     throw new UsageError('clara pretrain: --resume continues the model of the checkpoint in --out; drop --model and --config');
   }
-  const saved = resume ? savedRun(out) : null;
+  const saved = resume ? resumedRun(out) : null;
   const stageFlag = options.choice('stage', ['1', '2'] as const) ?? (saved ? String(saved.state.objective.stage) : undefined);
   if (stageFlag === undefined) throw new UsageError('clara pretrain: --stage is required (1 or 2)');
   const stage = Number(stageFlag) as 1 | 2;
@@ -198,8 +198,8 @@ function definedOnly<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-function savedRun(out: string) {
-  const dir = latestCheckpoint(out);
-  if (dir === null) throw new UsageError(`clara pretrain: --resume: ${out} holds no checkpoint to resume from`);
-  return { dir, state: readTrainerState(dir) };
+/** The run `--resume` continues; a folder without a checkpoint is a usage error. */
+function resumedRun(out: string) {
+  if (latestCheckpoint(out) === null) throw new UsageError(`clara pretrain: --resume: ${out} holds no checkpoint to resume from`);
+  return savedRun(out);
 }

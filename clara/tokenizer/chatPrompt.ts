@@ -104,6 +104,8 @@ export interface GeneratorInput {
   promptLength: number;
   /** (k, n) positions in `inputIds` of slot j's `<MEM0>`…`<MEM{n-1}>`, slots in order. */
   memoryPositions: number[][];
+  /** true when the row was longer than maxLength and was cut; absent otherwise. */
+  truncated?: true;
 }
 
 /**
@@ -113,12 +115,16 @@ export interface GeneratorInput {
 export function tokenizeChatPrompt(tokenizer: Tokenizer, parts: ChatPromptParts, options: { k: number; maxLength?: number }): GeneratorInput {
   const maxLength = options.maxLength ?? 1024;
   // Tokens past maxLength are cut below anyway; encodePrefix does not tokenize text that far.
-  const promptIds = encodePrefix(tokenizer, renderChatPrompt(parts.system, parts.user), maxLength, { addBos: false }).ids;
+  const prompt = encodePrefix(tokenizer, renderChatPrompt(parts.system, parts.user), maxLength, { addBos: false });
+  const promptIds = prompt.ids;
   let inputIds: number[];
+  let truncated = prompt.truncated;
   if (parts.answer === undefined) {
     inputIds = promptIds;
   } else {
-    inputIds = encodePrefix(tokenizer, renderChatWithAnswer(parts.system, parts.user, parts.answer), maxLength, { addBos: false }).ids;
+    const row = encodePrefix(tokenizer, renderChatWithAnswer(parts.system, parts.user, parts.answer), maxLength, { addBos: false });
+    inputIds = row.ids;
+    truncated = row.truncated;
     // The label mask relies on the prompt's tokens being a prefix of the whole row's tokens; they are,
     // because `[/INST]` ends in `]` and SentencePiece never merges across the space that follows it.
     for (let i = 0; i < promptIds.length; i++) {
@@ -128,7 +134,7 @@ export function tokenizeChatPrompt(tokenizer: Tokenizer, parts: ChatPromptParts,
   inputIds = inputIds.slice(0, maxLength);
   const promptLength = Math.min(promptIds.length, inputIds.length);
   const labels = inputIds.map((id, i) => (i < promptLength || parts.answer === undefined ? IGNORE_INDEX : id));
-  return { inputIds, labels, promptLength, memoryPositions: findMemorySlots(tokenizer, inputIds, options.k) };
+  return { inputIds, labels, promptLength, memoryPositions: findMemorySlots(tokenizer, inputIds, options.k), ...(truncated ? { truncated } : {}) };
 }
 
 /** Finds the k runs `<MEM0>…<MEM{n-1}>` in `ids`; throws unless there are exactly k complete ones. */

@@ -27,6 +27,8 @@ export interface EncoderBatch {
   attentionMask: number[][];
   /** (B, n) positions of `<MEM0>`…`<MEM{n-1}>` in each row (the same for every row: the last n). */
   memoryPositions: number[][];
+  /** Rows whose text was longer than maxTextLength and was cut; absent when none was (or the batch was built from ids). */
+  truncated?: number;
 }
 
 export interface EncoderInputOptions {
@@ -42,7 +44,8 @@ export interface EncoderInputOptions {
 /** Builds the compressor (or query reasoner) input for a batch of texts. */
 export function buildEncoderBatch(tokenizer: Tokenizer, texts: readonly string[], options: EncoderInputOptions): EncoderBatch {
   const limit = options.maxTextLength + 3;
-  const rows = texts.map((text) => encodePrefix(tokenizer, encoderText(text), limit, { addBos: false }).ids);
+  const prefixes = texts.map((text) => encodePrefix(tokenizer, encoderText(text), limit, { addBos: false }));
+  const rows = prefixes.map((p) => p.ids);
   const width = (options.padding ?? 'max_length') === 'max_length' ? limit : Math.max(0, ...rows.map((r) => r.length));
   const mem = tokenizer.special.mem;
   const inputIds: number[][] = [];
@@ -54,5 +57,6 @@ export function buildEncoderBatch(tokenizer: Tokenizer, texts: readonly string[]
     attentionMask.push([...new Array<number>(padCount).fill(0), ...new Array<number>(row.length + mem.length).fill(1)]);
     memoryPositions.push(mem.map((_, i) => width + i));
   }
-  return { inputIds, attentionMask, memoryPositions };
+  const truncated = prefixes.filter((p) => p.truncated).length;
+  return { inputIds, attentionMask, memoryPositions, ...(truncated > 0 ? { truncated } : {}) };
 }

@@ -15,11 +15,14 @@ export interface GeneratorBatch {
   labels: number[][];
   /** (B, k, n) positions of each slot's memory tokens, shifted by the row's padding. */
   memoryPositions: number[][][];
+  /** Rows that were longer than the model takes and were cut; absent when none was. */
+  truncated?: number;
 }
 
 export function collateGeneratorInputs(rows: readonly GeneratorInput[], padId: number): GeneratorBatch {
   const width = Math.max(0, ...rows.map((r) => r.inputIds.length));
-  const batch: GeneratorBatch = { inputIds: [], attentionMask: [], labels: [], memoryPositions: [] };
+  const truncated = rows.filter((r) => r.truncated).length;
+  const batch: GeneratorBatch = { inputIds: [], attentionMask: [], labels: [], memoryPositions: [], ...(truncated > 0 ? { truncated } : {}) };
   for (const row of rows) {
     const padCount = width - row.inputIds.length;
     const pad = <T>(value: T) => new Array<T>(padCount).fill(value);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { tensor, type AdamW, type AdamWState, type Backend, type Parameter, type Tensor } from '../../engine/index.ts';
 import { atomicWriteFile, hostToSafetensors, readSafetensorsFile, writeSafetensorsFile, type TensorToWrite } from '../../engine/io/index.ts';
 import type { StepMetrics } from './metricsLog.ts';
+import type { TruncationCounts } from './objective.ts';
 import type { TrainingConfig } from './trainingConfig.ts';
 
 /**
@@ -52,6 +53,11 @@ export interface TrainerState {
   parameters: { fingerprint: string; frozen?: string };
   /** Checkpoint every this many steps (0: only at the end): a resumed run keeps saving as often. */
   saveEvery?: number;
+  /**
+   * Texts cut to the model's length so far in the run, by field (docs, questions, answers); absent
+   * in checkpoints written before it was counted.
+   */
+  truncated?: TruncationCounts;
   /** The metrics of the last step before the checkpoint. */
   metrics: StepMetrics | null;
 }
@@ -103,6 +109,13 @@ function recoverCheckpoint(out: string): void {
   }
 }
 
+/** The run in `out` that a resume continues: its last checkpoint and trainer state; throws when it has none. */
+export function savedRun(out: string): { dir: string; state: TrainerState } {
+  const dir = latestCheckpoint(out);
+  if (dir === null) throw new Error(`${out} holds no checkpoint to resume from`);
+  return { dir, state: readTrainerState(dir) };
+}
+
 /** The run's last good checkpoint directory, or null when it has none. */
 export function latestCheckpoint(out: string): string | null {
   if (!existsSync(out)) return null;
@@ -147,6 +160,9 @@ function checkTrainerState(state: TrainerState, file: string): void {
     if (state[field] === null || typeof state[field] !== 'object') fail(field, 'an object', state[field]);
   }
   if (typeof state.parameters.fingerprint !== 'string') fail('parameters.fingerprint', 'a string', state.parameters.fingerprint);
+  for (const [field, n] of Object.entries(state.truncated ?? {})) {
+    if (!(Number.isInteger(n) && n >= 0)) fail(`truncated.${field}`, 'an integer ≥ 0', n);
+  }
 }
 
 /** AdamW's state dict as a safetensors file (float32 moments are written bit for bit). */

@@ -38,7 +38,15 @@ export interface MicroBatch<Batch> {
   units: Units;
   /** Non-padding tokens the model reads (for tokens per second). */
   tokens: number;
+  /**
+   * Texts longer than the model takes, cut as the official code cuts them, counted by field (e.g.
+   * `{ docs: 1, answers: 0 }`): the trainer counts them for the run, so a cut is never silent.
+   */
+  truncated?: Readonly<TruncationCounts>;
 }
+
+/** Texts cut to the model's length, by field (docs, questions, answers). */
+export type TruncationCounts = Record<string, number>;
 
 /** Tokens a padded batch holds: the ones of its attention mask (host rows [B, L]). */
 export function nonPaddingTokens(attentionMask: readonly (readonly number[])[]): number {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { AdamW, clipGradNorm, tidy, type Generator, type Parameter, type Tensor } from '../../engine/index.ts';
 import { combineMeans, microBatchScales } from './accumulation.ts';
 import {
+  CHECKPOINT_DIR,
   dataFingerprint,
   inspectParameters,
   latestCheckpoint,
@@ -14,7 +15,7 @@ import {
 import { DataOrder, stepRng } from './dataOrder.ts';
 import { MetricsLog, type StepMetrics } from './metricsLog.ts';
 import { NonFiniteLossError } from './nonFiniteLossError.ts';
-import type { MicroBatch, TrainingObjective } from './objective.ts';
+import type { MicroBatch, TrainingObjective, TruncationCounts } from './objective.ts';
 import { ProgressBar } from './progress.ts';
 import { lockRun } from './runLock.ts';
 import { trainingSchedule } from './schedule.ts';
@@ -98,6 +99,8 @@ export async function train<Row, Batch>(job: TrainingJob<Row, Batch>): Promise<T
   const data = { rows: rows.length, fingerprint: dataFingerprint(rows) };
 
   let startStep = 0;
+  // Texts cut to the model's length, over the whole run: a resume goes on from the checkpoint's counts.
+  const runTruncated: TruncationCounts = {};
   let checkpoint: string | null = null;
   let saveEvery = job.saveEvery;
   const lock = job.out === undefined ? null : lockRun(job.out);
@@ -113,6 +116,7 @@ export async function train<Row, Batch>(job: TrainingJob<Row, Batch>): Promise<T
       for (const t of Object.values(saved.tensors)) t.dispose(); // the optimiser holds its own references
       for (const [name, rng] of Object.entries(job.rngs)) rng.setState(state.generators[name]!);
       startStep = state.step;
+      addTruncations(runTruncated, state.truncated);
       saveEvery = saveEvery ?? state.saveEvery;
     } else if (job.out !== undefined && latestCheckpoint(job.out) !== null) {
       throw new Error(`${job.out} already holds a training checkpoint: resume it, or choose another output directory`);
@@ -176,6 +180,7 @@ export async function train<Row, Batch>(job: TrainingJob<Row, Batch>): Promise<T
         optimizer.zeroGrad();
 
         const tokens = micro.reduce((sum, m) => sum + m.tokens, 0);
+        for (const m of micro) addTruncations(runTruncated, m.truncated);
         const seconds = (performance.now() - stepStart) / 1000;
         const metrics: StepMetrics = { step: step + 1, loss, ...stepMeans, lr, gradNorm, tokens, seconds };
         history.push(metrics);
@@ -204,6 +209,7 @@ export async function train<Row, Batch>(job: TrainingJob<Row, Batch>): Promise<T
             data,
             parameters: { fingerprint: inspected.fingerprint, frozen: (await inspectParameters(job.frozenParameters ?? [])).fingerprint },
             saveEvery: saveEvery ?? 0,
+            truncated: { ...runTruncated },
             metrics,
           };
           checkpoint = await writeCheckpoint(job.out, { state, optimizer, saveModel: job.saveModel });
@@ -216,11 +222,27 @@ export async function train<Row, Batch>(job: TrainingJob<Row, Batch>): Promise<T
     } finally {
       progress?.finish();
       optimizer.dispose();
+      reportTruncations(runTruncated, job.out);
     }
     return { step: config.steps, history, checkpoint };
   } finally {
     lock?.release();
   }
+}
+
+/** Adds `counts` into `total`, field by field. */
+function addTruncations(total: TruncationCounts, counts: Readonly<TruncationCounts> = {}): void {
+  for (const [field, n] of Object.entries(counts)) total[field] = (total[field] ?? 0) + n;
+}
+
+/** One line on stderr when texts were cut to the model's length, so a cut is never silent. */
+function reportTruncations(counts: TruncationCounts, out: string | undefined): void {
+  const cut = Object.entries(counts).filter(([, n]) => n > 0);
+  if (cut.length === 0) return;
+  const where = out === undefined ? '' : ` (counted for the run in ${join(out, CHECKPOINT_DIR, TRAINER_STATE_FILE)}, "truncated")`;
+  console.error(
+    `notice: texts longer than the model takes were truncated, as the official code does: ${cut.map(([field, n]) => `${n} ${field}`).join(', ')}${where}`,
+  );
 }
 
 /** Refuses to resume under other settings, data or model than the checkpoint's. */
