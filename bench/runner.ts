@@ -15,7 +15,7 @@ import { compressSuite, generateSuite, stage1Suite, stage3Suite } from './suites
 export const COMPARED_SUITES: Suite[] = [matmulSuite, attentionSuite, rmsnormSuite, crossEntropySuite, stage1Suite, stage3Suite, compressSuite, generateSuite];
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-/** Measured FP32 FMA peak of the 2-core AVX-512 machine of ../shared/docs/webgpu-in-node.md. */
+/** FP32 FMA peak measured on the team's 2-core AVX-512 machine (bench/README.md, % peak). */
 const DOC_PEAK_GFLOPS = 351;
 
 const USAGE = `usage: npm run bench -- [SUITE…] [options]
@@ -126,7 +126,7 @@ export async function main(argv: string[]): Promise<void> {
         ? null
         : {
             gflops: peak,
-            source: peakArg !== undefined ? '--peak' : `measured FP32 FMA peak of the 2-core AVX-512 machine (shared/docs/webgpu-in-node.md), not re-measured`,
+            source: peakArg !== undefined ? '--peak' : `measured FP32 FMA peak of the 2-core AVX-512 machine (bench/README.md), not re-measured`,
           },
     args: argv,
     oursSeconds,
@@ -261,7 +261,7 @@ function printTable(rows: Row[], peak: number | null, torch: TorchOutput | null,
   console.log('ms: median per call; ratio = our ms / PyTorch ms (above 1 = slower than PyTorch).');
   console.log(
     peak !== null
-      ? `% peak: GFLOP/s / ${peak} GFLOP/s FP32 (the measured FMA peak of the 2-core AVX-512 machine in shared/docs/webgpu-in-node.md, or --peak), for work that runs on the host CPU.`
+      ? `% peak: GFLOP/s / ${peak} GFLOP/s FP32 (the measured FMA peak of the 2-core AVX-512 machine (bench/README.md), or --peak), for work that runs on the host CPU.`
       : '% peak: no peak known for this CPU (give --peak GFLOPS).',
   );
   if (torch) {

@@ -7,7 +7,7 @@ ids, masks, labels and memory positions it used; `npm run bench -- --save-plan F
 and runs this script after its own suites. RESULTS.json holds, per case key, the median and fastest
 milliseconds per call, plus the torch version, device, threads and BLAS library.
 
-Configured for speed as a user would on the CPU (see shared/docs/webgpu-in-node.md): Debian's
+Configured for speed as a user would on the CPU (bench/README.md): Debian's
 python3-torch uses the reference BLAS unless OpenBLAS is on the library path, so when
 /usr/lib/x86_64-linux-gnu/openblas-pthread exists (package libopenblas0-pthread) the script re-runs
 itself with it prepended to LD_LIBRARY_PATH, with OPENBLAS_CORETYPE=SKYLAKEX on AVX-512 CPUs and

@@ -8,9 +8,9 @@ import { withTimeout } from './timeout.ts';
  *
  * Real GPUs use the platform's native Dawn backend (Vulkan, Metal, D3D12) with no flags. A Linux
  * machine without a GPU gets Mesa's llvmpipe through Dawn's OpenGL backend, which needs
- * `EGL_PLATFORM=surfaceless` and the `compatibility` feature level (see
- * ../shared/docs/webgpu-in-node.md). Dawn's Null backend claims every feature and computes
- * garbage, so it is always refused.
+ * `EGL_PLATFORM=surfaceless` (without it Mesa's EGL fails with EGL_NOT_INITIALIZED) and the
+ * `compatibility` feature level (the GL backends offer no other). Dawn's Null backend claims every
+ * feature and computes garbage, so it is always refused.
  */
 
 export type { DawnBackend } from './adapterSource.ts';
