@@ -30,7 +30,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ENCODER_ADAPTER, DECODER_ADAPTER, QUERY_REASONER_ADAPTER } from '../clara/adapters.ts';
 import { loadAdapter, loadModel } from '../clara/model/checkpoint.ts';
-import type { MistralConfig } from '../clara/model/config.ts';
+import { PRESETS, type MistralConfig } from '../clara/model/config.ts';
 import { generateGreedy } from '../clara/model/generate.ts';
 import type { MistralForCausalLM } from '../clara/model/mistral.ts';
 import { cosineScores } from '../clara/queryReasoner.ts';
@@ -40,20 +40,8 @@ import { selectBackend } from '../engine/backends/select.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-const MISTRAL_7B: MistralConfig = {
-  vocab_size: 32000,
-  hidden_size: 4096,
-  intermediate_size: 14336,
-  num_hidden_layers: 32,
-  num_attention_heads: 32,
-  num_key_value_heads: 8,
-  head_dim: 128,
-  rms_norm_eps: 1e-5,
-  rope_theta: 10000,
-  max_position_embeddings: 32768,
-  sliding_window: null,
-  tie_word_embeddings: false,
-};
+/** Mistral-7B-Instruct-v0.2's shape, the base of the released CLaRa models. */
+const MISTRAL_7B = PRESETS['mistral-7b']!;
 
 const DOC_TOKENS = 256;
 const MEMORY_TOKENS = 16;

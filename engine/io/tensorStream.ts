@@ -17,24 +17,11 @@ import * as path from 'node:path';
 import { bf16ToFloat32Array, f16ToFloat32Array } from './halfFloat.ts';
 import { SafetensorsError } from './safetensorsError.ts';
 import { DTYPE_SIZE, MAX_HEADER_BYTES, parseHeader, type SafetensorsDType, type TensorEntry } from './safetensorsFormat.ts';
-import type { HostTensor, RawArray } from './safetensorsReader.ts';
+import { RAW_ARRAY, type HostTensor, type RawArray } from './safetensorsReader.ts';
 import { checkShards, INDEX_FILE, readShardIndex } from './shardedCheckpoint.ts';
 
 /** Largest single read: readSync takes at most 2 GB at once. */
 const CHUNK_BYTES = 1 << 30;
-
-const RAW: Readonly<Record<SafetensorsDType, new (length: number) => RawArray>> = {
-  F64: Float64Array,
-  F32: Float32Array,
-  F16: Uint16Array,
-  BF16: Uint16Array,
-  I64: BigInt64Array,
-  I32: Int32Array,
-  I16: Int16Array,
-  I8: Int8Array,
-  U8: Uint8Array,
-  BOOL: Uint8Array,
-};
 
 export interface StreamedTensorInfo {
   dtype: SafetensorsDType;
@@ -98,7 +85,7 @@ export class SafetensorsStream {
   /** The stored values in a fresh array of the stored type (F16/BF16 as their raw Uint16 bits). */
   read(name: string): RawArray {
     const e = this.entry(name);
-    const out = new RAW[e.dtype]((e.end - e.begin) / DTYPE_SIZE[e.dtype]);
+    const out = new RAW_ARRAY[e.dtype]((e.end - e.begin) / DTYPE_SIZE[e.dtype]);
     readFully(this.openFd(), new Uint8Array(out.buffer), this.dataStart + e.begin, this.file, name);
     return out;
   }
