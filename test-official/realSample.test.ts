@@ -1,9 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cpuBackend } from '../engine/index.ts';
 import { loadStage1File } from '../clara/data/stage1Data.ts';
-import { freshModel } from '../clara/freshModel.ts';
-import { trainCompressionStage } from '../clara/trainCompressionStage.ts';
-import '../test/clara/train/helpers.ts';
+import { twoStage1Steps } from '../test/clara/train/helpers.ts';
 import { officialSamplePath } from './officialSample.ts';
 
 describe('the official stage-1 sample', () => {
@@ -26,15 +23,7 @@ describe('the official stage-1 sample', () => {
 
     // A tiny model over the first rows (its vocabulary built from them), two steps.
     const some = rows.slice(0, 8);
-    const clara = freshModel({
-      base: 'tiny',
-      stage: 1,
-      rows: some,
-      seed: 1,
-      backend: cpuBackend,
-      settings: { docMaxLength: 128, compressionRate: 16, lora: { r: 4, alpha: 8, dropout: 0 } },
-    });
-    const { history } = await trainCompressionStage({ clara, stage: 1, rows: some, steps: 2, batchSize: 2, lr: 1e-3, warmupSteps: 0, progress: false });
+    const history = await twoStage1Steps(some, 2);
     expect(history).toHaveLength(2);
     for (const m of history) {
       expect(Number.isFinite(m.loss)).toBe(true);

@@ -77,15 +77,8 @@ export interface DemoSettings {
   answerQuestions: number;
 }
 
-const backbone: MistralConfig = {
-  ...PRESETS.small!,
-  hidden_size: 128,
-  intermediate_size: 256,
-  num_hidden_layers: 2,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  head_dim: 32,
-};
+/** The `small` preset: hidden 128, 2 layers, 4 heads over 2 key/value heads, SwiGLU 256. */
+const backbone: MistralConfig = { ...PRESETS.small! };
 
 export const FULL_DEMO: DemoSettings = {
   smokeTest: false,

@@ -1,31 +1,39 @@
 /**
- * The two file-system operations engine/io needs: read a whole file into memory, and write one
- * atomically.
+ * The file-system operations engine/io needs: open for reading, read a range or a whole file in
+ * chunks, and write a file atomically.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SafetensorsError } from './safetensorsError.ts';
 
-/** readFileSync refuses files over 2 GB; checkpoint shards can be bigger, so read in chunks. */
+/** readFileSync and readSync refuse more than 2 GB at once; checkpoint shards can be bigger, so read in chunks. */
 const CHUNK_BYTES = 1 << 30;
 
-export function readWholeFile(file: string): Uint8Array {
-  let fd: number;
+/** A descriptor of `file` opened for reading; a failure becomes a SafetensorsError naming the file. */
+export function openForReading(file: string): number {
   try {
-    fd = fs.openSync(file, 'r');
+    return fs.openSync(file, 'r');
   } catch (e) {
     throw new SafetensorsError('IO_ERROR', file, `cannot open: ${(e as Error).message}`);
   }
+}
+
+/** Fills `into` from `position` in the file, in reads of at most CHUNK_BYTES. */
+export function readFully(fd: number, into: Uint8Array, position: number, file: string, tensor?: string): void {
+  let done = 0;
+  while (done < into.length) {
+    const n = fs.readSync(fd, into, done, Math.min(CHUNK_BYTES, into.length - done), position + done);
+    if (n === 0) throw new SafetensorsError('IO_ERROR', file, `the file ended early (${done} of ${into.length} bytes read)`, tensor);
+    done += n;
+  }
+}
+
+export function readWholeFile(file: string): Uint8Array {
+  const fd = openForReading(file);
   try {
-    const size = fs.fstatSync(fd).size;
-    const bytes = new Uint8Array(size);
-    let done = 0;
-    while (done < size) {
-      const n = fs.readSync(fd, bytes, done, Math.min(CHUNK_BYTES, size - done), done);
-      if (n === 0) throw new SafetensorsError('IO_ERROR', file, `the file shrank while being read (${done} of ${size} bytes)`);
-      done += n;
-    }
+    const bytes = new Uint8Array(fs.fstatSync(fd).size);
+    readFully(fd, bytes, 0, file);
     return bytes;
   } catch (e) {
     if (e instanceof SafetensorsError) throw e;

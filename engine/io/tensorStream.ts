@@ -15,13 +15,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { bf16ToFloat32Array, f16ToFloat32Array } from './halfFloat.ts';
+import { openForReading, readFully } from './files.ts';
 import { SafetensorsError } from './safetensorsError.ts';
 import { DTYPE_SIZE, MAX_HEADER_BYTES, parseHeader, type SafetensorsDType, type TensorEntry } from './safetensorsFormat.ts';
 import { RAW_ARRAY, type HostTensor, type RawArray } from './safetensorsReader.ts';
 import { checkShards, INDEX_FILE, readShardIndex } from './shardedCheckpoint.ts';
-
-/** Largest single read: readSync takes at most 2 GB at once. */
-const CHUNK_BYTES = 1 << 30;
 
 export interface StreamedTensorInfo {
   dtype: SafetensorsDType;
@@ -47,12 +45,7 @@ export class SafetensorsStream {
 
   /** Opens `file` and validates its header (no tensor data is read). */
   static open(file: string): SafetensorsStream {
-    let fd: number;
-    try {
-      fd = fs.openSync(file, 'r');
-    } catch (e) {
-      throw new SafetensorsError('IO_ERROR', file, `cannot open: ${(e as Error).message}`);
-    }
+    const fd = openForReading(file);
     try {
       const size = fs.fstatSync(fd).size;
       const prefix = new Uint8Array(Math.min(8, size));
@@ -171,15 +164,5 @@ export class TensorStream {
     const f = this.where.get(name);
     if (f === undefined) throw new SafetensorsError('TENSOR_NOT_FOUND', this.files[0]?.file ?? '', 'no tensor of that name', name);
     return f;
-  }
-}
-
-/** Fills `into` from `position` in the file, in reads of at most CHUNK_BYTES. */
-function readFully(fd: number, into: Uint8Array, position: number, file: string, tensor?: string): void {
-  let done = 0;
-  while (done < into.length) {
-    const n = fs.readSync(fd, into, done, Math.min(CHUNK_BYTES, into.length - done), position + done);
-    if (n === 0) throw new SafetensorsError('IO_ERROR', file, `the file ended early (${done} of ${into.length} bytes read)`, tensor);
-    done += n;
   }
 }

@@ -6,6 +6,8 @@ import type { ClaraModel } from '../../../clara/claraModel.ts';
 import type { Stage1Row } from '../../../clara/data/stage1Data.ts';
 import { generateSyntheticCorpus } from '../../../clara/data/synth.ts';
 import { freshModel } from '../../../clara/freshModel.ts';
+import type { StepMetrics } from '../../../clara/train/metricsLog.ts';
+import { trainCompressionStage } from '../../../clara/trainCompressionStage.ts';
 
 /** Small, fast set-ups shared by the trainer tests: the tiny backbone on the CPU backend. */
 setDefaultBackend(cpuBackend);
@@ -43,4 +45,21 @@ export async function trainableBits(clara: ClaraModel): Promise<Map<string, Uint
   const embedding = (await clara.backbone.model.embedTokens.weight.toArray()) as Float32Array;
   out.set('embed', new Uint32Array(embedding.buffer.slice(embedding.byteOffset, embedding.byteOffset + embedding.byteLength)));
   return out;
+}
+
+/**
+ * Two stage-1 steps of a tiny model whose vocabulary is built from `rows` (documents up to 128
+ * tokens, 8 memory tokens, no dropout): what a file of the official schema must get through.
+ */
+export async function twoStage1Steps(rows: readonly Stage1Row[], batchSize: number): Promise<StepMetrics[]> {
+  const clara = freshModel({
+    base: 'tiny',
+    stage: 1,
+    rows,
+    seed: 1,
+    backend: cpuBackend,
+    settings: { docMaxLength: 128, compressionRate: 16, lora: { r: 4, alpha: 8, dropout: 0 } },
+  });
+  const { history } = await trainCompressionStage({ clara, stage: 1, rows, steps: 2, batchSize, lr: 1e-3, warmupSteps: 0, progress: false });
+  return history;
 }

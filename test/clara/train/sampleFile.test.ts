@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { cpuBackend } from '../../../engine/index.ts';
 import { loadStage1File } from '../../../clara/data/stage1Data.ts';
-import { freshModel } from '../../../clara/freshModel.ts';
-import { trainCompressionStage } from '../../../clara/trainCompressionStage.ts';
-import './helpers.ts';
+import { twoStage1Steps } from './helpers.ts';
 
 /** Stage-1 rows in the official sample's schema (test/clara/data/stage1-sample.jsonl); the official file itself: test-official/. */
 const SAMPLE = fileURLToPath(new URL('../data/stage1-sample.jsonl', import.meta.url));
@@ -19,15 +16,7 @@ describe('a stage-1 file of the official schema', () => {
     // A tiny model over the first rows (its vocabulary built from them), two steps; qa rows with
     // several pairs and paraphrase rows both in the batches.
     const some = [...rows.slice(0, 4), ...rows.slice(8, 12)];
-    const clara = freshModel({
-      base: 'tiny',
-      stage: 1,
-      rows: some,
-      seed: 1,
-      backend: cpuBackend,
-      settings: { docMaxLength: 128, compressionRate: 16, lora: { r: 4, alpha: 8, dropout: 0 } },
-    });
-    const { history } = await trainCompressionStage({ clara, stage: 1, rows: some, steps: 2, batchSize: 4, lr: 1e-3, warmupSteps: 0, progress: false });
+    const history = await twoStage1Steps(some, 4);
     expect(history).toHaveLength(2);
     for (const m of history) {
       expect(Number.isFinite(m.loss)).toBe(true);
