@@ -7,7 +7,7 @@ import { limitCandidates, loadStage3File } from '../../../clara/data/stage3Data.
 import { readMetrics } from '../../../clara/train/metricsLog.ts';
 import { trainEndToEnd } from '../../../clara/trainEndToEnd.ts';
 import { cpuBackend } from '../../../engine/index.ts';
-import { tempDir } from '../train/helpers.ts';
+import { tempDir, TINY_MODEL_FLAGS } from '../train/helpers.ts';
 
 /**
  * `clara e2e --resume` continues a stage-3 run with every setting it was started with (read from
@@ -27,9 +27,8 @@ describe('clara e2e --resume', () => {
     const data = join(dir, 'data');
     expect(await main(['synth', '--out', data, '--entities', '8', '--candidates', '6', '--seed', '3'])).toBe(0);
     const stage1 = join(dir, 'stage1');
-    const tiny = ['--config', 'tiny', '--doc-max-length', '32', '--compression-rate', '8', '--lora-r', '4'];
     expect(
-      await main(['pretrain', '--stage', '1', '--data', join(data, 'stage1.jsonl'), '--out', stage1, ...tiny, '--steps', '1', '--backend', 'cpu']),
+      await main(['pretrain', '--stage', '1', '--data', join(data, 'stage1.jsonl'), '--out', stage1, ...TINY_MODEL_FLAGS, '--steps', '1', '--backend', 'cpu']),
       stderr(),
     ).toBe(0);
 

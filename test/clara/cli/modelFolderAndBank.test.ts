@@ -6,7 +6,7 @@ import { main } from '../../../clara/cli/main.ts';
 import { loadStage3File } from '../../../clara/data/stage3Data.ts';
 import { straightThroughTopK, type TopKEstimator } from '../../../clara/differentiableTopK.ts';
 import { trainEndToEnd } from '../../../clara/trainEndToEnd.ts';
-import { tempDir } from '../train/helpers.ts';
+import { tempDir, TINY_MODEL_FLAGS } from '../train/helpers.ts';
 
 /**
  * What a newcomer meets first: --model takes a run folder or its checkpoint in every command, a
@@ -36,14 +36,7 @@ describe('one meaning of --model, banks tied to their compressor', () => {
       join(data, 'stage1.jsonl'),
       '--out',
       out,
-      '--config',
-      'tiny',
-      '--doc-max-length',
-      '32',
-      '--compression-rate',
-      '8',
-      '--lora-r',
-      '4',
+      ...TINY_MODEL_FLAGS,
       '--steps',
       '2',
       '--batch-size',

@@ -5,7 +5,7 @@ import { ClaraModel } from '../../../clara/claraModel.ts';
 import { main } from '../../../clara/cli/main.ts';
 import { TOPK_ESTIMATORS } from '../../../clara/differentiableTopK.ts';
 import { readSafetensorsFile } from '../../../engine/io/index.ts';
-import { tempDir } from '../train/helpers.ts';
+import { tempDir, TINY_MODEL_FLAGS } from '../train/helpers.ts';
 
 /**
  * The stage-3 commands through `main(argv)`, as the `clara` binary runs them: e2e trains, compress
@@ -37,14 +37,7 @@ describe('clara e2e / compress / ask / eval', () => {
         join(data, 'stage1.jsonl'),
         '--out',
         stage1,
-        '--config',
-        'tiny',
-        '--doc-max-length',
-        '32',
-        '--compression-rate',
-        '8',
-        '--lora-r',
-        '4',
+        ...TINY_MODEL_FLAGS,
         '--steps',
         '2',
         '--batch-size',

@@ -5,7 +5,7 @@ import { ClaraModel } from '../../../clara/claraModel.ts';
 import { main } from '../../../clara/cli/main.ts';
 import { readTrainerState } from '../../../clara/train/checkpoint.ts';
 import { readMetrics } from '../../../clara/train/metricsLog.ts';
-import { tempDir } from './helpers.ts';
+import { tempDir, TINY_MODEL_FLAGS } from './helpers.ts';
 
 /** `clara synth` and `clara pretrain` through `main(argv)`, as the `clara` binary runs them. */
 describe('clara pretrain / synth', () => {
@@ -18,7 +18,7 @@ describe('clara pretrain / synth', () => {
   });
   afterEach(() => vi.restoreAllMocks());
 
-  const tiny = ['--config', 'tiny', '--doc-max-length', '32', '--compression-rate', '8', '--lora-r', '4', '--backend', 'cpu'];
+  const tiny = [...TINY_MODEL_FLAGS, '--backend', 'cpu'];
 
   it('synth writes the corpus, then pretrain --stage 1 trains on it and writes metrics and a checkpoint; stage 2 continues it', async () => {
     const dir = tempDir('cli');

@@ -8,7 +8,7 @@ import { readMetrics } from '../../../clara/train/metricsLog.ts';
 import { LOCK_FILE } from '../../../clara/train/runLock.ts';
 import { resumeCompressionStage, trainCompressionStage } from '../../../clara/trainCompressionStage.ts';
 import { hostToSafetensors, readSafetensorsFile, writeSafetensorsFile } from '../../../engine/io/index.ts';
-import { synthRows, tempDir, tinyModel } from './helpers.ts';
+import { synthRows, tempDir, TINY_MODEL_FLAGS, tinyModel } from './helpers.ts';
 
 /** What a resume meets after a crash, a kill or a tampered checkpoint, and what it must keep. */
 describe('resume under faults', () => {
@@ -105,14 +105,7 @@ describe('kill and resume through the CLI', () => {
       join(dir, 'data', 'stage1.jsonl'),
       '--out',
       out,
-      '--config',
-      'tiny',
-      '--doc-max-length',
-      '32',
-      '--compression-rate',
-      '8',
-      '--lora-r',
-      '4',
+      ...TINY_MODEL_FLAGS,
       '--steps',
       '8',
       '--batch-size',

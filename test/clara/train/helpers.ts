@@ -12,6 +12,9 @@ import { trainCompressionStage } from '../../../clara/trainCompressionStage.ts';
 /** Small, fast set-ups shared by the trainer tests: the tiny backbone on the CPU backend. */
 setDefaultBackend(cpuBackend);
 
+/** `clara pretrain` flags for a fresh tiny model: the tiny preset, 32 document tokens, 4 memory tokens, LoRA r 4. */
+export const TINY_MODEL_FLAGS = ['--config', 'tiny', '--doc-max-length', '32', '--compression-rate', '8', '--lora-r', '4'];
+
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `clara-${prefix}-`));
 }
