@@ -2,6 +2,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { inspectModelDir } from '../../clara/checkpoints/inspect.ts';
 import { loadOfficialCheckpoint } from '../../clara/checkpoints/official.ts';
 import type { ChatMessage } from '../../clara/tokenizer/chatTemplate.ts';
 import { answerPrompt, renderGeneratorText, stage1QaPrompt, tokenizeChatPrompt } from '../../clara/tokenizer/chatPrompt.ts';
@@ -120,6 +121,18 @@ describe('finding and loading a folder tokenizer', () => {
     expect(() => loadOfficialCheckpoint(join(root, 'checkpoint'), { base: join(root, 'base'), backend: cpuBackend })).toThrow(
       `the tokenizer has ${expected.vocabSize + nMem + 3} tokens, the checkpoint 64`,
     );
+  });
+
+  it('is what `clara inspect` reports for a released checkpoint that carries tokenizer files', () => {
+    const root = join(tmp, 'inspect');
+    cpSync(join(import.meta.dirname, '../fixtures/clara/official'), root, { recursive: true });
+    for (const file of ['tokenizer.json', 'tokenizer_config.json']) cpSync(join(CLARA_TOKENS_IN_FILE, file), join(root, 'checkpoint', file));
+    const report = inspectModelDir(join(root, 'checkpoint'), { base: join(root, 'base') });
+    const size = expected.vocabSize + nMem + 3;
+    expect(report.tokenizerInfo).toMatchObject({ kind: 'huggingface', vocabSize: size, addedTokens: 3 + nMem + 3, chatTemplate: true });
+    expect(report.tokenizerInfo).toMatchObject({ claraTokens: { first: '<MEM0>', last: '<SEP>', firstId: expected.vocabSize, inFile: true } });
+    expect(report.tokenizer).toContain('with chat template');
+    expect(report.problems).toEqual([`${join(root, 'checkpoint', 'tokenizer.json')} has ${size} tokens with the CLaRa tokens, but the base's 57 + 7 make 64`]);
   });
 
   it('falls back to one user message for a template without a system role, as the official code does', () => {
