@@ -25,8 +25,8 @@ import { BOS_TOKEN, EOS_TOKEN, UNK_TOKEN, claraAddedTokens } from './addedTokens
 import { ChatTemplate, type ChatTemplateTokens } from './chatTemplate.ts';
 import type { ClaraSpecialIds, DecodeOptions, EncodeOptions, Tokenizer } from './tokenizer.ts';
 
-export const TOKENIZER_FILE = 'tokenizer.json';
-export const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
+const TOKENIZER_FILE = 'tokenizer.json';
+const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
 
 /** One entry of tokenizer.json's `added_tokens`. */
 interface AddedTokenEntry {
@@ -178,7 +178,7 @@ export function findHuggingFaceTokenizer(dirs: readonly string[], options: { nMe
 }
 
 /** True when `dir/tokenizer.json` is a Hugging Face tokenizer file (it has a `model`). */
-export function isHuggingFaceTokenizerFolder(dir: string): boolean {
+function isHuggingFaceTokenizerFolder(dir: string): boolean {
   const file = join(dir, TOKENIZER_FILE);
   if (!existsSync(file)) return false;
   try {
