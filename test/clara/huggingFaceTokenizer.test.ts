@@ -7,6 +7,7 @@ import { loadOfficialCheckpoint } from '../../clara/checkpoints/official.ts';
 import type { ChatMessage } from '../../clara/tokenizer/chatTemplate.ts';
 import { answerPrompt, renderGeneratorText, stage1QaPrompt, tokenizeChatPrompt } from '../../clara/tokenizer/chatPrompt.ts';
 import { HuggingFaceTokenizer, findHuggingFaceTokenizer } from '../../clara/tokenizer/huggingFaceTokenizer.ts';
+import { MistralTokenizer } from '../../clara/tokenizer/mistralTokenizer.ts';
 import { cpuBackend } from '../../engine/backends/cpu/index.ts';
 
 /**
@@ -147,5 +148,18 @@ describe('finding and loading a folder tokenizer', () => {
     const parts = { system: 'SYS', user: 'USER', answer: 'ANSWER' };
     expect(renderGeneratorText(tokenizer, parts, false)).toBe('<user>SYS\nUSER');
     expect(renderGeneratorText(tokenizer, parts, true)).toBe('<user>SYS\nUSER<assistant>ANSWER');
+  });
+});
+
+describe("the legacy rule on Mistral's real vocabulary", () => {
+  it("gives the ids transformers.js documents for Mistral's own tokenizer.json (a ▁ after every special token)", () => {
+    // @huggingface/jinja's README: Mistral-7B-Instruct-v0.1's template rendered and tokenized by its tokenizer.json.
+    const text =
+      "<s>[INST] Hello, how are you? [/INST]I'm doing great. How can I help you today?</s> [INST] I'd like to show off how chat templating works! [/INST]";
+    const ids = [
+      1, 733, 16289, 28793, 22557, 28725, 910, 460, 368, 28804, 733, 28748, 16289, 28793, 28737, 28742, 28719, 2548, 1598, 28723, 1602, 541, 315, 1316, 368,
+      3154, 28804, 2, 28705, 733, 16289, 28793, 315, 28742, 28715, 737, 298, 1347, 805, 910, 10706, 5752, 1077, 3791, 28808, 733, 28748, 16289, 28793,
+    ];
+    expect(new MistralTokenizer({ nMem: 2, dummyPrefix: 'every-segment' }).encode(text, { addBos: false })).toEqual(ids);
   });
 });
