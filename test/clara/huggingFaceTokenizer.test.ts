@@ -1,8 +1,10 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { inspectModelDir } from '../../clara/checkpoints/inspect.ts';
+import { ClaraModel } from '../../clara/claraModel.ts';
+import { main } from '../../clara/cli/main.ts';
 import { loadOfficialCheckpoint } from '../../clara/checkpoints/official.ts';
 import type { ChatMessage } from '../../clara/tokenizer/chatTemplate.ts';
 import { answerPrompt, renderGeneratorText, stage1QaPrompt, tokenizeChatPrompt } from '../../clara/tokenizer/chatPrompt.ts';
@@ -122,6 +124,39 @@ describe('finding and loading a folder tokenizer', () => {
     expect(() => loadOfficialCheckpoint(join(root, 'checkpoint'), { base: join(root, 'base'), backend: cpuBackend })).toThrow(
       `the tokenizer has ${expected.vocabSize + nMem + 3} tokens, the checkpoint 64`,
     );
+  });
+
+  it('is what compress and ask use on a released checkpoint whose base has a tokenizer.json, prompts through its template', async () => {
+    const root = join(tmp, 'cli');
+    cpSync(join(import.meta.dirname, '../fixtures/clara/official'), root, { recursive: true });
+    const [checkpoint, base] = [join(root, 'checkpoint'), join(root, 'base')];
+    // The tiny base has 57 tokens: a word-piece BPE of that size, in Mistral's legacy form, and Mistral's template.
+    const json = JSON.parse(readFileSync(join(CLARA_TOKENS_ADDED_HERE, 'tokenizer.json'), 'utf8'));
+    const chars = ['▁', ...'abcdefghijklmnopqrstuvwxyz', ...'[]/:?.', ...'INSTW'];
+    const merges = ['I N', 'S T', 'IN ST', '▁ [', 't h', 'h e', '▁ th', '▁th e', 'v e', 'e r', 've r', 'r i', '▁ w', 'o w', 'f l', '▁ f'];
+    const vocab = Object.fromEntries(['<unk>', '<s>', '</s>', ...chars, ...merges.map((m) => m.replace(' ', ''))].map((p, i) => [p, i]));
+    expect(Object.keys(vocab)).toHaveLength(57);
+    writeFileSync(join(base, 'tokenizer.json'), JSON.stringify({ ...json, model: { ...json.model, vocab, merges, byte_fallback: false } }));
+    cpSync(join(CLARA_TOKENS_ADDED_HERE, 'tokenizer_config.json'), join(base, 'tokenizer_config.json'));
+
+    const clara = ClaraModel.load(checkpoint, { base, backend: cpuBackend });
+    expect(clara.tokenizer).toBeInstanceOf(HuggingFaceTokenizer);
+    expect(clara.tokenizer.special.mem).toEqual([57, 58, 59, 60]);
+    const row = tokenizeChatPrompt(clara.tokenizer, answerPrompt('where?', undefined, { nMem, k: 1 }), { k: 1 });
+    // <s> ▁ ▁[ INST ]: the legacy ▁ after <s>, then the template's ' [INST] '.
+    expect(row.inputIds.slice(0, 5)).toEqual([1, vocab['▁'], vocab['▁['], vocab.INST, vocab[']']]);
+
+    const docs = join(root, 'docs.jsonl');
+    writeFileSync(docs, `${JSON.stringify({ text: 'the river flows north' })}\n${JSON.stringify({ text: 'the bridge opened' })}\n`);
+    const bank = join(root, 'bank.safetensors');
+    const quiet = [vi.spyOn(console, 'log').mockImplementation(() => {}), vi.spyOn(console, 'error').mockImplementation(() => {})];
+    try {
+      expect(await main(['compress', '--model', checkpoint, '--base', base, '--docs', docs, '--out', bank, '--backend', 'cpu'])).toBe(0);
+      const ask = ['ask', '--model', checkpoint, '--base', base, '--index', bank, '--k', '1', '--max-new-tokens', '2', '--json', '--backend', 'cpu'];
+      expect(await main([...ask, 'where does the river flow?'])).toBe(0);
+    } finally {
+      for (const spy of quiet) spy.mockRestore();
+    }
   });
 
   it('is what `clara inspect` reports for a released checkpoint that carries tokenizer files', () => {
