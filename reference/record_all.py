@@ -17,7 +17,7 @@ import torch
 
 import fixture_manifest
 
-RECORDERS = ["record_ops", "record_mistral", "record_clara_stage1", "record_clara_stage3", "record_peft_checkpoint", "record_official_checkpoint", "record_half"]
+RECORDERS = ["record_ops", "record_mistral", "record_clara_stage1", "record_clara_stage3", "record_peft_checkpoint", "record_official_checkpoint", "record_half", "record_tokenizer"]
 
 
 def main(names: list) -> None:

@@ -1,6 +1,7 @@
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isTorchTensor, readTorchSaveFile, type TorchTensor } from '../../engine/io/index.ts';
+import { findHuggingFaceTokenizer, type HuggingFaceTokenizerSummary } from '../tokenizer/huggingFaceTokenizer.ts';
 import { MISTRAL_BASE_VOCAB_SIZE } from '../tokenizer/mistralTokenizer.ts';
 import {
   ADAPTERS_FILE,
@@ -49,6 +50,12 @@ interface BaseSummary {
   dtypes: string[];
 }
 
+/**
+ * `huggingface`: the folder's tokenizer.json (HuggingFaceTokenizer, its chat template if any);
+ * `mistral-built-in`: no tokenizer.json, Mistral's vocabulary built into this project (MistralTokenizer).
+ */
+type TokenizerInfo = ({ kind: 'huggingface' } & HuggingFaceTokenizerSummary) | { kind: 'mistral-built-in'; vocabSize: number; chatTemplate: false };
+
 export interface InspectReport {
   dir: string;
   layout: Layout;
@@ -56,6 +63,8 @@ export interface InspectReport {
   adapters: AdapterSummary[];
   firstLast?: Record<string, TensorSummary>;
   tokenizer: string | null;
+  /** A released checkpoint's tokenizer: its kind, size, added tokens and chat template. */
+  tokenizerInfo?: TokenizerInfo;
   base?: BaseSummary;
   /** Each a sentence; empty when the folder is complete and consistent. */
   problems: string[];
@@ -161,14 +170,7 @@ function inspectOfficial(dir: string, base: string | undefined, report: InspectR
   }
   if (baseDir !== undefined) report.base = inspectBase(baseDir, report.problems);
   const baseVocab = report.base?.vocabSize;
-  // The project tokenizes with Mistral's own vocabulary (built in); tokenizer files are listed for reference.
-  const files = tokenizerIn(dir) ?? (baseDir === undefined ? null : tokenizerIn(baseDir));
-  if (baseVocab === MISTRAL_BASE_VOCAB_SIZE)
-    report.tokenizer = `Mistral's ${MISTRAL_BASE_VOCAB_SIZE}-token vocabulary + the ${n + 3} CLaRa tokens${files ? ` (files: ${files})` : ''}`;
-  else if (baseVocab !== undefined) {
-    report.tokenizer = files;
-    report.problems.push(`the base vocabulary has ${baseVocab} tokens, not Mistral's ${MISTRAL_BASE_VOCAB_SIZE}: the clara command has no tokenizer for it`);
-  }
+  inspectOfficialTokenizer(baseDir === undefined ? [dir] : [dir, baseDir], n, baseVocab, report);
   if (rows !== null && baseVocab !== undefined && rows !== baseVocab + n + 3)
     report.problems.push(
       `${FIRST_LAST_FILE} has ${rows} rows, but the base's ${baseVocab} tokens + ${n} memory tokens (doc_max_length ${config.doc_max_length} / compr_rate ${config.compr_rate}) + 3 make ${baseVocab + n + 3}: the memory rows do not match the compression rate`,
@@ -177,6 +179,38 @@ function inspectOfficial(dir: string, base: string | undefined, report: InspectR
   for (const a of report.adapters) {
     if (hidden !== undefined && a.hiddenSize !== null && a.hiddenSize !== hidden)
       report.problems.push(`adapter ${a.name} was trained for hidden size ${a.hiddenSize}, the base model has ${hidden}`);
+  }
+}
+
+/**
+ * The tokenizer loadOfficialCheckpoint would use: the checkpoint's or the base's tokenizer.json, else
+ * Mistral's vocabulary built in (only for a 32000-token base).
+ */
+function inspectOfficialTokenizer(dirs: string[], n: number, baseVocab: number | undefined, report: InspectReport): void {
+  let summary: HuggingFaceTokenizerSummary | undefined;
+  try {
+    summary = findHuggingFaceTokenizer(dirs, { nMem: n })?.summary;
+  } catch (error) {
+    report.problems.push(`the tokenizer cannot be read: ${(error as Error).message}`);
+    return;
+  }
+  if (summary !== undefined) {
+    const c = summary.claraTokens;
+    report.tokenizerInfo = { kind: 'huggingface', ...summary };
+    report.tokenizer =
+      `${summary.file}: ${summary.vocabSize} tokens, ${summary.addedTokens} added (${c.first}…${c.last} = ${c.firstId}…${c.lastId}, ` +
+      `${c.inFile ? 'in the file' : 'added after its vocabulary'}), ${summary.chatTemplate ? 'with' : 'no'} chat template`;
+    if (baseVocab !== undefined && summary.vocabSize !== baseVocab + n + 3)
+      report.problems.push(
+        `${summary.file} has ${summary.vocabSize} tokens with the CLaRa tokens, but the base's ${baseVocab} + ${n + 3} make ${baseVocab + n + 3}`,
+      );
+  } else if (baseVocab === MISTRAL_BASE_VOCAB_SIZE) {
+    report.tokenizerInfo = { kind: 'mistral-built-in', vocabSize: MISTRAL_BASE_VOCAB_SIZE + n + 3, chatTemplate: false };
+    report.tokenizer = `no tokenizer.json: Mistral's ${MISTRAL_BASE_VOCAB_SIZE}-token vocabulary built in + the ${n + 3} CLaRa tokens, Mistral's chat layout`;
+  } else if (baseVocab !== undefined) {
+    report.problems.push(
+      `no tokenizer.json, and the base vocabulary has ${baseVocab} tokens, not Mistral's ${MISTRAL_BASE_VOCAB_SIZE}: the clara command has no tokenizer for it`,
+    );
   }
 }
 

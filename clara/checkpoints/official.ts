@@ -6,6 +6,7 @@ import { QUERY_REASONER_ADAPTER, ENCODER_ADAPTER } from '../adapters.ts';
 import { assignFromHost, loadConfigFromDir, openWeights } from '../model/checkpoint.ts';
 import type { LoraConfig } from '../model/lora.ts';
 import { MistralForCausalLM } from '../model/mistral.ts';
+import { findHuggingFaceTokenizer } from '../tokenizer/huggingFaceTokenizer.ts';
 import { MISTRAL_BASE_VOCAB_SIZE, MistralTokenizer } from '../tokenizer/mistralTokenizer.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
 
@@ -34,6 +35,11 @@ import type { Tokenizer } from '../tokenizer/tokenizer.ts';
  * `stage2` checkpoint without a query reasoner gets a copy of the encoder adapter, as the official
  * `_handle_query_reasoner_adapter_loading` does. LoRA: r = lora_r, α = 2r, dropout 0.1
  * (`_get_peft_config`). Weights are widened to float32 (bf16 → f32 is exact).
+ *
+ * The tokenizer is the folder's own: the checkpoint's tokenizer.json (saved with the CLaRa tokens in
+ * it), else the base's (the CLaRa tokens then added after its vocabulary, as the official code adds
+ * them), with the chat template of its tokenizer_config.json (tokenizer/huggingFaceTokenizer.ts).
+ * Without a tokenizer.json in either folder, Mistral's vocabulary built into mistralTokenizer.ts.
  */
 
 /** The CLaRaConfig fields this project uses, as config.json spells them. */
@@ -181,7 +187,7 @@ export function loadOfficialCheckpoint(dir: string, options: OfficialLoadOptions
   const lora = officialLora(config.lora_r);
   for (const [name, stateDict] of adapters) setAdapter(backbone, name, stateDict, lora, join(dir, ADAPTERS_FILE));
 
-  const tokenizer = options.tokenizer ?? defaultTokenizer(baseConfig.vocab_size, n, baseDir);
+  const tokenizer = options.tokenizer ?? findHuggingFaceTokenizer([dir, baseDir], { nMem: n }) ?? builtInTokenizer(baseConfig.vocab_size, n, baseDir);
   if (tokenizer.vocabSize !== vocab) throw new Error(`${dir}: the tokenizer has ${tokenizer.vocabSize} tokens, the checkpoint ${vocab}`);
   return {
     backbone,
@@ -197,9 +203,11 @@ export function loadOfficialCheckpoint(dir: string, options: OfficialLoadOptions
   };
 }
 
-function defaultTokenizer(baseVocab: number, n: number, baseDir: string): Tokenizer {
+function builtInTokenizer(baseVocab: number, n: number, baseDir: string): Tokenizer {
   if (baseVocab !== MISTRAL_BASE_VOCAB_SIZE)
-    throw new Error(`${baseDir}: a base vocabulary of ${baseVocab} tokens is not Mistral's ${MISTRAL_BASE_VOCAB_SIZE}; pass the tokenizer to use`);
+    throw new Error(
+      `${baseDir}: no tokenizer.json here or in the checkpoint, and a base vocabulary of ${baseVocab} tokens is not Mistral's ${MISTRAL_BASE_VOCAB_SIZE}; pass the tokenizer to use`,
+    );
   return new MistralTokenizer({ nMem: n });
 }
 

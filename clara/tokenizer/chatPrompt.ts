@@ -14,8 +14,13 @@
  * first `len(tokenize(prompt))` labels with -100, so only the answer tokens and the closing `</s>` are
  * supervised. The USER text goes through `.replace(':\ ', ': ')` first (a no-op on CLaRa's own
  * templates, kept for exactness).
+ *
+ * A tokenizer that carries its model's chat template (a released folder's tokenizer_config.json)
+ * renders the messages with it, as the official code does; the layout written out below is what
+ * Mistral-7B-Instruct-v0.2's template gives, used for vocabularies that come without one.
  */
 import { EOS_TOKEN, BOS_TOKEN, SEP_TOKEN, memToken } from './addedTokens.ts';
+import type { ChatMessage } from './chatTemplate.ts';
 import { IGNORE_INDEX, type Tokenizer } from './tokenizer.ts';
 import { encodePrefix } from './tokenPrefix.ts';
 
@@ -67,6 +72,26 @@ export function renderChatWithAnswer(system: string, user: string, answer: strin
   return `${renderChatPrompt(system, user)} ${answer}${EOS_TOKEN}`;
 }
 
+/**
+ * The generator's text for `parts`, with the answer when `withAnswer` (and `parts.answer` is given):
+ * through the tokenizer's chat template when it has one (`apply_chat_template` with
+ * `add_generation_prompt` for the prompt alone), else the Mistral layout of `renderChatPrompt`.
+ */
+export function renderGeneratorText(tokenizer: Tokenizer, parts: ChatPromptParts, withAnswer: boolean): string {
+  const answer = withAnswer ? parts.answer : undefined;
+  const template = tokenizer.chatTemplate;
+  if (template === undefined) return answer === undefined ? renderChatPrompt(parts.system, parts.user) : renderChatWithAnswer(parts.system, parts.user, answer);
+  const assistant: ChatMessage[] = answer === undefined ? [] : [{ role: 'assistant', content: answer }];
+  const options = { addGenerationPrompt: answer === undefined };
+  try {
+    return template.render([{ role: 'system', content: parts.system }, { role: 'user', content: cleanUserText(parts.user) }, ...assistant], options);
+  } catch (error) {
+    // The official code's fallback for a template without a system role: one user message, system + '\n' + user.
+    if (!(error as Error).message.includes('System role not supported')) throw error;
+    return template.render([{ role: 'user', content: `${parts.system}\n${cleanUserText(parts.user)}` }, ...assistant], options);
+  }
+}
+
 /** Stage 1, `qa` rows: the answer is every QA pair of the document, `Question: q\nAnswer: a` per line. */
 export function stage1QaPrompt(questions: readonly string[], answers: readonly string[], options: { nMem: number; k?: number }): ChatPromptParts {
   if (questions.length !== answers.length) throw new Error('stage1QaPrompt: questions and answers differ in length');
@@ -115,18 +140,19 @@ export interface GeneratorInput {
 export function tokenizeChatPrompt(tokenizer: Tokenizer, parts: ChatPromptParts, options: { k: number; maxLength?: number }): GeneratorInput {
   const maxLength = options.maxLength ?? 1024;
   // Tokens past maxLength are cut below anyway; encodePrefix does not tokenize text that far.
-  const prompt = encodePrefix(tokenizer, renderChatPrompt(parts.system, parts.user), maxLength, { addBos: false });
+  const prompt = encodePrefix(tokenizer, renderGeneratorText(tokenizer, parts, false), maxLength, { addBos: false });
   const promptIds = prompt.ids;
   let inputIds: number[];
   let truncated = prompt.truncated;
   if (parts.answer === undefined) {
     inputIds = promptIds;
   } else {
-    const row = encodePrefix(tokenizer, renderChatWithAnswer(parts.system, parts.user, parts.answer), maxLength, { addBos: false });
+    const row = encodePrefix(tokenizer, renderGeneratorText(tokenizer, parts, true), maxLength, { addBos: false });
     inputIds = row.ids;
     truncated = row.truncated;
-    // The label mask relies on the prompt's tokens being a prefix of the whole row's tokens; they are,
-    // because `[/INST]` ends in `]` and SentencePiece never merges across the space that follows it.
+    // The label mask relies on the prompt's tokens being a prefix of the whole row's tokens; with
+    // Mistral's template they are, because `[/INST]` ends in `]` and SentencePiece never merges
+    // across the space that follows it.
     for (let i = 0; i < promptIds.length; i++) {
       if (inputIds[i] !== promptIds[i]) throw new Error('tokenizeChatPrompt: prompt tokens are not a prefix of the row');
     }

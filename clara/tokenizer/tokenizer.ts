@@ -1,14 +1,17 @@
 /**
  * The tokenizer contract every CLaRa piece relies on, whatever the vocabulary behind it.
  *
- * Two implementations: `MistralTokenizer` (Mistral's real 32000-token SentencePiece vocabulary plus
- * CLaRa's added tokens, for the released 7B checkpoints) and `CompactTokenizer` (the few hundred
- * Mistral ids a small corpus actually uses, renumbered 0..V-1, for models trained from scratch).
+ * Implementations: `HuggingFaceTokenizer` (a model folder's own tokenizer.json and chat template, for
+ * the released 7B checkpoints and their Mistral base), `MistralTokenizer` (Mistral's 32000-token
+ * SentencePiece vocabulary built in, for folders without a tokenizer.json), `CompactTokenizer` and
+ * `WordTokenizer` (small vocabularies for models trained from scratch), `IdsOnlyTokenizer`.
  *
  * Special tokens written in the text (`<s>`, `</s>`, `<unk>`, `<MEM0>`…, `<AE>`, `<ENC>`, `<SEP>`) are
  * recognised and become one id each, never split: CLaRa builds its prompts as strings with these
  * tokens inside, exactly as the official code does with Hugging Face's tokenizer.
  */
+
+import type { ChatTemplate } from './chatTemplate.ts';
 
 /** Ids of CLaRa's added tokens (docs/clara.md §2): `<MEM0>`…`<MEM{n-1}>`, `<AE>`, `<ENC>`, `<SEP>`. */
 export interface ClaraSpecialIds {
@@ -46,6 +49,11 @@ export interface Tokenizer {
   /** n, the number of memory tokens per document. */
   readonly nMem: number;
   readonly special: ClaraSpecialIds;
+  /**
+   * The model's chat template (tokenizer_config.json), when it has one: the generator's prompts are
+   * then rendered with it (chatPrompt.ts), as the official code renders them with `apply_chat_template`.
+   */
+  readonly chatTemplate?: ChatTemplate;
 
   /** Text to ids; special-token strings in the text become their single ids. */
   encode(text: string, options?: EncodeOptions): number[];
