@@ -208,7 +208,9 @@ function builtInTokenizer(baseVocab: number, n: number, baseDir: string): Tokeni
     throw new Error(
       `${baseDir}: no tokenizer.json here or in the checkpoint, and a base vocabulary of ${baseVocab} tokens is not Mistral's ${MISTRAL_BASE_VOCAB_SIZE}; pass the tokenizer to use`,
     );
-  return new MistralTokenizer({ nMem: n });
+  // Mistral-7B-Instruct-v0.2's tokenizer.json is legacy (each stretch after a special token gets
+  // the dummy prefix), so the built-in vocabulary must split the same way to give the official ids.
+  return new MistralTokenizer({ nMem: n, dummyPrefix: 'every-segment' });
 }
 
 /** A torch.save file holding one dict of tensors. */
