@@ -68,11 +68,23 @@ export interface LoadModelOptions {
   /**
    * How the frozen matrices (the projections, the embedding table, lm_head) are held: `float32`
    * (the default) widens every weight, as a float32 model; `bfloat16` / `float16` keep them 2 bytes
-   * per parameter (a checkpoint's values of that format are uploaded as they are, others rounded).
-   * The norms and the LoRA adapters are float32 either way.
+   * per parameter (a checkpoint's values of that format are uploaded as they are, others rounded);
+   * `auto` keeps the checkpoint's own format: 16-bit if its embedding table is stored 16-bit, else
+   * float32 (transformers' `torch_dtype="auto"`). The norms and the LoRA adapters are float32 either way.
    */
-  dtype?: 'float32' | HalfDType;
+  dtype?: LoadDType;
 }
+
+export type LoadDType = 'auto' | 'float32' | HalfDType;
+
+/** What `dtype` means for these weights: `auto` resolved to the embedding table's stored format. */
+function resolveDtype(dtype: LoadDType, weights: TensorStream): 'float32' | HalfDType {
+  if (dtype !== 'auto') return dtype;
+  const stored = weights.has(EMBEDDING) ? weights.info(EMBEDDING).dtype : null;
+  return stored === 'BF16' ? 'bfloat16' : stored === 'F16' ? 'float16' : 'float32';
+}
+
+const EMBEDDING = 'model.embed_tokens.weight';
 
 /**
  * Loads a model from a checkpoint directory onto `backend`. The weights are read one tensor at a
@@ -84,8 +96,9 @@ export function loadModel(dir: string, options: LoadModelOptions = {}): MistralF
   const backend = options.backend ?? getDefaultBackend();
   const weights = TensorStream.open(dir);
   try {
-    const weightDtype = options.dtype === 'float32' ? undefined : options.dtype;
-    checkTensorLimit(weights, backend, weightDtype ?? 'float32', dir);
+    const dtype = resolveDtype(options.dtype ?? 'float32', weights);
+    checkTensorLimit(weights, backend, dtype, dir);
+    const weightDtype = dtype === 'float32' ? undefined : dtype;
     const model = new MistralForCausalLM(config, { backend, weightDtype, initialize: false });
     loadWeights(model, weights, dir);
     return model;
@@ -150,7 +163,7 @@ function checkTensorLimit(weights: TensorStream, backend: Backend, weightDtype: 
     const { shape } = weights.info(name);
     const dtype = shape.length === 2 ? weightDtype : 'float32'; // the norms are float32 either way
     const bytes = shape.reduce((p, d) => p * d, 1) * bytesPerElement(dtype);
-    const split = isHalf(dtype) && (name === 'model.embed_tokens.weight' || name === 'lm_head.weight');
+    const split = isHalf(dtype) && (name === EMBEDDING || name === 'lm_head.weight');
     if (bytes > limit && !split) {
       const gpu = backend.name === 'webgpu';
       throw new Error(
