@@ -24,7 +24,7 @@ const DTYPES: readonly LoadDType[] = ['auto', 'float32', 'bfloat16', 'float16'];
  * 29) and a float32 one float32; `float32` widens everything, as before 16-bit storage existed.
  * Commands that only run the model default to `auto`; those that train default to `float32`.
  */
-export function dtypeOption(options: Options, fallback: LoadDType): LoadDType {
+function dtypeOption(options: Options, fallback: LoadDType): LoadDType {
   return options.choice('dtype', DTYPES) ?? fallback;
 }
 
