@@ -14,14 +14,18 @@
  * after the other (never two holding the weights at once):
  *
  *   load      the checkpoint with the matrices kept bf16 (loadModel dtype bfloat16), the adapters
- *   compress  one 256-token document into 16 memory vectors (compression 16, encoder adapter)
+ *   compress  one 256-token document at compression 16 and at 128 (16 and 2 memory vectors, the
+ *             released models' two rates), encoder adapter
  *   score     a 32-token question through the query reasoner, cosine against 20 candidates
- *   generate  16 tokens greedily with the generator adapter from a prompt of 64 tokens and the
- *             k = 5 retrieved documents' 5 × 16 memory vectors spliced in (prefill 144 positions)
+ *   generate  at each compression, 64 tokens greedily with the generator adapter from a prompt of
+ *             64 tokens and the k = 5 retrieved documents' memory vectors spliced in (prefill
+ *             5 × 16 + 64 = 144 positions, or 5 × 2 + 64 = 74), the key/value cache growing to
+ *             prompt + 64 positions; the time of the 16th token gives the 16-token row
  *
- * and prints load seconds, peak RSS, prefill tokens per second (compress + score + the generation
- * prompt) and decode tokens per second. The token ids are fixed random ids: the timings do not
- * depend on the text. Progress bars go to stderr.
+ * and prints load seconds, peak RSS beside an estimate (weights, adapters, key/value cache and the
+ * largest pass's activations), prefill tokens per second (both compressions, the score and the
+ * generation prompts) and decode tokens per second over 16 and 64 tokens. The token ids are fixed
+ * random ids: the timings do not depend on the text. Progress bars go to stderr.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -44,12 +48,17 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MISTRAL_7B = PRESETS['mistral-7b']!;
 
 const DOC_TOKENS = 256;
-const MEMORY_TOKENS = 16;
+/** The released models' compression rates: 16 and 2 memory vectors per 256-token document. */
+const COMPRESSIONS = [16, 128];
+/** The query reasoner encodes a question into as many vectors as compression 16 gives a document. */
+const MEMORY_TOKENS = DOC_TOKENS / 16;
 const QUESTION_TOKENS = 32;
 const CANDIDATES = 20;
 const TOP_K = 5;
 const PROMPT_TOKENS = 64;
-const NEW_TOKENS = 16;
+/** An answer's length; the 16th token's time gives the shorter row too. */
+const NEW_TOKENS = 64;
+const SHORT_ANSWER = 16;
 const LORA = { r: 16, alpha: 32, dropout: 0 };
 const ADAPTERS = [ENCODER_ADAPTER, QUERY_REASONER_ADAPTER, DECODER_ADAPTER];
 const SHARD_BYTES = 5e9;
@@ -248,10 +257,41 @@ interface Result {
   backend: string;
   loadSeconds?: number;
   peakRssGB?: number;
+  /** Weights, adapters, the key/value cache and the largest pass's activations (memoryEstimate). */
+  estimateGB?: number;
   prefillTokensPerSecond?: number;
+  /** Tokens 2 to 16 of the answer at compression 16. */
   decodeTokensPerSecond?: number;
+  /** Tokens 2 to 64 of the answer, at compression 16 and at 128. */
+  decode64TokensPerSecond?: Record<string, number>;
   seconds?: Record<string, number>;
   error?: string;
+}
+
+/**
+ * What the run should hold at its peak, in bytes: the bf16 matrices and float32 norms, the three
+ * float32 adapters, the key/value cache of the longest generation (float32, prompt + answer
+ * positions in every layer) and the activations of the largest pass, the compression of one
+ * document (the MLP's three [S, intermediate] tensors and the attention's [H, S, S] scores,
+ * probabilities and a copy, float32).
+ */
+function memoryEstimate(config: MistralConfig): number {
+  const {
+    hidden_size: d,
+    intermediate_size: m,
+    num_attention_heads: h,
+    num_key_value_heads: kv,
+    head_dim: hd,
+    vocab_size: v,
+    num_hidden_layers: layers,
+  } = config;
+  const perLayer = d * h * hd * 2 + d * kv * hd * 2 + 3 * d * m;
+  const weights = 2 * (layers * perLayer + 2 * v * d) + 4 * (2 * layers + 1) * d;
+  const adapters = 3 * 4 * LORA.r * layers * (2 * (d + h * hd) + 2 * (d + kv * hd) + 3 * (d + m));
+  const cache = 4 * layers * 2 * kv * hd * (TOP_K * MEMORY_TOKENS + PROMPT_TOKENS + NEW_TOKENS);
+  const seq = DOC_TOKENS + MEMORY_TOKENS;
+  const activations = 4 * (3 * seq * m + 3 * h * seq * seq + 8 * seq * d);
+  return weights + adapters + cache + activations;
 }
 
 /** Fixed pseudo-random token ids in [1, vocab). */
@@ -263,12 +303,12 @@ function tokenIds(n: number, seed: number, vocab: number): number[] {
   });
 }
 
-/** The last MEMORY_TOKENS positions' final hidden states of `ids` through `adapter`: [1, n, d]. */
-function memoryStates(model: MistralForCausalLM, ids: number[], adapter: string): Tensor {
+/** The last `n` positions' final hidden states of `ids` through `adapter`: [1, n, d]. */
+function memoryStates(model: MistralForCausalLM, ids: number[], n: number, adapter: string): Tensor {
   return tidy(() => {
     const input = tensor(Int32Array.from(ids), [1, ids.length], { dtype: 'int32', backend: model.backend });
     const { lastHiddenState } = model.forward({ inputIds: input, adapter, computeLogits: false });
-    return lastHiddenState.slice(1, ids.length - MEMORY_TOKENS);
+    return lastHiddenState.slice(1, ids.length - n);
   });
 }
 
@@ -290,48 +330,66 @@ async function runBackend(name: string, dir: string): Promise<Result> {
   });
   model.eval();
   const memoryIds = tokenIds(MEMORY_TOKENS, 7, config.vocab_size); // the <MEM> tokens' ids
-  const compressed = await time('compress', async () => {
-    const states = noGrad(() => memoryStates(model, [...tokenIds(DOC_TOKENS, 1, config.vocab_size), ...memoryIds], ENCODER_ADAPTER));
-    await states.toArray();
-    return states;
-  });
+  const docIds = tokenIds(DOC_TOKENS, 1, config.vocab_size);
+  const compressed = new Map<number, Tensor>();
+  for (const rate of COMPRESSIONS) {
+    const n = DOC_TOKENS / rate;
+    await time(`compress${rate}`, async () => {
+      const states = noGrad(() => memoryStates(model, [...docIds, ...memoryIds.slice(0, n)], n, ENCODER_ADAPTER));
+      await states.toArray();
+      compressed.set(rate, states);
+    });
+  }
   await time('score', async () => {
     const scores = noGrad(() =>
       tidy(() => {
-        const query = memoryStates(model, [...tokenIds(QUESTION_TOKENS, 2, config.vocab_size), ...memoryIds], QUERY_REASONER_ADAPTER).reshape([1, -1]);
+        const query = memoryStates(model, [...tokenIds(QUESTION_TOKENS, 2, config.vocab_size), ...memoryIds], MEMORY_TOKENS, QUERY_REASONER_ADAPTER).reshape([
+          1, -1,
+        ]);
         const others = normal([CANDIDATES - 1, MEMORY_TOKENS * config.hidden_size], { backend });
-        const candidates = concat([compressed.reshape([1, -1]), others], 0).unsqueeze(0);
+        const candidates = concat([compressed.get(16)!.reshape([1, -1]), others], 0).unsqueeze(0);
         return cosineScores(query, candidates);
       }),
     );
     await scores.toArray();
   });
-  const prompt = noGrad(() =>
-    tidy(() => {
-      const ids = tensor(Int32Array.from(tokenIds(PROMPT_TOKENS, 3, config.vocab_size)), [1, PROMPT_TOKENS], { dtype: 'int32', backend });
-      const docs = Array.from({ length: TOP_K }, () => compressed);
-      return concat([...docs, model.embed(ids)], 1); // [1, k·n + prompt, d]
-    }),
-  );
-  let firstToken = 0;
-  await time('generate', async () => {
-    const start = performance.now();
-    // Time to the first token is the prefill; generateGreedy reports nothing in between, so the
-    // prefill is timed apart with one new token, then the whole generation.
-    await generateGreedy(model, { inputsEmbeds: prompt, adapter: DECODER_ADAPTER, maxNewTokens: 1 });
-    firstToken = (performance.now() - start) / 1000;
-    await generateGreedy(model, { inputsEmbeds: prompt, adapter: DECODER_ADAPTER, maxNewTokens: NEW_TOKENS });
-  });
-  const generation = seconds.generate! - firstToken;
-  const prefillTokens = DOC_TOKENS + MEMORY_TOKENS + QUESTION_TOKENS + MEMORY_TOKENS + prompt.shape[1]!;
+  const promptIds = tensor(Int32Array.from(tokenIds(PROMPT_TOKENS, 3, config.vocab_size)), [1, PROMPT_TOKENS], { dtype: 'int32', backend });
+  const decode64: Record<string, number> = {};
+  let prefillTokens = DOC_TOKENS * COMPRESSIONS.length + COMPRESSIONS.reduce((sum, rate) => sum + DOC_TOKENS / rate, 0) + QUESTION_TOKENS + MEMORY_TOKENS;
+  let prefillSeconds = 0;
+  for (const rate of COMPRESSIONS) {
+    const docs = compressed.get(rate)!;
+    const prompt = noGrad(() => tidy(() => concat([...Array.from({ length: TOP_K }, () => docs), model.embed(promptIds)], 1))); // [1, k·n + prompt, d]
+    const at: number[] = [];
+    await time(`generate${rate}`, async () => {
+      const start = performance.now();
+      await generateGreedy(model, {
+        inputsEmbeds: prompt,
+        adapter: DECODER_ADAPTER,
+        maxNewTokens: NEW_TOKENS,
+        onToken: (produced) => {
+          at[produced] = (performance.now() - start) / 1000;
+          progress(`${name}: answer at compression ${rate}`, produced, NEW_TOKENS);
+        },
+      });
+    });
+    seconds[`prefillOfGeneration${rate}`] = at[1]!;
+    prefillTokens += prompt.shape[1]!;
+    prefillSeconds += at[1]!;
+    decode64[rate] = (NEW_TOKENS - 1) / (at[NEW_TOKENS]! - at[1]!);
+    if (rate === 16) seconds.decode16 = at[SHORT_ANSWER]! - at[1]!;
+    prompt.dispose();
+  }
+  prefillSeconds += COMPRESSIONS.reduce((sum, rate) => sum + seconds[`compress${rate}`]!, 0) + seconds.score!;
   return {
     backend: name,
     loadSeconds: seconds.load,
     peakRssGB: (process.resourceUsage().maxRSS * 1024) / 1e9,
-    prefillTokensPerSecond: prefillTokens / (seconds.compress! + seconds.score! + firstToken),
-    // The second generation's decode steps: its time less its own prefill (about firstToken).
-    decodeTokensPerSecond: (NEW_TOKENS - 1) / (generation - firstToken),
-    seconds: { ...seconds, prefillOfGeneration: firstToken },
+    estimateGB: memoryEstimate(config) / 1e9,
+    prefillTokensPerSecond: prefillTokens / prefillSeconds,
+    decodeTokensPerSecond: (SHORT_ANSWER - 1) / seconds.decode16!,
+    decode64TokensPerSecond: decode64,
+    seconds,
   };
 }
 
@@ -389,8 +447,11 @@ export async function run(args: string[]): Promise<void> {
       backend: r.backend,
       'load s': r.loadSeconds?.toFixed(1),
       'peak RSS GB': r.peakRssGB?.toFixed(2),
+      'estimate GB': r.estimateGB?.toFixed(2),
       'prefill tok/s': r.prefillTokensPerSecond?.toFixed(2),
-      'decode tok/s': r.decodeTokensPerSecond?.toFixed(3),
+      'decode tok/s (16)': r.decodeTokensPerSecond?.toFixed(3),
+      'decode tok/s (64, c16)': r.decode64TokensPerSecond?.['16']?.toFixed(3),
+      'decode tok/s (64, c128)': r.decode64TokensPerSecond?.['128']?.toFixed(3),
       error: r.error?.slice(0, 160),
     })),
   );

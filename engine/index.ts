@@ -6,7 +6,7 @@ import './methods.ts';
 
 export { Tensor } from './tensor.ts';
 export type { Backend, Storage } from './backend.ts';
-export { bytesPerElement, isHalf, type DType, type HalfDType, type TypedArray } from './dtype.ts';
+export { bytesPerElement, halfTable, isHalf, type DType, type HalfDType, type TypedArray } from './dtype.ts';
 export { noGrad, noGradAsync, isGradEnabled } from './graph.ts';
 export { backward } from './autograd.ts';
 export { Capture, capture, capturing, withCapture, withCaptureAsync } from './capture.ts';

@@ -6,13 +6,14 @@ import { Options, UsageError } from './args.ts';
 import { useBackend } from './backendOption.ts';
 import { loadModelOption } from './modelOption.ts';
 
-const ASK_HELP = `Usage: clara ask --model DIR [--base DIR] --index INDEX [--k K] [--max-new-tokens T] [--json] "question"
+const ASK_HELP = `Usage: clara ask --model DIR [--base DIR] --index INDEX [--k K] [--max-new-tokens T] [--dtype D] [--json] "question"
 
 Encodes the question with the query reasoner, ranks every document of the bank (\`clara compress\`)
 by cosine similarity, prints the top k with their scores, and the answer the generator writes from
 those k compressed documents. --model is a model directory or a run folder (its checkpoint); a
 model without a query reasoner (stages 1 and 2) encodes the question with its compressor, and says
-so. A bank made by another model's compressor is refused.`;
+so. A bank made by another model's compressor is refused. --dtype auto|float32|bfloat16|float16: how
+the base's frozen matrices are held (default auto: a 16-bit checkpoint stays 16-bit).`;
 
 /** The adapter that encodes questions, and why: stage 3's query reasoner, else the compressor. */
 function queryEncoder(clara: ClaraModel): { adapter: string; why: string } {
@@ -32,6 +33,7 @@ export async function runAsk(argv: string[]): Promise<number> {
     'max-new-tokens': { type: 'string' },
     json: { type: 'boolean' },
     backend: { type: 'string' },
+    dtype: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (options.flag('help')) {
@@ -43,7 +45,7 @@ export async function runAsk(argv: string[]): Promise<number> {
   const question = options.positionals.join(' ').trim();
   if (question === '') throw new UsageError('clara ask: give the question as the last argument');
   const backend = await useBackend('ask', options.string('backend'));
-  const { clara, dir } = loadModelOption(options, backend);
+  const { clara, dir } = loadModelOption(options, backend, 'auto');
   const bank = loadDocumentBank(index, backend);
   const warning = await checkBankCompressor(clara, bank, index);
   if (warning !== null) console.error(`warning: ${warning}`);

@@ -31,6 +31,8 @@ end through the answer loss alone, on stage-3 rows {question, docs: N candidates
                          (--config FILE, its old name, still works and warns: --config names a model
                          preset in \`clara pretrain\`)
   --seed S, --save-every N, --skip-invalid, --backend auto|webgpu|cpu
+  --dtype D              how --model's frozen base matrices are held: float32 (default), bfloat16,
+                         float16, or auto (as the checkpoint stores them)
   --resume               continue the run in --out from its last checkpoint with its settings (no
                          --model; flags given must agree with them)`;
 
@@ -78,6 +80,7 @@ export async function runE2e(argv: string[]): Promise<number> {
     resume: { type: 'boolean' },
     'skip-invalid': { type: 'boolean' },
     backend: { type: 'string' },
+    dtype: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (parsed.flag('help')) {
@@ -117,7 +120,7 @@ export async function runE2e(argv: string[]): Promise<number> {
   // A resume takes every setting from the run's checkpoint; the flags given must agree with them.
   const result = resume
     ? await resumeEndToEnd({ out, rows: loaded.rows, given, backend })
-    : await trainEndToEnd({ ...given, clara: loadModelOption(options, backend).clara, rows, out });
+    : await trainEndToEnd({ ...given, clara: loadModelOption(options, backend, 'float32').clara, rows, out });
   const last = result.history[result.history.length - 1];
   console.log(`stage 3: ${result.step} steps${last ? `, final loss ${last.loss.toFixed(4)}` : ''}; model saved in ${result.checkpoint ?? out}`);
   return 0;

@@ -5,13 +5,15 @@ import { useBackend } from './backendOption.ts';
 import { checkTopK } from './topK.ts';
 import { loadModelOption } from './modelOption.ts';
 
-const EVAL_HELP = `Usage: clara eval --model DIR [--base DIR] --data FILE [--k K] [--no-docs] [--limit N] [--json] [--skip-invalid]
+const EVAL_HELP = `Usage: clara eval --model DIR [--base DIR] --data FILE [--k K] [--no-docs] [--limit N] [--json] [--skip-invalid] [--dtype D]
 
 Evaluates on stage-3 rows (question, N candidate docs, answer, pos_index): recall@1/3/5 of the
 query reasoner among each row's candidates, and EM, F1 and cover accuracy of the answers generated
 from the top-k compressed documents, with the official normalisation.
   --no-docs   answer with no documents (the generator alone)
-  --json      print one JSON object: {count, em, f1, acc, recall: {1, 3, 5}}`;
+  --json      print one JSON object: {count, em, f1, acc, recall: {1, 3, 5}}
+  --dtype D   auto|float32|bfloat16|float16: how the base's frozen matrices are held (default auto:
+              a 16-bit checkpoint stays 16-bit)`;
 
 export async function runEval(argv: string[]): Promise<number> {
   const options = Options.parse('eval', argv, {
@@ -24,6 +26,7 @@ export async function runEval(argv: string[]): Promise<number> {
     json: { type: 'boolean' },
     'skip-invalid': { type: 'boolean' },
     backend: { type: 'string' },
+    dtype: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (options.flag('help')) {
@@ -33,7 +36,7 @@ export async function runEval(argv: string[]): Promise<number> {
   options.required('model');
   const data = options.required('data');
   const backend = await useBackend('eval', options.string('backend'));
-  const { clara } = loadModelOption(options, backend);
+  const { clara } = loadModelOption(options, backend, 'auto');
   const { rows, warnings } = loadStage3File(data, { skipInvalid: options.flag('skip-invalid') });
   for (const w of warnings) console.error(`warning: ${w}`);
   const limit = options.int('limit', 1) ?? rows.length;

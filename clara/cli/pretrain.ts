@@ -52,6 +52,8 @@ Run:
   --resume                continue the run in --out from its last checkpoint with its settings
                           (flags given must agree with them)
   --backend B             auto (default, or $CLARA_BACKEND), webgpu or cpu
+  --dtype D               how --model's frozen base matrices are held: float32 (default), bfloat16,
+                          float16, or auto (as the checkpoint stores them)
   -h, --help              this help
 
 Exit status: 0 done, 1 failed (bad data row, non-finite loss: the last good checkpoint is kept),
@@ -81,6 +83,7 @@ const OPTIONS: OptionSpec = {
   'save-every': { type: 'string' },
   resume: { type: 'boolean' },
   backend: { type: 'string' },
+  dtype: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -145,7 +148,7 @@ export async function runPretrain(argv: string[]): Promise<number> {
     clara = ClaraModel.load(saved.dir, { backend });
     console.error(`resuming ${out} at step ${saved.state.step} of ${saved.state.config.steps}`);
   } else if (options.has('model')) {
-    clara = loadModelOption(options, backend).clara;
+    clara = loadModelOption(options, backend, 'float32').clara;
     console.error(`model: ${options.string('model')} (stage ${clara.settings.stage}, vocabulary ${clara.tokenizer.vocabSize})`);
   } else {
     const base = options.string('config') ?? 'small';

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
-import { bytesPerElement, getDefaultBackend, noGrad, tensor, tidy, type Backend, type HalfDType, type Tensor } from '../../engine/index.ts';
+import { bytesPerElement, getDefaultBackend, halfTable, isHalf, noGrad, tensor, tidy, type Backend, type HalfDType, type Tensor } from '../../engine/index.ts';
 import {
   atomicWriteFile,
   float32ToBf16Array,
@@ -16,7 +16,7 @@ import {
   type SafetensorsDType,
   type TensorToWrite,
 } from '../../engine/io/index.ts';
-import type { Parameter } from '../../engine/nn/index.ts';
+import { RowBlocks, type Parameter } from '../../engine/nn/index.ts';
 import { validateConfig, type MistralConfig } from './config.ts';
 import { DEFAULT_LORA, type LoraConfig } from './lora.ts';
 import { MistralForCausalLM } from './mistral.ts';
@@ -68,11 +68,23 @@ export interface LoadModelOptions {
   /**
    * How the frozen matrices (the projections, the embedding table, lm_head) are held: `float32`
    * (the default) widens every weight, as a float32 model; `bfloat16` / `float16` keep them 2 bytes
-   * per parameter (a checkpoint's values of that format are uploaded as they are, others rounded).
-   * The norms and the LoRA adapters are float32 either way.
+   * per parameter (a checkpoint's values of that format are uploaded as they are, others rounded);
+   * `auto` keeps the checkpoint's own format: 16-bit if its embedding table is stored 16-bit, else
+   * float32 (transformers' `torch_dtype="auto"`). The norms and the LoRA adapters are float32 either way.
    */
-  dtype?: 'float32' | HalfDType;
+  dtype?: LoadDType;
 }
+
+export type LoadDType = 'auto' | 'float32' | HalfDType;
+
+/** What `dtype` means for these weights: `auto` resolved to the embedding table's stored format. */
+function resolveDtype(dtype: LoadDType, weights: TensorStream): 'float32' | HalfDType {
+  if (dtype !== 'auto') return dtype;
+  const stored = weights.has(EMBEDDING) ? weights.info(EMBEDDING).dtype : null;
+  return stored === 'BF16' ? 'bfloat16' : stored === 'F16' ? 'float16' : 'float32';
+}
+
+const EMBEDDING = 'model.embed_tokens.weight';
 
 /**
  * Loads a model from a checkpoint directory onto `backend`. The weights are read one tensor at a
@@ -84,7 +96,9 @@ export function loadModel(dir: string, options: LoadModelOptions = {}): MistralF
   const backend = options.backend ?? getDefaultBackend();
   const weights = TensorStream.open(dir);
   try {
-    const weightDtype = options.dtype === 'float32' ? undefined : options.dtype;
+    const dtype = resolveDtype(options.dtype ?? 'float32', weights);
+    checkTensorLimit(weights, backend, dtype, dir);
+    const weightDtype = dtype === 'float32' ? undefined : dtype;
     const model = new MistralForCausalLM(config, { backend, weightDtype, initialize: false });
     loadWeights(model, weights, dir);
     return model;
@@ -93,8 +107,41 @@ export function loadModel(dir: string, options: LoadModelOptions = {}): MistralF
   }
 }
 
+/** Where one checkpoint tensor goes: a parameter, from row `row` of the tensor on. */
+interface Part {
+  param: Parameter;
+  row: number;
+}
+
+/**
+ * The model's checkpoint tensors by name, each with the parameters that hold it: one parameter, or
+ * the blocks of a matrix held by rows (engine/nn/rowBlocks.ts: `model.embed_tokens.weight` is then
+ * held by `model.embed_tokens.weight.0`, `.1`, …).
+ */
+function checkpointTensors(model: MistralForCausalLM): Map<string, Part[]> {
+  const blockOf = new Map<Parameter, { name: string; row: number }>();
+  for (const [path, m] of model.namedModules()) {
+    if (!(m instanceof RowBlocks)) continue;
+    m.blocks.forEach((block, i) => {
+      blockOf.set(block, { name: path, row: m.starts[i]! });
+    });
+  }
+  const out = new Map<string, Part[]>();
+  for (const [name, param] of model.namedParameters()) {
+    const { name: whole, row } = blockOf.get(param) ?? { name, row: 0 };
+    out.set(whole, [...(out.get(whole) ?? []), { param, row }]);
+  }
+  return out;
+}
+
+/** The shape of the tensor `parts` hold together (stacked by rows). */
+function wholeShape(parts: readonly Part[]): number[] {
+  const [first, ...rest] = parts.map((p) => p.param.shape);
+  return [first![0]! + rest.reduce((sum, s) => sum + s[0]!, 0), ...first!.slice(1)];
+}
+
 function loadWeights(model: MistralForCausalLM, weights: TensorStream, where: string): void {
-  const expected = new Map(model.namedParameters());
+  const expected = checkpointTensors(model);
   const missing = [...expected.keys()].filter((name) => !weights.has(name));
   if (missing.length > 0)
     throw new Error(`${where}: checkpoint is missing ${missing.length} tensor(s): ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`);
@@ -102,7 +149,34 @@ function loadWeights(model: MistralForCausalLM, weights: TensorStream, where: st
   if (unexpected.length > 0)
     throw new Error(`${where}: checkpoint has unexpected tensor(s): ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ', …' : ''}`);
   checkMemory(model, where);
-  for (const [name, param] of expected) assignFromStream(param, weights, name, `${where}: ${name}`);
+  for (const [name, parts] of expected) assignFromStream(parts, weights, name, `${where}: ${name}`);
+}
+
+/**
+ * Refuses, naming it, a checkpoint tensor larger than the backend's largest tensor (WebGPU's
+ * maxStorageBufferBindingSize, 128 MiB on llvmpipe) that the model would not split: only 16-bit
+ * matrices the model reads by rows (the embedding table, lm_head) are held as row blocks.
+ */
+function checkTensorLimit(weights: TensorStream, backend: Backend, weightDtype: 'float32' | HalfDType, where: string): void {
+  const limit = backend.maxTensorBytes ?? Number.POSITIVE_INFINITY;
+  for (const name of weights.names()) {
+    const { shape } = weights.info(name);
+    const dtype = shape.length === 2 ? weightDtype : 'float32'; // the norms are float32 either way
+    const bytes = shape.reduce((p, d) => p * d, 1) * bytesPerElement(dtype);
+    const split = isHalf(dtype) && (name === EMBEDDING || name === 'lm_head.weight');
+    if (bytes > limit && !split) {
+      const gpu = backend.name === 'webgpu';
+      throw new Error(
+        `${where}: ${name} [${shape.join(', ')}] needs ${bytes} bytes as ${dtype}, more than the ${backend.name} backend's largest tensor (${limit} bytes${gpu ? ": the adapter's maxStorageBufferBindingSize" : ''}): ` +
+          [
+            dtype === 'float32' ? 'load it with --dtype bfloat16 (half the bytes; the embedding table and lm_head are then split by rows)' : '',
+            gpu ? 'use the CPU backend (CLARA_BACKEND=cpu), which has no such limit' : '',
+          ]
+            .filter((s) => s !== '')
+            .join(', or '),
+      );
+    }
+  }
 }
 
 /**
@@ -164,24 +238,46 @@ function checkMemory(model: MistralForCausalLM, where: string): void {
 /** The engine's name of a non-float stored type, for the error. */
 const STORED_AS: Partial<Record<SafetensorsDType, string>> = { BOOL: 'bool', I64: 'int32', I32: 'int32', I16: 'int32', I8: 'int32', U8: 'int32' };
 
-function assignFromStream(param: Parameter, weights: TensorStream, name: string, where: string): void {
+function assignFromStream(parts: readonly Part[], weights: TensorStream, name: string, where: string): void {
   const { dtype, shape } = weights.info(name);
-  if (shape.join() !== param.shape.join()) throw new Error(`${where}: expected shape [${param.shape.join(', ')}], found [${shape.join(', ')}]`);
+  const expected = wholeShape(parts);
+  if (shape.join() !== expected.join()) throw new Error(`${where}: expected shape [${expected.join(', ')}], found [${shape.join(', ')}]`);
   if (STORED_AS[dtype] !== undefined) throw new Error(`${where}: expected a floating-point tensor, found ${STORED_AS[dtype]}`);
   // 16-bit values of the parameter's own format go up as they are; anything else is read as
   // float32 (or float64) and rounded by `tensor` to the parameter's dtype on the host.
-  const asStored = (dtype === 'BF16' && param.dtype === 'bfloat16') || (dtype === 'F16' && param.dtype === 'float16');
+  const target = parts[0]!.param.dtype;
+  const asStored = (dtype === 'BF16' && target === 'bfloat16') || (dtype === 'F16' && target === 'float16');
   const data = asStored ? (weights.read(name) as Uint16Array) : weights.readFloat32(name).data;
   if (asStored) checkFiniteBits(data as Uint16Array, dtype === 'BF16' ? 0x7f80 : 0x7c00, where);
   else checkFinite({ data }, where);
-  noGrad(() => tidy(() => param.assign(tensor(data, shape, { dtype: param.dtype, backend: param.backend }))));
+  const rowSize = shape.slice(1).reduce((p, d) => p * d, 1);
+  for (const { param, row } of parts) {
+    const rows = data.subarray(row * rowSize, (row + param.shape[0]!) * rowSize);
+    noGrad(() => tidy(() => param.assign(tensor(rows, param.shape, { dtype: param.dtype, backend: param.backend }))));
+  }
 }
 
-export async function toWritable(t: Tensor, dtype: StorageDType): Promise<TensorToWrite> {
-  const values = Float32Array.from(await t.toArray());
-  if (dtype === 'bfloat16') return { dtype: 'BF16', shape: t.shape, data: float32ToBf16Array(values) };
-  if (dtype === 'float16') return { dtype: 'F16', shape: t.shape, data: float32ToF16Array(values) };
-  return { dtype: 'F32', shape: t.shape, data: values };
+/**
+ * A tensor, or the row blocks of one (stacked in order), as safetensors data of `dtype`: the values
+ * are gathered on the host, so a matrix too large for one backend tensor is written whole.
+ */
+export async function toWritable(t: Tensor | readonly Tensor[], dtype: StorageDType): Promise<TensorToWrite> {
+  const parts = Array.isArray(t) ? t : [t as Tensor];
+  const values = new Float32Array(parts.reduce((n, p) => n + p.size, 0));
+  let at = 0;
+  for (const p of parts) {
+    const host = await p.toArray();
+    if (isHalf(p.dtype)) {
+      // 16-bit storage reads back as bit patterns: widen them (exactly) to their values.
+      const table = halfTable(p.dtype);
+      for (let i = 0; i < host.length; i++) values[at + i] = table[host[i]!]!;
+    } else values.set(host, at);
+    at += p.size;
+  }
+  const shape = parts.length === 1 ? parts[0]!.shape : [parts.reduce((n, p) => n + p.shape[0]!, 0), ...parts[0]!.shape.slice(1)];
+  if (dtype === 'bfloat16') return { dtype: 'BF16', shape, data: float32ToBf16Array(values) };
+  if (dtype === 'float16') return { dtype: 'F16', shape, data: float32ToF16Array(values) };
+  return { dtype: 'F32', shape, data: values };
 }
 
 export interface SaveModelOptions {
@@ -194,7 +290,11 @@ export interface SaveModelOptions {
 export async function saveModel(model: MistralForCausalLM, dir: string, options: SaveModelOptions = {}): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const tensors: Record<string, TensorToWrite> = {};
-  for (const [name, p] of model.namedParameters()) tensors[name] = await toWritable(p, options.dtype ?? 'float32');
+  for (const [name, parts] of checkpointTensors(model))
+    tensors[name] = await toWritable(
+      parts.map((p) => p.param),
+      options.dtype ?? 'float32',
+    );
   const metadata = { format: 'pt' };
   if (options.maxShardBytes !== undefined) writeShardedCheckpoint(dir, tensors, { maxShardBytes: options.maxShardBytes, metadata });
   else writeSafetensorsFile(join(dir, 'model.safetensors'), tensors, metadata);

@@ -18,6 +18,8 @@ export interface GenerateOptions {
   maxNewTokens: number;
   /** A row stops at its first end-of-sequence token (which is not returned). */
   eosTokenId?: number;
+  /** Called once each new token is chosen, with the number chosen so far (1 after the prompt's pass). */
+  onToken?: (produced: number) => void;
 }
 
 /** The new tokens of each row (without the prompt and without the end-of-sequence token). */
@@ -33,9 +35,18 @@ export async function generateGreedy(model: MistralForCausalLM, options: Generat
   model.eval();
   try {
     let length = promptLength;
-    // The cache's tensors are kept; everything else a step creates is freed by tidy.
+    // The cache's tensors are kept; everything else a step creates is freed by tidy. Only the last
+    // position's logits choose the next token, so the prompt's pass projects that position alone
+    // onto the vocabulary (not all S: with 32000 tokens that product would outweigh a 7B layer).
     const step = (input: { inputIds?: Tensor; inputsEmbeds?: Tensor }) =>
-      pickNext(tidy(() => noGrad(() => model.forward({ ...input, attentionMask: mask, adapter: options.adapter ?? null, cache }).logits!)));
+      pickNext(
+        tidy(() =>
+          noGrad(() => {
+            const { lastHiddenState } = model.forward({ ...input, attentionMask: mask, adapter: options.adapter ?? null, cache, computeLogits: false });
+            return model.logits(lastHiddenState.slice(1, -1)); // [B, 1, V]
+          }),
+        ),
+      );
     let next = await step({ inputIds: options.inputIds, inputsEmbeds: options.inputsEmbeds });
     for (let produced = 0; produced < options.maxNewTokens; produced++) {
       for (let b = 0; b < batch; b++) {
@@ -43,6 +54,7 @@ export async function generateGreedy(model: MistralForCausalLM, options: Generat
         if (next[b] === options.eosTokenId) done[b] = true;
         else outputs[b]!.push(next[b]!);
       }
+      options.onToken?.(produced + 1);
       if (done.every(Boolean) || produced === options.maxNewTokens - 1) break;
       // Extend every row's mask by one real token (finished rows keep decoding; their output is dropped).
       const grown: number[] = [];
@@ -60,7 +72,7 @@ export async function generateGreedy(model: MistralForCausalLM, options: Generat
   return outputs;
 }
 
-/** Argmax of the last position's logits, per row: logits [B, S, V] → host ids [B]. */
+/** Argmax of the last position's logits, per row: logits [B, 1, V] → host ids [B]. */
 async function pickNext(logits: Tensor): Promise<number[]> {
   const ids = tidy(() => logits.slice(1, -1).argmax(-1).reshape([-1]));
   logits.dispose();

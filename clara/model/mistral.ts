@@ -1,5 +1,17 @@
-import { concat, Generator, isHalf, kaimingUniform, keep, siluMul, zeros, type Backend, type DType, type Tensor } from '../../engine/index.ts';
-import { Embedding, Module, Parameter, RMSNorm } from '../../engine/nn/index.ts';
+import {
+  concat,
+  Generator,
+  getDefaultBackend,
+  isHalf,
+  kaimingUniform,
+  keep,
+  siluMul,
+  zeros,
+  type Backend,
+  type DType,
+  type Tensor,
+} from '../../engine/index.ts';
+import { Embedding, Module, Parameter, RMSNorm, RowBlocks } from '../../engine/nn/index.ts';
 import type { MistralConfig } from './config.ts';
 import { attentionMask, groupedQueryAttention } from './attention.ts';
 import { DEFAULT_LORA, LoraLinear, type LoraConfig } from './lora.ts';
@@ -219,13 +231,33 @@ export class MistralForCausalLM extends Module {
     for (const [path, m] of this.namedModules()) if (m instanceof LoraLinear) m.path = path;
   }
 
-  /** [V, d]: lm_head.weight, or the embedding table when tie_word_embeddings. */
+  /**
+   * [V, d]: lm_head.weight, or the embedding table when tie_word_embeddings. A head held as row
+   * blocks (too large for one tensor on this backend) has no single tensor: use `logits`.
+   */
   get lmHead(): Parameter {
-    return this.head?.weight ?? this.model.embedTokens.weight;
+    const head = this.headMatrix;
+    if (head instanceof RowBlocks) {
+      throw new Error(
+        `lm_head: the ${head.rows} × ${head.cols} matrix is held as ${head.blocks.length} row blocks (larger than the backend's largest tensor), so it has no single tensor`,
+      );
+    }
+    return head;
+  }
+
+  private get headMatrix(): Parameter | RowBlocks {
+    const table = this.model.embedTokens;
+    return this.head?.weight ?? table.blocks ?? table.weight;
+  }
+
+  /** The vocabulary projection: hidden [..., d] → logits [..., V]. */
+  logits(hidden: Tensor): Tensor {
+    const head = this.headMatrix;
+    return head instanceof RowBlocks ? head.matmulTransposed(hidden) : hidden.matmul(head, { transB: true });
   }
 
   get backend(): Backend {
-    return this.lmHead.backend;
+    return this.model.norm.weight.backend;
   }
 
   /** The dtype the model computes in (the norms'; the frozen matrices may be stored 16-bit). */
@@ -273,7 +305,7 @@ export class MistralForCausalLM extends Module {
     if (input.cache !== undefined) input.cache.length = total;
     const last = this.model.norm.forward(h);
     hiddenStates?.push(last);
-    const logits = input.computeLogits === false ? null : last.matmul(this.lmHead, { transB: true });
+    const logits = input.computeLogits === false ? null : this.logits(last);
     return { lastHiddenState: last, logits, hiddenStates };
   }
 
@@ -317,15 +349,23 @@ export class MistralForCausalLM extends Module {
   }
 }
 
-/** lm_head: a bias-free projection [V, d] onto the vocabulary. */
+/**
+ * lm_head: a bias-free projection [V, d] onto the vocabulary; a frozen one larger than the
+ * backend's largest tensor is held as row blocks (engine/nn/rowBlocks.ts), like the embedding table.
+ */
 class LmHead extends Module {
-  readonly weight: Parameter;
+  readonly weight: Parameter | RowBlocks;
   constructor(config: MistralConfig, init: InitOptions) {
     super();
     const dtype = init.weightDtype ?? init.dtype;
-    const shape = [config.vocab_size, config.hidden_size];
+    const { vocab_size: rows, hidden_size: cols } = config;
     const options = { generator: init.rng, backend: init.backend, dtype };
-    const values = init.initialize === false ? zeros(shape, options) : kaimingUniform(shape, options);
-    this.weight = new Parameter(values, { requiresGrad: !(dtype !== undefined && isHalf(dtype)) });
+    const make = (shape: number[]) => (init.initialize === false ? zeros(shape, options) : kaimingUniform(shape, options));
+    const frozen = dtype !== undefined && isHalf(dtype);
+    const blockRows = frozen ? RowBlocks.blockRows(rows, cols, dtype, init.backend ?? getDefaultBackend()) : null;
+    this.weight =
+      blockRows === null
+        ? this.registerParameter('weight', new Parameter(make([rows, cols]), { requiresGrad: !frozen }))
+        : this.registerModule('weight', new RowBlocks(rows, cols, blockRows, make));
   }
 }

@@ -1,10 +1,12 @@
 import type { Backend } from '../backend.ts';
+import { getDefaultBackend } from '../defaultBackend.ts';
 import { isHalf, type DType } from '../dtype.ts';
 import type { Generator } from '../random.ts';
 import type { Tensor } from '../tensor.ts';
 import { normal, zeros } from '../ops/creation.ts';
 import { Module } from './module.ts';
 import { Parameter } from './parameter.ts';
+import { RowBlocks } from './rowBlocks.ts';
 
 export interface EmbeddingOptions {
   generator?: Generator;
@@ -25,11 +27,14 @@ export interface EmbeddingOptions {
  *
  * With a 16-bit table (`dtype: 'bfloat16'` or `'float16'`, engine/dtype.ts) the layer is frozen:
  * the table stays 2 bytes per parameter and the gather kernel widens the rows it reads, so the
- * vectors come out float32.
+ * vectors come out float32. A frozen table larger than the backend's largest tensor
+ * (`Backend.maxTensorBytes`: Mistral-7B's on WebGPU) is held as row blocks (`blocks`, named
+ * `weight.0`, `weight.1`, …; see RowBlocks) and has no single `weight` tensor.
  */
 export class Embedding extends Module {
-  /** [num, dim] */
-  readonly weight: Parameter;
+  private readonly table: Parameter | null;
+  /** The table as row blocks, when it is too large for one tensor; else null. */
+  readonly blocks: RowBlocks | null;
 
   constructor(
     readonly numEmbeddings: number,
@@ -37,9 +42,26 @@ export class Embedding extends Module {
     options: EmbeddingOptions = {},
   ) {
     super();
-    const shape = [numEmbeddings, embeddingDim];
-    const values = options.initialize === false ? zeros(shape, options) : normal(shape, options);
-    this.weight = new Parameter(values, { requiresGrad: !(options.dtype !== undefined && isHalf(options.dtype)) });
+    const frozen = options.dtype !== undefined && isHalf(options.dtype);
+    const make = (shape: number[]) => (options.initialize === false ? zeros(shape, options) : normal(shape, options));
+    const blockRows = frozen ? RowBlocks.blockRows(numEmbeddings, embeddingDim, options.dtype!, options.backend ?? getDefaultBackend()) : null;
+    if (blockRows === null) {
+      this.table = this.registerParameter('weight', new Parameter(make([numEmbeddings, embeddingDim]), { requiresGrad: !frozen }));
+      this.blocks = null;
+    } else {
+      this.table = null;
+      this.blocks = this.registerModule('weight', new RowBlocks(numEmbeddings, embeddingDim, blockRows, make));
+    }
+  }
+
+  /** [num, dim]; a table held as row blocks has none (read it through `forward` or `blocks`). */
+  get weight(): Parameter {
+    if (this.table === null) {
+      throw new Error(
+        `Embedding: the ${this.numEmbeddings} × ${this.embeddingDim} table is held as ${this.blocks!.blocks.length} row blocks (larger than the backend's largest tensor), so it has no single weight tensor`,
+      );
+    }
+    return this.table;
   }
 
   /** ids [...] (int32) → [..., dim] */
@@ -47,6 +69,8 @@ export class Embedding extends Module {
     if (ids.dtype !== 'int32') {
       throw new TypeError(`Embedding: Expected tensor for argument #1 'indices' to have scalar type int32, but got ${ids.dtype}`);
     }
-    return this.weight.indexSelect(0, ids.flatten()).reshape([...ids.shape, this.embeddingDim]);
+    const flat = ids.flatten();
+    const rows = this.blocks === null ? this.weight.indexSelect(0, flat) : this.blocks.gatherRows(flat);
+    return rows.reshape([...ids.shape, this.embeddingDim]);
   }
 }

@@ -1,5 +1,5 @@
 import type { Backend, BinaryOp, FusedKernels, MatmulSpec, OptimizerKernels, ReduceOp, Storage, UnaryOp, View } from '../../backend.ts';
-import { allocHost, halfTable, isHalf, roundToHalf, type DType, type TypedArray } from '../../dtype.ts';
+import { allocHost, bytesPerElement, halfTable, isHalf, roundToHalf, type DType, type TypedArray } from '../../dtype.ts';
 import { binaryKernel, unaryKernel, whereKernel } from '../../ops/elementwise/cpu.ts';
 import { isComparison } from '../../ops/elementwise/ops.ts';
 import { cpuFusedKernels } from '../../ops/fused/cpu.ts';
@@ -27,11 +27,24 @@ export class CpuStorage implements Storage {
   }
 }
 
+export interface CpuBackendOptions {
+  /**
+   * The largest tensor in bytes (default: unbounded). A test sets it small to run, on the CPU, the
+   * code that a GPU's binding limit calls for (row-blocked weights, chunked logits).
+   */
+  maxTensorBytes?: number;
+}
+
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
   readonly usesHostMemory = true;
+  readonly maxTensorBytes: number;
   readonly fused: FusedKernels = cpuFusedKernels((dtype, size) => this.make(dtype, size));
   readonly optim: OptimizerKernels = cpuOptimizerKernels((dtype, size) => this.make(dtype, size));
+
+  constructor(options: CpuBackendOptions = {}) {
+    this.maxTensorBytes = options.maxTensorBytes ?? Number.POSITIVE_INFINITY;
+  }
 
   supports(_dtype: DType): boolean {
     return true;
@@ -42,6 +55,10 @@ export class CpuBackend implements Backend {
   }
 
   private make(dtype: DType, size: number): CpuStorage {
+    const bytes = size * bytesPerElement(dtype);
+    if (bytes > this.maxTensorBytes) {
+      throw new Error(`cpu: tensor of ${bytes} bytes exceeds this backend's maxTensorBytes (${this.maxTensorBytes} bytes) (${size} elements of ${dtype})`);
+    }
     return new CpuStorage(this, dtype, allocHost(dtype, size));
   }
 

@@ -21,6 +21,10 @@ import type { TypedArray } from '../../dtype.ts';
  *  5. A 16-bit B (a frozen bfloat16 / float16 weight, engine/dtype.ts) is widened while packing,
  *     through `bTable` (the float32 value of each bit pattern): the packed block is float64 either
  *     way, so the rest of the kernel never sees the storage type, and B is never widened whole.
+ *  6. Except for decoding: a product of fewer than 4 rows of A with a 16-bit B read transposed
+ *     (x [1, in] · W[out, in]ᵀ, one new token against a frozen weight) goes to `halfRowsKernel`,
+ *     which reads W where it lies. Packing would widen every element of W into a float64 panel
+ *     only to use it once, and the 4×4 micro-kernel would spend 3/4 of its work on padding rows.
  */
 
 /** Columns of C per block; the packed B block is KC·NC doubles (512 KiB, about half an L2). */
@@ -32,6 +36,10 @@ const R = 4;
 
 export function matmulKernel(a: TypedArray, b: TypedArray, spec: MatmulSpec, out: TypedArray, bTable: Float32Array | null = null): void {
   const { batch, m, n, k, transA, transB } = spec;
+  if (bTable !== null && transB && !transA && m < R) {
+    halfRowsKernel(a, b, spec, out, bTable);
+    return;
+  }
   // Strides of op(A) [m, k] and op(B) [k, n] in their storage.
   const aRow = transA ? 1 : k,
     aCol = transA ? m : 1;
@@ -61,6 +69,68 @@ export function matmulKernel(a: TypedArray, b: TypedArray, spec: MatmulSpec, out
     }
     const cBase = t * m * n;
     for (let i = 0; i < m * n; i++) out[cBase + i] = acc[i]!;
+  }
+}
+
+/**
+ * C = A · Bᵀ for a few rows of A [m, k] and a 16-bit B stored [n, k] (see 6. above), widening each
+ * element of B through `table` as it is read. Four rows of B at a time share each load of A, with
+ * four independent sums. The sums are the blocked kernel's, in its order (float64, KC steps at a
+ * time from 0, each block's sum then added to the running total), so the results are bit for bit
+ * those of the packed path.
+ */
+function halfRowsKernel(a: TypedArray, b: TypedArray, spec: MatmulSpec, out: TypedArray, table: Float32Array): void {
+  const { batch, m, n, k } = spec;
+  for (let t = 0; t < batch; t++) {
+    const bBase = t * spec.bBatchStride;
+    for (let i = 0; i < m; i++) {
+      const x = t * spec.aBatchStride + i * k;
+      const c = (t * m + i) * n;
+      let j = 0;
+      for (; j + R <= n; j += R) {
+        const w0 = bBase + j * k;
+        const w1 = w0 + k,
+          w2 = w1 + k,
+          w3 = w2 + k;
+        let t0 = 0,
+          t1 = 0,
+          t2 = 0,
+          t3 = 0;
+        for (let pc = 0; pc < k; pc += KC) {
+          const end = Math.min(k, pc + KC);
+          let s0 = 0,
+            s1 = 0,
+            s2 = 0,
+            s3 = 0;
+          for (let p = pc; p < end; p++) {
+            const v = a[x + p]!;
+            s0 += v * table[b[w0 + p]!]!;
+            s1 += v * table[b[w1 + p]!]!;
+            s2 += v * table[b[w2 + p]!]!;
+            s3 += v * table[b[w3 + p]!]!;
+          }
+          t0 += s0;
+          t1 += s1;
+          t2 += s2;
+          t3 += s3;
+        }
+        out[c + j] = t0;
+        out[c + j + 1] = t1;
+        out[c + j + 2] = t2;
+        out[c + j + 3] = t3;
+      }
+      for (; j < n; j++) {
+        const w = bBase + j * k;
+        let total = 0;
+        for (let pc = 0; pc < k; pc += KC) {
+          const end = Math.min(k, pc + KC);
+          let sum = 0;
+          for (let p = pc; p < end; p++) sum += a[x + p]! * table[b[w + p]!]!;
+          total += sum;
+        }
+        out[c + j] = total;
+      }
+    }
   }
 }
 
