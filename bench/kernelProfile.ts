@@ -44,7 +44,7 @@ const FAMILY_OF_SHADER: Record<string, Family> = {
 };
 
 /** The family of a kernel label such as `matmul_blocked[A_K4=true,…][WGX=8]`. */
-export function familyOf(label: string): Family {
+function familyOf(label: string): Family {
   const file = label.split('[')[0]!;
   const family = FAMILY_OF_SHADER[file];
   if (!family) throw new Error(`kernelProfile: kernel ${file} has no family (add it to FAMILY_OF_SHADER)`);
