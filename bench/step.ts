@@ -8,7 +8,7 @@
  *   decode  one new token for 4 answer prompts with a key/value cache (forward + argmax + readback)
  *
  * For each: the best and median ms/step over N steps (after two warm-up steps that compile the
- * kernels) and, on WebGPU, dispatches and host transfers per step; then one profiled step
+ * kernels), the median CPU time per step of the process and, on WebGPU, dispatches and host transfers per step; then one profiled step
  * (bench/kernelProfile.ts: every dispatch submitted and timed alone) gives the time per kernel
  * family. Stage 1 also gives its phases (forward, backward, clip, optimiser; a sync after each, so
  * they add up to a little more than a step). --profile adds the 30 slowest kernels of each step.
@@ -87,21 +87,28 @@ export async function run(args: string[]): Promise<void> {
   for (const name of CASES.filter((c) => only.includes(c))) {
     const step = await PREPARE[name](preset, backend);
     const totals: number[] = [];
+    const cpu: number[] = [];
     let dispatches = 0;
     let transfers = 0;
     for (let i = 0; i < 2 + steps; i++) {
       const [d0, u0] = [profile.dispatches, profile.transfers];
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       await step.run();
       if (i < 2) continue;
       totals.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000);
       [dispatches, transfers] = [profile.dispatches - d0, profile.transfers - u0];
     }
     profile.kernels.clear();
     if (gpu) await profile.timed(() => step.run());
     const phases = step.phases ? await step.phases(sync) : undefined;
     const best = Math.min(...totals);
-    const median = [...totals].sort((a, b) => a - b)[Math.floor(totals.length / 2)]!;
+    const median = medianOf(totals);
+    // CPU time of the process (llvmpipe's threads included): on a shared machine it moves far less
+    // than the wall clock, so it is the figure to compare runs made under different loads.
+    const cpuMs = medianOf(cpu);
     const families = gpu ? profile.families() : undefined;
     const kernels = [...profile.kernels].sort((a, b) => b[1].ms - a[1].ms).slice(0, 30);
     if (json) {
@@ -112,6 +119,7 @@ export async function run(args: string[]): Promise<void> {
           backend: backend.name,
           ms: best,
           median,
+          cpuMs,
           ...(gpu ? { dispatches, transfers, families, kernels: Object.fromEntries(kernels) } : {}),
           ...(phases ? { phases } : {}),
           ...(step.losses ? { losses: step.losses } : {}),
@@ -119,7 +127,7 @@ export async function run(args: string[]): Promise<void> {
       );
     } else {
       console.log(
-        `${name} (${preset}) on ${backend.name}: best ${best.toFixed(1)} ms/step, median ${median.toFixed(1)} ms (${totals.map((x) => x.toFixed(0)).join(' ')})` +
+        `${name} (${preset}) on ${backend.name}: best ${best.toFixed(1)} ms/step, median ${median.toFixed(1)} ms (${totals.map((x) => x.toFixed(0)).join(' ')}), CPU ${cpuMs.toFixed(1)} ms/step` +
           (gpu ? `, ${dispatches} dispatches and ${transfers} uploads/readbacks per step` : ''),
       );
       if (phases)
@@ -137,6 +145,10 @@ export async function run(args: string[]): Promise<void> {
   }
   uninstall();
   gpu?.destroy();
+}
+
+function medianOf(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 }
 
 /** The family table of one profiled step: ms, share, dispatches (or transfers), ms per call. */
