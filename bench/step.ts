@@ -1,21 +1,65 @@
 /**
- * One CLaRa stage-1 training step on the 'small' preset, timed: `npm run bench -- step [--backend
- * webgpu|cpu] [--steps N] [--fusion 0|1] [--optim-fusion 0|1] [--profile] [--json]`.
+ * Where a step's time goes: `npm run bench -- step [--backend webgpu|cpu] [--preset small|tiny]
+ * [--steps N] [--only stage1,stage3,decode] [--fusion 0|1] [--optim-fusion 0|1] [--profile] [--json]`.
  *
- * Prints the best and median ms/step over N steps (after two warm-up steps that compile the
- * kernels), the time of each phase (forward, backward, clip, optimiser; measured with a sync after
- * each, so they add up to a little more than a step), and on WebGPU the dispatch count. With
- * --profile, a last step runs with a submit and wait after every dispatch and prints the time per
- * kernel (this inflates small dispatches by the ~0.1 ms a submit costs).
+ * Three steps, on the cases of bench/suites/model.ts:
+ *   stage1  compressionLoss + backward + clip + AdamW, B 8 (a new batch of `qa` examples each step)
+ *   stage3  stage3Loss + backward + clip + AdamW, B 8 questions, N 20 candidates, k 1
+ *   decode  one new token for 4 answer prompts with a key/value cache (forward + argmax + readback)
+ *
+ * For each: the best and median ms/step over N steps (after two warm-up steps that compile the
+ * kernels), the median CPU time per step of the process and, on WebGPU, dispatches and host transfers per step; then one profiled step
+ * (bench/kernelProfile.ts: every dispatch submitted and timed alone) gives the time per kernel
+ * family. Stage 1 also gives its phases (forward, backward, clip, optimiser; a sync after each, so
+ * they add up to a little more than a step). --profile adds the 30 slowest kernels of each step.
  */
-import { AdamW, clipGradNorm, Generator, setDefaultBackend, setFusion, setOptimizerFusion, tidy, cpuBackend, type Backend } from '../engine/index.ts';
+import {
+  AdamW,
+  noGrad,
+  setDefaultBackend,
+  setFusion,
+  setOptimizerFusion,
+  tensor,
+  tidy,
+  clipGradNorm,
+  cpuBackend,
+  type Backend,
+  type Tensor,
+} from '../engine/index.ts';
 import { createWebGPUBackend, WebGPUBackend } from '../engine/backends/webgpu/backend.ts';
-import { Dispatcher } from '../engine/backends/webgpu/dispatcher.ts';
+import { DECODER_ADAPTER } from '../clara/adapters.ts';
+import { idsTensor } from '../clara/compressor.ts';
+import { collateBatch, stage1Example } from '../clara/examples.ts';
+import { compressionLoss } from '../clara/compressionObjective.ts';
+import { stage3Loss } from '../clara/endToEndObjective.ts';
+import { disposeCache, emptyCache } from '../clara/model/mistral.ts';
 import { generateSyntheticCorpus } from '../clara/data/synth.ts';
-import { claraTextsForVocabulary } from '../clara/tokenizer/vocabularyTexts.ts';
-import { ClaraModel } from '../clara/claraModel.ts';
-import { stage1Example, collateBatch } from '../clara/examples.ts';
-import { compressionLoss, prepareCompressionStage } from '../clara/compressionObjective.ts';
+import { FAMILIES, KernelProfile, type Family, type Tally } from './kernelProfile.ts';
+import {
+  ADAMW,
+  MSE_WEIGHT,
+  SETTINGS,
+  SIZES,
+  answerPrompts,
+  disposeModel,
+  freshModel,
+  stage3Inputs,
+  stage3Options,
+  trainingStep,
+  type PresetName,
+} from './suites/model.ts';
+
+const CASES = ['stage1', 'stage3', 'decode'] as const;
+type CaseName = (typeof CASES)[number];
+
+/** A prepared step: `run()` does one (and waits for it); `phases()`, where given, one with a sync between phases. */
+interface StepCase {
+  run(): Promise<void>;
+  phases?(sync: () => Promise<void>): Promise<Record<string, number>>;
+  /** Losses of the steps run so far (training steps). */
+  losses?: number[];
+  dispose(): void;
+}
 
 function flag(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(name);
@@ -24,8 +68,11 @@ function flag(args: string[], name: string, fallback: string): string {
 
 export async function run(args: string[]): Promise<void> {
   const which = flag(args, '--backend', 'webgpu');
+  const preset = flag(args, '--preset', 'small') as PresetName;
   const steps = Number(flag(args, '--steps', '5'));
+  const only = flag(args, '--only', CASES.join(',')).split(',') as CaseName[];
   const json = args.includes('--json');
+  const listKernels = args.includes('--profile');
   setFusion(flag(args, '--fusion', '1') !== '0');
   setOptimizerFusion(flag(args, '--optim-fusion', '1') !== '0');
   const backend: Backend = which === 'cpu' ? cpuBackend : await createWebGPUBackend();
@@ -34,133 +81,179 @@ export async function run(args: string[]): Promise<void> {
   const sync = async () => {
     if (gpu) await gpu.sync();
   };
+  const profile = new KernelProfile();
+  const uninstall = profile.install();
 
-  let dispatches = 0;
-  const kernelTimes = new Map<string, [number, number]>();
-  let profiling = false;
-  const original = Dispatcher.prototype.dispatch;
-  Dispatcher.prototype.dispatch = function (kernel, group, x, y = 1, z = 1) {
-    original.call(this, kernel, group, x, y, z);
-    dispatches++;
-    if (!profiling) return;
-    const t = performance.now();
-    this.flush();
-    const e = kernelTimes.get(kernel.label) ?? [0, 0];
-    kernelTimes.set(kernel.label, [e[0] + performance.now() - t, e[1] + 1]);
-  };
-
-  const corpus = generateSyntheticCorpus({ seed: 1, entities: 100 });
-  const texts = claraTextsForVocabulary(
-    { documents: corpus.documents, qa: corpus.questions.map((q) => ({ question: q.question, answer: q.answer })), paraphrases: [] },
-    4,
-  );
-  const clara = ClaraModel.fromScratch({
-    texts,
-    base: 'small',
-    settings: { docMaxLength: 64, compressionRate: 16, lora: { r: 16, alpha: 32, dropout: 0 } },
-    seed: 1,
-    backend,
-  });
-  const g = new Generator(5);
-  const params = prepareCompressionStage(clara, 1, g);
-  const opt = new AdamW(params, { lr: 2e-3, betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0 });
-  const rows = corpus.stage1.filter((r) => r.dataType === 'qa');
-  const B = 8;
-
-  const totals: number[] = [];
-  const phases = { forward: [] as number[], backward: [] as number[], clip: [] as number[], optimiser: [] as number[] };
-  let perStepDispatches = 0;
-  const losses: number[] = [];
-  const warmup = 2;
-  const profile = args.includes('--profile') && gpu !== null;
-  for (let step = 0; step < warmup + steps + (profile ? 1 : 0); step++) {
-    profiling = profile && step === warmup + steps;
-    const ex = Array.from({ length: B }, (_, i) => stage1Example(clara.tokenizer, rows[(step * B + i) % rows.length]!, g));
-    const batch = collateBatch(clara.tokenizer, ex, 64);
-    // Whole step, no intermediate syncs.
-    const d0 = dispatches;
-    const t0 = performance.now();
-    const loss = tidy(() => {
-      const out = compressionLoss(clara, batch, 0.1);
-      out.loss.backward();
-      clipGradNorm(params, 1.0);
-      opt.step();
-      opt.zeroGrad();
-      return out.loss.detach();
-    });
-    losses.push(await loss.item());
-    loss.dispose();
-    const dt = performance.now() - t0;
-    if (step >= warmup && !profiling) {
-      totals.push(dt);
-      perStepDispatches = dispatches - d0;
+  for (const name of CASES.filter((c) => only.includes(c))) {
+    const step = await PREPARE[name](preset, backend);
+    const totals: number[] = [];
+    const cpu: number[] = [];
+    let dispatches = 0;
+    let transfers = 0;
+    for (let i = 0; i < 2 + steps; i++) {
+      const [d0, u0] = [profile.dispatches, profile.transfers];
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      await step.run();
+      if (i < 2) continue;
+      totals.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      cpu.push((c.user + c.system) / 1000);
+      [dispatches, transfers] = [profile.dispatches - d0, profile.transfers - u0];
     }
-  }
-  profiling = false;
-  // Phases, one more step with a sync after each.
-  for (let rep = 0; rep < 2; rep++) {
-    const ex = Array.from({ length: B }, (_, i) => stage1Example(clara.tokenizer, rows[(rep * B + i) % rows.length]!, g));
-    const batch = collateBatch(clara.tokenizer, ex, 64);
-    const times: number[] = [];
-    let t = performance.now();
-    const mark = async () => {
-      await sync();
-      const n = performance.now();
-      times.push(n - t);
-      t = n;
-    };
-    const out = compressionLoss(clara, batch, 0.1);
-    await mark();
-    out.loss.backward();
-    await mark();
-    clipGradNorm(params, 1.0).dispose();
-    await mark();
-    opt.step();
-    opt.zeroGrad();
-    await mark();
-    phases.forward.push(times[0]!);
-    phases.backward.push(times[1]!);
-    phases.clip.push(times[2]!);
-    phases.optimiser.push(times[3]!);
-  }
-  Dispatcher.prototype.dispatch = original;
-
-  const best = Math.min(...totals);
-  const median = [...totals].sort((a, b) => a - b)[Math.floor(totals.length / 2)]!;
-  const phaseBest = Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, Math.min(...v)]));
-  if (json) {
-    console.log(
-      JSON.stringify({
-        suite: 'step',
-        case: 'clara-stage1-small',
-        backend: backend.name,
-        ms: best,
-        median,
-        dispatches: perStepDispatches,
-        phases: phaseBest,
-        losses,
-      }),
-    );
-  } else {
-    console.log(
-      `${backend.name}: best ${best.toFixed(0)} ms/step, median ${median.toFixed(0)} ms (${totals.map((x) => x.toFixed(0)).join(' ')})` +
-        (gpu ? `, ${perStepDispatches} dispatches/step` : ''),
-    );
-    console.log(
-      'phases (best, with syncs):',
-      Object.entries(phaseBest)
-        .map(([k, v]) => `${k} ${v.toFixed(0)} ms`)
-        .join(', '),
-    );
-    console.log('losses', losses.map((l) => l.toFixed(4)).join(' '));
-  }
-  if (profile) {
-    const total = [...kernelTimes.values()].reduce((s, [x]) => s + x, 0);
-    const count = [...kernelTimes.values()].reduce((s, [, c]) => s + c, 0);
-    console.log(`profile: ${total.toFixed(0)} ms over ${count} dispatches (each flushed)`);
-    for (const [k, [x, c]] of [...kernelTimes].sort((a, b) => b[1][0] - a[1][0]).slice(0, 30)) {
-      console.log(x.toFixed(1).padStart(8), String(c).padStart(5), k);
+    profile.kernels.clear();
+    if (gpu) await profile.timed(() => step.run());
+    const phases = step.phases ? await step.phases(sync) : undefined;
+    const best = Math.min(...totals);
+    const median = medianOf(totals);
+    // CPU time of the process (llvmpipe's threads included): on a shared machine it moves far less
+    // than the wall clock, so it is the figure to compare runs made under different loads.
+    const cpuMs = medianOf(cpu);
+    const families = gpu ? profile.families() : undefined;
+    const kernels = [...profile.kernels].sort((a, b) => b[1].ms - a[1].ms).slice(0, 30);
+    if (json) {
+      console.log(
+        JSON.stringify({
+          suite: 'step',
+          case: `clara-${name}-${preset}`,
+          backend: backend.name,
+          ms: best,
+          median,
+          cpuMs,
+          ...(gpu ? { dispatches, transfers, families, kernels: Object.fromEntries(kernels) } : {}),
+          ...(phases ? { phases } : {}),
+          ...(step.losses ? { losses: step.losses } : {}),
+        }),
+      );
+    } else {
+      console.log(
+        `${name} (${preset}) on ${backend.name}: best ${best.toFixed(1)} ms/step, median ${median.toFixed(1)} ms (${totals.map((x) => x.toFixed(0)).join(' ')}), CPU ${cpuMs.toFixed(1)} ms/step` +
+          (gpu ? `, ${dispatches} dispatches and ${transfers} uploads/readbacks per step` : ''),
+      );
+      if (phases)
+        console.log(
+          '  phases (best, with syncs):',
+          Object.entries(phases)
+            .map(([k, v]) => `${k} ${v.toFixed(0)} ms`)
+            .join(', '),
+        );
+      if (step.losses) console.log('  losses', step.losses.map((l) => l.toFixed(4)).join(' '));
+      if (families) printFamilies(families);
+      if (listKernels) for (const [k, t] of kernels) console.log(`  ${t.ms.toFixed(1).padStart(8)} ${String(t.count).padStart(5)}  ${k}`);
     }
+    step.dispose();
   }
+  uninstall();
   gpu?.destroy();
 }
+
+function medianOf(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+}
+
+/** The family table of one profiled step: ms, share, dispatches (or transfers), ms per call. */
+function printFamilies(families: Record<Family, Tally>): void {
+  const total = FAMILIES.reduce((s, f) => s + families[f].ms, 0);
+  const count = FAMILIES.reduce((s, f) => s + families[f].count, 0);
+  console.log(`  profiled step: ${total.toFixed(1)} ms over ${count} submits (each dispatch submitted alone)`);
+  console.log(`  ${'family'.padEnd(12)} ${'ms'.padStart(8)} ${'share'.padStart(6)} ${'calls'.padStart(6)} ${'ms/call'.padStart(8)}`);
+  for (const f of FAMILIES) {
+    const { ms, count: n } = families[f];
+    if (n === 0) continue;
+    const share = `${((100 * ms) / total).toFixed(0)}%`;
+    console.log(`  ${f.padEnd(12)} ${ms.toFixed(1).padStart(8)} ${share.padStart(6)} ${String(n).padStart(6)} ${(ms / n).toFixed(3).padStart(8)}`);
+  }
+}
+
+const PREPARE: Record<CaseName, (preset: PresetName, backend: Backend) => Promise<StepCase>> = {
+  async stage1(preset, backend) {
+    const { clara, params, g } = freshModel(preset, backend);
+    const opt = new AdamW(params, ADAMW);
+    const rows = generateSyntheticCorpus({ seed: 1, entities: 100 }).stage1.filter((r) => r.dataType === 'qa');
+    let next = 0;
+    const batch = () => {
+      const examples = Array.from({ length: SIZES.batch }, () => stage1Example(clara.tokenizer, rows[next++ % rows.length]!, g));
+      return collateBatch(clara.tokenizer, examples, SETTINGS.docMaxLength);
+    };
+    const losses: number[] = [];
+    return {
+      losses,
+      async run() {
+        const b = batch();
+        losses.push(await trainingStep(params, opt, () => compressionLoss(clara, b, MSE_WEIGHT).loss));
+      },
+      async phases(sync) {
+        const times: Record<string, number> = {};
+        let t = performance.now();
+        const mark = async (phase: string) => {
+          await sync();
+          const now = performance.now();
+          times[phase] = now - t;
+          t = now;
+        };
+        const out = compressionLoss(clara, batch(), MSE_WEIGHT);
+        await mark('forward');
+        out.loss.backward();
+        await mark('backward');
+        clipGradNorm(params, 1.0).dispose();
+        await mark('clip');
+        opt.step();
+        opt.zeroGrad();
+        await mark('optimiser');
+        return times;
+      },
+      dispose: () => disposeModel(clara),
+    };
+  },
+
+  async stage3(preset, backend) {
+    const { clara } = freshModel(preset, backend);
+    const { params, bank, batch } = stage3Inputs(clara, SIZES);
+    const opt = new AdamW(params, ADAMW);
+    const losses: number[] = [];
+    return {
+      losses,
+      async run() {
+        losses.push(await trainingStep(params, opt, () => stage3Loss(clara, bank, batch, stage3Options(SIZES)).loss));
+      },
+      dispose() {
+        bank.dispose();
+        disposeModel(clara);
+      },
+    };
+  },
+
+  async decode(preset, backend) {
+    // The prompt fills the cache once (untimed); each step then feeds one token per row, as
+    // generateGreedy's loop does, and reads the chosen ids back.
+    const { clara } = freshModel(preset, backend);
+    const model = clara.backbone;
+    model.eval();
+    const prompts = answerPrompts(clara, SIZES.prompts);
+    const rows = prompts.inputIds.length;
+    const cache = emptyCache(model.config);
+    let mask = prompts.attentionMask.flat();
+    /** The most likely next token of each row, on the host. */
+    const choose = async (inputIds: Tensor) => {
+      const ids = tidy(() =>
+        noGrad(() => model.forward({ inputIds, attentionMask: mask, adapter: DECODER_ADAPTER, cache }).logits!.slice(1, -1).argmax(-1).reshape([-1])),
+      );
+      const values = Int32Array.from(await ids.toArray());
+      ids.dispose();
+      inputIds.dispose();
+      return values;
+    };
+    let chosen = await choose(idsTensor(model, prompts.inputIds));
+    return {
+      async run() {
+        const length = mask.length / rows;
+        mask = Array.from({ length: rows }, (_, b) => [...mask.slice(b * length, (b + 1) * length), 1]).flat();
+        chosen = await choose(tensor(chosen, [rows, 1], { dtype: 'int32', backend }));
+      },
+      dispose() {
+        disposeCache(cache);
+        disposeModel(clara);
+      },
+    };
+  },
+};

@@ -212,6 +212,12 @@ export interface FusedKernels {
    * y = x·cos + [−x₂, x₁]·sin. `transpose`: the adjoint, g·cos + [(g·sin)₂, −(g·sin)₁] (the gradient).
    */
   rotary(x: Storage, cos: Storage, sin: Storage, batch: number, heads: number, seq: number, dim: number, transpose: boolean): Storage;
+  /**
+   * out = base + scale·(x·wᵀ): x [rows, k], w [n, k], base and out [rows, n]; the tail of a LoRA
+   * linear in one kernel. Rounded as the composite's three kernels round: the product to the dtype,
+   * then scale·product (scale itself in the dtype), then the sum.
+   */
+  matmulAddScaled(base: Storage, x: Storage, w: Storage, rows: number, n: number, k: number, scale: number): Storage;
   /** silu(a)·b = a·σ(a)·b, elementwise over equal sizes. */
   siluMul(a: Storage, b: Storage): Storage;
   siluMulBackward(a: Storage, b: Storage, g: Storage): { da: Storage; db: Storage };

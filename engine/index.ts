@@ -32,7 +32,7 @@ export { reshape, unsqueeze, squeeze, permute, transpose, expand, slice, split, 
 export { gather, scatterAdd, scatter, indexSelect, oneHot, topk } from './ops/indexing/ops.ts';
 export { matmul } from './ops/matmul/ops.ts';
 export { softmax, logSoftmax, crossEntropy, mseLoss, dropout } from './ops/nn.ts';
-export { setFusion, fusionEnabled, rmsNorm, applyRotary, siluMul, scaledDotProductAttention, MASKED_SCORE } from './ops/fused/ops.ts';
+export { setFusion, fusionEnabled, rmsNorm, applyRotary, siluMul, matmulAddScaled, scaledDotProductAttention, MASKED_SCORE } from './ops/fused/ops.ts';
 export type { MatmulOptions } from './ops/matmul/ops.ts';
 export { gradientRules, unbroadcast } from './gradients.ts';
 export type { Primitive } from './gradients.ts';

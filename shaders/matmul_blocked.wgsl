@@ -26,6 +26,8 @@
 // The output is written through strides, so the host can compute a skinny product (n of 16 or so,
 // which would leave most SIMD lanes idle) as its transpose, out^T = B^T A^T, with the roles of
 // rows and columns swapped.
+// ADD_SCALED: out = addend + add_scale * product (the tail of a LoRA linear, one kernel instead of
+// matmul, mul and add), addend shaped and indexed as out.
 // Override WGX: invocations per workgroup.
 
 override WGX: u32 = 32u;
@@ -43,7 +45,7 @@ struct Params {
   b_col_stride: u32,   // step between columns of B (1, or k when transposed)
   out_row_stride: u32, // step between rows of out (n; 1 when the host computes a transposed product)
   out_col_stride: u32, // step between columns of out (1; m when transposed)
-  unused0: u32,
+  add_scale: f32,      // ADD_SCALED's scale
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -68,6 +70,13 @@ fn b_elem(i: u32) -> f32 { return b[i]; }
 #endif
 #endif
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+#if ADD_SCALED
+@group(0) @binding(4) var<storage, read> addend: array<f32>;
+// Rounded as the separate kernels round: the product scaled, then added.
+fn put(i: u32, v: f32) { out[i] = addend[i] + P.add_scale * v; }
+#else
+fn put(i: u32, v: f32) { out[i] = v; }
+#endif
 
 #if A_SCALAR
 // A[row at offset r][k], or 0 past the end of k.
@@ -86,22 +95,22 @@ fn b_at(base: u32, k: u32, c: u32) -> f32 {
 fn store_row(base: u32, row: u32, col0: u32, v0: vec4<f32>, v1: vec4<f32>, v2: vec4<f32>, v3: vec4<f32>) {
   if (row >= P.m) { return; }
   let at = base + row * P.out_row_stride + col0 * P.out_col_stride;
-  if (col0 + 0u < P.n) { out[at + 0u * P.out_col_stride] = v0.x; }
-  if (col0 + 1u < P.n) { out[at + 1u * P.out_col_stride] = v0.y; }
-  if (col0 + 2u < P.n) { out[at + 2u * P.out_col_stride] = v0.z; }
-  if (col0 + 3u < P.n) { out[at + 3u * P.out_col_stride] = v0.w; }
-  if (col0 + 4u < P.n) { out[at + 4u * P.out_col_stride] = v1.x; }
-  if (col0 + 5u < P.n) { out[at + 5u * P.out_col_stride] = v1.y; }
-  if (col0 + 6u < P.n) { out[at + 6u * P.out_col_stride] = v1.z; }
-  if (col0 + 7u < P.n) { out[at + 7u * P.out_col_stride] = v1.w; }
-  if (col0 + 8u < P.n) { out[at + 8u * P.out_col_stride] = v2.x; }
-  if (col0 + 9u < P.n) { out[at + 9u * P.out_col_stride] = v2.y; }
-  if (col0 + 10u < P.n) { out[at + 10u * P.out_col_stride] = v2.z; }
-  if (col0 + 11u < P.n) { out[at + 11u * P.out_col_stride] = v2.w; }
-  if (col0 + 12u < P.n) { out[at + 12u * P.out_col_stride] = v3.x; }
-  if (col0 + 13u < P.n) { out[at + 13u * P.out_col_stride] = v3.y; }
-  if (col0 + 14u < P.n) { out[at + 14u * P.out_col_stride] = v3.z; }
-  if (col0 + 15u < P.n) { out[at + 15u * P.out_col_stride] = v3.w; }
+  if (col0 + 0u < P.n) { put(at + 0u * P.out_col_stride, v0.x); }
+  if (col0 + 1u < P.n) { put(at + 1u * P.out_col_stride, v0.y); }
+  if (col0 + 2u < P.n) { put(at + 2u * P.out_col_stride, v0.z); }
+  if (col0 + 3u < P.n) { put(at + 3u * P.out_col_stride, v0.w); }
+  if (col0 + 4u < P.n) { put(at + 4u * P.out_col_stride, v1.x); }
+  if (col0 + 5u < P.n) { put(at + 5u * P.out_col_stride, v1.y); }
+  if (col0 + 6u < P.n) { put(at + 6u * P.out_col_stride, v1.z); }
+  if (col0 + 7u < P.n) { put(at + 7u * P.out_col_stride, v1.w); }
+  if (col0 + 8u < P.n) { put(at + 8u * P.out_col_stride, v2.x); }
+  if (col0 + 9u < P.n) { put(at + 9u * P.out_col_stride, v2.y); }
+  if (col0 + 10u < P.n) { put(at + 10u * P.out_col_stride, v2.z); }
+  if (col0 + 11u < P.n) { put(at + 11u * P.out_col_stride, v2.w); }
+  if (col0 + 12u < P.n) { put(at + 12u * P.out_col_stride, v3.x); }
+  if (col0 + 13u < P.n) { put(at + 13u * P.out_col_stride, v3.y); }
+  if (col0 + 14u < P.n) { put(at + 14u * P.out_col_stride, v3.z); }
+  if (col0 + 15u < P.n) { put(at + 15u * P.out_col_stride, v3.w); }
 }
 
 @compute @workgroup_size(WGX)

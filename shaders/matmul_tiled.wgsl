@@ -6,7 +6,7 @@
 // 64 × 16 slice of A and a 16 × 64 slice of B in workgroup memory (each invocation loads 4 + 4
 // elements, zero outside the matrices), then every invocation reads them 4 × 16 + 16 × 4 times.
 // B_HALF: B is 16-bit (a frozen bfloat16 / float16 weight, HALF_BF16 or HALF_F16), two elements
-// per u32 word, widened to f32 as it is staged.
+// per u32 word, widened to f32 as it is staged. ADD_SCALED: out = addend + add_scale · product.
 
 const TILE = 64u;
 const KT = 16u;
@@ -23,7 +23,7 @@ struct Params {
   b_col_stride: u32,
   unused0: u32,
   unused1: u32,
-  unused2: u32,
+  add_scale: f32,
 }
 
 @group(0) @binding(0) var<uniform> P: Params;
@@ -37,6 +37,12 @@ fn b_elem(i: u32) -> f32 { return widen2(b[i >> 1u])[i & 1u]; }
 fn b_elem(i: u32) -> f32 { return b[i]; }
 #endif
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
+#if ADD_SCALED
+@group(0) @binding(4) var<storage, read> addend: array<f32>;
+fn put(i: u32, v: f32) { out[i] = addend[i] + P.add_scale * v; }
+#else
+fn put(i: u32, v: f32) { out[i] = v; }
+#endif
 
 var<workgroup> a_tile: array<array<f32, TILE>, KT>;   // [k][row]
 var<workgroup> b_tile: array<array<f32, TILE>, KT>;   // [k][col]
@@ -88,7 +94,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let row = row0 + lid.y * 4u + i;
     for (var j = 0u; j < 4u; j++) {
       let col = col0 + lid.x * 4u + j;
-      if (row < P.m && col < P.n) { out[out_base + row * P.n + col] = acc[i][j]; }
+      if (row < P.m && col < P.n) { put(out_base + row * P.n + col, acc[i][j]); }
     }
   }
 }

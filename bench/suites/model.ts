@@ -10,7 +10,7 @@
  * The token ids, masks, labels and memory positions of every case are handed to
  * reference/bench_torch.py, which runs the same step on a plain-PyTorch CLaRa of the same config.
  */
-import { AdamW, clipGradNorm, Generator, tidy, type Tensor } from '../../engine/index.ts';
+import { AdamW, clipGradNorm, Generator, tidy, type Backend, type Tensor } from '../../engine/index.ts';
 import { ClaraModel } from '../../clara/claraModel.ts';
 import { compressionLoss, prepareCompressionStage } from '../../clara/compressionObjective.ts';
 import { DECODER_ADAPTER } from '../../clara/adapters.ts';
@@ -28,13 +28,13 @@ import { claraTextsForVocabulary } from '../../clara/tokenizer/vocabularyTexts.t
 import { activate, measure, sync, type BenchBackend, type Suite, type SuiteContext, type Timing } from '../lib.ts';
 
 const PRESET_NAMES = ['tiny', 'small'] as const;
-type PresetName = (typeof PRESET_NAMES)[number];
+export type PresetName = (typeof PRESET_NAMES)[number];
 
 /** CLaRa settings of every model-level case (those of bench/step.ts: n = 64 / 16 = 4 memory tokens). */
-const SETTINGS = { docMaxLength: 64, compressionRate: 16, questionMaxLength: 64, generationTopK: 1, lora: { r: 16, alpha: 32, dropout: 0 } };
-const ADAMW = { lr: 2e-3, betas: [0.9, 0.95] as [number, number], eps: 1e-8, weightDecay: 0 };
+export const SETTINGS = { docMaxLength: 64, compressionRate: 16, questionMaxLength: 64, generationTopK: 1, lora: { r: 16, alpha: 32, dropout: 0 } };
+export const ADAMW = { lr: 2e-3, betas: [0.9, 0.95] as [number, number], eps: 1e-8, weightDecay: 0 };
 const CLIP = 1.0;
-const MSE_WEIGHT = 0.1;
+export const MSE_WEIGHT = 0.1;
 
 interface Sizes {
   /** Examples per stage-1 step, questions per stage-3 step. */
@@ -49,7 +49,7 @@ interface Sizes {
   newTokens: number;
 }
 
-const SIZES: Sizes = { batch: 8, candidates: 20, k: 1, documents: 64, prompts: 4, newTokens: 16 };
+export const SIZES: Sizes = { batch: 8, candidates: 20, k: 1, documents: 64, prompts: 4, newTokens: 16 };
 const QUICK_SIZES: Sizes = { batch: 4, candidates: 20, k: 1, documents: 32, prompts: 2, newTokens: 8 };
 
 function modelTiming(ctx: SuiteContext): Timing {
@@ -62,14 +62,14 @@ function corpus(): SyntheticCorpus {
   return corpusCache;
 }
 
-/** A fresh CLaRa on `b` with a compact vocabulary built from the corpus, both adapters added (stage 1 prepared). */
-function freshModel(preset: PresetName, b: BenchBackend): { clara: ClaraModel; params: ReturnType<typeof prepareCompressionStage>; g: Generator } {
+/** A fresh CLaRa on `backend` with a compact vocabulary built from the corpus, both adapters added (stage 1 prepared). */
+export function freshModel(preset: PresetName, backend: Backend): { clara: ClaraModel; params: ReturnType<typeof prepareCompressionStage>; g: Generator } {
   const c = corpus();
   const texts = claraTextsForVocabulary(
     { documents: c.documents, qa: c.questions.map((q) => ({ question: q.question, answer: q.answer })), paraphrases: [] },
     4,
   );
-  const clara = ClaraModel.fromScratch({ texts, base: preset, settings: SETTINGS, seed: 1, backend: b.backend });
+  const clara = ClaraModel.fromScratch({ texts, base: preset, settings: SETTINGS, seed: 1, backend });
   const g = new Generator(5);
   const params = prepareCompressionStage(clara, 1, g);
   return { clara, params, g };
@@ -83,6 +83,48 @@ function modelSpec(clara: ClaraModel): Record<string, unknown> {
 
 function stage3Rows(): Stage3Row[] {
   return corpus().stage3Train;
+}
+
+/**
+ * One training step: `loss()` and its backward, gradient clipping and an AdamW step, in one tidy;
+ * resolves to the loss once it is on the host (so the step's work has finished).
+ */
+export async function trainingStep(params: Tensor[], opt: AdamW, loss: () => Tensor): Promise<number> {
+  const detached = tidy(() => {
+    const out = loss();
+    out.backward();
+    clipGradNorm(params, CLIP);
+    opt.step();
+    opt.zeroGrad();
+    return out.detach();
+  });
+  const value = await detached.item();
+  detached.dispose();
+  return value;
+}
+
+/** The stage-3 case: `sizes.batch` questions, each with its first `sizes.candidates` candidates, over a bank compressed once. */
+export function stage3Inputs(clara: ClaraModel, sizes: Sizes) {
+  const rows = stage3Rows().slice(0, sizes.batch);
+  const groups = prepareStage3(clara);
+  const params = [...groups.queryReasoner, ...groups.generator];
+  const { bank, candidates } = candidateBank(clara, rows);
+  const items = rows.map((r, i) => ({ question: r.question, candidates: candidates[i]!.slice(0, sizes.candidates), answer: r.answer }));
+  const batch = collateStage3(clara.tokenizer, items, sizes.k);
+  return { rows, params, bank, items, batch };
+}
+
+/** The stage-3 loss options of every case (the demo's τ and straight-through top-k). */
+export function stage3Options(sizes: Sizes) {
+  return { k: sizes.k, temperature: 0.02, estimator: straightThroughTopK };
+}
+
+/** `count` answer prompts (question + its gold document), left-padded into one generator batch. */
+export function answerPrompts(clara: ClaraModel, count: number) {
+  const prompts = stage3Rows()
+    .slice(0, count)
+    .map((r) => answerExample(clara.tokenizer, r.question, [r.docs[r.posIndex[0] ?? 0]!]).generator);
+  return collateGeneratorInputs(prompts, clara.tokenizer.padId);
 }
 
 /** Runs `body` for every preset and backend, with a fresh model each time. */
@@ -105,7 +147,7 @@ export const stage1Suite: Suite = {
     const sizes = ctx.quick ? QUICK_SIZES : SIZES;
     const rows = corpus().stage1.filter((r) => r.dataType === 'qa');
     await perModel(ctx, 'stage1', async (preset, b, first) => {
-      const { clara, params, g } = freshModel(preset, b);
+      const { clara, params, g } = freshModel(preset, b.backend);
       const examples = Array.from({ length: sizes.batch }, (_, i) => stage1Example(clara.tokenizer, rows[i % rows.length]!, g));
       const batch = collateBatch(clara.tokenizer, examples, SETTINGS.docMaxLength);
       const opt = new AdamW(params, ADAMW);
@@ -122,16 +164,7 @@ export const stage1Suite: Suite = {
         });
       }
       const t = await measure(async () => {
-        const loss = tidy(() => {
-          const out = compressionLoss(clara, batch, MSE_WEIGHT);
-          out.loss.backward();
-          clipGradNorm(params, CLIP);
-          opt.step();
-          opt.zeroGrad();
-          return out.loss.detach();
-        });
-        await loss.item();
-        loss.dispose();
+        await trainingStep(params, opt, () => compressionLoss(clara, batch, MSE_WEIGHT).loss);
       }, timing);
       const tokens = batch.encoder.inputIds.flat().length + batch.generator.inputIds.flat().length;
       ctx.emit({
@@ -144,7 +177,7 @@ export const stage1Suite: Suite = {
         torchKey: key,
         note: `encoder ${shape(batch.encoder.inputIds)}, generator ${shape(batch.generator.inputIds)}`,
       });
-      dispose(clara);
+      disposeModel(clara);
     });
   },
 };
@@ -154,14 +187,9 @@ export const stage3Suite: Suite = {
   describe: 'one stage-3 step (query reasoner, cosine over N candidates, top-k, splice, generator, backward, clip, AdamW)',
   async run(ctx) {
     const sizes = ctx.quick ? QUICK_SIZES : SIZES;
-    const rows = stage3Rows().slice(0, sizes.batch);
     await perModel(ctx, 'stage3', async (preset, b, first) => {
-      const { clara } = freshModel(preset, b);
-      const groups = prepareStage3(clara);
-      const params = [...groups.queryReasoner, ...groups.generator];
-      const { bank, candidates } = candidateBank(clara, rows);
-      const items = rows.map((r, i) => ({ question: r.question, candidates: candidates[i]!.slice(0, sizes.candidates), answer: r.answer }));
-      const batch = collateStage3(clara.tokenizer, items, sizes.k);
+      const { clara } = freshModel(preset, b.backend);
+      const { rows, params, bank, items, batch } = stage3Inputs(clara, sizes);
       const opt = new AdamW(params, ADAMW);
       const caseName = `${preset} B${sizes.batch} N${items[0]!.candidates.length} k${sizes.k}`;
       const key = `stage3:${caseName}`;
@@ -195,16 +223,7 @@ export const stage3Suite: Suite = {
         });
       }
       const t = await measure(async () => {
-        const loss = tidy(() => {
-          const out = stage3Loss(clara, bank, batch, { k: sizes.k, temperature: 0.02, estimator: straightThroughTopK });
-          out.loss.backward();
-          clipGradNorm(params, CLIP);
-          opt.step();
-          opt.zeroGrad();
-          return out.loss.detach();
-        });
-        await loss.item();
-        loss.dispose();
+        await trainingStep(params, opt, () => stage3Loss(clara, bank, batch, stage3Options(sizes)).loss);
       }, timing);
       const queryTokens = buildEncoderBatch(
         clara.tokenizer,
@@ -222,7 +241,7 @@ export const stage3Suite: Suite = {
         note: `query ${queryTokens} tokens, generator ${shape(batch.generator.inputIds)}`,
       });
       bank.dispose();
-      dispose(clara);
+      disposeModel(clara);
     });
   },
 };
@@ -234,7 +253,7 @@ export const compressSuite: Suite = {
     const sizes = ctx.quick ? QUICK_SIZES : SIZES;
     const texts = corpus().documents.slice(0, sizes.documents);
     await perModel(ctx, 'compress', async (preset, b, first) => {
-      const { clara } = freshModel(preset, b);
+      const { clara } = freshModel(preset, b.backend);
       const caseName = `${preset} ${texts.length} docs`;
       const key = `compress:${caseName}`;
       const timing = modelTiming(ctx);
@@ -248,7 +267,7 @@ export const compressSuite: Suite = {
         bank.dispose();
       }, timing);
       ctx.emit({ suite: 'compress', case: caseName, backend: b.name, ...t, work: texts.length, unit: 'docs', torchKey: key });
-      dispose(clara);
+      disposeModel(clara);
     });
   },
 };
@@ -258,11 +277,9 @@ export const generateSuite: Suite = {
   describe: 'generateGreedy with a KV cache on answer prompts (new tokens per second, prefill included)',
   async run(ctx) {
     const sizes = ctx.quick ? QUICK_SIZES : SIZES;
-    const rows = stage3Rows().slice(0, sizes.prompts);
     await perModel(ctx, 'generate', async (preset, b, first) => {
-      const { clara } = freshModel(preset, b);
-      const prompts = rows.map((r) => answerExample(clara.tokenizer, r.question, [r.docs[r.posIndex[0] ?? 0]!]).generator);
-      const batch = collateGeneratorInputs(prompts, clara.tokenizer.padId);
+      const { clara } = freshModel(preset, b.backend);
+      const batch = answerPrompts(clara, sizes.prompts);
       const caseName = `${preset} B${sizes.prompts} +${sizes.newTokens} tokens`;
       const key = `generate:${caseName}`;
       const timing = modelTiming(ctx);
@@ -292,7 +309,7 @@ export const generateSuite: Suite = {
         torchKey: key,
         note: `prompt ${shape(batch.inputIds)}`,
       });
-      dispose(clara);
+      disposeModel(clara);
     });
   },
 };
@@ -315,7 +332,7 @@ function shape(rows: readonly (readonly number[])[]): string {
 }
 
 /** Frees the model's tensors (parameters and their gradients). */
-function dispose(clara: ClaraModel): void {
+export function disposeModel(clara: ClaraModel): void {
   for (const p of clara.backbone.parameters()) {
     p.grad?.dispose();
     p.grad = null;

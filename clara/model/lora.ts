@@ -1,4 +1,4 @@
-import { dropout, isHalf, kaimingUniform, noGrad, zeros, type Backend, type DType, type Generator, type Tensor } from '../../engine/index.ts';
+import { dropout, isHalf, kaimingUniform, matmulAddScaled, noGrad, zeros, type Backend, type DType, type Generator, type Tensor } from '../../engine/index.ts';
 import { Module, Parameter } from '../../engine/nn/index.ts';
 
 /**
@@ -140,6 +140,7 @@ export class LoraLinear extends Module {
     if (active === null) return base;
     const a = this.adapter(active);
     const dropped = dropout(x, a.config.dropout, { training: this.training, generator: rng });
-    return base.add(dropped.matmul(a.A, { transB: true }).matmul(a.B, { transB: true }).mul(a.scale));
+    // base + scale·(dropped·Aᵀ)·Bᵀ, the last product, scale and sum in one kernel where fused.
+    return matmulAddScaled(base, dropped.matmul(a.A, { transB: true }), a.B, a.scale);
   }
 }

@@ -38,7 +38,11 @@ export class WebGPUBackend implements Backend {
 
   constructor(acquired: AcquiredDevice, opts: ContextOptions = {}) {
     this.ctx = new GpuContext(this, acquired, opts);
-    this.fused = webgpuFusedKernels(this.ctx, (s) => this.own(s));
+    this.fused = webgpuFusedKernels(
+      this.ctx,
+      (s) => this.own(s),
+      () => this.matmulVariant,
+    );
     this.optim = webgpuOptimizerKernels(this.ctx, (s) => this.own(s));
   }
 

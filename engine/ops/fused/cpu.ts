@@ -1,6 +1,7 @@
 import type { AttentionSpec, FusedKernels, Storage } from '../../backend.ts';
 import type { DType, TypedArray } from '../../dtype.ts';
 import { unaryOps } from '../elementwise/ops.ts';
+import { matmulKernel } from '../matmul/cpu.ts';
 import { MASKED_SCORE as MASKED } from './ops.ts';
 
 /**
@@ -26,6 +27,20 @@ export function cpuFusedKernels(make: Make): FusedKernels {
         let s = 0;
         for (let c = 0; c < cols; c++) s += Y[o + c] = Math.exp(X[o + c]! - m);
         for (let c = 0; c < cols; c++) Y[o + c] = Y[o + c]! / s;
+      }
+      return out;
+    },
+
+    matmulAddScaled(base, x, w, rows, n, k, scale) {
+      const out = make(base.dtype, rows * n);
+      const O = out.data;
+      const B = d(base);
+      matmulKernel(d(x), d(w), { batch: 1, m: rows, n, k, transA: false, transB: true, aBatchStride: rows * k, bBatchStride: k * n }, O);
+      // Each store rounds to the dtype, as the composite's mul and add kernels do; so does the scalar.
+      const s = base.dtype === 'float32' ? Math.fround(scale) : scale;
+      for (let i = 0; i < O.length; i++) {
+        O[i] = O[i]! * s;
+        O[i] = B[i]! + O[i]!;
       }
       return out;
     },

@@ -177,6 +177,37 @@ function siluMulRule(g: Tensor, { inputs: [a, b] }: GraphNode): Array<Tensor | n
   return [a!.requiresGrad ? A : null, b!.requiresGrad ? B : null];
 }
 
+// ---- matmul with a scaled add (a LoRA linear's tail) ---------------------------------------------
+
+/**
+ * base + scale·(x·wᵀ) for x [..., k], w [n, k] and base [..., n]: in a LoRA linear
+ * (clara/model/lora.ts) base = x·Wᵀ, x = A's output [..., r], w = B [out, r]. Fused, it is one
+ * matmul kernel whose store adds the scaled product to base, instead of three kernels (matmul,
+ * mul, add) and two more passes over [..., n]; rounded as the composite rounds.
+ */
+export function matmulAddScaled(base: Tensor, x: Tensor, w: Tensor, scale: number): Tensor {
+  checkSameBackend('matmulAddScaled', base, x);
+  checkSameBackend('matmulAddScaled', x, w);
+  checkSameDtype('matmulAddScaled', base, x);
+  checkSameDtype('matmulAddScaled', x, w);
+  const kernels = kernelsFor(base, x, w);
+  const [n, k] = w.shape as [number, number];
+  const fits = w.rank === 2 && x.rank >= 1 && x.shape[x.rank - 1] === k && sameShape(base.shape, [...x.shape.slice(0, -1), n]);
+  if (kernels === null || !fits || base.size === 0 || k === 0) return base.add(x.matmul(w, { transB: true }).mul(scale));
+  const op = 'matmulAddScaled';
+  const out = kernels.matmulAddScaled(base.storage(op), x.storage(op), w.storage(op), x.size / k, n, k, scale);
+  return record('matmulAddScaled', [base, x, w], wrap(out, base.shape), { scale });
+}
+
+/** The composite's rules in a row: add passes g to base; mul scales it; matmul's rule on [rows, ·]. */
+function matmulAddScaledRule(g: Tensor, { inputs: [base, x, w], attrs: { scale } }: GraphNode): Array<Tensor | null> {
+  const [n, k] = w!.shape as [number, number];
+  const scaled = g.mul(scale).reshape([-1, n]); // [rows, n]
+  const dx = x!.requiresGrad ? scaled.matmul(w!).reshape(x!.shape) : null;
+  const dw = w!.requiresGrad ? scaled.matmul(x!.reshape([-1, k]), { transA: true }) : null;
+  return [base!.requiresGrad ? g : null, dx, dw];
+}
+
 // ---- cross-entropy rows -------------------------------------------------------------------------
 
 /**
@@ -303,11 +334,12 @@ function attentionRule(g: Tensor, node: GraphNode): Array<Tensor | null> {
  * The gradient rules of the family's primitives, one backward kernel each (engine/gradients.ts
  * gathers every family's). A statistic the forward kernel saved is an extra input (no gradient).
  */
-export const fusedRules: Record<'softmax' | 'rmsNorm' | 'rotary' | 'siluMul' | 'crossEntropyRows' | 'attention', Rule> = {
+export const fusedRules: Record<'softmax' | 'rmsNorm' | 'rotary' | 'siluMul' | 'matmulAddScaled' | 'crossEntropyRows' | 'attention', Rule> = {
   softmax: softmaxRule,
   rmsNorm: rmsNormRule,
   rotary: rotaryRule,
   siluMul: siluMulRule,
+  matmulAddScaled: matmulAddScaledRule,
   crossEntropyRows: crossEntropyRule,
   attention: attentionRule,
 };

@@ -143,6 +143,28 @@ for (const variant of ['blocked', 'tiled'] as MatmulVariant[]) {
       }
     });
 
+    it('the ADD_SCALED store (a LoRA tail: base + scale·x·wᵀ), wide and skinny, vec4 and scalar loads', async (t) => {
+      const g = need(t);
+      g.matmulVariant = variant;
+      for (const [rows, n, k, scale] of [
+        [37, 36, 16, 2],
+        [65, 8, 16, 0.7],
+        [5, 17, 3, 1.3],
+      ]) {
+        const [bd, xd, wd] = [rows * n, rows * k, n * k].map((size, i) => randomArray(size, rows + n + i));
+        const [base, x, w] = [bd, xd, wd].map((d) => g.upload('float32', Float32Array.from(d)));
+        const got = await g.read(g.fused.matmulAddScaled(base!, x!, w!, rows, n, k, scale));
+        const { out: product, scale: size } = matmulRef(xd, wd, { batch: 1, m: rows, n, k, transA: false, transB: true, aBatchStride: 0, bBatchStride: 0 });
+        for (let i = 0; i < product.length; i++) {
+          const want = bd[i]! + Math.fround(scale) * product[i]!;
+          if (Math.abs(got[i] - want) > 1e-5 + 4e-6 * size[i]! * Math.sqrt(k) * scale + 1e-6 * Math.abs(want)) {
+            throw new Error(`matmulAddScaled ${rows}x${n}x${k}: element ${i}: got ${got[i]}, want ${want}`);
+          }
+        }
+        for (const s of [base, x, w]) g.release(s!);
+      }
+    });
+
     it('k = 0 gives zeros', async (t) => {
       const g = need(t);
       g.matmulVariant = variant;

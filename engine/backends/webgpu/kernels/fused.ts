@@ -2,6 +2,7 @@ import type { AttentionSpec, FusedKernels, Storage } from '../../../backend.ts';
 import type { GpuContext } from '../context.ts';
 import { Params } from '../params.ts';
 import type { GpuStorage } from '../storage.ts';
+import { matmul, type MatmulVariant } from './matmul.ts';
 import { reduce } from './reduce.ts';
 
 /**
@@ -13,7 +14,7 @@ const ATTENTION_QB = 16; // QB in shaders/attention.wgsl
 /** Registers per row of the attention kernels: D/4 vec4s, at most this many. */
 const MAX_DV = 32;
 
-export function webgpuFusedKernels(ctx: GpuContext, own: (s: Storage) => GpuStorage): FusedKernels {
+export function webgpuFusedKernels(ctx: GpuContext, own: (s: Storage) => GpuStorage, matmulVariant: () => MatmulVariant): FusedKernels {
   const f32 = (op: string, ...s: Storage[]): GpuStorage[] =>
     s.map((x) => {
       const g = own(x);
@@ -84,6 +85,12 @@ export function webgpuFusedKernels(ctx: GpuContext, own: (s: Storage) => GpuStor
         [Math.ceil(seq / 64), heads, batch],
       );
       return out;
+    },
+
+    matmulAddScaled(base, x, w, rows, n, k, scale) {
+      const [gb, gx, gw] = f32('matmulAddScaled', base, x, w);
+      const spec = { batch: 1, m: rows, n, k, transA: false, transB: true, aBatchStride: rows * k, bBatchStride: k * n };
+      return matmul(ctx, gx!, gw!, spec, matmulVariant(), { base: gb!, scale });
     },
 
     siluMul(a, b) {

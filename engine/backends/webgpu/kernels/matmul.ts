@@ -24,11 +24,17 @@ const BLOCKED_ROWS = 16;
 const BLOCKED_COLS = 16;
 const TILE = 64;
 
+/** A store that adds: out = base + scale · product, base float32 shaped as out (a LoRA linear's tail). */
+export interface AddScaled {
+  base: GpuStorage;
+  scale: number;
+}
+
 /**
  * a float32, b float32 or 16-bit (a frozen bfloat16 / float16 weight, widened as it is read), as
- * described by `spec`; returns float32 [batch, m, n].
+ * described by `spec`; returns float32 [batch, m, n]: the product, or with `add` base + scale·product.
  */
-export function matmul(ctx: GpuContext, a: GpuStorage, b: GpuStorage, spec: MatmulSpec, variant: MatmulVariant): GpuStorage {
+export function matmul(ctx: GpuContext, a: GpuStorage, b: GpuStorage, spec: MatmulSpec, variant: MatmulVariant, add?: AddScaled): GpuStorage {
   const { batch, m, n, k, transA, transB } = spec;
   if (a.dtype !== 'float32' || (b.dtype !== 'float32' && !isHalf(b.dtype))) {
     throw new Error(`webgpu: matmul needs float32 operands (or a 16-bit second operand), got ${a.dtype} and ${b.dtype}`);
@@ -36,16 +42,20 @@ export function matmul(ctx: GpuContext, a: GpuStorage, b: GpuStorage, spec: Matm
   const bHalf = halfDefines('B_HALF', b.dtype);
   const out = ctx.storage('float32', batch * m * n);
   if (batch * m * n === 0) return out;
-  if (k === 0) {
+  if (k === 0 && !add) {
     fill(ctx, out, 0);
     return out;
   }
+  // The epilogue's define, scale (the last word of the uniform block) and base (binding 4).
+  const epilogue: Record<string, boolean> = add ? { ADD_SCALED: true } : {};
+  const buffers = (first: GpuStorage, second: GpuStorage) => (add ? [first, second, out, add.base] : [first, second, out]);
+  const withScale = (p: Params) => (add ? p.setFloat(11, add.scale) : p);
   if (batch > ctx.device.limits.maxComputeWorkgroupsPerDimension) {
     throw new Error(`webgpu: matmul batch of ${batch} exceeds maxComputeWorkgroupsPerDimension`);
   }
   if (variant === 'tiled') {
-    const kernel = { file: 'matmul_tiled.wgsl', defines: bHalf };
-    ctx.run('matmul', kernel, params(spec, n, 1), [a, b, out], [Math.ceil(n / TILE), Math.ceil(m / TILE), batch]);
+    const kernel = { file: 'matmul_tiled.wgsl', defines: { ...bHalf, ...epilogue } };
+    ctx.run('matmul', kernel, withScale(params(spec, n, 1)), buffers(a, b), [Math.ceil(n / TILE), Math.ceil(m / TILE), batch]);
     return out;
   }
   // (Not with a 16-bit B: the swap would make it the A operand, which the kernel reads as f32.)
@@ -64,22 +74,22 @@ export function matmul(ctx: GpuContext, a: GpuStorage, b: GpuStorage, spec: Matm
       bBatchStride: spec.aBatchStride,
     };
     const wgx = m >= 512 ? 8 : 4;
-    const kernel = { file: 'matmul_blocked.wgsl', defines: blockedLayouts(t), constants: { WGX: wgx } };
+    const kernel = { file: 'matmul_blocked.wgsl', defines: { ...blockedLayouts(t), ...epilogue }, constants: { WGX: wgx } };
     const grid = [Math.ceil(m / (wgx * BLOCKED_COLS)), Math.ceil(n / BLOCKED_ROWS), batch];
-    ctx.run('matmul', kernel, params(t, 1, n), [b, a, out], grid);
+    ctx.run('matmul', kernel, withScale(params(t, 1, n)), buffers(b, a), grid);
     return out;
   }
   const wgx = blockedWgx(n, Math.ceil(m / BLOCKED_ROWS) * batch);
-  const kernel = { file: 'matmul_blocked.wgsl', defines: { ...blockedLayouts(spec), ...bHalf }, constants: { WGX: wgx } };
+  const kernel = { file: 'matmul_blocked.wgsl', defines: { ...blockedLayouts(spec), ...bHalf, ...epilogue }, constants: { WGX: wgx } };
   const grid = [Math.ceil(n / (wgx * BLOCKED_COLS)), Math.ceil(m / BLOCKED_ROWS), batch];
-  ctx.run('matmul', kernel, params(spec, n, 1), [a, b, out], grid);
+  ctx.run('matmul', kernel, withScale(params(spec, n, 1)), buffers(a, b), grid);
   return out;
 }
 
 /** Products at most this many columns wide run transposed on the blocked kernel (see above). */
 const SKINNY = 16;
 
-/** The uniform block of both kernels (the tiled one ignores the output strides). */
+/** The uniform block of both kernels (the tiled one ignores the output strides); word 11 is ADD_SCALED's scale. */
 function params(spec: MatmulSpec, outRowStride: number, outColStride: number): Params {
   const { m, n, k, transA, transB } = spec;
   return new Params(12)

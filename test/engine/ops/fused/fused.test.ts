@@ -4,6 +4,7 @@ import {
   applyRotary,
   crossEntropy,
   Generator,
+  matmulAddScaled,
   noGrad,
   rmsNorm,
   scaledDotProductAttention,
@@ -146,6 +147,27 @@ describe('fused ops equal their composites on every backend', () => {
     );
   });
 
+  it('matmulAddScaled (a LoRA linear tail: base + scale·x·wᵀ)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(size, { minLength: 1, maxLength: 2 }),
+        size,
+        fc.constantFrom(3, 16),
+        fc.constantFrom(2, 0.7),
+        seedArb,
+        async (rows, n, k, scale, seed) => {
+          await agree(
+            'matmulAddScaled',
+            (base, x, w) => matmulAddScaled(base!, x!, w!, scale),
+            [floats([...rows, n], seed), floats([...rows, k], seed + 1), floats([n, k], seed + 2)],
+            seed,
+          );
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+
   it('crossEntropy (with ignored targets)', async () => {
     await fc.assert(
       fc.asyncProperty(size, size, seedArb, async (rows, cols, seed) => {
@@ -197,7 +219,7 @@ describe('fused gradients pass float64 finite-difference checks (CPU)', () => {
   const TOL = 1e-6;
   const f64 = (shape: number[], seed: number, low = -2, high = 2) => ({ values: randomValues(numel(shape), new Generator(seed), low, high), shape });
 
-  it('softmax, rmsNorm, siluMul, applyRotary', async () => {
+  it('softmax, rmsNorm, siluMul, applyRotary, matmulAddScaled', async () => {
     for (const seed of [1, 2, 3]) {
       const r1 = await gradcheck((x) => softmax(x!, -1), [f64([3, 5], seed)], seed);
       expect(r1.maxError, r1.where).toBeLessThan(TOL);
@@ -211,6 +233,8 @@ describe('fused gradients pass float64 finite-difference checks (CPU)', () => {
         seed,
       );
       expect(r4.maxError, r4.where).toBeLessThan(TOL);
+      const r5 = await gradcheck((b, x, w) => matmulAddScaled(b!, x!, w!, 0.7), [f64([2, 3, 5], seed), f64([2, 3, 4], seed + 1), f64([5, 4], seed + 2)], seed);
+      expect(r5.maxError, r5.where).toBeLessThan(TOL);
     }
   });
 
