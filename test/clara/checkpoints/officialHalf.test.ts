@@ -1,18 +1,19 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 
-import { CpuBackend } from '../../../engine/backends/cpu/index.ts';
+import { CpuBackend, cpuBackend } from '../../../engine/backends/cpu/index.ts';
 import type { Backend } from '../../../engine/index.ts';
 import { readSafetensorsFile, readTorchSaveFile, writeTorchSaveFile, type HostTensor, type TorchTensor } from '../../../engine/io/index.ts';
 import { DECODER_ADAPTER, ENCODER_ADAPTER } from '../../../clara/adapters.ts';
 import { loadOfficialCheckpoint, type OfficialLoadOptions } from '../../../clara/checkpoints/official.ts';
 import { ClaraModel } from '../../../clara/claraModel.ts';
+import { main } from '../../../clara/cli/main.ts';
 import { compressDocuments, idsTensor } from '../../../clara/compressor.ts';
 import type { LoadDType } from '../../../clara/model/checkpoint.ts';
 import { generateGreedy } from '../../../clara/model/generate.ts';
-import { compressorFingerprint } from '../../../clara/retrieval/documentBank.ts';
+import { compressorFingerprint, loadDocumentBank } from '../../../clara/retrieval/documentBank.ts';
 import { CompactTokenizer } from '../../../clara/tokenizer/compactTokenizer.ts';
 import type { EncoderBatch } from '../../../clara/tokenizer/encoderInput.ts';
 import { availableBackends } from '../../helpers/backends.ts';
@@ -177,5 +178,47 @@ describe.each(cases)('a released checkpoint past the limit on %s', (_, whole, li
     expect(() => load(WIDE, WIDE_BASE, limited, 'float32', wideTokenizer())).toThrow(
       /(lm_head|model\.embed_tokens)\.weight \[128, 32\] needs 16384 bytes as float32.*--dtype bfloat16/,
     );
+  });
+});
+
+/**
+ * The CLI's --dtype reaches a released checkpoint: `compress` with the default (auto: bf16) and with
+ * `--dtype float32` make banks of one fingerprint, and `ask` loaded either way reads the other's.
+ * The tiny base gets a tokenizer.json of 57 tokens (Mistral's tiny fixture file cut to its special
+ * tokens and single characters) so that the commands find a tokenizer as they do for a real base.
+ */
+describe('compress and ask on a released checkpoint with --dtype', () => {
+  it('make and read banks across dtypes', async () => {
+    const root = join(ROOT, 'cli');
+    cpSync(FIXTURES, root, { recursive: true });
+    const [checkpoint, base] = [join(root, 'checkpoint'), join(root, 'base')];
+    const tokenizers = join(import.meta.dirname, '../../fixtures/tokenizer/mistral_tiny');
+    const json = JSON.parse(readFileSync(join(tokenizers, 'tokenizer.json'), 'utf8'));
+    const pieces = ['<unk>', '<s>', '</s>', '▁', ...'abcdefghijklmnopqrstuvwxyz', ...'ABCDEFGHIJKLMNOPQRSTUVWXYZ', '.'];
+    const vocab = Object.fromEntries(pieces.map((p, i) => [p, i]));
+    writeFileSync(join(base, 'tokenizer.json'), JSON.stringify({ ...json, model: { ...json.model, vocab, merges: [], byte_fallback: false } }));
+    cpSync(join(tokenizers, 'tokenizer_config.json'), join(base, 'tokenizer_config.json'));
+    const docs = join(root, 'docs.jsonl');
+    writeFileSync(docs, `${JSON.stringify({ text: 'the river flows north' })}\n${JSON.stringify({ text: 'the bridge opened' })}\n`);
+    const model = ['--model', checkpoint, '--base', base, '--backend', 'cpu'];
+    const quiet = [vi.spyOn(console, 'log').mockImplementation(() => {}), vi.spyOn(console, 'error').mockImplementation(() => {})];
+    try {
+      const banks = { auto: join(root, 'auto.safetensors'), float32: join(root, 'float32.safetensors') };
+      expect(await main(['compress', ...model, '--docs', docs, '--out', banks.auto])).toBe(0);
+      expect(await main(['compress', ...model, '--dtype', 'float32', '--docs', docs, '--out', banks.float32])).toBe(0);
+      const [auto, float32] = [loadDocumentBank(banks.auto, cpuBackend), loadDocumentBank(banks.float32, cpuBackend)];
+      expect(auto.compressor).toBe(float32.compressor);
+      await expectClose(
+        auto.vectors,
+        { dtype: 'float32', shape: [...float32.vectors.shape], data: (await float32.vectors.toArray()) as Float32Array },
+        TOL,
+        'bank',
+      );
+      const ask = ['ask', ...model, '--k', '1', '--max-new-tokens', '2', '--json'];
+      expect(await main([...ask, '--index', banks.float32, 'where does the river flow?'])).toBe(0);
+      expect(await main([...ask, '--dtype', 'float32', '--index', banks.auto, 'where does the river flow?'])).toBe(0);
+    } finally {
+      for (const spy of quiet) spy.mockRestore();
+    }
   });
 });
