@@ -183,7 +183,8 @@ export function loadOfficialCheckpoint(dir: string, options: OfficialLoadOptions
   const base = TensorStream.open(baseDir);
   let backbone: MistralForCausalLM;
   try {
-    backbone = loadModelFrom(withTables(base, firstLast), { ...baseConfig, vocab_size: vocab }, baseDir, {
+    const where = `${baseDir} (the tables from ${join(dir, FIRST_LAST_FILE)})`;
+    backbone = loadModelFrom(withTables(base, firstLast), { ...baseConfig, vocab_size: vocab }, where, {
       backend: options.backend,
       dtype: options.dtype,
       adapterBytes: 4 * adapterElements,
