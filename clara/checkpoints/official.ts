@@ -1,11 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { getDefaultBackend, tensor, type Backend } from '../../engine/index.ts';
-import { isTorchTensor, readTorchSaveFile, torchTensorToHost, type TorchTensor } from '../../engine/io/index.ts';
+import { tensor, type Backend } from '../../engine/index.ts';
+import { isTorchTensor, readTorchSaveFile, TensorStream, torchTensorToHost, type TorchTensor } from '../../engine/io/index.ts';
 import { QUERY_REASONER_ADAPTER, ENCODER_ADAPTER } from '../adapters.ts';
-import { assignFromHost, loadConfigFromDir, openWeights } from '../model/checkpoint.ts';
+import { loadConfigFromDir, loadModelFrom, type LoadDType, type WeightSource } from '../model/checkpoint.ts';
 import type { LoraConfig } from '../model/lora.ts';
-import { MistralForCausalLM } from '../model/mistral.ts';
+import type { MistralForCausalLM } from '../model/mistral.ts';
 import { findHuggingFaceTokenizer } from '../tokenizer/huggingFaceTokenizer.ts';
 import { MISTRAL_BASE_VOCAB_SIZE, MistralTokenizer } from '../tokenizer/mistralTokenizer.ts';
 import type { Tokenizer } from '../tokenizer/tokenizer.ts';
@@ -34,7 +34,13 @@ import type { Tokenizer } from '../tokenizer/tokenizer.ts';
  * (docs/clara.md §11.3): that would answer with an untrained generator, so it is not reproduced. A
  * `stage2` checkpoint without a query reasoner gets a copy of the encoder adapter, as the official
  * `_handle_query_reasoner_adapter_loading` does. LoRA: r = lora_r, α = 2r, dropout 0.1
- * (`_get_peft_config`). Weights are widened to float32 (bf16 → f32 is exact).
+ * (`_get_peft_config`).
+ *
+ * The frozen weights load as `loadModel` loads a Hugging Face folder (clara/model/checkpoint.ts, one
+ * logic): the base's shards streamed tensor by tensor, the embedding table and lm_head taken from
+ * decoder_first_last_layers.pth instead, each held as `dtype` says (`auto`: 16-bit, as the released
+ * bf16 files are stored; `float32`: widened, exactly) and a 16-bit table larger than the backend's
+ * largest tensor held as row blocks; the memory check counts the float32 adapters too.
  *
  * The tokenizer is the folder's own: the checkpoint's tokenizer.json (saved with the CLaRa tokens in
  * it), else the base's (the CLaRa tokens then added after its vocabulary, as the official code adds
@@ -151,6 +157,8 @@ export interface OfficialLoadOptions {
   backend?: Backend;
   /** The tokenizer, for a base that is not Mistral's 32000-token vocabulary (the tiny test models). */
   tokenizer?: Tokenizer;
+  /** How the frozen weights are held (LoadModelOptions.dtype); default float32. */
+  dtype?: LoadDType;
 }
 
 export function loadOfficialCheckpoint(dir: string, options: OfficialLoadOptions = {}): OfficialModelParts {
@@ -159,31 +167,32 @@ export function loadOfficialCheckpoint(dir: string, options: OfficialLoadOptions
   const baseConfig = loadConfigFromDir(baseDir);
   const n = officialMemoryTokens(config);
   const vocab = baseConfig.vocab_size + n + 3;
-  const backend = options.backend ?? getDefaultBackend();
-  const backbone = new MistralForCausalLM({ ...baseConfig, vocab_size: vocab }, { backend });
-
-  // The base weights, but the two tables whose rows the added tokens extend.
-  const weights = openWeights(baseDir);
-  const params = new Map(backbone.namedParameters());
-  for (const [name, param] of params) {
-    if (name === EMBED || name === HEAD) continue;
-    if (!weights.has(name)) throw new Error(`${baseDir}: the base model has no tensor ${name}`);
-    assignFromHost(param, weights.toHost(name), `${baseDir}: ${name}`);
-  }
-  const firstLast = readStateDict(join(dir, FIRST_LAST_FILE));
-  for (const name of backbone.config.tie_word_embeddings ? [EMBED] : [EMBED, HEAD]) {
-    const t = firstLast.get(name) ?? firstLast.get(PEFT_PREFIX + name);
-    if (t === undefined) throw new Error(`${join(dir, FIRST_LAST_FILE)}: no ${name}`);
-    if (t.shape[0] !== vocab)
-      throw new Error(
-        `${join(dir, FIRST_LAST_FILE)}: ${name} has ${t.shape[0]} rows, but the base's ${baseConfig.vocab_size} tokens + ${n} memory tokens (doc_max_length ${config.doc_max_length} / compr_rate ${config.compr_rate}) + <AE> <ENC> <SEP> make ${vocab}`,
-      );
-    assignFromHost(params.get(name)!, torchTensorToHost(t, name), `${join(dir, FIRST_LAST_FILE)}: ${name}`);
-  }
-
   const adapters = readAdapters(join(dir, ADAPTERS_FILE));
   if (config.training_stage === 'stage2' && !adapters.has(QUERY_REASONER_ADAPTER) && adapters.has(ENCODER_ADAPTER))
     adapters.set(QUERY_REASONER_ADAPTER, adapters.get(ENCODER_ADAPTER)!);
+  let adapterElements = 0;
+  for (const stateDict of adapters.values()) for (const t of stateDict.values()) adapterElements += t.data.length;
+
+  const tied = baseConfig.tie_word_embeddings;
+  const firstLast = readFirstLast(
+    join(dir, FIRST_LAST_FILE),
+    tied ? [EMBED] : [EMBED, HEAD],
+    vocab,
+    `the base's ${baseConfig.vocab_size} tokens + ${n} memory tokens (doc_max_length ${config.doc_max_length} / compr_rate ${config.compr_rate}) + <AE> <ENC> <SEP>`,
+  );
+  const base = TensorStream.open(baseDir);
+  let backbone: MistralForCausalLM;
+  try {
+    const where = `${baseDir} (the tables from ${join(dir, FIRST_LAST_FILE)})`;
+    backbone = loadModelFrom(withTables(base, firstLast), { ...baseConfig, vocab_size: vocab }, where, {
+      backend: options.backend,
+      dtype: options.dtype,
+      adapterBytes: 4 * adapterElements,
+    });
+  } finally {
+    base.close();
+  }
+
   const lora = officialLora(config.lora_r);
   for (const [name, stateDict] of adapters) setAdapter(backbone, name, stateDict, lora, join(dir, ADAPTERS_FILE));
 
@@ -213,12 +222,39 @@ function builtInTokenizer(baseVocab: number, n: number, baseDir: string): Tokeni
   return new MistralTokenizer({ nMem: n, dummyPrefix: 'every-segment' });
 }
 
-/** A torch.save file holding one dict of tensors. */
-function readStateDict(file: string): Map<string, TorchTensor> {
+/**
+ * decoder_first_last_layers.pth's tables `names` (keys with or without PEFT's prefix), each checked
+ * to have `vocab` rows (`vocabParts` says what makes them, for the error).
+ */
+function readFirstLast(file: string, names: readonly string[], vocab: number, vocabParts: string): Map<string, TorchTensor> {
   if (!existsSync(file)) throw new Error(`${file}: missing (it holds the embedding and lm_head rows of the added tokens)`);
   const value = readTorchSaveFile(file);
   if (!(value instanceof Map) || ![...value.values()].every(isTorchTensor)) throw new Error(`${file}: not a dict of tensors`);
-  return value as Map<string, TorchTensor>;
+  const tables = new Map<string, TorchTensor>();
+  for (const name of names) {
+    const t = value.get(name) ?? value.get(PEFT_PREFIX + name);
+    if (t === undefined) throw new Error(`${file}: no ${name}`);
+    if (t.shape[0] !== vocab) throw new Error(`${file}: ${name} has ${t.shape[0]} rows, but ${vocabParts} make ${vocab}`);
+    tables.set(name, t);
+  }
+  return tables;
+}
+
+/** The base's tensors, with the tables of decoder_first_last_layers.pth in place of its own. */
+function withTables(base: TensorStream, tables: ReadonlyMap<string, TorchTensor>): WeightSource {
+  return {
+    names: () => [...new Set([...base.names(), ...tables.keys()])],
+    has: (name) => tables.has(name) || base.has(name),
+    info: (name) => {
+      const t = tables.get(name);
+      return t === undefined ? base.info(name) : { dtype: t.dtype, shape: [...t.shape], byteLength: t.data.byteLength };
+    },
+    read: (name) => tables.get(name)?.data ?? base.read(name),
+    readFloat32: (name) => {
+      const t = tables.get(name);
+      return t === undefined ? base.readFloat32(name) : torchTensorToHost(t, name);
+    },
+  };
 }
 
 /** adapters.pth: adapter name → its state dict, keys normalised to `model.layers.{i}.….lora_A.weight`. */

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
 import { bytesPerElement, getDefaultBackend, halfTable, isHalf, noGrad, tensor, tidy, type Backend, type HalfDType, type Tensor } from '../../engine/index.ts';
@@ -6,9 +6,7 @@ import {
   atomicWriteFile,
   float32ToBf16Array,
   float32ToF16Array,
-  INDEX_FILE,
   readSafetensorsFile,
-  readShardedCheckpoint,
   TensorStream,
   writeSafetensorsFile,
   writeShardedCheckpoint,
@@ -33,21 +31,6 @@ import { MistralForCausalLM } from './mistral.ts';
  */
 
 export type StorageDType = 'float32' | 'bfloat16' | 'float16';
-
-/** A source of named host tensors: one safetensors file or a sharded checkpoint. */
-export interface TensorSource {
-  names(): string[];
-  has(name: string): boolean;
-  toHost(name: string): HostTensor;
-}
-
-export function openWeights(dir: string): TensorSource {
-  const single = join(dir, 'model.safetensors');
-  if (existsSync(single)) return readSafetensorsFile(single);
-  const index = join(dir, INDEX_FILE);
-  if (existsSync(index)) return readShardedCheckpoint(index);
-  throw new Error(`${dir}: no model.safetensors or ${INDEX_FILE} found`);
-}
 
 /** Rotary frequency buffers some checkpoints carry; they are recomputed, never loaded. */
 const IGNORED = /\.rotary_emb\.inv_freq$/;
@@ -78,7 +61,7 @@ export interface LoadModelOptions {
 export type LoadDType = 'auto' | 'float32' | HalfDType;
 
 /** What `dtype` means for these weights: `auto` resolved to the embedding table's stored format. */
-function resolveDtype(dtype: LoadDType, weights: TensorStream): 'float32' | HalfDType {
+function resolveDtype(dtype: LoadDType, weights: WeightSource): 'float32' | HalfDType {
   if (dtype !== 'auto') return dtype;
   const stored = weights.has(EMBEDDING) ? weights.info(EMBEDDING).dtype : null;
   return stored === 'BF16' ? 'bfloat16' : stored === 'F16' ? 'float16' : 'float32';
@@ -93,18 +76,39 @@ const EMBEDDING = 'model.embed_tokens.weight';
  */
 export function loadModel(dir: string, options: LoadModelOptions = {}): MistralForCausalLM {
   const config = loadConfigFromDir(dir);
-  const backend = options.backend ?? getDefaultBackend();
   const weights = TensorStream.open(dir);
   try {
-    const dtype = resolveDtype(options.dtype ?? 'float32', weights);
-    checkTensorLimit(weights, backend, dtype, dir);
-    const weightDtype = dtype === 'float32' ? undefined : dtype;
-    const model = new MistralForCausalLM(config, { backend, weightDtype, initialize: false });
-    loadWeights(model, weights, dir);
-    return model;
+    return loadModelFrom(weights, config, dir, options);
   } finally {
     weights.close();
   }
+}
+
+/**
+ * What loading reads the checkpoint's tensors from: a directory's TensorStream, or one with some
+ * tensors taken from elsewhere (a released CLaRa checkpoint's embedding table and lm_head,
+ * clara/checkpoints/official.ts), so that both paths share one loading logic.
+ */
+export type WeightSource = Pick<TensorStream, 'names' | 'has' | 'info' | 'read' | 'readFloat32'>;
+
+/**
+ * loadModel's work on an open source of weights, for the model `config` describes; `where` names the
+ * source in errors. `adapterBytes`: the bytes of float32 adapters the caller adds after loading,
+ * counted by the memory check with the weights.
+ */
+export function loadModelFrom(
+  weights: WeightSource,
+  config: MistralConfig,
+  where: string,
+  options: LoadModelOptions & { adapterBytes?: number } = {},
+): MistralForCausalLM {
+  const backend = options.backend ?? getDefaultBackend();
+  const dtype = resolveDtype(options.dtype ?? 'float32', weights);
+  checkTensorLimit(weights, backend, dtype, where);
+  const weightDtype = dtype === 'float32' ? undefined : dtype;
+  const model = new MistralForCausalLM(config, { backend, weightDtype, initialize: false });
+  loadWeights(model, weights, where, options.adapterBytes ?? 0);
+  return model;
 }
 
 /** Where one checkpoint tensor goes: a parameter, from row `row` of the tensor on. */
@@ -140,7 +144,7 @@ function wholeShape(parts: readonly Part[]): number[] {
   return [first![0]! + rest.reduce((sum, s) => sum + s[0]!, 0), ...first!.slice(1)];
 }
 
-function loadWeights(model: MistralForCausalLM, weights: TensorStream, where: string): void {
+function loadWeights(model: MistralForCausalLM, weights: WeightSource, where: string, adapterBytes: number): void {
   const expected = checkpointTensors(model);
   const missing = [...expected.keys()].filter((name) => !weights.has(name));
   if (missing.length > 0)
@@ -148,7 +152,7 @@ function loadWeights(model: MistralForCausalLM, weights: TensorStream, where: st
   const unexpected = weights.names().filter((name) => !expected.has(name) && !IGNORED.test(name));
   if (unexpected.length > 0)
     throw new Error(`${where}: checkpoint has unexpected tensor(s): ${unexpected.slice(0, 5).join(', ')}${unexpected.length > 5 ? ', …' : ''}`);
-  checkMemory(model, where);
+  checkMemory(model, where, adapterBytes);
   for (const [name, parts] of expected) assignFromStream(parts, weights, name, `${where}: ${name}`);
 }
 
@@ -157,7 +161,7 @@ function loadWeights(model: MistralForCausalLM, weights: TensorStream, where: st
  * maxStorageBufferBindingSize, 128 MiB on llvmpipe) that the model would not split: only 16-bit
  * matrices the model reads by rows (the embedding table, lm_head) are held as row blocks.
  */
-function checkTensorLimit(weights: TensorStream, backend: Backend, weightDtype: 'float32' | HalfDType, where: string): void {
+function checkTensorLimit(weights: WeightSource, backend: Backend, weightDtype: 'float32' | HalfDType, where: string): void {
   const limit = backend.maxTensorBytes ?? Number.POSITIVE_INFINITY;
   for (const name of weights.names()) {
     const { shape } = weights.info(name);
@@ -190,13 +194,6 @@ function checkFinite(host: Pick<HostTensor, 'data'>, where: string): void {
   }
 }
 
-export function assignFromHost(param: Parameter, host: HostTensor, where: string): void {
-  if (host.shape.join() !== param.shape.join()) throw new Error(`${where}: expected shape [${param.shape.join(', ')}], found [${host.shape.join(', ')}]`);
-  if (host.dtype !== 'float32' && host.dtype !== 'float64') throw new Error(`${where}: expected a floating-point tensor, found ${host.dtype}`);
-  checkFinite(host, where);
-  noGrad(() => tidy(() => param.assign(tensor(host.data, host.shape, { dtype: host.dtype, backend: param.backend }).cast(param.dtype))));
-}
-
 /**
  * The same check on 16-bit values kept as stored: a value is NaN or infinite when all its exponent
  * bits (`exponentMask`: 0x7f80 for bfloat16, 0x7c00 for float16) are set.
@@ -212,8 +209,9 @@ function checkFiniteBits(bits: Uint16Array, exponentMask: number, where: string)
  * backend whose storage is host memory (the CPU backend, WebGPU on a software adapter) the weights
  * plus the one tensor in flight must fit in what the OS reports free. (The parameters exist already,
  * zero-filled, but untouched zero pages cost no memory until the weights are written into them.)
+ * `adapterBytes`: the float32 adapters a released checkpoint adds once the weights are in.
  */
-function checkMemory(model: MistralForCausalLM, where: string): void {
+function checkMemory(model: MistralForCausalLM, where: string, adapterBytes: number): void {
   if (!model.backend.usesHostMemory) return;
   let total = 0;
   let largest = 0;
@@ -223,13 +221,13 @@ function checkMemory(model: MistralForCausalLM, where: string): void {
     largest = Math.max(largest, bytes);
   }
   // The largest tensor is read from disk and then copied into the backend's storage.
-  const needed = total + 2 * largest;
+  const needed = total + adapterBytes + 2 * largest;
   const available = freemem();
   if (needed > available) {
     const gb = (n: number) => `${(n / 1e9).toFixed(1)} GB`;
     const dtypes = [...new Set(model.parameters().map((p) => p.dtype))].join(' and ');
     throw new Error(
-      `${where}: the weights need ${gb(needed)} (${gb(total)} of ${dtypes} parameters and ${gb(2 * largest)} for loading the largest tensor), ` +
+      `${where}: the weights need ${gb(needed)} (${gb(total)} of ${dtypes} parameters${adapterBytes > 0 ? `, ${gb(adapterBytes)} of float32 adapters` : ''} and ${gb(2 * largest)} for loading the largest tensor), ` +
         `but only ${gb(available)} of memory is available: ${dtypes === 'float32' ? 'load with dtype bfloat16 (half the size), or ' : ''}free memory first`,
     );
   }
@@ -238,7 +236,7 @@ function checkMemory(model: MistralForCausalLM, where: string): void {
 /** The engine's name of a non-float stored type, for the error. */
 const STORED_AS: Partial<Record<SafetensorsDType, string>> = { BOOL: 'bool', I64: 'int32', I32: 'int32', I16: 'int32', I8: 'int32', U8: 'int32' };
 
-function assignFromStream(parts: readonly Part[], weights: TensorStream, name: string, where: string): void {
+function assignFromStream(parts: readonly Part[], weights: WeightSource, name: string, where: string): void {
   const { dtype, shape } = weights.info(name);
   const expected = wholeShape(parts);
   if (shape.join() !== expected.join()) throw new Error(`${where}: expected shape [${expected.join(', ')}], found [${shape.join(', ')}]`);

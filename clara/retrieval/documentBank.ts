@@ -1,11 +1,11 @@
 import { concat, keep, noGrad, tensor, tidy, type Backend, type Tensor } from '../../engine/index.ts';
-import { readSafetensorsFile, writeSafetensorsFile } from '../../engine/io/index.ts';
+import { bf16ToFloat32Array, f16ToFloat32Array, readSafetensorsFile, writeSafetensorsFile } from '../../engine/io/index.ts';
 import { ENCODER_ADAPTER } from '../adapters.ts';
 import type { ClaraModel } from '../claraModel.ts';
 import { compressDocuments } from '../compressor.ts';
 import type { Stage3Row } from '../data/stage3Data.ts';
 import { buildEncoderBatch } from '../tokenizer/encoderInput.ts';
-import { inspectParameters } from '../train/checkpoint.ts';
+import { FNV_OFFSET, fnv1a } from '../train/checkpoint.ts';
 
 /**
  * The document bank: every document of a corpus compressed once by the (frozen) compressor, stored
@@ -32,14 +32,37 @@ export interface DocumentBank {
  * <MEMi> rows stage 1 trains) and the settings that shape its output (document length, compression
  * rate). Stage 3 keeps all of these frozen, so a stage-3 model and the stage-1 model it started
  * from share it: their banks are interchangeable, and no other model's are.
+ *
+ * It hashes values, not storage: every weight as float32 (a 16-bit one widened, which is exact),
+ * a table held as row blocks block after block (the same bytes as the whole table). So the same
+ * model loaded with `--dtype bfloat16` or `float32`, split or not, has one fingerprint, while a
+ * float32 table that 16-bit would round (another model, to the compressor) has its own.
  */
 export async function compressorFingerprint(clara: ClaraModel): Promise<string> {
   const model = clara.backbone;
-  const { fingerprint } = await inspectParameters([
-    ['model.embed_tokens.weight', model.model.embedTokens.weight],
-    ...model.adapterParameters(ENCODER_ADAPTER).map(([key, p]) => [`${ENCODER_ADAPTER}.${key}`, p] as const),
-  ]);
-  return `${fingerprint}-${clara.settings.docMaxLength}/${clara.settings.compressionRate}`;
+  const table = model.model.embedTokens;
+  const weights: Array<readonly [string, readonly Tensor[]]> = [
+    ['model.embed_tokens.weight', table.blocks?.blocks ?? [table.weight]],
+    ...model.adapterParameters(ENCODER_ADAPTER).map(([key, p]) => [`${ENCODER_ADAPTER}.${key}`, [p]] as const),
+  ];
+  const encoder = new TextEncoder();
+  let h = FNV_OFFSET;
+  for (const [name, parts] of weights) {
+    h = fnv1a(encoder.encode(name), h);
+    for (const part of parts) {
+      const values = await float32Values(part);
+      h = fnv1a(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), h);
+    }
+  }
+  return `${h.toString(16).padStart(8, '0')}-${clara.settings.docMaxLength}/${clara.settings.compressionRate}`;
+}
+
+/** A tensor's values as float32: 16-bit storage reads back as bit patterns, widened here (exactly). */
+async function float32Values(t: Tensor): Promise<Float32Array> {
+  const host = await t.toArray();
+  if (t.dtype === 'bfloat16') return bf16ToFloat32Array(host as Uint16Array);
+  if (t.dtype === 'float16') return f16ToFloat32Array(host as Uint16Array);
+  return host instanceof Float32Array ? host : Float32Array.from(host as ArrayLike<number>);
 }
 
 /** Compresses `texts` in batches, without gradients. `onProgress(done)` after each batch. */

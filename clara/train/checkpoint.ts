@@ -205,8 +205,11 @@ export function resolveModelDir(dir: string): string {
 
 // ---- fingerprints ------------------------------------------------------------------------------
 
+/** FNV-1a's starting hash (its 32-bit offset basis). */
+export const FNV_OFFSET = 0x811c9dc5;
+
 /** FNV-1a (32-bit) over bytes, continuing from `hash`. */
-function fnv1a(bytes: Uint8Array, hash = 0x811c9dc5): number {
+export function fnv1a(bytes: Uint8Array, hash = FNV_OFFSET): number {
   let h = hash;
   for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193) >>> 0;
   return h;
@@ -217,7 +220,7 @@ function fnv1a(bytes: Uint8Array, hash = 0x811c9dc5): number {
  * same pass: a checkpoint is never written with a NaN or infinite parameter).
  */
 export async function inspectParameters(params: ReadonlyArray<readonly [string, Parameter]>): Promise<{ fingerprint: string; finite: boolean }> {
-  let h = 0x811c9dc5;
+  let h = FNV_OFFSET;
   let finite = true;
   const encoder = new TextEncoder();
   for (const [name, p] of params) {
@@ -236,7 +239,7 @@ export async function inspectParameters(params: ReadonlyArray<readonly [string, 
 
 /** A hash of the rows as JSON, in order. */
 export function dataFingerprint(rows: readonly unknown[]): string {
-  let h = 0x811c9dc5;
+  let h = FNV_OFFSET;
   const encoder = new TextEncoder();
   for (const row of rows) h = fnv1a(encoder.encode(`${JSON.stringify(row)}\n`), h);
   return h.toString(16).padStart(8, '0');
