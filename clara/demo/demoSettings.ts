@@ -96,7 +96,7 @@ export const FULL_DEMO: DemoSettings = {
   entities: 100,
   candidates: 20,
   heldOutShare: 0.5,
-  corpus: { qaRows: 'per-question', paraphraseRows: true, reconstruct: true, reconstructWhole: false, namePool: 12, stage3Wordings: 'both' },
+  corpus: { qaRows: 'per-question', paraphraseRows: true, reconstruct: true, reconstructWhole: true, namePool: 12, stage3Wordings: 'both' },
   tokenizer: 'word',
   backbone,
   docMaxLength: 64,
