@@ -1,12 +1,12 @@
 import { join } from 'node:path';
 import { demoTable } from '../demo/demoReport.ts';
-import { FULL_DEMO, QUICK_DEMO, varyDemo } from '../demo/demoSettings.ts';
+import { FULL_DEMO, LONG_DEMO, QUICK_DEMO, varyDemo } from '../demo/demoSettings.ts';
 import { runDemo } from '../demo/runDemo.ts';
 import { TOPK_ESTIMATORS } from '../differentiableTopK.ts';
 import { Options, UsageError } from './args.ts';
 import { useBackend } from './backendOption.ts';
 
-const DEMO_HELP = `Usage: clara demo [--quick] [--json] [--out DIR] [--seed S] [options] [--backend auto|webgpu|cpu]
+const DEMO_HELP = `Usage: clara demo [--quick | --long] [--json] [--out DIR] [--seed S] [options] [--backend auto|webgpu|cpu]
 
 CLaRa end to end on a generated corpus: stage 1 (compressor pretraining), stage 3 (query reasoner
 and generator trained through the answer loss, no relevance labels), then retrieval recall@1/3/5
@@ -19,12 +19,13 @@ command that questions the trained model about it.
 Time: ${FULL_DEMO.stage1.steps} + ${FULL_DEMO.stage3.steps} steps, about 15 minutes on 2 CPU cores (WebGPU on llvmpipe;
 measured 881 s and 616 s); the time grows with the steps and the batch, and roughly with the
 people. --quick runs every step of the pipeline on a small corpus in about a minute: a smoke test
-that says so, whose numbers claim nothing.
+that says so, whose numbers claim nothing. --long runs the toy-scale trial's corpus
+(${LONG_DEMO.entities} people, ${LONG_DEMO.stage1.steps} + ${LONG_DEMO.stage3.steps} steps): about 25 minutes by the pace of its first steps.
 
   --json                 the last line of output is one JSON object with recall, answers, seed,
                          compressionRate, backend, seconds, ask
   --seed S               the corpus, the initialisation and the data order (default 0)
-Pipeline (default: the full demo's, or --quick's):
+Pipeline (default: the full demo's, or --quick's or --long's):
   --people N             people in the corpus, one document each (default ${FULL_DEMO.entities})
   --candidates N         N, candidates per question (default ${FULL_DEMO.candidates})
   --compression-rate R   document tokens per memory token (default ${FULL_DEMO.compressionRate})
@@ -39,6 +40,7 @@ Pipeline (default: the full demo's, or --quick's):
 export async function runDemoCommand(argv: string[]): Promise<number> {
   const options = Options.parse('demo', argv, {
     quick: { type: 'boolean' },
+    long: { type: 'boolean' },
     json: { type: 'boolean' },
     out: { type: 'string' },
     seed: { type: 'string' },
@@ -59,7 +61,8 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const seed = options.number('seed', Number.isInteger, 'an integer') ?? 0;
-  const settings = varyDemo(options.flag('quick') ? QUICK_DEMO : FULL_DEMO, {
+  if (options.flag('quick') && options.flag('long')) throw new UsageError('clara demo: --quick and --long exclude each other');
+  const settings = varyDemo(options.flag('quick') ? QUICK_DEMO : options.flag('long') ? LONG_DEMO : FULL_DEMO, {
     people: options.int('people', 2),
     candidates: options.int('candidates', 2),
     compressionRate: options.int('compression-rate', 1),

@@ -9,7 +9,8 @@
  * pools, so that only the pair identifies a person. For a share of the people one fact is **held
  * out**: its question appears in no training target (no stage-1 QA row, no paraphrase, no stage-2
  * or stage-3 training row), while the document still states it, so answers can be scored on facts
- * the model was never trained to answer.
+ * the model was never trained to answer (`reconstructWhole` puts the fact's sentence, not its
+ * question, back into the document-reconstruction target).
  *
  * Everything is drawn from one `Generator(seed)`, in a fixed order: the same options give the same
  * corpus, byte for byte.
@@ -47,6 +48,14 @@ export interface SynthOptions {
    * left out, so it stays out of every training target).
    */
   paraphraseTarget?: 'reworded' | 'reconstruction';
+  /**
+   * With `paraphraseTarget: 'reconstruction'`, reconstruct the whole document, the held-out fact's
+   * sentence included (default false). The held-out question still appears in no training target;
+   * the fact's value then has passed through the memory vectors in stage 1, as in the paper's
+   * stage 1, which reconstructs whole documents, and a held-out question asks the generator to find
+   * in them a value it was never asked about.
+   */
+  reconstructWhole?: boolean;
   /**
    * 0 (default): every person gets a new surname. P > 0: first names and surnames are drawn from two
    * pools of P invented words each, and only the full name is unique (needs P² ≥ entities). With a
@@ -126,6 +135,7 @@ const DEFAULTS: Required<SynthOptions> = {
   qaRows: 'per-question',
   paraphraseRows: true,
   paraphraseTarget: 'reworded',
+  reconstructWhole: false,
   namePool: 0,
   stage3Wordings: 'one',
 };
@@ -208,7 +218,8 @@ export function generateSyntheticCorpus(options: SynthOptions = {}): SyntheticCo
     documents.push(describe(entity, entity.facts, wordings));
     const trained = entity.facts.map((fact, i) => ({ fact, wording: wordings[i]! })).filter((x) => !x.fact.heldOut);
     const reworded = rng.shuffle(trained.map((x) => ({ ...x, wording: 1 - x.wording })));
-    const target = opts.paraphraseTarget === 'reconstruction' ? trained : reworded;
+    const whole = entity.facts.map((fact, i) => ({ fact, wording: wordings[i]! }));
+    const target = opts.paraphraseTarget === 'reworded' ? reworded : opts.reconstructWhole ? whole : trained;
     paraphrases.push(
       describe(
         entity,

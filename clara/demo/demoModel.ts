@@ -23,6 +23,7 @@ export function demoCorpusOptions(s: DemoSettings, seed: number): SynthOptions {
     qaRows: s.corpus.qaRows,
     paraphraseRows: s.corpus.paraphraseRows,
     paraphraseTarget: s.corpus.reconstruct ? 'reconstruction' : 'reworded',
+    reconstructWhole: s.corpus.reconstructWhole,
     namePool: s.corpus.namePool,
     stage3Wordings: s.corpus.stage3Wordings,
   };

@@ -144,6 +144,22 @@ describe('synthetic corpus', () => {
     );
   });
 
+  it('whole-document reconstruction: every paraphrase target is its document, held-out sentences included; nothing else changes', () => {
+    const options = { seed: 5, entities: 60, candidates: 10, paraphraseTarget: 'reconstruction' as const };
+    const rebuilt = generateSyntheticCorpus(options);
+    const whole = generateSyntheticCorpus({ ...options, reconstructWhole: true });
+    expect(whole.documents).toEqual(rebuilt.documents);
+    expect(whole.questions).toEqual(rebuilt.questions);
+    expect(whole.stage3Train).toEqual(rebuilt.stage3Train);
+    expect(whole.stage3HeldOut).toEqual(rebuilt.stage3HeldOut);
+    const paraphrases = whole.stage1.filter((row) => row.dataType === 'paraphrase');
+    expect(paraphrases).toHaveLength(60);
+    for (const row of paraphrases) expect(row.paraphrase).toBe(row.docs[0]);
+    // The held-out questions themselves stay out of every QA row.
+    const heldOut = new Set(whole.questions.filter((q) => q.heldOut).map((q) => q.question));
+    for (const row of whole.stage1) if (row.dataType === 'qa') for (const q of row.questions) expect(heldOut.has(q)).toBe(false);
+  });
+
   it('writes files that the loaders read back, and the split side file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'clara-synth-'));
     const { files } = writeSyntheticCorpus(dir, { seed: 3, entities: 40, candidates: 10, qaRows: 'per-document' });
