@@ -94,7 +94,7 @@ export function parseGrid(text: string, file: string): SweepPlan {
     if (!isRecord(product) || Object.keys(product).length === 0) fail(where, 'must be a non-empty mapping from setting to a list of values');
     for (const [key, values] of Object.entries(product as Record<string, unknown>)) {
       if (!Array.isArray(values) || values.length === 0) fail(`${where}.${key}`, `must be a non-empty list of values; got ${JSON.stringify(values)}`);
-      (values as unknown[]).forEach((v, i) => checkSetting(baseSettings, key, v, (m) => fail(`${where}.${key}[${i}]`, m)));
+      for (const [i, v] of (values as unknown[]).entries()) checkSetting(baseSettings, key, v, (m) => fail(`${where}.${key}[${i}]`, m));
       if (key in set) fail(`${where}.${key}`, 'is also in `set`; give it in one place');
       if (!swept.includes(key)) swept.push(key);
     }

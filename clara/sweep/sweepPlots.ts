@@ -65,7 +65,10 @@ function axis(option: string, rows: readonly PlotRow[]): { position: (v: string 
   }
   const numbers = values as number[];
   const [lo, hi] = [Math.min(...numbers), Math.max(...numbers)];
-  if (lo > 0 && hi / lo >= 8) return { position: (v) => Math.log2(v as number), xLabel: `log₂ ${option}` };
+  if (lo > 0 && hi / lo >= 8) {
+    const named = [...numbers].sort((a, b) => a - b).map((v) => `${Number(Math.log2(v).toFixed(2))} = ${v}`);
+    return { position: (v) => Math.log2(v as number), xLabel: `log₂ ${option} (${named.join(', ')})` };
+  }
   return { position: (v) => v as number, xLabel: option };
 }
 
