@@ -71,7 +71,13 @@ export async function runSweepCommand(argv: string[]): Promise<number> {
   // One cell, run by the sweep in a process of its own (not for users: the sweep writes its config.json).
   const cell = options.string('cell');
   if (cell !== undefined) {
-    await runCellHere(cell, await useBackend('sweep', options.string('backend')), true);
+    // The sweep holds our stdin open; its end means the sweep is gone (killed), so this cell stops too.
+    process.stdin.on('end', () => process.exit(130)).resume();
+    try {
+      await runCellHere(cell, await useBackend('sweep', options.string('backend')), true);
+    } finally {
+      process.stdin.destroy();
+    }
     return 0;
   }
   const summarizeDir = options.string('summarize');
@@ -112,7 +118,7 @@ function summarize(out: string, json: boolean): number {
 function childProcessRunner(backend: string): CellRunner {
   return (dir, onLine) =>
     new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [CLARA_BIN, 'sweep', '--cell', dir, '--backend', backend, '--verbose'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [CLARA_BIN, 'sweep', '--cell', dir, '--backend', backend, '--verbose'], { stdio: ['pipe', 'ignore', 'pipe'] });
       const log = createWriteStream(join(dir, 'log.txt'));
       const keep = harmlessLineFilter();
       let tail = '';

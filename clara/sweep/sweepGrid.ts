@@ -100,19 +100,26 @@ export function parseGrid(text: string, file: string): SweepPlan {
     }
   });
 
-  const cells = new Map<string, SweepCell>();
+  // Seeds outermost: a sweep stopped halfway has every setting's first seeds, not all seeds of half the settings.
+  const settingsOf: Array<{ options: Record<string, SettingValue>; settings: DemoSettings }> = [];
   products.forEach((product: Record<string, SettingValue[]>, p) => {
     for (const combination of cartesian(Object.entries(product))) {
       const where = `${data.grids === undefined ? 'grid' : `grids[${p}]`} cell ${JSON.stringify(combination)}`;
       const settings = settingsFor(baseSettings, { ...(set as Record<string, SettingValue>), ...combination });
       checkCombination(settings, (m) => fail(where, m));
-      const options = Object.fromEntries(swept.map((key) => [key, readSetting(settings, VARIATIONS[key as keyof DemoVariation] ?? key)]));
-      for (const seed of seeds as number[]) {
-        const id = [...swept.map((key) => `${key}-${options[key]}`), `seed-${seed}`].join('_').replace(/[^A-Za-z0-9.+_-]/g, '_');
-        if (!cells.has(id)) cells.set(id, { id, options, seed, settings });
-      }
+      settingsOf.push({
+        options: Object.fromEntries(swept.map((key) => [key, readSetting(settings, VARIATIONS[key as keyof DemoVariation] ?? key)])),
+        settings,
+      });
     }
   });
+  const cells = new Map<string, SweepCell>();
+  for (const seed of seeds as number[]) {
+    for (const { options, settings } of settingsOf) {
+      const id = [...swept.map((key) => `${key}-${options[key]}`), `seed-${seed}`].join('_').replace(/[^A-Za-z0-9.+_-]/g, '_');
+      if (!cells.has(id)) cells.set(id, { id, options, seed, settings });
+    }
+  }
   return { base: base as SweepPlan['base'], seeds: seeds as number[], swept, cells: [...cells.values()] };
 }
 

@@ -23,15 +23,15 @@ describe('grid files', () => {
     expect(plan.swept).toEqual(['stage1.mseWeight', 'estimator']);
     expect(plan.cells.map((c) => c.id)).toEqual([
       'stage1.mseWeight-0_estimator-soft_seed-0',
-      'stage1.mseWeight-0_estimator-soft_seed-1',
       'stage1.mseWeight-0_estimator-sparsemax_seed-0',
-      'stage1.mseWeight-0_estimator-sparsemax_seed-1',
       'stage1.mseWeight-0.1_estimator-soft_seed-0',
-      'stage1.mseWeight-0.1_estimator-soft_seed-1',
       'stage1.mseWeight-0.1_estimator-sparsemax_seed-0',
+      'stage1.mseWeight-0_estimator-soft_seed-1',
+      'stage1.mseWeight-0_estimator-sparsemax_seed-1',
+      'stage1.mseWeight-0.1_estimator-soft_seed-1',
       'stage1.mseWeight-0.1_estimator-sparsemax_seed-1',
     ]);
-    const cell = plan.cells[2]!;
+    const cell = plan.cells[1]!;
     expect(cell.settings).toEqual({
       ...QUICK_DEMO,
       stage1: { ...QUICK_DEMO.stage1, steps: 7, mseWeight: 0 },
