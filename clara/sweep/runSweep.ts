@@ -34,7 +34,7 @@ export interface SweepOutcome {
   skipped: string[];
 }
 
-export const CELLS_DIR = 'cells';
+const CELLS_DIR = 'cells';
 const PLAN_FILE = 'plan.json';
 
 export const cellDir = (out: string, id: string) => join(out, CELLS_DIR, id);

@@ -138,7 +138,7 @@ function settingsFor(base: DemoSettings, changes: Record<string, SettingValue>):
 }
 
 /** The value at a dotted path of the settings. */
-export function readSetting(settings: DemoSettings, path: string): SettingValue {
+function readSetting(settings: DemoSettings, path: string): SettingValue {
   let node: unknown = settings;
   for (const part of path.split('.')) node = (node as Record<string, unknown>)[part];
   return node as SettingValue;

@@ -45,7 +45,7 @@ export interface Spread {
   spread: number;
 }
 
-export interface SummaryRow {
+interface SummaryRow {
   options: Record<string, SettingValue>;
   seeds: number[];
   metrics: Record<string, Spread>;
@@ -105,7 +105,7 @@ export function summaryMarkdown(s: SweepSummary): string {
 }
 
 /** Reads the finished cells of the sweep folder `out`. */
-export function readFinishedCells(out: string): { swept: string[]; cells: FinishedCell[]; planned: number } {
+function readFinishedCells(out: string): { swept: string[]; cells: FinishedCell[]; planned: number } {
   const plan = readPlan(out);
   const cells = plan.cells
     .map((id) => cellDir(out, id))
