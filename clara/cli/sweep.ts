@@ -122,19 +122,22 @@ function childProcessRunner(backend: string): CellRunner {
       const log = createWriteStream(join(dir, 'log.txt'));
       const keep = harmlessLineFilter();
       let tail = '';
+      let last = '';
       child.stderr!.on('data', (chunk: Buffer) => {
         const lines = (tail + chunk.toString()).split(/[\r\n]/);
         tail = lines.pop()!;
         for (const line of lines.filter(keep)) {
           log.write(`${line}\n`);
-          if (line.trim() !== '') onLine(line.trim());
+          if (line.trim() === '') continue;
+          last = line.trim();
+          onLine(last);
         }
       });
       child.on('error', reject);
       child.on('close', (code, signal) => {
         log.end();
         if (code === 0) resolve();
-        else reject(new Error(`its process ended with ${signal ?? `exit code ${code}`}; the end of ${join(dir, 'log.txt')}: ${tail}`));
+        else reject(new Error(`its process ended with ${signal ?? `exit code ${code}`}; the last line of ${join(dir, 'log.txt')}: ${tail || last}`));
       });
     });
 }
