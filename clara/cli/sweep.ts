@@ -14,11 +14,12 @@ const DEFAULT_GRID = fileURLToPath(new URL('../../examples/sweeps/default.yaml',
 const CLARA_BIN = fileURLToPath(new URL('../../bin/clara.mjs', import.meta.url));
 
 /**
- * Cells at once by default. Measured on 2 CPU cores (WebGPU on llvmpipe, which spreads one run's
- * kernels over both cores; other jobs running): see DEFAULT_JOBS_MEASURED.
+ * Cells at once by default: 1. Measured on 2 CPU cores, WebGPU on llvmpipe (which already spreads
+ * one run's kernels over both cores), four tiny cells (12 people, 3 + 3 steps), alternating, while
+ * other jobs kept the load average at 13 to 16: --jobs 1 took 79 s and 105 s, --jobs 2 took 81 s
+ * and 176 s. Two cells at once only share the same two cores; with more cores, more jobs.
  */
 const DEFAULT_JOBS = 1;
-const DEFAULT_JOBS_MEASURED = 'four --quick cells took 179 s with --jobs 1 and 183 s with --jobs 2';
 
 const SWEEP_HELP = `Usage: clara sweep --grid FILE|default [--out DIR] [--jobs N] [--json] [--backend auto|webgpu|cpu]
        clara sweep --summarize DIR [--json]
@@ -47,9 +48,9 @@ held-out facts with retrieved, gold and no documents, the document-specific shar
 seconds) and DIR/plots/<option>.svg (each metric against each swept option).
 
   --out DIR      the sweep folder (default runs/sweep-<grid file name>)
-  --jobs N       cells run at once, each its own process (default ${DEFAULT_JOBS}: on 2 CPU cores
-                 ${DEFAULT_JOBS_MEASURED}, as one run's
-                 kernels already use both cores; more cores: more jobs)
+  --jobs N       cells run at once, each its own process (default ${DEFAULT_JOBS}: on 2 CPU cores, four
+                 tiny cells took 79 s and 105 s with --jobs 1, 81 s and 176 s with --jobs 2,
+                 as one run's kernels already use both cores; more cores: more jobs)
   --json         the last line of output is the summary as one JSON object
   --backend      each cell's backend (default: $CLARA_BACKEND, else auto)`;
 
