@@ -51,6 +51,9 @@ const VARIATIONS: Readonly<Record<keyof DemoVariation, string>> = {
   k: 'stage3.k',
 };
 
+/** The setting a key changes: a variation's, else the key itself as a dotted path. */
+const pathOf = (key: string) => (Object.hasOwn(VARIATIONS, key) ? VARIATIONS[key as keyof DemoVariation] : key);
+
 const TOP_LEVEL = ['base', 'seeds', 'set', 'grid', 'grids', 'description'];
 
 /** An error in a grid file: the message names the file and the key. */
@@ -108,7 +111,7 @@ export function parseGrid(text: string, file: string): SweepPlan {
       const settings = settingsFor(baseSettings, { ...(set as Record<string, SettingValue>), ...combination });
       checkCombination(settings, (m) => fail(where, m));
       settingsOf.push({
-        options: Object.fromEntries(swept.map((key) => [key, readSetting(settings, VARIATIONS[key as keyof DemoVariation] ?? key)])),
+        options: Object.fromEntries(swept.map((key) => [key, readSetting(settings, pathOf(key))])),
         settings,
       });
     }
@@ -125,10 +128,10 @@ export function parseGrid(text: string, file: string): SweepPlan {
 
 /** `base` with `changes` applied: the variation names through varyDemo, then the dotted paths. */
 function settingsFor(base: DemoSettings, changes: Record<string, SettingValue>): DemoSettings {
-  const variation = Object.fromEntries(Object.entries(changes).filter(([key]) => key in VARIATIONS)) as DemoVariation;
+  const variation = Object.fromEntries(Object.entries(changes).filter(([key]) => Object.hasOwn(VARIATIONS, key))) as DemoVariation;
   const settings = structuredClone(varyDemo(base, variation));
   for (const [key, value] of Object.entries(changes)) {
-    if (key in VARIATIONS) continue;
+    if (Object.hasOwn(VARIATIONS, key)) continue;
     const path = key.split('.');
     let node = settings as unknown as Record<string, unknown>;
     for (const part of path.slice(0, -1)) node = node[part] as Record<string, unknown>;
@@ -146,7 +149,7 @@ function readSetting(settings: DemoSettings, path: string): SettingValue {
 
 /** A key names a setting (a leaf of DemoSettings, or a variation), and the value has its type. */
 function checkSetting(base: DemoSettings, key: string, value: unknown, fail: (message: string) => never): void {
-  const path = VARIATIONS[key as keyof DemoVariation] ?? key;
+  const path = pathOf(key);
   let node: unknown = base;
   const parts = path.split('.');
   for (const [i, part] of parts.entries()) {

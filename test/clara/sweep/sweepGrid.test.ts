@@ -55,6 +55,7 @@ describe('grid files', () => {
     expect(error('grid: { stage1.msWeight: [0] }')).toMatch(
       /^grid my-grid\.yaml: grid\.stage1\.msWeight\[0\]: names no setting of the demo \(stage1 has: steps, .*mseWeight/,
     );
+    expect(error('grid: { toString: [0] }')).toContain('grid.toString[0]: names no setting');
     expect(error('grid: { nonsense: [0] }')).toMatch(/grid\.nonsense\[0\]: names no setting .*or a variation: people/);
     expect(error('grid: { stage1.mseWeight: ["0.1"] }')).toContain('grid.stage1.mseWeight[0]: expects a number (as the demo\'s 0.1); got "0.1"');
     expect(error('grid: { stage1: [1] }')).toContain('grid.stage1[0]: is a group of settings; name one of its fields (stage1.steps,');
