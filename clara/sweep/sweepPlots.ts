@@ -61,7 +61,9 @@ function optionPlot(option: string, swept: readonly string[], rows: readonly Plo
 function axis(option: string, rows: readonly PlotRow[]): { position: (v: string | number | boolean) => number; xLabel: string } {
   const values = [...new Set(rows.map((r) => r.options[option]!))];
   if (!values.every((v) => typeof v === 'number')) {
-    return { position: (v) => values.indexOf(v), xLabel: `${option}: ${values.map((v, i) => `${i} ${v}`).join(', ')}` };
+    // Short enough to fit under a panel: the option's last name, each value cut to 9 characters.
+    const short = (v: string | number | boolean) => (String(v).length > 9 ? `${String(v).slice(0, 8)}.` : String(v));
+    return { position: (v) => values.indexOf(v), xLabel: `${option.split('.').pop()}: ${values.map((v, i) => `${i} ${short(v)}`).join(', ')}` };
   }
   const numbers = values as number[];
   const [lo, hi] = [Math.min(...numbers), Math.max(...numbers)];
