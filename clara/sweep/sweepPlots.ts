@@ -54,7 +54,10 @@ function optionPlot(option: string, swept: readonly string[], rows: readonly Plo
         ),
     ),
   );
-  return stack(charts);
+  return stack(
+    `Each metric against ${option}`,
+    charts.map((chart, i) => ({ svg: chart, title: `${groups[i]} against ${option}` })),
+  );
 }
 
 /** Where each value of the option sits on the x axis, and the axis label that says so. */
@@ -74,24 +77,33 @@ function axis(option: string, rows: readonly PlotRow[]): { position: (v: string 
   return { position: (v) => v as number, xLabel: option };
 }
 
-/** SVG documents one above another, in one SVG (each nested whole, at its own offset). */
-function stack(svgs: readonly string[]): string {
+/**
+ * SVG documents one above another, in one SVG (each nested whole, at its own offset), each with a
+ * title (the text a screen reader gives for it).
+ */
+function stack(title: string, charts: ReadonlyArray<{ svg: string; title: string }>): string {
   const size = (svg: string) => {
-    const m = /<svg[^>]* width="(\d+)" height="(\d+)"/.exec(svg)!;
-    return { width: Number(m[1]), height: Number(m[2]) };
+    const m = /<svg[^>]* width="(\d+)" height="(\d+)"[^>]*>/.exec(svg)!;
+    return { width: Number(m[1]), height: Number(m[2]), tag: m[0] };
   };
-  const width = Math.max(...svgs.map((s) => size(s).width));
+  const width = Math.max(...charts.map((c) => size(c.svg).width));
   let y = 0;
-  const parts = svgs.map((svg) => {
-    const placed = svg.replace('<svg ', `<svg x="0" y="${y}" `);
-    y += size(svg).height;
+  const parts = charts.map((chart) => {
+    const { height, tag } = size(chart.svg);
+    const placed = chart.svg.replace(tag, `${tag.replace('<svg ', `<svg x="0" y="${y}" `)}\n<title>${escapeXml(chart.title)}</title>`);
+    y += height;
     return placed;
   });
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y}" viewBox="0 0 ${width} ${y}">`,
+    `<title>${escapeXml(title)}</title>`,
     `<rect width="${width}" height="${y}" fill="white"/>`,
     ...parts,
     '</svg>',
     '',
   ].join('\n');
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
