@@ -16,9 +16,11 @@ import { capture, Generator, noGrad, oneHot, stack, topk, uniform, type Tensor }
  *
  * `W @ D` then picks documents: row j of the result is D[idx[j]] in the forward pass.
  * Estimators are pluggable so researchers can try others: `gumbel` (the same with Gumbel noise
- * added to l before choosing, seeded) and `soft` (W = P: soft mixtures forward and backward). A new
- * one is a function of (scores, options) added to TOPK_ESTIMATORS, which the CLI, the demo and the
- * tests read (examples/annealedTopK.ts writes one outside the library).
+ * added to l before choosing, seeded), `soft` (W = P: soft mixtures forward and backward),
+ * `sparsemax` (P from sparsemax instead of softmax: the gradient reaches only the candidates in its
+ * support) and `annealed` (straight-through with τ annealed from 10τ to τ over training). A new one
+ * is a function of (scores, options) added to TOPK_ESTIMATORS, which the CLI, the demo, `clara
+ * sweep` and the tests read (examples/annealedTopK.ts writes one outside the library).
  */
 export interface TopKSelection {
   /** [B, k, N]: selection weights (rows one-hot in the forward pass for straight-through estimators). */
@@ -48,8 +50,33 @@ export type TopKEstimator = (scores: Tensor, options: TopKOptions) => TopKSelect
 /** Added to the logits of candidates already taken: ln(1e-8) in effect, replicated exactly. */
 const TAKEN_EPSILON = 1e-8;
 
-/** The soft relaxation P and the hard one-hots H for logits l [B, N] (the shared core). */
-function relaxedTopK(logits: Tensor, k: number): { hard: Tensor; soft: Tensor; indices: Tensor } {
+/**
+ * Sparsemax over the last axis of z [B, N] (Martins & Astudillo 2016): the Euclidean projection of
+ * z onto the probability simplex, p = max(z − θ, 0) with θ such that Σp = 1; many entries are
+ * exactly 0. Candidate i is in the support S when 1 + k_i·z_i > Σ_{j: z_j ≥ z_i} z_j, k_i the count
+ * of such j ([B, N, N] comparisons: no sort needed). S is found without gradient; written as
+ * θ = (Σ_S z − 1) / |S| and p = (z − θ)·S, the composite's gradient is sparsemax's exact Jacobian,
+ * diag(S) − S·Sᵀ / |S| (S piecewise constant in z, so it carries none itself).
+ */
+export function sparsemax(z: Tensor): Tensor {
+  const support = noGrad(() => {
+    const atLeast = z.unsqueeze(1).ge(z.unsqueeze(2)).cast(z.dtype); // [B, N, N]: z_j ≥ z_i, row i
+    const count = atLeast.sum(-1); // [B, N] k_i
+    const total = atLeast.mul(z.unsqueeze(1)).sum(-1); // [B, N] Σ_{j: z_j ≥ z_i} z_j
+    return count.mul(z).add(1).gt(total).cast(z.dtype); // [B, N] 1 in S, else 0
+  });
+  const theta = z.mul(support).sum(-1, true).sub(1).div(support.sum(-1, true)); // [B, 1]
+  return z.sub(theta).mul(support);
+}
+
+/** Softmax over the last axis: the official relaxation. */
+const softmaxLastAxis = (l: Tensor) => l.softmax(-1);
+
+/**
+ * The soft relaxation P and the hard one-hots H for logits l [B, N] (the shared core); `normalise`
+ * maps each step's masked logits to P[j] (softmax unless an estimator says otherwise).
+ */
+function relaxedTopK(logits: Tensor, k: number, normalise: (masked: Tensor) => Tensor = softmaxLastAxis): { hard: Tensor; soft: Tensor; indices: Tensor } {
   const [, n] = logits.shape as [number, number];
   capture('l', logits);
   const indices = noGrad(() => topk(logits, k).indices); // [B, k]
@@ -62,7 +89,7 @@ function relaxedTopK(logits: Tensor, k: number): { hard: Tensor; soft: Tensor; i
   for (let j = 0; j < k; j++) {
     // (1 − taken) + 1e-8 in this order: 1 + 1e-8 rounds to 1 in float32, so a taken item gets ln(1e-8).
     const mask = noGrad(() => taken.neg().add(1).add(TAKEN_EPSILON).log());
-    rows.push(logits.add(mask).softmax(-1));
+    rows.push(normalise(logits.add(mask)));
     const next = noGrad(() => taken.add(hard.slice(1, j, j + 1).squeeze(1)).minimum(1));
     taken = next;
   }
@@ -98,10 +125,31 @@ export const softTopK: TopKEstimator = (scores, { k, temperature }) => {
   return { weights: soft, indices, soft };
 };
 
+/**
+ * Straight-through over sparsemax (each step's P[j] = sparsemax of the masked logits): the same hard
+ * forward, a gradient that reaches only the candidates close enough to the chosen one to be in the
+ * support (the ablations of users of the official code try it).
+ */
+export const sparsemaxTopK: TopKEstimator = (scores, { k, temperature }) => {
+  const { hard, soft, indices } = relaxedTopK(scaled(scores, temperature), k, sparsemax);
+  return { weights: straightThrough(hard, soft), indices, soft };
+};
+
+/**
+ * Straight-through with τ(step) = τ · (10 − 9 · step / (totalSteps − 1)): 10τ at the first step (soft,
+ * exploratory gradients), τ at the last; τ itself outside training.
+ */
+export const annealedTopK: TopKEstimator = (scores, options) => {
+  const progress = options.step === undefined || options.totalSteps === undefined ? 1 : options.step / Math.max(1, options.totalSteps - 1);
+  return straightThroughTopK(scores, { ...options, temperature: options.temperature * (10 - 9 * progress) });
+};
+
 export const TOPK_ESTIMATORS: Readonly<Record<string, TopKEstimator>> = {
   'straight-through': straightThroughTopK,
   gumbel: gumbelTopK,
   soft: softTopK,
+  sparsemax: sparsemaxTopK,
+  annealed: annealedTopK,
 };
 
 export function topKEstimator(name: string): TopKEstimator {

@@ -10,6 +10,7 @@ import { runEval } from './evaluate.ts';
 import { runExport } from './export.ts';
 import { runInspect } from './inspect.ts';
 import { runPretrain } from './pretrain.ts';
+import { runSweepCommand } from './sweep.ts';
 import { runSynth } from './synth.ts';
 import { runTrace } from './trace.ts';
 
@@ -21,6 +22,7 @@ const USAGE = `Usage: clara <command> [options]
 
 Commands:
   demo       the whole pipeline on a generated corpus, with a table of results (the main job)
+  sweep      the demo over a grid of settings and seeds, resumable, with a table and plots
   doctor     report the backends, the WebGPU adapter and a self-check
   synth      write the seeded synthetic corpus (stage 1, 2 and 3 files)
   pretrain   train stage 1 (compressor pretraining) or stage 2 (instruction tuning)
@@ -51,6 +53,7 @@ async function runDoctor(argv: string[]): Promise<number> {
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   demo: runDemoCommand,
+  sweep: runSweepCommand,
   doctor: runDoctor,
   synth: runSynth,
   pretrain: runPretrain,

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../../engine/index.ts';
+import { atomicWriteFile } from '../../engine/io/index.ts';
 import { ENCODER_ADAPTER, QUERY_REASONER_ADAPTER } from '../adapters.ts';
 import { answerQuestions, rankCandidates, topCandidates } from '../answering.ts';
 import { estimatorName } from '../differentiableTopK.ts';
@@ -219,9 +220,6 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     runDir: out,
     ask,
   };
-  // Every setting of the run, the seed with them (above), so that metrics.json alone reproduces it.
-  const settingsRecord = { ...s, stage3: { ...s.stage3, estimator: result.estimator } };
-  writeFileSync(join(out, 'metrics.json'), `${JSON.stringify({ ...result, recallCurve: curve, settings: settingsRecord }, null, 2)}\n`);
   const curveGold = curveRows.map((r) => r.posIndex);
   writeFileSync(
     join(out, 'curves.svg'),
@@ -235,6 +233,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     }),
   );
   writeFileSync(join(out, 'results.txt'), `${demoTable(result)}\n`);
+  // Every setting of the run, the seed with them (above), so that metrics.json alone reproduces it.
+  // Written last and atomically: a run folder with metrics.json is a finished run (`clara sweep`
+  // resumes on that).
+  const settingsRecord = { ...s, stage3: { ...s.stage3, estimator: result.estimator } };
+  atomicWriteFile(join(out, 'metrics.json'), [
+    new TextEncoder().encode(`${JSON.stringify({ ...result, recallCurve: curve, settings: settingsRecord }, null, 2)}\n`),
+  ]);
   bank.dispose();
   return result;
 }
