@@ -20,7 +20,8 @@ Time: ${FULL_DEMO.stage1.steps} + ${FULL_DEMO.stage3.steps} steps, about 15 minu
 measured 881 s and 616 s); the time grows with the steps and the batch, and roughly with the
 people. --quick runs every step of the pipeline on a small corpus in about a minute: a smoke test
 that says so, whose numbers claim nothing. --long runs the toy-scale trial's corpus
-(${LONG_DEMO.entities} people, ${LONG_DEMO.stage1.steps} + ${LONG_DEMO.stage3.steps} steps): about 25 minutes by the pace of its first steps.
+(${LONG_DEMO.entities} people, ${LONG_DEMO.stage1.steps} + ${LONG_DEMO.stage3.steps} steps): about 29 minutes with two runs sharing 2 cores; measured so far
+to answer worse than the default (README, Status).
 
   --json                 the last line of output is one JSON object with recall, answers, seed,
                          compressionRate, backend, seconds, ask
