@@ -66,6 +66,21 @@ describe('memory', () => {
     expect(Array.from(await y.toArray())).toEqual([1, 2, 3, 4]);
   });
 
+  it('a permute that moves only size-1 axes is a reshape: it shares storage, and its gradient flows back', async () => {
+    const x = tensor([1, 2, 3, 4, 5, 6], [2, 1, 3], { requiresGrad: true, dtype: 'float64' });
+    const y = x.permute([1, 0, 2]); // [1, 2, 3]: the elements stay where they are
+    expect(y.shape).toEqual([1, 2, 3]);
+    expect(y.storage('test')).toBe(x.storage('test'));
+    expect(y.node?.op).toBe('reshape');
+    y.mul(tensor([1, 2, 3, 4, 5, 6], [1, 2, 3], { dtype: 'float64' }))
+      .sum()
+      .backward();
+    expect(Array.from(await x.grad!.toArray())).toEqual([1, 2, 3, 4, 5, 6]);
+    const z = x.permute([2, 1, 0]); // [3, 1, 2]: a real transpose still copies
+    expect(z.storage('test')).not.toBe(x.storage('test'));
+    expect(Array.from(await z.toArray())).toEqual([1, 4, 2, 5, 3, 6]);
+  });
+
   it('tidy disposes temporaries but keeps results, kept tensors and what the graph needs', async () => {
     const w = keep(tensor([1, 2], [2], { requiresGrad: true }));
     let temp = null as ReturnType<typeof tensor> | null;

@@ -70,8 +70,12 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const perm = dims.map((d) => normalizeAxis('permute', d, x.rank));
   if (new Set(perm).size !== perm.length) throw new ShapeError(`permute: repeated dim in [${dims.join(', ')}]`);
   if (perm.every((d, i) => d === i)) return x;
-  const strides = contiguousStrides(x.shape);
   const shape = perm.map((d) => x.shape[d]!);
+  // Moving only size-1 axes (e.g. [B, 1, H, D] → [B, H, 1, D] in a decode step) leaves every element
+  // where it was: a reshape, which shares storage, instead of a copy.
+  const moved = perm.filter((d) => x.shape[d] !== 1);
+  if (moved.every((d, i) => i === 0 || moved[i - 1]! < d)) return reshape(x, shape);
+  const strides = contiguousStrides(x.shape);
   const out = stridedCopy(x, shape, { offset: 0, strides: perm.map((d) => strides[d]!) }, 'permute');
   return record('permute', [x], out, { perm });
 }
