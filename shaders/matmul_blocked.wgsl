@@ -69,14 +69,7 @@ fn b_vec4(i: u32) -> vec4<f32> { return b[i]; }
 fn b_elem(i: u32) -> f32 { return b[i]; }
 #endif
 #endif
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-#if ADD_SCALED
-@group(0) @binding(4) var<storage, read> addend: array<f32>;
-// Rounded as the separate kernels round: the product scaled, then added.
-fn put(i: u32, v: f32) { out[i] = addend[i] + P.add_scale * v; }
-#else
-fn put(i: u32, v: f32) { out[i] = v; }
-#endif
+#include "matmul_store.wgsl"
 
 #if A_SCALAR
 // A[row at offset r][k], or 0 past the end of k.

@@ -36,13 +36,7 @@ fn b_elem(i: u32) -> f32 { return widen2(b[i >> 1u])[i & 1u]; }
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 fn b_elem(i: u32) -> f32 { return b[i]; }
 #endif
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-#if ADD_SCALED
-@group(0) @binding(4) var<storage, read> addend: array<f32>;
-fn put(i: u32, v: f32) { out[i] = addend[i] + P.add_scale * v; }
-#else
-fn put(i: u32, v: f32) { out[i] = v; }
-#endif
+#include "matmul_store.wgsl"
 
 var<workgroup> a_tile: array<array<f32, TILE>, KT>;   // [k][row]
 var<workgroup> b_tile: array<array<f32, TILE>, KT>;   // [k][col]
