@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { topk } from '../../../engine/index.ts';
-import { readSafetensorsFile, type HostTensor } from '../../../engine/io/index.ts';
 import { DECODER_ADAPTER, ENCODER_ADAPTER, QUERY_REASONER_ADAPTER } from '../../../clara/adapters.ts';
 import { loadOfficialCheckpoint, normaliseAdapterKey, readOfficialConfig, resolveBaseDir } from '../../../clara/checkpoints/official.ts';
 import { ClaraModel } from '../../../clara/claraModel.ts';
@@ -12,9 +11,9 @@ import { compressDocuments, idsTensor } from '../../../clara/compressor.ts';
 import { spliceCompressed } from '../../../clara/generatorRead.ts';
 import { generateGreedy } from '../../../clara/model/generate.ts';
 import { cosineScores } from '../../../clara/queryReasoner.ts';
-import type { EncoderBatch } from '../../../clara/tokenizer/encoderInput.ts';
 import { availableBackends } from '../../helpers/backends.ts';
-import { expectClose, fixtureTokenizer, observed, type Tolerance } from '../stage1/helpers.ts';
+import { expectClose, fixtureTokenizer, observed } from '../stage1/helpers.ts';
+import { BASE, CHECKPOINT, encoderBatch, expected, N_MEM, rows, TOL } from './officialFixture.ts';
 
 /**
  * A tiny checkpoint in exactly the released layout (reference/record_official_checkpoint.py: torch.save
@@ -24,31 +23,8 @@ import { expectClose, fixtureTokenizer, observed, type Tolerance } from '../stag
  * the query reasoner's, the cosine scores (top-k order), the generator's logits and four greedy
  * tokens, against PyTorch computing in float32 from the same bf16 weights.
  *
- * Tolerance rtol 1e-4, atol 1e-5, as the other golden states (one transformer pass in float32).
- * Observed: within 4.8e-7 on the CPU backend and on WebGPU (llvmpipe) alike.
+ * Tolerance: officialFixture.ts's TOL. Observed: within 4.8e-7 on the CPU backend and on WebGPU (llvmpipe) alike.
  */
-
-const FIXTURES = join(import.meta.dirname, '../../fixtures/clara/official');
-const CHECKPOINT = join(FIXTURES, 'checkpoint');
-const BASE = join(FIXTURES, 'base');
-const expected = readSafetensorsFile(join(FIXTURES, 'expected.safetensors'));
-const TOL: Tolerance = { rtol: 1e-4, atol: 1e-5 };
-const N_MEM = 4;
-
-function rows(h: HostTensor): number[][] {
-  const [b, l] = h.shape as [number, number];
-  return Array.from({ length: b }, (_, i) => Array.from(h.data.subarray(i * l, (i + 1) * l)));
-}
-
-function encoderBatch(prefix: string): EncoderBatch {
-  const inputIds = rows(expected.toHost(`${prefix}.input_ids`));
-  const width = inputIds[0]!.length;
-  return {
-    inputIds,
-    attentionMask: rows(expected.toHost(`${prefix}.attention_mask`)),
-    memoryPositions: inputIds.map(() => Array.from({ length: N_MEM }, (_, i) => width - N_MEM + i)),
-  };
-}
 
 describe('released CLaRa layout', async () => {
   const backends = await availableBackends();

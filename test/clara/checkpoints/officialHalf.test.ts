@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 
 import { CpuBackend, cpuBackend } from '../../../engine/backends/cpu/index.ts';
 import type { Backend } from '../../../engine/index.ts';
-import { readSafetensorsFile, readTorchSaveFile, writeTorchSaveFile, type HostTensor, type TorchTensor } from '../../../engine/io/index.ts';
+import { readTorchSaveFile, writeTorchSaveFile, type TorchTensor } from '../../../engine/io/index.ts';
 import { DECODER_ADAPTER, ENCODER_ADAPTER } from '../../../clara/adapters.ts';
 import { loadOfficialCheckpoint, type OfficialLoadOptions } from '../../../clara/checkpoints/official.ts';
 import { ClaraModel } from '../../../clara/claraModel.ts';
@@ -15,10 +15,10 @@ import type { LoadDType } from '../../../clara/model/checkpoint.ts';
 import { generateGreedy } from '../../../clara/model/generate.ts';
 import { compressorFingerprint, loadDocumentBank } from '../../../clara/retrieval/documentBank.ts';
 import { CompactTokenizer } from '../../../clara/tokenizer/compactTokenizer.ts';
-import type { EncoderBatch } from '../../../clara/tokenizer/encoderInput.ts';
 import { availableBackends } from '../../helpers/backends.ts';
 import { acquireBackend } from '../../engine/webgpu/helpers.ts';
-import { expectClose, fixtureTokenizer, observed, type Tolerance } from '../stage1/helpers.ts';
+import { expectClose, fixtureTokenizer, observed } from '../stage1/helpers.ts';
+import { BASE, CHECKPOINT, encoderBatch, expected, FIXTURES, N_MEM, rows, TOL } from './officialFixture.ts';
 
 /**
  * A released checkpoint loaded as its files are stored (issue 19): with `dtype: 'auto'` the base's
@@ -29,19 +29,6 @@ import { expectClose, fixtureTokenizer, observed, type Tolerance } from '../stag
  * exactly what the whole table does. The compressor's fingerprint depends on the values only: the
  * same for a bf16 or a float32 load, split or not, so either load reads the other's bank.
  */
-
-const FIXTURES = join(import.meta.dirname, '../../fixtures/clara/official');
-const CHECKPOINT = join(FIXTURES, 'checkpoint');
-const BASE = join(FIXTURES, 'base');
-const expected = readSafetensorsFile(join(FIXTURES, 'expected.safetensors'));
-/** The tolerance of the official golden test (official.test.ts). */
-const TOL: Tolerance = { rtol: 1e-4, atol: 1e-5 };
-const N_MEM = 4;
-
-function rows(h: HostTensor): number[][] {
-  const [b, l] = h.shape as [number, number];
-  return Array.from({ length: b }, (_, i) => Array.from(h.data.subarray(i * l, (i + 1) * l)));
-}
 
 function load(dir: string, base: string, backend: Backend, dtype: LoadDType, tokenizer = fixtureTokenizer(N_MEM)): ClaraModel {
   const options: OfficialLoadOptions = { base, backend, dtype, tokenizer };
@@ -75,13 +62,7 @@ describe('a released checkpoint with dtype auto', async () => {
       });
 
       it('compresses, and gives the logits and greedy tokens PyTorch gives, within the golden tolerance', async () => {
-        const ids = rows(expected.toHost('encoder.input_ids'));
-        const batch: EncoderBatch = {
-          inputIds: ids,
-          attentionMask: rows(expected.toHost('encoder.attention_mask')),
-          memoryPositions: ids.map((r) => Array.from({ length: N_MEM }, (_, i) => r.length - N_MEM + i)),
-        };
-        await expectClose(compressDocuments(clara.backbone, batch).compressed, expected.toHost('compressed'), TOL, 'compressed');
+        await expectClose(compressDocuments(clara.backbone, encoderBatch('encoder')).compressed, expected.toHost('compressed'), TOL, 'compressed');
         const input = idsTensor(clara.backbone, rows(expected.toHost('generator.input_ids')));
         const mask = Array.from(expected.toHost('generator.attention_mask').data);
         await expectClose(
