@@ -72,9 +72,9 @@ export async function generateGreedy(model: MistralForCausalLM, options: Generat
   return outputs;
 }
 
-/** Argmax of the last position's logits, per row: logits [B, 1, V] → host ids [B]. */
+/** Argmax of each row's logits (the last position's, the only one projected): logits [B, 1, V] → host ids [B]. */
 async function pickNext(logits: Tensor): Promise<number[]> {
-  const ids = tidy(() => logits.slice(1, -1).argmax(-1).reshape([-1]));
+  const ids = tidy(() => logits.argmax(-1).reshape([-1]));
   logits.dispose();
   const values = Array.from(await ids.toArray());
   ids.dispose();
