@@ -30,6 +30,8 @@ The same options give the same files, byte for byte.
                           document's own sentences for them (reconstruction)
   --name-pool P           first names and surnames from two pools of P words, only the full
                           name unique (P² ≥ entities); default 0: a new surname per person
+  --pretrain-people N     N further people for stage 1 only: their qa and paraphrase rows are
+                          appended to stage1.jsonl; they are in no other file (default 0)
   --stage3-wordings one|both
                           stage-3 training rows ask each trained fact in its drawn wording
                           (default) or in both question wordings
@@ -50,6 +52,7 @@ const OPTIONS: OptionSpec = {
   'paraphrase-target': { type: 'string' },
   'name-pool': { type: 'string' },
   'stage3-wordings': { type: 'string' },
+  'pretrain-people': { type: 'string' },
   backend: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -75,6 +78,7 @@ export async function runSynth(argv: string[]): Promise<number> {
     paraphraseTarget: options.choice('paraphrase-target', ['reworded', 'reconstruction'] as const),
     namePool: options.int('name-pool', 0),
     stage3Wordings: options.choice('stage3-wordings', ['one', 'both'] as const),
+    pretrainEntities: options.int('pretrain-people', 0),
   };
   const out = options.required('out');
   let written: ReturnType<typeof writeSyntheticCorpus>;

@@ -72,6 +72,18 @@ export interface SynthOptions {
    * not say which document answers, the name does. Stage 1 and the held-out rows are unaffected.
    */
   stage3Wordings?: 'one' | 'both';
+  /**
+   * People invented for stage 1 only (default 0): their documents and a question about each of
+   * their facts become stage-1 rows (`qa` rows as `qaRows` says, and a paraphrase row whose target
+   * follows `paraphraseTarget`, the whole document for reconstruction), after the corpus's own rows.
+   * They are not in `documents`, never a candidate, and in no stage-2 or stage-3 row; their names
+   * come from the same pools and their values from the same towns, jobs, colours and pets. This is
+   * the paper's setting: the compressor is pretrained on a large corpus of documents nobody is later
+   * asked about. Seen once or twice each, they cannot be memorised: the only way to answer is to
+   * read the value from the memory vectors, which is what held-out facts need. Drawn after everything
+   * else, so the corpus itself is the same with or without them.
+   */
+  pretrainEntities?: number;
 }
 
 export type Attribute = 'birthplace' | 'birthYear' | 'job' | 'colour' | 'pet';
@@ -138,6 +150,7 @@ const DEFAULTS: Required<SynthOptions> = {
   reconstructWhole: false,
   namePool: 0,
   stage3Wordings: 'one',
+  pretrainEntities: 0,
 };
 
 const JOBS = [
@@ -285,8 +298,43 @@ export function generateSyntheticCorpus(options: SynthOptions = {}): SyntheticCo
   const stage3Train = trainedQuestions.map(stage3);
   const stage3HeldOut = questions.filter((q) => q.heldOut).map(stage3);
   if (opts.stage3Wordings === 'both') stage3Train.push(...reworded.filter((q) => !q.heldOut).map(stage3));
+  stage1.push(...pretrainRows(rng, words, pools, towns, opts));
 
   return { options: opts, entities, documents, questions, stage1, stage2, stage3Train, stage3HeldOut };
+}
+
+/**
+ * Stage-1 rows about `pretrainEntities` further people (see SynthOptions): for each, its `qa`
+ * rows over all its facts, then its paraphrase row, person after person.
+ */
+function pretrainRows(rng: Generator, words: InventedWords, pools: { next(): [string, string] } | undefined, towns: readonly string[], opts: Required<SynthOptions>): Stage1Row[] {
+  const rows: Stage1Row[] = [];
+  for (let i = 0; i < opts.pretrainEntities; i++) {
+    const [firstName, lastName] = pools === undefined ? [words.firstName(), words.uniqueName()] : pools.next();
+    const factCount = opts.minFacts + rng.int(opts.maxFacts - opts.minFacts + 1);
+    const facts = rng
+      .shuffle([...ATTRIBUTES])
+      .slice(0, factCount)
+      .map((attribute) => ({ attribute, value: drawValue(rng, attribute, towns), heldOut: false }));
+    const entity: Entity = { id: opts.entities + i, firstName, lastName, fullName: `${firstName} ${lastName}`, facts };
+    const wordings = facts.map(() => rng.int(2));
+    const docs = [describe(entity, facts, wordings)];
+    const questions = facts.map((f) => QUESTION_WORDINGS[f.attribute][rng.int(2)]!.replace('{name}', entity.fullName));
+    const answers = facts.map((f) => f.value);
+    if (opts.qaRows === 'per-document') rows.push({ dataType: 'qa', docs, questions, answers });
+    else questions.forEach((q, j) => rows.push({ dataType: 'qa', docs, questions: [q], answers: [answers[j]!] }));
+    if (opts.paraphraseRows) {
+      // As the corpus's rows: the other wording of each fact in a shuffled order, or the document itself.
+      const order = opts.paraphraseTarget === 'reconstruction' ? facts.map((_, j) => j) : rng.shuffle(facts.map((_, j) => j));
+      const paraphrase = describe(
+        entity,
+        order.map((j) => facts[j]!),
+        order.map((j) => (opts.paraphraseTarget === 'reconstruction' ? wordings[j]! : 1 - wordings[j]!)),
+      );
+      rows.push({ dataType: 'paraphrase', docs, paraphrase });
+    }
+  }
+  return rows;
 }
 
 function checkOptions(opts: Required<SynthOptions>): void {
@@ -308,8 +356,13 @@ function checkOptions(opts: Required<SynthOptions>): void {
     throw new Error(`synth: stage3Wordings must be 'one' or 'both', got '${String(opts.stage3Wordings)}'`);
   }
   if (!Number.isInteger(opts.namePool) || opts.namePool < 0) throw new Error(`synth: namePool must be a non-negative integer, got ${opts.namePool}`);
-  if (opts.namePool > 0 && opts.namePool ** 2 < opts.entities) {
-    throw new Error(`synth: namePool ${opts.namePool} gives ${opts.namePool ** 2} full names, fewer than entities (${opts.entities})`);
+  if (!Number.isInteger(opts.pretrainEntities) || opts.pretrainEntities < 0) {
+    throw new Error(`synth: pretrainEntities must be a non-negative integer, got ${opts.pretrainEntities}`);
+  }
+  const people = opts.entities + opts.pretrainEntities;
+  if (opts.namePool > 0 && opts.namePool ** 2 < people) {
+    const who = opts.pretrainEntities > 0 ? `entities + pretrainEntities (${people})` : `entities (${opts.entities})`;
+    throw new Error(`synth: namePool ${opts.namePool} gives ${opts.namePool ** 2} full names, fewer than ${who}`);
   }
   if (opts.candidates > opts.entities || opts.generationTopK > opts.entities) {
     throw new Error(`synth: candidates (${opts.candidates}) and generationTopK (${opts.generationTopK}) cannot exceed entities (${opts.entities})`);

@@ -26,6 +26,7 @@ export function demoCorpusOptions(s: DemoSettings, seed: number): SynthOptions {
     reconstructWhole: s.corpus.reconstructWhole,
     namePool: s.corpus.namePool,
     stage3Wordings: s.corpus.stage3Wordings,
+    pretrainEntities: s.corpus.pretrainPeople,
   };
 }
 

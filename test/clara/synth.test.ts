@@ -160,6 +160,33 @@ describe('synthetic corpus', () => {
     for (const row of whole.stage1) if (row.dataType === 'qa') for (const q of row.questions) expect(heldOut.has(q)).toBe(false);
   });
 
+  it('pretraining people: stage-1 rows about people outside the corpus, appended; the corpus is unchanged', () => {
+    const options = { seed: 5, entities: 60, candidates: 10, paraphraseTarget: 'reconstruction' as const, namePool: 12 };
+    const plain = generateSyntheticCorpus(options);
+    const extra = generateSyntheticCorpus({ ...options, pretrainEntities: 50 });
+    for (const key of ['entities', 'documents', 'questions', 'stage2', 'stage3Train', 'stage3HeldOut'] as const) expect(extra[key]).toEqual(plain[key]);
+    expect(extra.stage1.slice(0, plain.stage1.length)).toEqual(plain.stage1);
+    const added = extra.stage1.slice(plain.stage1.length);
+    const paraphrases = added.filter((row) => row.dataType === 'paraphrase');
+    expect(paraphrases).toHaveLength(50);
+    for (const row of paraphrases) expect(row.paraphrase).toBe(row.docs[0]);
+    const documents = new Set(extra.documents);
+    const corpusNames = extra.entities.map((e) => e.fullName);
+    for (const row of added) {
+      // Not a corpus document, about nobody in the corpus; every fact asked, each answer in its document.
+      expect(documents.has(row.docs[0]!)).toBe(false);
+      for (const name of corpusNames) expect(mentions(row.docs[0]!, name)).toBe(false);
+      if (row.dataType === 'qa') for (const a of row.answers) expect(mentions(row.docs[0]!, a)).toBe(true);
+    }
+    const qaRows = added.filter((row) => row.dataType === 'qa');
+    expect(qaRows.length).toBeGreaterThanOrEqual(2 * 50);
+    expect(qaRows.length).toBeLessThanOrEqual(4 * 50);
+    expect(() => generateSyntheticCorpus({ ...options, pretrainEntities: 100 })).toThrow(
+      /namePool 12 gives 144 full names, fewer than entities \+ pretrainEntities \(160\)/,
+    );
+    expect(() => generateSyntheticCorpus({ ...options, pretrainEntities: -1 })).toThrow(/pretrainEntities must be a non-negative integer/);
+  });
+
   it('writes files that the loaders read back, and the split side file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'clara-synth-'));
     const { files } = writeSyntheticCorpus(dir, { seed: 3, entities: 40, candidates: 10, qaRows: 'per-document' });
