@@ -307,7 +307,13 @@ export function generateSyntheticCorpus(options: SynthOptions = {}): SyntheticCo
  * Stage-1 rows about `pretrainEntities` further people (see SynthOptions): for each, its `qa`
  * rows over all its facts, then its paraphrase row, person after person.
  */
-function pretrainRows(rng: Generator, words: InventedWords, pools: { next(): [string, string] } | undefined, towns: readonly string[], opts: Required<SynthOptions>): Stage1Row[] {
+function pretrainRows(
+  rng: Generator,
+  words: InventedWords,
+  pools: { next(): [string, string] } | undefined,
+  towns: readonly string[],
+  opts: Required<SynthOptions>,
+): Stage1Row[] {
   const rows: Stage1Row[] = [];
   for (let i = 0; i < opts.pretrainEntities; i++) {
     const [firstName, lastName] = pools === undefined ? [words.firstName(), words.uniqueName()] : pools.next();
@@ -322,7 +328,7 @@ function pretrainRows(rng: Generator, words: InventedWords, pools: { next(): [st
     const questions = facts.map((f) => QUESTION_WORDINGS[f.attribute][rng.int(2)]!.replace('{name}', entity.fullName));
     const answers = facts.map((f) => f.value);
     if (opts.qaRows === 'per-document') rows.push({ dataType: 'qa', docs, questions, answers });
-    else questions.forEach((q, j) => rows.push({ dataType: 'qa', docs, questions: [q], answers: [answers[j]!] }));
+    else for (const [j, q] of questions.entries()) rows.push({ dataType: 'qa', docs, questions: [q], answers: [answers[j]!] });
     if (opts.paraphraseRows) {
       // As the corpus's rows: the other wording of each fact in a shuffled order, or the document itself.
       const order = opts.paraphraseTarget === 'reconstruction' ? facts.map((_, j) => j) : rng.shuffle(facts.map((_, j) => j));
