@@ -21,7 +21,7 @@ import {
   setOptimizerFusion,
   tensor,
   tidy,
-  clipGradNorm,
+  clipAndStep,
   cpuBackend,
   type Backend,
   type Tensor,
@@ -180,7 +180,7 @@ const PREPARE: Record<CaseName, (preset: PresetName, backend: Backend) => Promis
       losses,
       async run() {
         const b = batch();
-        losses.push(await trainingStep(params, opt, () => compressionLoss(clara, b, MSE_WEIGHT).loss));
+        losses.push(await trainingStep(opt, () => compressionLoss(clara, b, MSE_WEIGHT).loss));
       },
       async phases(sync) {
         const times: Record<string, number> = {};
@@ -195,11 +195,9 @@ const PREPARE: Record<CaseName, (preset: PresetName, backend: Backend) => Promis
         await mark('forward');
         out.loss.backward();
         await mark('backward');
-        clipGradNorm(params, 1.0).dispose();
-        await mark('clip');
-        opt.step();
+        await clipAndStep(opt, 1.0);
         opt.zeroGrad();
-        await mark('optimiser');
+        await mark('clip and step');
         return times;
       },
       dispose: () => disposeModel(clara),
@@ -214,7 +212,7 @@ const PREPARE: Record<CaseName, (preset: PresetName, backend: Backend) => Promis
     return {
       losses,
       async run() {
-        losses.push(await trainingStep(params, opt, () => stage3Loss(clara, bank, batch, stage3Options(SIZES)).loss));
+        losses.push(await trainingStep(opt, () => stage3Loss(clara, bank, batch, stage3Options(SIZES)).loss));
       },
       dispose() {
         bank.dispose();

@@ -140,6 +140,12 @@ export interface Backend {
  * On a float32 backend each is rounded to float32 first, as the composite's constant tensors are.
  */
 export interface AdamWScalars {
+  /**
+   * The gradient's multiplier, applied first (g·gradScale, rounded to the dtype): a gradient-clipping
+   * coefficient folded into the update (clipAndStep) instead of one multiply per gradient. Exactly 1
+   * leaves g as it is.
+   */
+  gradScale: number;
   beta1: number;
   beta2: number;
   eps: number;

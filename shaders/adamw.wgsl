@@ -1,5 +1,6 @@
 // One AdamW update per element (engine/optim/adamw.ts; the CPU loop in engine/optim/cpu.ts
 // is the oracle): the composite's operations in the same order, each in f32.
+//   g  = g·grad_scale                                       (a folded clip coefficient; ·1 exact)
 //   m' = m·β₁ + g·(1 − β₁)
 //   v' = v·β₂ + (g·g)·(1 − β₂)
 //   p' = p·decay − (m' / (√v' / bc2Sqrt + ε))·stepSize        (decay = 1: p·1 = p exactly)
@@ -9,7 +10,7 @@
 #include "common.wgsl"
 
 struct Params {
-  size: u32, row_size: u32, lanes: u32, unused0: u32,
+  size: u32, row_size: u32, lanes: u32, grad_scale: f32,
   beta1: f32, one_minus_beta1: f32, beta2: f32, one_minus_beta2: f32,
   eps: f32, decay: f32, step_size: f32, bc2_sqrt: f32,
 }
@@ -38,7 +39,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     return;
   }
 #endif
-  let gi = g[i];
+  let gi = g[i] * P.grad_scale;
   let mi = m[i] * P.beta1 + gi * P.one_minus_beta1;
   let vi = v[i] * P.beta2 + (gi * gi) * P.one_minus_beta2;
   let denom = sqrt(vi) / P.bc2_sqrt + P.eps;

@@ -10,7 +10,7 @@
  * The token ids, masks, labels and memory positions of every case are handed to
  * reference/bench_torch.py, which runs the same step on a plain-PyTorch CLaRa of the same config.
  */
-import { AdamW, clipGradNorm, Generator, tidy, type Backend, type Tensor } from '../../engine/index.ts';
+import { AdamW, clipAndStep, Generator, tidy, type Backend, type Tensor } from '../../engine/index.ts';
 import { ClaraModel } from '../../clara/claraModel.ts';
 import { compressionLoss, prepareCompressionStage } from '../../clara/compressionObjective.ts';
 import { DECODER_ADAPTER } from '../../clara/adapters.ts';
@@ -86,18 +86,18 @@ function stage3Rows(): Stage3Row[] {
 }
 
 /**
- * One training step: `loss()` and its backward, gradient clipping and an AdamW step, in one tidy;
+ * One training step as the trainer takes it (clara/train/trainer.ts): `loss()` and its backward,
+ * then gradient clipping folded into the AdamW step (clipAndStep, which reads the norm back);
  * resolves to the loss once it is on the host (so the step's work has finished).
  */
-export async function trainingStep(params: Tensor[], opt: AdamW, loss: () => Tensor): Promise<number> {
+export async function trainingStep(opt: AdamW, loss: () => Tensor): Promise<number> {
   const detached = tidy(() => {
     const out = loss();
     out.backward();
-    clipGradNorm(params, CLIP);
-    opt.step();
-    opt.zeroGrad();
     return out.detach();
   });
+  await clipAndStep(opt, CLIP);
+  opt.zeroGrad();
   const value = await detached.item();
   detached.dispose();
   return value;
@@ -164,7 +164,7 @@ export const stage1Suite: Suite = {
         });
       }
       const t = await measure(async () => {
-        await trainingStep(params, opt, () => compressionLoss(clara, batch, MSE_WEIGHT).loss);
+        await trainingStep(opt, () => compressionLoss(clara, batch, MSE_WEIGHT).loss);
       }, timing);
       const tokens = batch.encoder.inputIds.flat().length + batch.generator.inputIds.flat().length;
       ctx.emit({
@@ -223,7 +223,7 @@ export const stage3Suite: Suite = {
         });
       }
       const t = await measure(async () => {
-        await trainingStep(params, opt, () => stage3Loss(clara, bank, batch, stage3Options(sizes)).loss);
+        await trainingStep(opt, () => stage3Loss(clara, bank, batch, stage3Options(sizes)).loss);
       }, timing);
       const queryTokens = buildEncoderBatch(
         clara.tokenizer,

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { AdamW, clipGradNorm, tidy, type Generator, type Parameter, type Tensor } from '../../engine/index.ts';
+import { AdamW, clipAndStep, tidy, type Generator, type Parameter, type Tensor } from '../../engine/index.ts';
 import { combineMeans, microBatchScales } from './accumulation.ts';
 import {
   CHECKPOINT_DIR,
@@ -170,13 +170,10 @@ export async function train<Row, Batch>(job: TrainingJob<Row, Batch>): Promise<T
         const stepMeans = combineMeans(means, units, terms);
         const loss = terms.reduce((sum, t) => sum + (stepMeans[t] === null ? 0 : objective.weights[t]! * stepMeans[t]!), 0);
 
-        // The update: clip, check, step.
+        // The update: clip and step (no step on a non-finite norm), then check.
         const lr = optimizer.currentLr;
-        const normTensor = tidy(() => clipGradNorm(params, config.maxGradNorm));
-        const gradNorm = await normTensor.item();
-        normTensor.dispose();
+        const gradNorm = await clipAndStep(optimizer, config.maxGradNorm);
         if (!Number.isFinite(gradNorm)) throw new NonFiniteLossError(step + 1, 'gradNorm', gradNorm, checkpoint);
-        tidy(() => optimizer.step());
         optimizer.zeroGrad();
 
         const tokens = micro.reduce((sum, m) => sum + m.tokens, 0);

@@ -130,8 +130,14 @@ export class AdamW {
     return this.slots.map((s) => s.param);
   }
 
-  /** One update of every parameter that has a gradient (see the class comment for the formulas). */
-  step(): void {
+  /**
+   * One update of every parameter that has a gradient (see the class comment for the formulas).
+   * `gradScale` multiplies every gradient first, inside the update (default 1: as they are):
+   * clipAndStep (clipGradNorm.ts) folds the clip coefficient in here.
+   */
+  step(options: { gradScale?: number } = {}): void {
+    const gradScale = options.gradScale ?? 1;
+    if (!(gradScale >= 0 && Number.isFinite(gradScale))) throw new RangeError(`AdamW: Invalid gradient scale: ${gradScale}`);
     const lr = this.currentLr;
     const taken = this.stepCount;
     this.stepCount++;
@@ -139,6 +145,7 @@ export class AdamW {
     const [beta1, beta2] = this.betas;
     const bc2Sqrt = Math.sqrt(1 - beta2 ** t);
     const scalarsFor = (scale: number): AdamWScalars => ({
+      gradScale,
       beta1,
       beta2,
       eps: this.eps,
@@ -149,13 +156,13 @@ export class AdamW {
     // These change every step. As plain numbers they would each become a new entry of the
     // engine's cache of constant tensors; made here once per step (per backend, dtype and lr
     // scale) and freed at the end, they cost a few one-element fills per step.
-    const perStep = new Map<string, { decay: Tensor; stepSize: Tensor; bc2Sqrt: Tensor }>();
+    const perStep = new Map<string, { gradScale: Tensor; decay: Tensor; stepSize: Tensor; bc2Sqrt: Tensor }>();
     const constantsFor = (p: Parameter, scalars: AdamWScalars) => {
       const key = `${p.backend.name}:${p.dtype}:${scalars.stepSize}`;
       let c = perStep.get(key);
       if (c === undefined) {
         const make = (value: number): Tensor => keep(full([], value, { dtype: p.dtype, backend: p.backend }));
-        c = { decay: make(scalars.decay), stepSize: make(scalars.stepSize), bc2Sqrt: make(bc2Sqrt) };
+        c = { gradScale: make(gradScale), decay: make(scalars.decay), stepSize: make(scalars.stepSize), bc2Sqrt: make(bc2Sqrt) };
         perStep.set(key, c);
       }
       return c;
@@ -172,7 +179,7 @@ export class AdamW {
             continue;
           }
           const c = constantsFor(p, scalars);
-          tidy(() => this.update(slot, c.decay, c.stepSize, c.bc2Sqrt, scalars.decay === 1));
+          tidy(() => this.update(slot, c, { noDecay: scalars.decay === 1, unscaled: gradScale === 1 }));
         }
       });
     } finally {
@@ -181,10 +188,12 @@ export class AdamW {
   }
 
   /** The AdamW update of one parameter (inside a tidy, gradients off). */
-  private update(slot: Slot, decay: Tensor, stepSize: Tensor, bc2Sqrt: Tensor, noDecay: boolean): void {
+  private update(slot: Slot, c: { gradScale: Tensor; decay: Tensor; stepSize: Tensor; bc2Sqrt: Tensor }, skip: { noDecay: boolean; unscaled: boolean }): void {
     const p = slot.param;
     const [beta1, beta2] = this.betas;
-    const g = p.maskGrad()!;
+    const { decay, stepSize, bc2Sqrt } = c;
+    const noDecay = skip.noDecay;
+    const g = skip.unscaled ? p.maskGrad()! : p.maskGrad()!.mul(c.gradScale);
     const m = slot.m ?? fullLike(g, 0);
     const v = slot.v ?? fullLike(g, 0);
     const decayed = noDecay ? p : p.mul(decay);

@@ -33,6 +33,7 @@ export function cpuOptimizerKernels(make: Make): OptimizerKernels {
         c1 = r(1 - s.beta1),
         b2 = r(s.beta2),
         c2 = r(1 - s.beta2);
+      const gradScale = r(s.gradScale);
       const eps = r(s.eps),
         decay = r(s.decay),
         stepSize = r(s.stepSize),
@@ -44,7 +45,8 @@ export function cpuOptimizerKernels(make: Make): OptimizerKernels {
           V1[i] = V[i]!;
           continue;
         }
-        const gi = G[i]!;
+        // g·1 is g, so skipping the multiply when gradScale = 1 (as the composite does) changes nothing.
+        const gi = gradScale === 1 ? G[i]! : r(G[i]! * gradScale);
         const mi = r(r(M[i]! * b1) + r(gi * c1));
         const vi = r(r(V[i]! * b2) + r(r(gi * gi) * c2));
         const denom = r(r(r(Math.sqrt(vi)) / bc2Sqrt) + eps);

@@ -279,5 +279,7 @@ describe('AdamW', () => {
     expect(() => new AdamW([p], { lr: -1 })).toThrow('AdamW: Invalid learning rate: -1');
     expect(() => new AdamW([p], { lr: 0.1, betas: [0.9, 1] })).toThrow('AdamW: Invalid beta parameter at index 1: 1');
     expect(() => new AdamW([p, p], { lr: 0.1 })).toThrow(/appear more than once/);
+    expect(() => new AdamW([p], { lr: 0.1 }).step({ gradScale: -1 })).toThrow('AdamW: Invalid gradient scale: -1');
+    expect(() => new AdamW([p], { lr: 0.1 }).step({ gradScale: Number.NaN })).toThrow('AdamW: Invalid gradient scale: NaN');
   });
 });

@@ -70,4 +70,19 @@ describe('fused AdamW (CPU backend)', () => {
       expect(Math.abs(n - c64.norms[i]!)).toBeLessThanOrEqual(1e-12 * c64.norms[i]!);
     });
   });
+
+  it('clipAndStep (the clip coefficient folded into the update) gives clipGradNorm + step bit for bit', async () => {
+    // Gradients of scale 0.1, 1 and 10 in turn: norms about 0.5, 5 and 50, so steps both within
+    // the bound (coefficient 1, no multiply) and clipped.
+    const c = { ...CASES[2]!, steps: 6 };
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const fused of [true, false]) {
+        const separate = await runAdamW(cpuBackend, dtype, c, fused);
+        const folded = await runAdamW(cpuBackend, dtype, { ...c, clipMode: 'folded' }, fused);
+        expect(separate.norms.some((n) => n < 1) && separate.norms.some((n) => n > 1)).toBe(true);
+        expect(folded.norms).toEqual(separate.norms);
+        for (const k of ['params', 'm', 'v'] as const) expect(folded[k], `${dtype} fused ${fused}: ${k}`).toEqual(separate[k]);
+      }
+    }
+  });
 });

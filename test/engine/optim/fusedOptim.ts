@@ -1,7 +1,7 @@
 import { keep, tensor, tidy, type Backend, type Tensor } from '../../../engine/index.ts';
 import type { DType } from '../../../engine/dtype.ts';
 import { Parameter } from '../../../engine/nn/index.ts';
-import { AdamW, clipGradNorm, setOptimizerFusion } from '../../../engine/optim/index.ts';
+import { AdamW, clipAndStep, clipGradNorm, setOptimizerFusion } from '../../../engine/optim/index.ts';
 
 /**
  * Shared by the fused-optimiser tests on both backends: runs the same AdamW steps (with random
@@ -31,6 +31,8 @@ export interface Case {
   weightDecay: number;
   steps: number;
   clip?: number;
+  /** With `clip`: clipGradNorm then step (default), or clipAndStep (the coefficient folded into the update). */
+  clipMode?: 'separate' | 'folded';
   seed: number;
 }
 
@@ -72,12 +74,16 @@ export async function runAdamW(backend: Backend, dtype: DType, c: Case, fused: b
     });
     const previous = setOptimizerFusion(fused);
     try {
-      if (c.clip !== undefined) {
-        const norm = clipGradNorm(params, c.clip);
-        norms.push(await norm.item());
-        norm.dispose();
+      if (c.clip !== undefined && c.clipMode === 'folded') {
+        norms.push(await clipAndStep(opt, c.clip));
+      } else {
+        if (c.clip !== undefined) {
+          const norm = clipGradNorm(params, c.clip);
+          norms.push(await norm.item());
+          norm.dispose();
+        }
+        tidy(() => opt.step());
       }
-      tidy(() => opt.step());
     } finally {
       setOptimizerFusion(previous);
     }

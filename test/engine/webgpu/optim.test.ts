@@ -59,6 +59,21 @@ describe('fused AdamW (WebGPU)', () => {
     }
   });
 
+  it('clipAndStep (the clip coefficient folded into the update) agrees with clipGradNorm + step within a few ulps', async (t) => {
+    const g = need(t);
+    const c = { ...CASES[2]!, steps: 6 };
+    for (const fused of [true, false]) {
+      const separate = await runAdamW(g, 'float32', c, fused);
+      const folded = await runAdamW(g, 'float32', { ...c, clipMode: 'folded' }, fused);
+      expect(folded.norms).toEqual(separate.norms);
+      for (const k of ['params', 'm', 'v'] as const) {
+        folded[k].forEach((a, i) => {
+          expect(maxUlp32(a, separate[k][i]!), `fused ${fused}: ${k}[${i}]`).toBeLessThanOrEqual(ULPS);
+        });
+      }
+    }
+  });
+
   it('leaves frozen rows and their moments exactly as they were', async (t) => {
     const g = need(t);
     const c = CASES[1]!;

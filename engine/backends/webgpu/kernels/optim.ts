@@ -35,6 +35,7 @@ export function webgpuOptimizerKernels(ctx: GpuContext, own: (s: Storage) => Gpu
         .set(0, n)
         .set(1, rowSize)
         .set(2, lanes)
+        .setFloat(3, s.gradScale)
         .setFloat(4, s.beta1)
         .setFloat(5, 1 - s.beta1)
         .setFloat(6, s.beta2)
