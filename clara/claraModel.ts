@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Generator, noGrad, normal, tensor, tidy, type Backend, type Parameter } from '../engine/index.ts';
-import { atomicWriteFile } from '../engine/io/index.ts';
+import { atomicWriteFile, readJsonFile } from '../engine/io/index.ts';
 import { isOfficialCheckpoint, loadOfficialCheckpoint } from './checkpoints/official.ts';
 import { checkAdapterName, checkClaraJson, checkTokenizerAgreement } from './checkpointChecks.ts';
 import { loadModel, saveAdapter, saveModel, type LoadModelOptions } from './model/checkpoint.ts';
@@ -136,17 +136,13 @@ export class ClaraModel {
       const { backbone, tokenizer, settings } = loadOfficialCheckpoint(dir, options);
       return new ClaraModel(backbone, tokenizer, { ...DEFAULT_SETTINGS, ...settings });
     }
-    const read = (file: string): unknown => {
+    const read = (file: string, what: string): unknown => {
       const path = join(dir, file);
       if (!existsSync(path)) throw new Error(`${dir}: not a CLaRa model directory (no ${file})`);
-      try {
-        return JSON.parse(readFileSync(path, 'utf8'));
-      } catch (error) {
-        throw new Error(`${path}: invalid JSON (${(error as Error).message})`);
-      }
+      return readJsonFile(path, what);
     };
-    const { settings, adapters } = checkClaraJson(read('clara.json'), join(dir, 'clara.json'), DEFAULT_SETTINGS);
-    const tok = read('tokenizer.json') as TokenizerJson;
+    const { settings, adapters } = checkClaraJson(read('clara.json', 'the model settings'), join(dir, 'clara.json'), DEFAULT_SETTINGS);
+    const tok = read('tokenizer.json', 'the tokenizer') as TokenizerJson;
     const tokenizer =
       tok.kind === 'compact' ? CompactTokenizer.fromJSON(tok) : tok.kind === 'word' ? WordTokenizer.fromJSON(tok) : new MistralTokenizer({ nMem: tok.nMem });
     checkTokenizerAgreement(settings, tokenizer, dir);

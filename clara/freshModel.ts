@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import type { Backend } from '../engine/index.ts';
+import { readJsonFile } from '../engine/io/index.ts';
 import { ClaraModel, DEFAULT_SETTINGS, memoryTokenCount, type ClaraSettings } from './claraModel.ts';
 import type { Stage1Row } from './data/stage1Data.ts';
 import type { Stage2Row } from './data/stage2Data.ts';
@@ -34,12 +34,7 @@ function resolveBackboneConfig(base: string | MistralConfig): MistralConfig {
   const preset = PRESETS[base];
   if (preset !== undefined) return preset;
   if (!base.endsWith('.json')) throw new Error(`unknown backbone preset '${base}' (known: ${Object.keys(PRESETS).join(', ')}; or give a config.json file)`);
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(readFileSync(base, 'utf8')) as Record<string, unknown>;
-  } catch (error) {
-    throw new Error(`${base}: cannot read the backbone config (${(error as Error).message})`);
-  }
+  const raw = readJsonFile(base, 'the backbone config') as Record<string, unknown>;
   return validateConfig({ vocab_size: 1, ...raw }, base);
 }
 

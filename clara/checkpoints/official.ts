@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { tensor, type Backend } from '../../engine/index.ts';
-import { isTorchTensor, readTorchSaveFile, TensorStream, torchTensorToHost, type TorchTensor } from '../../engine/io/index.ts';
+import { isTorchTensor, readJsonFile, readTorchSaveFile, TensorStream, torchTensorToHost, type TorchTensor } from '../../engine/io/index.ts';
 import { QUERY_REASONER_ADAPTER, ENCODER_ADAPTER } from '../adapters.ts';
 import { loadConfigFromDir, loadModelFrom, type LoadDType, type WeightSource } from '../model/checkpoint.ts';
 import type { LoraConfig } from '../model/lora.ts';
@@ -85,12 +85,7 @@ export function isOfficialCheckpoint(dir: string): boolean {
 
 export function readOfficialConfig(dir: string): OfficialConfig {
   const file = join(dir, CONFIG_FILE);
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new Error(`${file}: cannot read the CLaRa config (${(error as Error).message})`);
-  }
+  const raw = readJsonFile(file, 'the CLaRa config') as Record<string, unknown>;
   if (raw.model_type !== 'CLaRa') throw new Error(`${file}: model_type is ${JSON.stringify(raw.model_type)}, not "CLaRa"`);
   const positive = (field: string): number => {
     const v = raw[field];

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readJsonFile } from '../../engine/io/index.ts';
 import { limitCandidates, loadStage3File } from '../data/stage3Data.ts';
 import { TOPK_ESTIMATORS } from '../differentiableTopK.ts';
 import { resumeEndToEnd, trainEndToEnd } from '../trainEndToEnd.ts';
@@ -41,9 +41,9 @@ const NUMERIC = ['steps', 'batch-size', 'lr', 'generator-lr-scale', 'freeze-quer
 function readOptionsFile(flag: string, file: string): Record<string, unknown> {
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    raw = readJsonFile(file, 'the e2e options');
   } catch (error) {
-    throw new UsageError(`clara e2e: --${flag} ${file}: ${(error as Error).message}`);
+    throw new UsageError(`clara e2e: --${flag} ${(error as Error).message}`); // the message begins with the file
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new UsageError(`clara e2e: --${flag} ${file}: expected a JSON object`);
   // Accept camelCase keys too (batchSize → batch-size).

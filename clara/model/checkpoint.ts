@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
 import { bytesPerElement, getDefaultBackend, halfTable, isHalf, noGrad, tensor, tidy, type Backend, type HalfDType, type Tensor } from '../../engine/index.ts';
@@ -6,6 +6,7 @@ import {
   atomicWriteFile,
   float32ToBf16Array,
   float32ToF16Array,
+  readJsonFile,
   readSafetensorsFile,
   TensorStream,
   writeSafetensorsFile,
@@ -37,13 +38,7 @@ const IGNORED = /\.rotary_emb\.inv_freq$/;
 
 export function loadConfigFromDir(dir: string): MistralConfig {
   const file = join(dir, 'config.json');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new Error(`${file}: cannot read the model config (${(error as Error).message})`);
-  }
-  return validateConfig(raw as Record<string, unknown>, file);
+  return validateConfig(readJsonFile(file, 'the model config') as Record<string, unknown>, file);
 }
 
 export interface LoadModelOptions {
@@ -330,13 +325,7 @@ export async function saveAdapter(model: MistralForCausalLM, name: string, dir: 
  * Keys may carry PEFT's `base_model.model.` prefix and an adapter-name segment (`lora_A.default.weight`).
  */
 export function loadAdapter(model: MistralForCausalLM, name: string, dir: string): void {
-  const configFile = join(dir, 'adapter_config.json');
-  let raw: Record<string, unknown>;
-  try {
-    raw = JSON.parse(readFileSync(configFile, 'utf8'));
-  } catch (error) {
-    throw new Error(`${configFile}: cannot read the adapter config (${(error as Error).message})`);
-  }
+  const raw = readJsonFile(join(dir, 'adapter_config.json'), 'the adapter config') as Record<string, unknown>;
   const config: LoraConfig = {
     r: Number(raw.r ?? DEFAULT_LORA.r),
     alpha: Number(raw.lora_alpha ?? DEFAULT_LORA.alpha),

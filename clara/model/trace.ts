@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tensor, type Backend, type Tensor } from '../../engine/index.ts';
-import { writeSafetensorsFile, type TensorToWrite } from '../../engine/io/index.ts';
+import { readJsonFile, writeSafetensorsFile, type TensorToWrite } from '../../engine/io/index.ts';
 import { answerCrossEntropy } from '../answerLoss.ts';
 import { ClaraModel, DEFAULT_SETTINGS } from '../claraModel.ts';
 import { IdsOnlyTokenizer } from '../tokenizer/idsOnlyTokenizer.ts';
@@ -169,7 +169,7 @@ function loadForTrace(options: TraceOptions): ClaraModel {
   if (options.memIds === undefined) throw new Error(`${dir} has no tokenizer.json of this project: give the <MEMi> token ids (--mem-ids 32000,32001,…)`);
   const backbone = loadModel(dir, { backend: options.backend });
   loadAdapters(backbone, options.adaptersDir ?? dir);
-  const raw = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  const raw = readJsonFile(join(dir, 'config.json'), 'the model config') as Record<string, unknown>;
   const id = (key: string) => (typeof raw[key] === 'number' ? (raw[key] as number) : undefined);
   const tokenizer = new IdsOnlyTokenizer({
     vocabSize: backbone.config.vocab_size,

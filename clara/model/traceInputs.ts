@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import type { DType, TypedArray } from '../../engine/index.ts';
-import { readSafetensorsFile, type HostTensor } from '../../engine/io/index.ts';
+import { readJsonFile, readSafetensorsFile, type HostTensor } from '../../engine/io/index.ts';
 
 /**
  * The inputs of `clara trace`, from a safetensors file or a JSON file of the same names: a JSON
@@ -24,7 +23,7 @@ export class TraceInputs {
 
   static read(file: string): TraceInputs {
     if (file.endsWith('.json')) {
-      const json = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+      const json = readJsonFile(file, 'the trace inputs');
       if (Array.isArray(json) || (typeof json === 'object' && json !== null && 'question' in json))
         return new TraceInputs(
           file,

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../../engine/index.ts';
-import { atomicWriteFile } from '../../engine/io/index.ts';
+import { atomicWriteFile, readJsonFile } from '../../engine/io/index.ts';
 import type { DemoResult } from '../demo/demoReport.ts';
 import { runDemo } from '../demo/runDemo.ts';
 import type { SweepCell, SweepPlan } from './sweepGrid.ts';
@@ -113,7 +113,7 @@ export async function runSweep(o: SweepRunOptions): Promise<SweepOutcome> {
 
 /** One cell, in this process: the demo with the settings and seed of its config.json. */
 export async function runCellHere(dir: string, backend: Backend, progress: boolean): Promise<DemoResult> {
-  const { settings, seed } = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  const { settings, seed } = readJsonFile(join(dir, 'config.json'), 'the cell config') as Pick<SweepCell, 'settings' | 'seed'>;
   return runDemo({ settings, seed, out: dir, backend, progress });
 }
 
@@ -121,7 +121,7 @@ export async function runCellHere(dir: string, backend: Backend, progress: boole
 export function readPlan(out: string): { swept: string[]; cells: string[] } {
   const file = join(out, PLAN_FILE);
   if (!existsSync(file)) throw new Error(`${out} is not a sweep folder (no ${PLAN_FILE})`);
-  return JSON.parse(readFileSync(file, 'utf8'));
+  return readJsonFile(file, 'the sweep plan') as { swept: string[]; cells: string[] };
 }
 
 function formatEta(seconds: number): string {

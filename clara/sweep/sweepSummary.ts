@@ -1,5 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readJsonFile } from '../../engine/io/index.ts';
 import type { DemoResult } from '../demo/demoReport.ts';
 import { cellDir, isFinished, readPlan } from './runSweep.ts';
 import type { SettingValue } from './sweepGrid.ts';
@@ -111,8 +112,8 @@ function readFinishedCells(out: string): { swept: string[]; cells: FinishedCell[
     .map((id) => cellDir(out, id))
     .filter(isFinished)
     .map((dir) => {
-      const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-      return { options: config.options, seed: config.seed, result: JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as DemoResult };
+      const config = readJsonFile(join(dir, 'config.json'), 'the cell config') as Pick<FinishedCell, 'options' | 'seed'>;
+      return { options: config.options, seed: config.seed, result: readJsonFile(join(dir, 'metrics.json'), 'the cell metrics') as DemoResult };
     });
   return { swept: plan.swept, cells, planned: plan.cells.length };
 }

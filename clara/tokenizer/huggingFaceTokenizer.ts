@@ -21,6 +21,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer as TokenizersJs } from '@huggingface/tokenizers';
+import { readJsonFile } from '../../engine/io/index.ts';
 import { BOS_TOKEN, EOS_TOKEN, UNK_TOKEN, claraAddedTokens } from './addedTokens.ts';
 import { ChatTemplate, type ChatTemplateTokens } from './chatTemplate.ts';
 import type { ClaraSpecialIds, DecodeOptions, EncodeOptions, Tokenizer } from './tokenizer.ts';
@@ -130,8 +131,8 @@ export class HuggingFaceTokenizer implements Tokenizer {
   static fromFolder(dir: string, options: { nMem: number }): HuggingFaceTokenizer {
     const file = join(dir, TOKENIZER_FILE);
     const configFile = join(dir, TOKENIZER_CONFIG_FILE);
-    const json = readJsonFile(file) as TokenizerJsonFile;
-    const config = existsSync(configFile) ? (readJsonFile(configFile) as TokenizerConfigFile) : {};
+    const json = readJsonFile(file, 'the tokenizer') as TokenizerJsonFile;
+    const config = existsSync(configFile) ? (readJsonFile(configFile, 'the tokenizer config') as TokenizerConfigFile) : {};
     return new HuggingFaceTokenizer(json, config, { nMem: options.nMem, file });
   }
 
@@ -186,14 +187,6 @@ function isHuggingFaceTokenizerFolder(dir: string): boolean {
     return typeof json?.model === 'object' && json.model !== null;
   } catch {
     return false;
-  }
-}
-
-function readJsonFile(file: string): unknown {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new Error(`${file}: cannot read it as JSON (${(error as Error).message})`);
   }
 }
 

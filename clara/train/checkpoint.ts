@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, openSync, closeSync, fsyncSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, closeSync, fsyncSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tensor, type AdamW, type AdamWState, type Backend, type Parameter, type Tensor } from '../../engine/index.ts';
-import { atomicWriteFile, hostToSafetensors, readSafetensorsFile, writeSafetensorsFile, type TensorToWrite } from '../../engine/io/index.ts';
+import { atomicWriteFile, hostToSafetensors, readJsonFile, readSafetensorsFile, writeSafetensorsFile, type TensorToWrite } from '../../engine/io/index.ts';
 import type { StepMetrics } from './metricsLog.ts';
 import type { TruncationCounts } from './objective.ts';
 import type { TrainingConfig } from './trainingConfig.ts';
@@ -130,12 +130,7 @@ function isComplete(dir: string): boolean {
 
 export function readTrainerState(dir: string): TrainerState {
   const file = join(dir, TRAINER_STATE_FILE);
-  let state: TrainerState;
-  try {
-    state = JSON.parse(readFileSync(file, 'utf8')) as TrainerState;
-  } catch (error) {
-    throw new Error(`${file}: cannot read the trainer state (${(error as Error).message})`);
-  }
+  const state = readJsonFile(file, 'the trainer state') as TrainerState;
   if (state === null || typeof state !== 'object' || state.format !== 'clara-trainer-state' || state.version !== 1)
     throw new Error(`${file}: not a trainer state (format ${String(state?.format)}, version ${String(state?.version)})`);
   checkTrainerState(state, file);

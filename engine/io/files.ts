@@ -1,6 +1,7 @@
 /**
  * The file-system operations engine/io needs: open for reading, read a range or a whole file in
- * chunks, and write a file atomically.
+ * chunks, and write a file atomically; and reading a JSON file, which the library does for every
+ * config, settings and state file it loads.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -40,6 +41,26 @@ export function readWholeFile(file: string): Uint8Array {
     throw new SafetensorsError('IO_ERROR', file, `cannot read: ${(e as Error).message}`);
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/**
+ * The parsed contents of the JSON file `file`. A failure throws an Error that names the file, what
+ * the caller was reading (`what`, e.g. 'the model config') and the problem: no such file, the
+ * system's read error, or the parser's message.
+ */
+export function readJsonFile(file: string, what: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const problem = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    throw new Error(`${file}: cannot read ${what} (${problem})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file}: cannot read ${what} (not valid JSON: ${(e as Error).message})`);
   }
 }
 

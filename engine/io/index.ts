@@ -33,7 +33,7 @@ export {
   f32BitsToBf16Bits,
   f32BitsToF16Bits,
 } from './halfFloat.ts';
-export { atomicWriteFile, isRunning } from './files.ts';
+export { atomicWriteFile, isRunning, readJsonFile } from './files.ts';
 export { compareTensorFiles, DEFAULT_ATOL, DEFAULT_RTOL, formatComparison } from './compareTensors.ts';
 export { TorchSaveError } from './torchSave/torchSaveError.ts';
 export { PickleTuple } from './torchSave/pickle.ts';

@@ -1,7 +1,7 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { inspectModelDir } from '../../clara/checkpoints/inspect.ts';
 import { ClaraModel } from '../../clara/claraModel.ts';
 import { main } from '../../clara/cli/main.ts';
@@ -11,6 +11,7 @@ import { answerPrompt, renderGeneratorText, stage1QaPrompt, tokenizeChatPrompt }
 import { HuggingFaceTokenizer, findHuggingFaceTokenizer } from '../../clara/tokenizer/huggingFaceTokenizer.ts';
 import { MistralTokenizer } from '../../clara/tokenizer/mistralTokenizer.ts';
 import { cpuBackend } from '../../engine/backends/cpu/index.ts';
+import { captureConsole } from '../helpers/captureConsole.ts';
 
 /**
  * The folder tokenizer (tokenizer.json + tokenizer_config.json through @huggingface/tokenizers and
@@ -149,13 +150,13 @@ describe('finding and loading a folder tokenizer', () => {
     const docs = join(root, 'docs.jsonl');
     writeFileSync(docs, `${JSON.stringify({ text: 'the river flows north' })}\n${JSON.stringify({ text: 'the bridge opened' })}\n`);
     const bank = join(root, 'bank.safetensors');
-    const quiet = [vi.spyOn(console, 'log').mockImplementation(() => {}), vi.spyOn(console, 'error').mockImplementation(() => {})];
+    const quiet = captureConsole();
     try {
       expect(await main(['compress', '--model', checkpoint, '--base', base, '--docs', docs, '--out', bank, '--backend', 'cpu'])).toBe(0);
       const ask = ['ask', '--model', checkpoint, '--base', base, '--index', bank, '--k', '1', '--max-new-tokens', '2', '--json', '--backend', 'cpu'];
       expect(await main([...ask, 'where does the river flow?'])).toBe(0);
     } finally {
-      for (const spy of quiet) spy.mockRestore();
+      quiet.stop();
     }
   });
 

@@ -1,8 +1,9 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import mistralTokenizerJs from 'mistral-tokenizer-js';
 import { MistralTokenizer } from '../../clara/tokenizer/mistralTokenizer.ts';
 import { claraAddedTokens, splitOnSpecialTokens } from '../../clara/tokenizer/addedTokens.ts';
+import { captureConsole } from '../helpers/captureConsole.ts';
 
 const tokenizer = new MistralTokenizer({ nMem: 4 });
 
@@ -19,11 +20,11 @@ describe('MistralTokenizer', () => {
   });
 
   it("passes the package's own self-test (known ids for spaces, tabs, unicode and byte fallback)", () => {
-    const quiet = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const quiet = captureConsole();
     try {
       expect(mistralTokenizerJs.runTests()).toBe(true);
     } finally {
-      quiet.mockRestore();
+      quiet.stop();
     }
   });
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { cpuBackend } from '../../../engine/backends/cpu/index.ts';
 import { isTorchTensor, readSafetensorsFile, readTorchSaveFile, type TorchTensor } from '../../../engine/io/index.ts';
 import { DECODER_ADAPTER } from '../../../clara/adapters.ts';
@@ -12,6 +12,7 @@ import { idsTensor } from '../../../clara/compressor.ts';
 import { loadAdapter, loadModel } from '../../../clara/model/checkpoint.ts';
 import type { MistralForCausalLM } from '../../../clara/model/mistral.ts';
 import { main } from '../../../clara/cli/main.ts';
+import { captureConsole } from '../../helpers/captureConsole.ts';
 import { fixtureTokenizer } from '../stage1/helpers.ts';
 
 /**
@@ -113,17 +114,17 @@ describe('export', () => {
   });
 
   it('is the `clara export` command, with usage errors that say what is wrong', async () => {
-    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const printed = captureConsole();
     try {
       // The tiny base is not Mistral's vocabulary and the command takes the tokenizer from the base:
       // it refuses by name (the released 7B checkpoints take the Mistral tokenizer).
       expect(await main(['export', '--model', CHECKPOINT, '--base', BASE, '--format', 'official', '--out', join(tmp, 'cli'), '--backend', 'cpu'])).not.toBe(0);
-      expect(errors.mock.calls.flat().join('\n')).toContain("not Mistral's 32000");
-      errors.mockClear();
+      expect(printed.stderr()).toContain("not Mistral's 32000");
+      printed.clear();
       expect(await main(['export', '--model', CHECKPOINT, '--format', 'zip', '--out', join(tmp, 'cli')])).toBe(2);
-      expect(errors.mock.calls.flat().join('\n')).toContain('--format must be one of official, peft');
+      expect(printed.stderr()).toContain('--format must be one of official, peft');
     } finally {
-      errors.mockRestore();
+      printed.stop();
     }
   });
 });

@@ -1,13 +1,14 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { cpuBackend } from '../../../engine/backends/cpu/index.ts';
 import { exportModel } from '../../../clara/checkpoints/export.ts';
 import { formatInspectReport, inspectModelDir } from '../../../clara/checkpoints/inspect.ts';
 import { loadOfficialCheckpoint } from '../../../clara/checkpoints/official.ts';
 import { ClaraModel } from '../../../clara/claraModel.ts';
 import { main } from '../../../clara/cli/main.ts';
+import { captureConsole } from '../../helpers/captureConsole.ts';
 import { fixtureTokenizer } from '../stage1/helpers.ts';
 
 /**
@@ -84,14 +85,14 @@ describe('clara inspect', () => {
   });
 
   it('is `clara inspect DIR [--json]`, exiting 1 when something is wrong', async () => {
-    const logs = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const printed = captureConsole();
     try {
       expect(await main(['inspect', join(FIXTURES, 'checkpoint'), '--json'])).toBe(1);
-      const report = JSON.parse(String(logs.mock.calls[0]![0]));
+      const report = JSON.parse(printed.logs[0]!);
       expect(report.layout).toBe('official');
       expect(await main(['inspect', join(tmp, 'peft')])).toBe(0);
     } finally {
-      logs.mockRestore();
+      printed.stop();
     }
   });
 });

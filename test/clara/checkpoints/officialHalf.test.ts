@@ -1,7 +1,7 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 import { CpuBackend, cpuBackend } from '../../../engine/backends/cpu/index.ts';
 import type { Backend } from '../../../engine/index.ts';
@@ -16,6 +16,7 @@ import { generateGreedy } from '../../../clara/model/generate.ts';
 import { compressorFingerprint, loadDocumentBank } from '../../../clara/retrieval/documentBank.ts';
 import { CompactTokenizer } from '../../../clara/tokenizer/compactTokenizer.ts';
 import { availableBackends } from '../../helpers/backends.ts';
+import { captureConsole } from '../../helpers/captureConsole.ts';
 import { acquireBackend } from '../../engine/webgpu/helpers.ts';
 import { expectClose, fixtureTokenizer, observed } from '../stage1/helpers.ts';
 import { BASE, CHECKPOINT, encoderBatch, expected, FIXTURES, N_MEM, rows, TOL } from './officialFixture.ts';
@@ -182,7 +183,7 @@ describe('compress and ask on a released checkpoint with --dtype', () => {
     const docs = join(root, 'docs.jsonl');
     writeFileSync(docs, `${JSON.stringify({ text: 'the river flows north' })}\n${JSON.stringify({ text: 'the bridge opened' })}\n`);
     const model = ['--model', checkpoint, '--base', base, '--backend', 'cpu'];
-    const quiet = [vi.spyOn(console, 'log').mockImplementation(() => {}), vi.spyOn(console, 'error').mockImplementation(() => {})];
+    const quiet = captureConsole();
     try {
       const banks = { auto: join(root, 'auto.safetensors'), float32: join(root, 'float32.safetensors') };
       expect(await main(['compress', ...model, '--docs', docs, '--out', banks.auto])).toBe(0);
@@ -199,7 +200,7 @@ describe('compress and ask on a released checkpoint with --dtype', () => {
       expect(await main([...ask, '--index', banks.float32, 'where does the river flow?'])).toBe(0);
       expect(await main([...ask, '--dtype', 'float32', '--index', banks.auto, 'where does the river flow?'])).toBe(0);
     } finally {
-      for (const spy of quiet) spy.mockRestore();
+      quiet.stop();
     }
   });
 });

@@ -1,9 +1,10 @@
 import { copyFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readSafetensorsFile, writeSafetensorsFile, type TensorToWrite } from '../../../engine/io/index.ts';
 import { main } from '../../../clara/cli/main.ts';
+import { captureConsole } from '../../helpers/captureConsole.ts';
 
 /** `clara compare A B`: a table or JSON, exit code 1 on divergence. */
 describe('clara compare', () => {
@@ -22,15 +23,15 @@ describe('clara compare', () => {
     }
     const b = join(dir, 'b.safetensors');
     writeSafetensorsFile(b, tensors);
-    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const printed = captureConsole();
     try {
       expect(await main(['compare', a, a])).toBe(0);
       expect(await main(['compare', b, a, '--json'])).toBe(1);
-      const report = JSON.parse(String(log.mock.calls.at(-1)![0]));
+      const report = JSON.parse(printed.logs.at(-1)!);
       expect(report.firstDivergence).toBe('logits');
       expect(await main(['compare', b, a, '--mask', 'logits', '--mask', 'train.*'])).toBe(0);
     } finally {
-      log.mockRestore();
+      printed.stop();
     }
     expect(await main(['compare', a])).toBe(2);
   });

@@ -1,8 +1,9 @@
 import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { ClaraModel } from '../../../clara/claraModel.ts';
 import { main } from '../../../clara/cli/main.ts';
 import { loadModel, saveModel } from '../../../clara/model/checkpoint.ts';
+import { captureConsole, captureConsoleInEachTest } from '../../helpers/captureConsole.ts';
 import { randomModel } from '../model/helpers.ts';
 import { tempDir, TINY_MODEL_FLAGS } from '../train/helpers.ts';
 
@@ -29,40 +30,54 @@ describe('loadModel dtype auto', () => {
 });
 
 describe('--dtype on the commands that load a model', () => {
-  let errors: MockInstance;
-  const stderr = () => errors.mock.calls.map((c) => c.join(' ')).join('\n');
-  beforeEach(() => {
-    errors = vi.spyOn(console, 'error').mockImplementation(() => {});
-    vi.spyOn(console, 'log').mockImplementation(() => {});
-  });
-  afterEach(() => vi.restoreAllMocks());
+  const printed = captureConsoleInEachTest();
 
   const data = join(dir, 'data');
   const run = join(dir, 'run');
   beforeAll(async () => {
-    vi.spyOn(console, 'log').mockImplementation(() => {});
-    expect(await main(['synth', '--out', data, '--entities', '6', '--candidates', '4', '--seed', '3'])).toBe(0);
-    const pretrain = ['pretrain', '--stage', '1', '--data', join(data, 'stage1.jsonl'), '--out', run, ...TINY_MODEL_FLAGS, '--steps', '1', '--backend', 'cpu'];
-    expect(await main(pretrain)).toBe(0);
-    // The same model with its base stored bf16, as a released 7B base is.
-    const clara = ClaraModel.load(join(run, 'checkpoint'));
-    await saveModel(clara.backbone, join(run, 'checkpoint'), { dtype: 'bfloat16' });
-    vi.restoreAllMocks();
+    const quiet = captureConsole();
+    try {
+      expect(await main(['synth', '--out', data, '--entities', '6', '--candidates', '4', '--seed', '3'])).toBe(0);
+      const pretrain = [
+        'pretrain',
+        '--stage',
+        '1',
+        '--data',
+        join(data, 'stage1.jsonl'),
+        '--out',
+        run,
+        ...TINY_MODEL_FLAGS,
+        '--steps',
+        '1',
+        '--backend',
+        'cpu',
+      ];
+      expect(await main(pretrain)).toBe(0);
+      // The same model with its base stored bf16, as a released 7B base is.
+      const clara = ClaraModel.load(join(run, 'checkpoint'));
+      await saveModel(clara.backbone, join(run, 'checkpoint'), { dtype: 'bfloat16' });
+    } finally {
+      quiet.stop();
+    }
   }, 120_000);
 
   const compress = (...flags: string[]) =>
     main(['compress', '--model', run, '--docs', join(data, 'documents.jsonl'), '--out', join(dir, 'bank.safetensors'), '--backend', 'cpu', ...flags]);
 
   it('runs with each dtype, and auto on a bf16 base keeps it bf16', async () => {
-    for (const dtype of ['auto', 'float32', 'bfloat16', 'float16']) expect(await compress('--dtype', dtype), `${dtype}: ${stderr()}`).toBe(0);
+    for (const dtype of ['auto', 'float32', 'bfloat16', 'float16']) expect(await compress('--dtype', dtype), `${dtype}: ${printed.stderr()}`).toBe(0);
     const load = vi.spyOn(ClaraModel, 'load');
-    expect(await compress()).toBe(0);
-    expect(load.mock.calls[0]![1]).toMatchObject({ dtype: 'auto' });
-    expect(load.mock.results[0]!.value.backbone.lmHead.dtype).toBe('bfloat16');
+    try {
+      expect(await compress()).toBe(0);
+      expect(load.mock.calls[0]![1]).toMatchObject({ dtype: 'auto' });
+      expect(load.mock.results[0]!.value.backbone.lmHead.dtype).toBe('bfloat16');
+    } finally {
+      load.mockRestore();
+    }
   }, 120_000);
 
   it('names the choices when the value is not one', async () => {
     expect(await compress('--dtype', 'half')).toBe(2);
-    expect(stderr()).toContain('clara compress: --dtype must be one of auto, float32, bfloat16, float16');
+    expect(printed.stderr()).toContain('clara compress: --dtype must be one of auto, float32, bfloat16, float16');
   });
 });

@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ClaraModel } from '../../../clara/claraModel.ts';
 import { main } from '../../../clara/cli/main.ts';
 import { limitCandidates, loadStage3File } from '../../../clara/data/stage3Data.ts';
 import { readMetrics } from '../../../clara/train/metricsLog.ts';
 import { trainEndToEnd } from '../../../clara/trainEndToEnd.ts';
 import { cpuBackend } from '../../../engine/index.ts';
+import { captureConsoleInEachTest } from '../../helpers/captureConsole.ts';
 import { tempDir, TINY_MODEL_FLAGS } from '../train/helpers.ts';
 
 /**
@@ -14,13 +15,7 @@ import { tempDir, TINY_MODEL_FLAGS } from '../train/helpers.ts';
  * its checkpoint, not reset to the defaults), and refuses a flag that contradicts one, naming it.
  */
 describe('clara e2e --resume', () => {
-  let errors: MockInstance;
-  const stderr = () => errors.mock.calls.map((c) => c.join(' ')).join('\n');
-  beforeEach(() => {
-    errors = vi.spyOn(console, 'error').mockImplementation(() => {});
-    vi.spyOn(console, 'log').mockImplementation(() => {});
-  });
-  afterEach(() => vi.restoreAllMocks());
+  const printed = captureConsoleInEachTest();
 
   it('takes the settings from the checkpoint, ends where an uninterrupted run ends, and names a contradicting flag', async () => {
     const dir = tempDir('e2e-resume');
@@ -29,7 +24,7 @@ describe('clara e2e --resume', () => {
     const stage1 = join(dir, 'stage1');
     expect(
       await main(['pretrain', '--stage', '1', '--data', join(data, 'stage1.jsonl'), '--out', stage1, ...TINY_MODEL_FLAGS, '--steps', '1', '--backend', 'cpu']),
-      stderr(),
+      printed.stderr(),
     ).toBe(0);
 
     // Settings that all differ from the defaults; the first run is stopped after step 1 of 3.
@@ -57,11 +52,11 @@ describe('clara e2e --resume', () => {
 
     // A flag that contradicts the run is refused with its name; --model has no place in a resume.
     expect(await main(['e2e', '--data', file, '--out', killed, '--resume', '--k', '3', '--backend', 'cpu'])).toBe(1);
-    expect(stderr()).toContain('with --k 3: the run has k 2');
+    expect(printed.stderr()).toContain('with --k 3: the run has k 2');
     expect(await main(['e2e', '--data', file, '--out', killed, '--resume', '--model', stage1, '--backend', 'cpu'])).toBe(2);
 
     // No flag but --resume (and one that agrees): the run goes on as it started.
-    expect(await main(['e2e', '--data', file, '--out', killed, '--resume', '--lr', '3e-3', '--backend', 'cpu']), stderr()).toBe(0);
+    expect(await main(['e2e', '--data', file, '--out', killed, '--resume', '--lr', '3e-3', '--backend', 'cpu']), printed.stderr()).toBe(0);
     const state = (out: string) => JSON.parse(readFileSync(join(out, 'checkpoint', 'trainer_state.json'), 'utf8'));
     expect(state(killed).saveEvery).toBe(1);
     expect(state(killed).objective).toEqual(state(whole).objective);

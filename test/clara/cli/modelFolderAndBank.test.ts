@@ -1,11 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ClaraModel } from '../../../clara/claraModel.ts';
 import { main } from '../../../clara/cli/main.ts';
 import { loadStage3File } from '../../../clara/data/stage3Data.ts';
 import { straightThroughTopK, type TopKEstimator } from '../../../clara/differentiableTopK.ts';
 import { trainEndToEnd } from '../../../clara/trainEndToEnd.ts';
+import { captureConsole, captureConsoleInEachTest } from '../../helpers/captureConsole.ts';
 import { tempDir, TINY_MODEL_FLAGS } from '../train/helpers.ts';
 
 /**
@@ -15,15 +16,7 @@ import { tempDir, TINY_MODEL_FLAGS } from '../train/helpers.ts';
  * the training step, and every pipeline option of the demo is a flag recorded in metrics.json.
  */
 describe('one meaning of --model, banks tied to their compressor', () => {
-  let errors: MockInstance;
-  let logs: MockInstance;
-  const stderr = () => errors.mock.calls.map((c) => c.join(' ')).join('\n');
-  const stdout = () => logs.mock.calls.map((c) => c.join(' ')).join('\n');
-  beforeEach(() => {
-    errors = vi.spyOn(console, 'error').mockImplementation(() => {});
-    logs = vi.spyOn(console, 'log').mockImplementation(() => {});
-  });
-  afterEach(() => vi.restoreAllMocks());
+  const printed = captureConsoleInEachTest();
 
   const dir = tempDir('model-folder');
   const data = join(dir, 'data');
@@ -47,39 +40,44 @@ describe('one meaning of --model, banks tied to their compressor', () => {
       'cpu',
     ]);
   beforeAll(async () => {
-    vi.spyOn(console, 'log').mockImplementation(() => {});
-    vi.spyOn(console, 'error').mockImplementation(() => {});
-    expect(await main(['synth', '--out', data, '--entities', '12', '--candidates', '6', '--seed', '3'])).toBe(0);
-    expect(await pretrain(join(dir, 'a'), '0')).toBe(0);
-    expect(await pretrain(join(dir, 'b'), '1')).toBe(0);
-    vi.restoreAllMocks();
+    const quiet = captureConsole();
+    try {
+      expect(await main(['synth', '--out', data, '--entities', '12', '--candidates', '6', '--seed', '3'])).toBe(0);
+      expect(await pretrain(join(dir, 'a'), '0')).toBe(0);
+      expect(await pretrain(join(dir, 'b'), '1')).toBe(0);
+    } finally {
+      quiet.stop();
+    }
   }, 120_000);
 
   it('takes a run folder or its checkpoint, and names both paths when neither holds a model', async () => {
     const bank = join(dir, 'a.safetensors');
-    expect(await main(['compress', '--model', join(dir, 'a'), '--docs', join(data, 'documents.jsonl'), '--out', bank, '--backend', 'cpu']), stderr()).toBe(0);
+    expect(
+      await main(['compress', '--model', join(dir, 'a'), '--docs', join(data, 'documents.jsonl'), '--out', bank, '--backend', 'cpu']),
+      printed.stderr(),
+    ).toBe(0);
     expect(await main(['compress', '--model', join(dir, 'a', 'checkpoint'), '--docs', join(data, 'documents.jsonl'), '--out', bank, '--backend', 'cpu'])).toBe(
       0,
     );
-    expect(stderr()).not.toContain('loss NaN');
+    expect(printed.stderr()).not.toContain('loss NaN');
 
     expect(await main(['eval', '--model', join(dir, 'nowhere'), '--data', join(data, 'stage3-heldout.jsonl'), '--backend', 'cpu'])).toBe(1);
-    expect(stderr()).toContain(join(dir, 'nowhere', 'clara.json'));
-    expect(stderr()).toContain(join(dir, 'nowhere', 'checkpoint', 'clara.json'));
+    expect(printed.stderr()).toContain(join(dir, 'nowhere', 'clara.json'));
+    expect(printed.stderr()).toContain(join(dir, 'nowhere', 'checkpoint', 'clara.json'));
   });
 
   it("ask names the adapter it encodes with and refuses another model's bank", async () => {
     const bank = join(dir, 'a-ask.safetensors');
     expect(await main(['compress', '--model', join(dir, 'a'), '--docs', join(data, 'documents.jsonl'), '--out', bank, '--backend', 'cpu'])).toBe(0);
-    logs.mockClear();
+    printed.clear();
     const ask = (model: string) =>
       main(['ask', '--model', model, '--index', bank, '--k', '1', '--max-new-tokens', '2', '--json', '--backend', 'cpu', 'Where?']);
-    expect(await ask(join(dir, 'a')), stderr()).toBe(0);
-    expect(stderr()).toContain('questions encoded by encoder_adapter (the compressor: this stage-1 model has no query reasoner');
-    expect(JSON.parse(stdout().trim().split('\n').pop()!).queryAdapter).toBe('encoder_adapter');
+    expect(await ask(join(dir, 'a')), printed.stderr()).toBe(0);
+    expect(printed.stderr()).toContain('questions encoded by encoder_adapter (the compressor: this stage-1 model has no query reasoner');
+    expect(JSON.parse(printed.stdout().trim().split('\n').pop()!).queryAdapter).toBe('encoder_adapter');
 
     expect(await ask(join(dir, 'b'))).toBe(1);
-    expect(stderr()).toMatch(/was made by another model's compressor \(fingerprint \S+; this model's is \S+\)/);
+    expect(printed.stderr()).toMatch(/was made by another model's compressor \(fingerprint \S+; this model's is \S+\)/);
   });
 
   it('reads e2e options from --options FILE; --config FILE is its warned old name', async () => {
@@ -87,11 +85,11 @@ describe('one meaning of --model, banks tied to their compressor', () => {
     writeFileSync(file, JSON.stringify({ steps: 2, wrong: 1 }));
     const e2e = (flag: string) => main(['e2e', '--model', join(dir, 'a'), '--data', join(data, 'stage3-train.jsonl'), '--out', join(dir, 'e2e'), flag, file]);
     expect(await e2e('--options')).toBe(2);
-    expect(stderr()).toContain(`--options ${file}: unknown option "wrong"`);
-    expect(stderr()).not.toContain('warning');
+    expect(printed.stderr()).toContain(`--options ${file}: unknown option "wrong"`);
+    expect(printed.stderr()).not.toContain('warning');
     expect(await e2e('--config')).toBe(2);
-    expect(stderr()).toContain('warning: clara e2e: --config FILE is now --options FILE');
-    expect(stderr()).toContain(`--config ${file}: unknown option "wrong"`);
+    expect(printed.stderr()).toContain('warning: clara e2e: --config FILE is now --options FILE');
+    expect(printed.stderr()).toContain(`--config ${file}: unknown option "wrong"`);
   });
 
   it('hands every estimator the training step and the total', async () => {
@@ -113,8 +111,7 @@ describe('one meaning of --model, banks tied to their compressor', () => {
 
 describe('clara demo: every pipeline option from the command line', () => {
   it('records them and the seed in metrics.json, and ends with a bank and the ask command', async () => {
-    const logs = vi.spyOn(console, 'log').mockImplementation(() => {});
-    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const printed = captureConsole({ stderrWrites: true });
     const out = join(tempDir('demo-options'), 'run');
     try {
       const flags = ['--people', '12', '--candidates', '6', '--compression-rate', '8', '--mse-weight', '0.5', '--stage1-steps', '3', '--stage3-steps', '3'];
@@ -130,13 +127,12 @@ describe('clara demo: every pipeline option from the command line', () => {
         stage1: { steps: 3, mseWeight: 0.5 },
         stage3: { steps: 3, estimator: 'gumbel', temperature: 0.1, k: 2 },
       });
-      const printed = logs.mock.calls.map((c) => c.join(' ')).join('\n');
-      expect(printed).toContain('SMOKE TEST');
-      expect(printed).toContain(`npx clara ask --model ${join(out, 'stage3')} --index ${join(out, 'bank.safetensors')} "`);
+      expect(printed.stdout()).toContain('SMOKE TEST');
+      expect(printed.stdout()).toContain(`npx clara ask --model ${join(out, 'stage3')} --index ${join(out, 'bank.safetensors')} "`);
       const bank = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')).ask.bank;
       expect(bank).toBe(join(out, 'bank.safetensors'));
     } finally {
-      vi.restoreAllMocks();
+      printed.stop();
     }
   }, 180_000);
 });

@@ -1,16 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { main } from '../../../clara/cli/main.ts';
 import { checkTopK } from '../../../clara/cli/topK.ts';
 import type { Stage3Row } from '../../../clara/data/stage3Data.ts';
+import { captureConsoleInEachTest } from '../../helpers/captureConsole.ts';
 
 /** Every numeric option is range-checked where it is read, and the message names the flag. */
 describe('numeric options', () => {
-  let errors: MockInstance;
-  const stderr = () => errors.mock.calls.map((c) => c.join(' ')).join('\n');
-  beforeEach(() => {
-    errors = vi.spyOn(console, 'error').mockImplementation(() => {});
-  });
-  afterEach(() => vi.restoreAllMocks());
+  const printed = captureConsoleInEachTest();
 
   const e2e = ['e2e', '--model', 'no-such-model', '--data', 'no-such-data', '--out', 'no-such-out'];
   it.each([
@@ -25,7 +21,7 @@ describe('numeric options', () => {
     [['--lr=-1'], "--lr expects a non-negative number, got '-1'"],
   ])('clara e2e %j is a usage error naming the flag, before anything is loaded', async (flags, message) => {
     expect(await main([...e2e, ...flags])).toBe(2);
-    expect(stderr()).toContain(`clara e2e: ${message}`);
+    expect(printed.stderr()).toContain(`clara e2e: ${message}`);
   });
 
   it('--k larger than the candidates of the rows is refused, naming both', () => {

@@ -1,10 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ClaraModel } from '../../../clara/claraModel.ts';
 import { main } from '../../../clara/cli/main.ts';
 import { TOPK_ESTIMATORS } from '../../../clara/differentiableTopK.ts';
 import { readSafetensorsFile } from '../../../engine/io/index.ts';
+import { captureConsole, captureConsoleInEachTest } from '../../helpers/captureConsole.ts';
 import { tempDir, TINY_MODEL_FLAGS } from '../train/helpers.ts';
 
 /**
@@ -13,15 +14,7 @@ import { tempDir, TINY_MODEL_FLAGS } from '../train/helpers.ts';
  * whole pipeline with its JSON contract.
  */
 describe('clara e2e / compress / ask / eval', () => {
-  let errors: MockInstance;
-  let logs: MockInstance;
-  const stderr = () => errors.mock.calls.map((c) => c.join(' ')).join('\n');
-  const stdout = () => logs.mock.calls.map((c) => c.join(' ')).join('\n');
-  beforeEach(() => {
-    errors = vi.spyOn(console, 'error').mockImplementation(() => {});
-    logs = vi.spyOn(console, 'log').mockImplementation(() => {});
-  });
-  afterEach(() => vi.restoreAllMocks());
+  const printed = captureConsoleInEachTest();
 
   it('trains stage 3 from a stage-1 model, then compresses, asks and evaluates', async () => {
     const dir = tempDir('stage3-cli');
@@ -45,7 +38,7 @@ describe('clara e2e / compress / ask / eval', () => {
         '--backend',
         'cpu',
       ]),
-      stderr(),
+      printed.stderr(),
     ).toBe(0);
 
     const stage3 = join(dir, 'stage3');
@@ -75,7 +68,7 @@ describe('clara e2e / compress / ask / eval', () => {
         '--backend',
         'cpu',
       ]),
-      stderr(),
+      printed.stderr(),
     ).toBe(0);
     const model = ClaraModel.load(join(stage3, 'checkpoint'));
     const { config } = JSON.parse(readFileSync(join(stage3, 'checkpoint', 'trainer_state.json'), 'utf8'));
@@ -87,13 +80,13 @@ describe('clara e2e / compress / ask / eval', () => {
     const index = join(dir, 'bank.safetensors');
     expect(
       await main(['compress', '--model', join(stage3, 'checkpoint'), '--docs', join(data, 'documents.jsonl'), '--out', index, '--backend', 'cpu']),
-      stderr(),
+      printed.stderr(),
     ).toBe(0);
     const bank = readSafetensorsFile(index);
     expect(bank.info('vectors').shape).toEqual([12, model.nMem, model.backbone.config.hidden_size]);
     expect(JSON.parse(bank.metadata.documents!)).toHaveLength(12);
 
-    logs.mockClear();
+    printed.clear();
     expect(
       await main([
         'ask',
@@ -110,15 +103,15 @@ describe('clara e2e / compress / ask / eval', () => {
         'cpu',
         'Where was somebody born?',
       ]),
-      stderr(),
+      printed.stderr(),
     ).toBe(0);
-    const asked = JSON.parse(stdout().trim().split('\n').pop()!);
+    const asked = JSON.parse(printed.stdout().trim().split('\n').pop()!);
     expect(asked.documents).toHaveLength(3);
     const scores = asked.documents.map((d: { score: number }) => d.score);
     expect([...scores].sort((a: number, b: number) => b - a)).toEqual(scores); // best first
     expect(typeof asked.answer).toBe('string');
 
-    logs.mockClear();
+    printed.clear();
     expect(
       await main([
         'eval',
@@ -134,9 +127,9 @@ describe('clara e2e / compress / ask / eval', () => {
         '--backend',
         'cpu',
       ]),
-      stderr(),
+      printed.stderr(),
     ).toBe(0);
-    const report = JSON.parse(stdout().trim().split('\n').pop()!);
+    const report = JSON.parse(printed.stdout().trim().split('\n').pop()!);
     expect(Object.keys(report).sort()).toEqual(['acc', 'count', 'em', 'f1', 'recall']);
     expect(Object.keys(report.recall).sort()).toEqual(['1', '3', '5']);
     expect(report.count).toBe(3);
@@ -146,30 +139,22 @@ describe('clara e2e / compress / ask / eval', () => {
     expect(await main(['e2e', '--model', 'x'])).toBe(2);
     expect(await main(['e2e', '--model', 'x', '--data', 'y', '--out', 'z', '--estimator', 'nope'])).toBe(2);
     const estimators = Object.keys(TOPK_ESTIMATORS).join(', ');
-    expect(stderr()).toContain(`--estimator must be one of ${estimators}; got 'nope'`);
+    expect(printed.stderr()).toContain(`--estimator must be one of ${estimators}; got 'nope'`);
     expect(await main(['ask', '--model', 'x', '--index', 'y'])).toBe(2);
     expect(await main(['compress', '--docs', 'y'])).toBe(2);
     expect(await main(['eval', '--model', 'x', '--data', 'y', '--k', 'two'])).toBe(1);
     expect(await main(['demo', '--estimator', 'argmax'])).toBe(2);
-    expect(stderr()).toContain(`clara demo: --estimator must be one of ${estimators}; got 'argmax'`);
+    expect(printed.stderr()).toContain(`clara demo: --estimator must be one of ${estimators}; got 'argmax'`);
   });
 });
 
 describe('clara demo --quick', () => {
   it('runs the whole pipeline on the default backend and ends with the JSON contract', async () => {
-    const logs = vi.spyOn(console, 'log').mockImplementation(() => {});
-    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const printed = captureConsole({ stderrWrites: true });
     const out = join(tempDir('demo'), 'run');
     try {
       expect(await main(['demo', '--quick', '--json', '--out', out, '--estimator', 'straight-through'])).toBe(0);
-      const last = JSON.parse(
-        logs.mock.calls
-          .map((c) => c.join(' '))
-          .join('\n')
-          .trim()
-          .split('\n')
-          .pop()!,
-      );
+      const last = JSON.parse(printed.stdout().trim().split('\n').pop()!);
       for (const which of ['before', 'after', 'random', 'bm25']) expect(Object.keys(last.recall[which]).sort()).toEqual(['1', '3', '5']);
       for (const split of ['trained', 'heldOut']) {
         for (const docs of ['withDocs', 'noDocs', 'goldDoc']) expect(Object.keys(last.answers[split][docs]).sort()).toEqual(['em', 'f1']);
@@ -187,7 +172,7 @@ describe('clara demo --quick', () => {
         expect(existsSync(join(out, file)), file).toBe(true);
       expect(readFileSync(join(out, 'curves.svg'), 'utf8')).toMatch(/^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     } finally {
-      vi.restoreAllMocks();
+      printed.stop();
     }
   });
 });

@@ -1,10 +1,11 @@
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compareTensorFiles } from '../../../engine/io/compareTensors.ts';
 import { readSafetensors, readSafetensorsFile, serializeSafetensorsToBytes, type TensorToWrite } from '../../../engine/io/index.ts';
 import { main } from '../../../clara/cli/main.ts';
+import { captureConsole } from '../../helpers/captureConsole.ts';
 
 /**
  * An outside checkpoint (test/fixtures/peft/tiny: a Hugging Face Mistral and three adapters in
@@ -18,7 +19,7 @@ const MEM_IDS = '57,58,59,60';
 
 async function trace(mode: string, inputs: string, extra: string[] = []): Promise<string> {
   const out = join(mkdtempSync(join(tmpdir(), 'clara-trace-outside-')), `${mode}.safetensors`);
-  const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+  const quiet = captureConsole();
   try {
     const code = await main([
       'trace',
@@ -38,7 +39,7 @@ async function trace(mode: string, inputs: string, extra: string[] = []): Promis
     ]);
     expect(code).toBe(0);
   } finally {
-    log.mockRestore();
+    quiet.stop();
   }
   return out;
 }
@@ -104,16 +105,16 @@ describe('clara trace on an outside PEFT checkpoint', () => {
   });
 
   it('names the folders it searched for a missing adapter, and asks for the <MEMi> ids it cannot know', async () => {
-    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const printed = captureConsole();
     try {
       const out = join(mkdtempSync(join(tmpdir(), 'clara-trace-err-')), 'o.safetensors');
       const inputs = join(FIXTURES, 'compressor_inputs.safetensors');
       expect(await main(['trace', '--model', CHECKPOINT, '--adapter', 'nosuch', '--inputs', inputs, '--out', out, '--backend', 'cpu'])).toBe(1);
-      expect(String(error.mock.calls.at(-1)![0])).toContain(`looked in ${join(CHECKPOINT, 'adapters', 'nosuch')} and ${join(CHECKPOINT, 'nosuch')}`);
+      expect(printed.errors.at(-1)).toContain(`looked in ${join(CHECKPOINT, 'adapters', 'nosuch')} and ${join(CHECKPOINT, 'nosuch')}`);
       expect(await main(['trace', '--mode', 'compressor', '--model', CHECKPOINT, '--inputs', inputs, '--out', out, '--backend', 'cpu'])).toBe(1);
-      expect(String(error.mock.calls.at(-1)![0])).toContain('--mem-ids');
+      expect(printed.errors.at(-1)).toContain('--mem-ids');
     } finally {
-      error.mockRestore();
+      printed.stop();
     }
   });
 });

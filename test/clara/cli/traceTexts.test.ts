@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Generator } from '../../../engine/index.ts';
 import { readSafetensorsFile } from '../../../engine/io/index.ts';
 import { DECODER_ADAPTER, ENCODER_ADAPTER, QUERY_REASONER_ADAPTER } from '../../../clara/adapters.ts';
@@ -10,6 +10,7 @@ import { main } from '../../../clara/cli/main.ts';
 import { compressionLoss } from '../../../clara/compressionObjective.ts';
 import { answerExample, collateBatch } from '../../../clara/examples.ts';
 import { claraTextsForVocabulary } from '../../../clara/tokenizer/vocabularyTexts.ts';
+import { captureConsoleInEachTest } from '../../helpers/captureConsole.ts';
 
 /**
  * `clara trace` on texts (`{"question", "docs", "answer"}` in a JSON file): tokenized with the
@@ -37,16 +38,13 @@ async function savedClara(): Promise<{ clara: ClaraModel; dir: string }> {
   return { clara, dir };
 }
 
-async function trace(model: string, inputs: string, out: string, mode: string, extra: string[] = []): Promise<number> {
-  const log = vi.spyOn(console, 'log').mockImplementation(() => {});
-  try {
-    return await main(['trace', '--mode', mode, '--model', model, '--inputs', inputs, '--out', out, '--backend', 'cpu', ...extra]);
-  } finally {
-    log.mockRestore();
-  }
+function trace(model: string, inputs: string, out: string, mode: string, extra: string[] = []): Promise<number> {
+  return main(['trace', '--mode', mode, '--model', model, '--inputs', inputs, '--out', out, '--backend', 'cpu', ...extra]);
 }
 
 describe('clara trace on texts', () => {
+  const printed = captureConsoleInEachTest();
+
   it("tokenizes them as training does: stage 1's loss is the training loss of the same examples", async () => {
     const { clara, dir } = await savedClara();
     const out = join(dir, 'stage1.safetensors');
@@ -79,15 +77,10 @@ describe('clara trace on texts', () => {
 
   it('says so when the checkpoint has no tokenizer, and that the decoder mode reads ids', async () => {
     const { dir } = await savedClara();
-    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
-    try {
-      const out = join(dir, 'o.safetensors');
-      expect(await trace('test/fixtures/peft/tiny', join(dir, 'texts.json'), out, 'stage1', ['--mem-ids', '57,58,59,60'])).toBe(1);
-      expect(String(error.mock.calls.at(-1)![0])).toContain('gives texts, but this checkpoint was loaded without a tokenizer');
-      expect(await trace(join(dir, 'model'), join(dir, 'texts.json'), out, 'decoder')).toBe(1);
-      expect(String(error.mock.calls.at(-1)![0])).toContain('the decoder reads ids');
-    } finally {
-      error.mockRestore();
-    }
+    const out = join(dir, 'o.safetensors');
+    expect(await trace('test/fixtures/peft/tiny', join(dir, 'texts.json'), out, 'stage1', ['--mem-ids', '57,58,59,60'])).toBe(1);
+    expect(printed.errors.at(-1)).toContain('gives texts, but this checkpoint was loaded without a tokenizer');
+    expect(await trace(join(dir, 'model'), join(dir, 'texts.json'), out, 'decoder')).toBe(1);
+    expect(printed.errors.at(-1)).toContain('the decoder reads ids');
   });
 });

@@ -1,22 +1,16 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ClaraModel } from '../../../clara/claraModel.ts';
 import { main } from '../../../clara/cli/main.ts';
 import { readTrainerState } from '../../../clara/train/checkpoint.ts';
 import { readMetrics } from '../../../clara/train/metricsLog.ts';
+import { captureConsoleInEachTest } from '../../helpers/captureConsole.ts';
 import { tempDir, TINY_MODEL_FLAGS } from './helpers.ts';
 
 /** `clara synth` and `clara pretrain` through `main(argv)`, as the `clara` binary runs them. */
 describe('clara pretrain / synth', () => {
-  let errors: MockInstance;
-  let logs: MockInstance;
-  const stderr = () => errors.mock.calls.map((c) => c.join(' ')).join('\n');
-  beforeEach(() => {
-    errors = vi.spyOn(console, 'error').mockImplementation(() => {});
-    logs = vi.spyOn(console, 'log').mockImplementation(() => {});
-  });
-  afterEach(() => vi.restoreAllMocks());
+  const printed = captureConsoleInEachTest();
 
   const tiny = [...TINY_MODEL_FLAGS, '--backend', 'cpu'];
 
@@ -72,7 +66,7 @@ describe('clara pretrain / synth', () => {
       '--freeze-compressor',
       '2',
     ]);
-    expect(code, stderr()).toBe(0);
+    expect(code, printed.stderr()).toBe(0);
     const metrics = readMetrics(join(out, 'metrics.jsonl'));
     expect(metrics.map((m) => m.step)).toEqual([1, 2, 3]);
     expect(Object.keys(metrics[0]!).sort()).toEqual(['ce', 'gradNorm', 'loss', 'lr', 'mse', 'seconds', 'step', 'tokens']);
@@ -85,7 +79,7 @@ describe('clara pretrain / synth', () => {
     expect(state.config.frozenSteps).toEqual({ encoder_adapter: 2, 'model.embed_tokens.weight': 2 });
     const model = ClaraModel.load(join(out, 'checkpoint'));
     expect(model.settings).toMatchObject({ stage: 1, docMaxLength: 32, compressionRate: 8, lora: { r: 4, alpha: 8 } });
-    expect(logs.mock.calls.flat().join('\n')).toMatch(/stage 1: 3 steps, loss \d+\.\d{4}/);
+    expect(printed.stdout()).toMatch(/stage 1: 3 steps, loss \d+\.\d{4}/);
 
     // Stage 2 from the run directory (its checkpoint), k = 5 documents per row.
     const out2 = join(dir, 'run2');
@@ -107,7 +101,7 @@ describe('clara pretrain / synth', () => {
         '--backend',
         'cpu',
       ]),
-      stderr(),
+      printed.stderr(),
     ).toBe(0);
     expect(ClaraModel.load(join(out2, 'checkpoint')).settings).toMatchObject({ stage: 2, generationTopK: 5 });
   });
@@ -119,11 +113,11 @@ describe('clara pretrain / synth', () => {
     writeFileSync(file, [good, good, { ...good, question: 'not a list' }, good].map((r) => JSON.stringify(r)).join('\n'));
     const args = ['pretrain', '--stage', '1', '--data', file, '--out', join(dir, 'run'), ...tiny, '--steps', '1', '--batch-size', '2'];
     expect(await main(args)).toBe(1);
-    expect(stderr()).toContain(`${file}:3: field "question" must be a list of strings of the same length as "answers"`);
-    errors.mockClear();
-    expect(await main([...args, '--skip-invalid']), stderr()).toBe(0);
-    expect(stderr()).toContain('skipped 1 invalid row(s):');
-    expect(stderr()).toContain(`${file}:3: field "question"`);
+    expect(printed.stderr()).toContain(`${file}:3: field "question" must be a list of strings of the same length as "answers"`);
+    printed.clear();
+    expect(await main([...args, '--skip-invalid']), printed.stderr()).toBe(0);
+    expect(printed.stderr()).toContain('skipped 1 invalid row(s):');
+    expect(printed.stderr()).toContain(`${file}:3: field "question"`);
   });
 
   it('usage errors exit with 2 and say what is wrong; --help exits with 0', async () => {
@@ -147,12 +141,12 @@ describe('clara pretrain / synth', () => {
       ],
     ];
     for (const [argv, message] of cases) {
-      errors.mockClear();
+      printed.clear();
       expect(await main(argv), argv.join(' ')).toBe(2);
-      expect(stderr()).toContain(message);
+      expect(printed.stderr()).toContain(message);
     }
     expect(await main(['pretrain', '--help'])).toBe(0);
-    expect(logs.mock.calls.flat().join('\n')).toContain('--compression-rate R');
+    expect(printed.stdout()).toContain('--compression-rate R');
     expect(await main(['synth', '--help'])).toBe(0);
   });
 
@@ -161,12 +155,12 @@ describe('clara pretrain / synth', () => {
     expect(await main(['synth', '--out', join(dir, 'data'), '--entities', '10', '--candidates', '4'])).toBe(0);
     const out = join(dir, 'run');
     const data = join(dir, 'data', 'stage1.jsonl');
-    expect(await main(['pretrain', '--stage', '1', '--data', data, '--out', out, ...tiny, '--steps', '2', '--batch-size', '2']), stderr()).toBe(0);
+    expect(await main(['pretrain', '--stage', '1', '--data', data, '--out', out, ...tiny, '--steps', '2', '--batch-size', '2']), printed.stderr()).toBe(0);
     // Extending the run is refused (the schedule would differ); resuming a finished one has nothing to do.
     expect(await main(['pretrain', '--data', data, '--out', out, '--resume', '--steps', '4', '--backend', 'cpu'])).toBe(1);
-    expect(stderr()).toContain('setting steps: checkpoint 2, now 4');
-    expect(await main(['pretrain', '--data', data, '--out', out, '--resume', '--backend', 'cpu']), stderr()).toBe(0);
-    expect(logs.mock.calls.flat().join('\n')).toContain('nothing left to do');
+    expect(printed.stderr()).toContain('setting steps: checkpoint 2, now 4');
+    expect(await main(['pretrain', '--data', data, '--out', out, '--resume', '--backend', 'cpu']), printed.stderr()).toBe(0);
+    expect(printed.stdout()).toContain('nothing left to do');
     expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
   });
 });

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readTrainerState } from '../../../clara/train/checkpoint.ts';
 import { resumeCompressionStage, trainCompressionStage } from '../../../clara/trainCompressionStage.ts';
+import { captureConsoleInEachTest } from '../../helpers/captureConsole.ts';
 import { synthRows, tempDir, tinyModel } from './helpers.ts';
 
 /**
@@ -10,10 +11,9 @@ import { synthRows, tempDir, tinyModel } from './helpers.ts';
  * notice line goes to stderr.
  */
 describe('truncated texts are counted for the run', () => {
-  afterEach(() => vi.restoreAllMocks());
+  const printed = captureConsoleInEachTest();
 
   it('counts documents longer than docMaxLength, across a resume, and prints one notice', async () => {
-    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
     const rows = synthRows(8);
     const clara = tinyModel(rows); // docMaxLength 32
     // Every document made ten times longer than the compressor reads.
@@ -26,7 +26,7 @@ describe('truncated texts are counted for the run', () => {
       trainCompressionStage({ clara, stage: 1, rows: long, out, steps: 3, batchSize: 2, saveEvery: 1, progress: false, onStep: stop }),
     ).rejects.toThrow('killed');
     expect(readTrainerState(join(out, 'checkpoint')).truncated).toEqual({ docs: 4, answers: 0 });
-    const notices = () => errors.mock.calls.map((c) => c.join(' ')).filter((line) => line.includes('truncated'));
+    const notices = () => printed.errors.filter((line) => line.includes('truncated'));
     expect(notices()).toEqual([expect.stringContaining('4 docs')]);
 
     await resumeCompressionStage({ out, rows: long, progress: false });
@@ -35,12 +35,11 @@ describe('truncated texts are counted for the run', () => {
   });
 
   it('writes no count when nothing was cut', async () => {
-    const errors = vi.spyOn(console, 'error').mockImplementation(() => {});
     // Documents of eight words: well within the 32 tokens the compressor reads.
     const rows = synthRows(8).map((row) => ({ ...row, docs: row.docs.map((doc) => doc.split(' ').slice(0, 8).join(' ')) }));
     const out = tempDir('no-truncation');
     await trainCompressionStage({ clara: tinyModel(rows), stage: 1, rows, out, steps: 1, batchSize: 2, progress: false });
     expect(readTrainerState(join(out, 'checkpoint')).truncated).toEqual({ docs: 0, answers: 0 });
-    expect(errors.mock.calls.flat().join('\n')).not.toContain('truncated');
+    expect(printed.stderr()).not.toContain('truncated');
   });
 });
