@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { atomicWriteFile, writeTorchSaveFile, type TensorToWrite, type TorchSaveTree, type TorchTensor } from '../../engine/io/index.ts';
+import { atomicWriteFile, writeTorchSaveFile, type TorchSaveTree } from '../../engine/io/index.ts';
 import type { ClaraModel } from '../claraModel.ts';
 import { saveAdapter, saveModel, toWritable, type StorageDType } from '../model/checkpoint.ts';
 import { ADAPTERS_FILE, CONFIG_FILE, FIRST_LAST_FILE, STAGE_NUMBERS } from './official.ts';
@@ -48,19 +48,15 @@ async function exportOfficial(clara: ClaraModel, dir: string, options: ExportOpt
   const adapters: TorchSaveTree = {};
   for (const name of model.adapterNames()) {
     const stateDict: TorchSaveTree = {};
-    for (const [key, p] of model.adapterParameters(name)) stateDict[key] = asTorch(await toWritable(p, 'bfloat16'));
+    for (const [key, p] of model.adapterParameters(name)) stateDict[key] = await toWritable(p, 'bfloat16');
     adapters[name] = stateDict;
   }
   writeTorchSaveFile(join(dir, ADAPTERS_FILE), adapters);
-  const firstLast: TorchSaveTree = { 'model.embed_tokens.weight': asTorch(await toWritable(model.model.embedTokens.weight, 'bfloat16')) };
-  if (!model.config.tie_word_embeddings) firstLast['lm_head.weight'] = asTorch(await toWritable(model.lmHead, 'bfloat16'));
+  const firstLast: TorchSaveTree = { 'model.embed_tokens.weight': await toWritable(model.model.embedTokens.weight, 'bfloat16') };
+  if (!model.config.tie_word_embeddings) firstLast['lm_head.weight'] = await toWritable(model.lmHead, 'bfloat16');
   writeTorchSaveFile(join(dir, FIRST_LAST_FILE), firstLast);
   const json = `${JSON.stringify(officialConfig(clara, options.decoderModelName ?? DEFAULT_DECODER_MODEL), null, 2)}\n`;
   atomicWriteFile(join(dir, CONFIG_FILE), [new TextEncoder().encode(json)]);
-}
-
-function asTorch(t: TensorToWrite): TorchTensor {
-  return { dtype: t.dtype, shape: [...t.shape], data: t.data };
 }
 
 /** The CLaRaConfig `save_pretrained` writes: this model's settings, the official defaults elsewhere. */

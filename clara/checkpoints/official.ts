@@ -38,7 +38,8 @@ import type { Tokenizer } from '../tokenizer/tokenizer.ts';
  *
  * The frozen weights load as `loadModel` loads a Hugging Face folder (clara/model/checkpoint.ts, one
  * logic): the base's shards streamed tensor by tensor, the embedding table and lm_head taken from
- * decoder_first_last_layers.pth instead, each held as `dtype` says (`auto`: 16-bit, as the released
+ * decoder_first_last_layers.pth instead (streamed too: a .pth tensor is read when it is loaded), each
+ * held as `dtype` says (`auto`: 16-bit, as the released
  * bf16 files are stored; `float32`: widened, exactly) and a 16-bit table larger than the backend's
  * largest tensor held as row blocks; the memory check counts the float32 adapters too.
  *
@@ -166,7 +167,7 @@ export function loadOfficialCheckpoint(dir: string, options: OfficialLoadOptions
   if (config.training_stage === 'stage2' && !adapters.has(QUERY_REASONER_ADAPTER) && adapters.has(ENCODER_ADAPTER))
     adapters.set(QUERY_REASONER_ADAPTER, adapters.get(ENCODER_ADAPTER)!);
   let adapterElements = 0;
-  for (const stateDict of adapters.values()) for (const t of stateDict.values()) adapterElements += t.data.length;
+  for (const stateDict of adapters.values()) for (const t of stateDict.values()) adapterElements += t.shape.reduce((a, b) => a * b, 1);
 
   const tied = baseConfig.tie_word_embeddings;
   const firstLast = readFirstLast(
@@ -242,9 +243,9 @@ function withTables(base: TensorStream, tables: ReadonlyMap<string, TorchTensor>
     has: (name) => tables.has(name) || base.has(name),
     info: (name) => {
       const t = tables.get(name);
-      return t === undefined ? base.info(name) : { dtype: t.dtype, shape: [...t.shape], byteLength: t.data.byteLength };
+      return t === undefined ? base.info(name) : { dtype: t.dtype, shape: [...t.shape], byteLength: t.byteLength };
     },
-    read: (name) => tables.get(name)?.data ?? base.read(name),
+    read: (name) => tables.get(name)?.read() ?? base.read(name),
     readFloat32: (name) => {
       const t = tables.get(name);
       return t === undefined ? base.readFloat32(name) : torchTensorToHost(t, name);

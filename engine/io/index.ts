@@ -37,6 +37,7 @@ export { atomicWriteFile, isRunning, readJsonFile } from './files.ts';
 export { compareTensorFiles, DEFAULT_ATOL, DEFAULT_RTOL, formatComparison } from './compareTensors.ts';
 export { TorchSaveError } from './torchSave/torchSaveError.ts';
 export { PickleTuple } from './torchSave/pickle.ts';
+export type { ByteSource } from './torchSave/byteSource.ts';
 export { isTorchTensor, readTorchSave, readTorchSaveFile, torchTensorToHost, type TorchTensor } from './torchSave/torchSaveReader.ts';
-export { serializeTorchSaveToBytes, writeTorchSaveFile, type TorchSaveTree } from './torchSave/torchSaveWriter.ts';
+export { serializeTorchSaveToBytes, writeTorchSaveFile, type TorchSaveTree, type TorchTensorToWrite } from './torchSave/torchSaveWriter.ts';
 export { SafetensorsStream, TensorStream } from './tensorStream.ts';

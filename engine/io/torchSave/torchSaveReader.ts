@@ -11,20 +11,29 @@
  * with an error that names it, before anything is built. The result is plain data: dicts as `Map`,
  * lists as arrays, tuples as `PickleTuple`, tensors as `TorchTensor` (contiguous, in their stored
  * dtype: bf16 stays bf16 bits, so a file can be written back bit for bit).
+ *
+ * Only data.pkl is read up front. A tensor's values stay in the archive until `read()` (or
+ * torchTensorToHost) asks for them, and are then read, CRC-checked and handed over without being
+ * kept: loading a checkpoint from a file holds the largest tensor at a time, not the file (the
+ * released decoder_first_last_layers.pth is 0.8 GB). A damaged storage record is therefore
+ * reported when its tensor is read, naming the file and the record.
  */
 import type { SafetensorsDType } from '../safetensorsFormat.ts';
 import { DTYPE_SIZE } from '../safetensorsFormat.ts';
 import { RAW_ARRAY, rawToHost, type HostTensor, type RawArray } from '../safetensorsReader.ts';
-import { readWholeFile } from '../files.ts';
+import { type ByteSource, fileSource, memorySource } from './byteSource.ts';
 import { PickleTuple, unpickle } from './pickle.ts';
 import { TorchSaveError } from './torchSaveError.ts';
 import { ZipArchive } from './zipArchive.ts';
 
-/** A tensor from a torch.save file: its stored dtype (safetensors' names), shape and values, row-major. */
+/** A tensor of a torch.save file: its stored dtype (safetensors' names) and shape; its values stay in the file. */
 export interface TorchTensor {
   dtype: SafetensorsDType;
   shape: number[];
-  data: RawArray;
+  /** Bytes of its values (elements × the stored element size). */
+  byteLength: number;
+  /** Its values, row-major, in a fresh array of the stored type: read from the archive on each call, not kept. */
+  read(): RawArray;
 }
 
 /** torch's storage classes and the dtype each holds. */
@@ -56,16 +65,23 @@ const FUNCTIONS: Readonly<Record<string, RebuildFunction>> = {
   'collections.OrderedDict': new RebuildFunction('orderedDict'),
 };
 
-interface Storage {
-  dtype: SafetensorsDType;
-  data: RawArray;
+/** A storage the pickle named: its record is read only when a tensor on it is. */
+class Storage {
+  constructor(
+    readonly dtype: SafetensorsDType,
+    readonly numel: number,
+    readonly record: string,
+  ) {}
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** Parses a torch.save file already in memory. `file` only names it in error messages. */
-export function readTorchSave(bytes: Uint8Array, file = '<memory>'): unknown {
-  const archive = new ZipArchive(bytes, file);
+/**
+ * Parses a torch.save file already in memory (or behind another ByteSource). `file` only names it in
+ * error messages.
+ */
+export function readTorchSave(bytes: Uint8Array | ByteSource, file = '<memory>'): unknown {
+  const archive = new ZipArchive(bytes instanceof Uint8Array ? memorySource(bytes) : bytes, file);
   const pickles = archive.names().filter((name) => /^[^/]+\/data\.pkl$/.test(name));
   if (pickles.length !== 1) throw new TorchSaveError('MISSING_RECORD', file, `expected one <prefix>/data.pkl record, found ${pickles.length}`);
   const prefix = pickles[0]!.slice(0, -'data.pkl'.length);
@@ -85,25 +101,35 @@ export function readTorchSave(bytes: Uint8Array, file = '<memory>'): unknown {
       throw invalid('a malformed storage persistent id');
     const cached = storages.get(key);
     if (cached !== undefined) {
-      if (cached.dtype !== storageClass.dtype || cached.data.length !== numel) throw invalid(`storage ${key} is named with two different types or sizes`);
+      if (cached.dtype !== storageClass.dtype || cached.numel !== numel) throw invalid(`storage ${key} is named with two different types or sizes`);
       return cached;
     }
-    const bytes = archive.read(`${prefix}data/${key}`);
+    const record = `${prefix}data/${key}`;
+    const bytes = archive.size(record);
     const size = DTYPE_SIZE[storageClass.dtype];
-    if (bytes.length !== numel * size) throw invalid(`storage ${key} holds ${bytes.length} bytes, not ${numel} × ${size}`);
-    const Raw = RAW_ARRAY[storageClass.dtype];
-    const data = new Raw(numel);
-    new Uint8Array(data.buffer).set(bytes);
-    const storage = { dtype: storageClass.dtype, data };
+    if (bytes !== numel * size) throw invalid(`storage ${key} holds ${bytes} bytes, not ${numel} × ${size}`);
+    const storage = new Storage(storageClass.dtype, numel, record);
     storages.set(key, storage);
     return storage;
+  };
+
+  /** The storage's values, in an array of this read's own. */
+  const readStorage = (storage: Storage): RawArray => {
+    const bytes = archive.read(storage.record);
+    const Raw = RAW_ARRAY[storage.dtype];
+    // The archive reads each record into a buffer of its own, viewed as it is (no second copy of a
+    // large table); an inflated record may be a slice of zlib's buffer, and is copied out.
+    if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) return new Raw(bytes.buffer, 0, storage.numel);
+    const data = new Raw(storage.numel);
+    new Uint8Array(data.buffer).set(bytes);
+    return data;
   };
 
   const rebuildTensor = (args: readonly unknown[]): TorchTensor => {
     if (args.length < 6 || args.length > 7) throw invalid(`_rebuild_tensor_v2 takes 6 or 7 arguments, got ${args.length}`);
     const [storage, offset, size, stride, requiresGrad, hooks] = args;
-    if (!(typeof storage === 'object' && storage !== null && 'data' in storage)) throw invalid('_rebuild_tensor_v2 without a storage');
-    const { dtype, data } = storage as Storage;
+    if (!(storage instanceof Storage)) throw invalid('_rebuild_tensor_v2 without a storage');
+    const { dtype, numel: stored } = storage;
     const shape = intTuple(size, 'size');
     const strides = intTuple(stride, 'stride');
     if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) throw invalid('a tensor offset that is not a non-negative integer');
@@ -113,12 +139,12 @@ export function readTorchSave(bytes: Uint8Array, file = '<memory>'): unknown {
     // A state dict's tensor never holds more elements than its storage; refusing more also bounds
     // what a lying size can make us allocate.
     const numel = shape.reduce((a, b) => a * b, 1);
-    if (numel > data.length) throw invalid(`a tensor of ${numel} elements on a storage of ${data.length}`);
+    if (numel > stored) throw invalid(`a tensor of ${numel} elements on a storage of ${stored}`);
     if (numel > 0) {
       const last = shape.reduce((end, n, i) => end + (n - 1) * strides[i]!, offset);
-      if (last >= data.length) throw invalid('a tensor reaches past the end of its storage');
+      if (last >= stored) throw invalid('a tensor reaches past the end of its storage');
     }
-    return { dtype, shape, data: gather(data, offset, shape, strides) };
+    return { dtype, shape, byteLength: numel * DTYPE_SIZE[dtype], read: () => gather(readStorage(storage), offset, shape, strides) };
   };
 
   const intTuple = (value: unknown, what: string): number[] => {
@@ -157,26 +183,30 @@ export function readTorchSave(bytes: Uint8Array, file = '<memory>'): unknown {
   );
 }
 
+/**
+ * Parses a torch.save file by ranges: data.pkl now, each tensor's storage when the tensor is read
+ * (the file is opened for each read, so nothing stays open however many tensors are never read).
+ */
 export function readTorchSaveFile(file: string): unknown {
-  let bytes: Uint8Array;
+  let source: ByteSource;
   try {
-    bytes = readWholeFile(file);
+    source = fileSource(file);
   } catch (e) {
     throw new TorchSaveError('IO_ERROR', file, (e as Error).message);
   }
-  return readTorchSave(bytes, file);
+  return readTorchSave(source, file);
 }
 
 export function isTorchTensor(value: unknown): value is TorchTensor {
-  return typeof value === 'object' && value !== null && 'dtype' in value && 'shape' in value && 'data' in value;
+  return typeof value === 'object' && value !== null && 'dtype' in value && 'shape' in value && 'read' in value;
 }
 
-/** The tensor's values in the engine's host types (16-bit floats widened to float32, exactly). */
+/** The tensor's values, read now, in the engine's host types (16-bit floats widened to float32, exactly). */
 export function torchTensorToHost(tensor: TorchTensor, name: string): HostTensor {
-  return rawToHost(tensor.dtype, tensor.data, [...tensor.shape], '<torch.save>', name);
+  return rawToHost(tensor.dtype, tensor.read(), [...tensor.shape], '<torch.save>', name);
 }
 
-/** The elements of a strided view, copied out row-major. */
+/** The elements of a strided view, row-major: `data` itself when the view is all of it, else a copy. */
 function gather(data: RawArray, offset: number, shape: number[], strides: number[]): RawArray {
   const numel = shape.reduce((a, b) => a * b, 1);
   let contiguous = true;
@@ -184,7 +214,7 @@ function gather(data: RawArray, offset: number, shape: number[], strides: number
     if (shape[i]! !== 1 && strides[i]! !== expected) contiguous = false;
     expected *= shape[i]!;
   }
-  if (contiguous) return data.slice(offset, offset + numel);
+  if (contiguous) return offset === 0 && numel === data.length ? data : data.slice(offset, offset + numel);
   const out = new (data.constructor as new (n: number) => RawArray)(numel);
   const index = new Array<number>(shape.length).fill(0);
   for (let k = 0; k < numel; k++) {

@@ -9,14 +9,22 @@
  */
 import { atomicWriteFile } from '../files.ts';
 import type { SafetensorsDType } from '../safetensorsFormat.ts';
+import type { RawArray } from '../safetensorsReader.ts';
 import { PickleWriter } from './pickle.ts';
-import { STORAGE_DTYPES, type TorchTensor } from './torchSaveReader.ts';
+import { STORAGE_DTYPES } from './torchSaveReader.ts';
 import { TorchSaveError } from './torchSaveError.ts';
 import { serializeZip, type ZipRecord } from './zipArchive.ts';
 
+/** A tensor to write: its dtype, shape and values row-major, in the stored type (16-bit floats as their bits). */
+export interface TorchTensorToWrite {
+  dtype: SafetensorsDType;
+  shape: readonly number[];
+  data: RawArray;
+}
+
 /** A dict of tensors, or of such dicts (an adapters.pth: adapter name → state dict). */
 export interface TorchSaveTree {
-  [key: string]: TorchTensor | TorchSaveTree;
+  [key: string]: TorchTensorToWrite | TorchSaveTree;
 }
 
 const STORAGE_CLASS = Object.fromEntries(Object.entries(STORAGE_DTYPES).map(([name, dtype]) => [dtype, name])) as Record<SafetensorsDType, string>;
@@ -37,7 +45,7 @@ function serializeTorchSave(tree: TorchSaveTree): Uint8Array[] {
     }
     pickle.setItems();
   };
-  const writeTensor = (t: TorchTensor, name: string): void => {
+  const writeTensor = (t: TorchTensorToWrite, name: string): void => {
     const numel = t.shape.reduce((a, b) => a * b, 1);
     if (!t.shape.every((n) => Number.isSafeInteger(n) && n >= 0) || t.data.length !== numel)
       throw new TorchSaveError('INVALID_INPUT', '<memory>', `tensor "${name}": shape [${t.shape.join(', ')}] does not match its ${t.data.length} values`);
@@ -81,6 +89,6 @@ export function writeTorchSaveFile(file: string, tree: TorchSaveTree): void {
   atomicWriteFile(file, serializeTorchSave(tree));
 }
 
-function isTree(value: TorchTensor | TorchSaveTree): value is TorchSaveTree {
+function isTree(value: TorchTensorToWrite | TorchSaveTree): value is TorchSaveTree {
   return !('data' in value && 'shape' in value && 'dtype' in value && ArrayBuffer.isView(value.data));
 }

@@ -10,8 +10,12 @@
  * must agree with it, records may not overlap, and each record's CRC-32 is checked when it is read.
  * Deflated records (a zip re-packed by another tool) are inflated with node:zlib, never past the size
  * the directory declares.
+ *
+ * The bytes come from a ByteSource (byteSource.ts), by ranges: over a file, opening the archive reads
+ * its end, its central directory and the local headers, and a record is read only when asked for.
  */
 import * as zlib from 'node:zlib';
+import type { ByteSource } from './byteSource.ts';
 import { TorchSaveError } from './torchSaveError.ts';
 
 const EOCD_SIGNATURE = 0x06054b50;
@@ -45,15 +49,22 @@ interface Entry {
   dataStart: number;
 }
 
-/** A validated archive: record names and their bytes (checked against the CRC on every read). */
+/** Fresh bytes `position`..`position + length` of the archive; `what` names them if the read fails. */
+type ReadAt = (position: number, length: number, what: string) => Uint8Array;
+
+/**
+ * A validated archive: record names, their sizes, and their bytes (read from the source when asked,
+ * checked against the CRC on every read). Opening one reads only the end of the file, the central
+ * directory and each record's local header.
+ */
 export class ZipArchive {
   private readonly entries = new Map<string, Entry>();
 
   constructor(
-    private readonly bytes: Uint8Array,
+    private readonly source: ByteSource,
     readonly file: string,
   ) {
-    for (const entry of readCentralDirectory(bytes, file)) this.entries.set(entry.name, entry);
+    for (const entry of readCentralDirectory(this.readAt, source.size, file)) this.entries.set(entry.name, entry);
   }
 
   names(): string[] {
@@ -64,11 +75,15 @@ export class ZipArchive {
     return this.entries.has(name);
   }
 
-  /** The record's uncompressed bytes (a view into the file for stored records). */
+  /** The record's uncompressed size, as the central directory declares it (read() holds it to that). */
+  size(name: string): number {
+    return this.entry(name).size;
+  }
+
+  /** The record's uncompressed bytes, in an array of their own (read from the source on each call). */
   read(name: string): Uint8Array {
-    const entry = this.entries.get(name);
-    if (entry === undefined) throw new TorchSaveError('MISSING_RECORD', this.file, `the archive has no record "${name}"`);
-    const raw = this.bytes.subarray(entry.dataStart, entry.dataStart + entry.compressedSize);
+    const entry = this.entry(name);
+    const raw = this.readAt(entry.dataStart, entry.compressedSize, `record "${name}"`);
     let data: Uint8Array;
     if (entry.method === STORED) data = raw;
     else {
@@ -83,10 +98,30 @@ export class ZipArchive {
     if (crc32(data) !== entry.crc) throw new TorchSaveError('CRC_MISMATCH', this.file, `record "${name}" does not match its CRC-32`);
     return data;
   }
+
+  private entry(name: string): Entry {
+    const entry = this.entries.get(name);
+    if (entry === undefined) throw new TorchSaveError('MISSING_RECORD', this.file, `the archive has no record "${name}"`);
+    return entry;
+  }
+
+  private readonly readAt: ReadAt = (position, length, what) => {
+    const bytes = new Uint8Array(length);
+    try {
+      this.source.readInto(bytes, position);
+    } catch (e) {
+      throw new TorchSaveError('IO_ERROR', this.file, `cannot read ${what}: ${(e as Error).message}`);
+    }
+    return bytes;
+  };
 }
 
 function corrupt(file: string, message: string): TorchSaveError {
   return new TorchSaveError('ZIP_CORRUPT', file, message);
+}
+
+function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** A 64-bit little-endian field as a Number; sizes past 2^53 cannot be real. */
@@ -96,50 +131,56 @@ function u64(view: DataView, at: number, file: string): number {
   return Number(value);
 }
 
-function findEndOfCentralDirectory(bytes: Uint8Array, view: DataView, file: string): number {
-  // The record is 22 bytes plus a comment of up to 65535; search backwards for its signature.
-  const lowest = Math.max(0, bytes.length - EOCD_BYTES - 0xffff);
-  for (let at = bytes.length - EOCD_BYTES; at >= lowest; at--) {
-    if (view.getUint32(at, true) === EOCD_SIGNATURE && at + EOCD_BYTES + view.getUint16(at + 20, true) === bytes.length) return at;
+/** The end-of-central-directory record's offset, and its 22 bytes. */
+function findEndOfCentralDirectory(readAt: ReadAt, size: number, file: string): { eocd: number; view: DataView } {
+  // The record is 22 bytes plus a comment of up to 65535; search the tail backwards for its signature.
+  const tailStart = Math.max(0, size - EOCD_BYTES - 0xffff);
+  const tail = readAt(tailStart, size - tailStart, 'the end of the file');
+  const view = viewOf(tail);
+  for (let at = tail.length - EOCD_BYTES; at >= 0; at--) {
+    if (view.getUint32(at, true) === EOCD_SIGNATURE && at + EOCD_BYTES + view.getUint16(at + 20, true) === tail.length)
+      return { eocd: tailStart + at, view: new DataView(tail.buffer, at, EOCD_BYTES) };
   }
   throw new TorchSaveError('NOT_A_ZIP', file, 'not a zip archive (no end-of-central-directory record); torch.save files before PyTorch 1.6 are not supported');
 }
 
-function readCentralDirectory(bytes: Uint8Array, file: string): Entry[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const eocd = findEndOfCentralDirectory(bytes, view, file);
-  if (view.getUint16(eocd + 4, true) !== 0 || view.getUint16(eocd + 6, true) !== 0)
-    throw new TorchSaveError('ZIP_UNSUPPORTED', file, 'multi-disk archives are not supported');
-  let count = view.getUint16(eocd + 10, true);
-  let directorySize = view.getUint32(eocd + 12, true);
-  let directoryStart = view.getUint32(eocd + 16, true);
+function readCentralDirectory(readAt: ReadAt, size: number, file: string): Entry[] {
+  const { eocd, view: end } = findEndOfCentralDirectory(readAt, size, file);
+  if (end.getUint16(4, true) !== 0 || end.getUint16(6, true) !== 0) throw new TorchSaveError('ZIP_UNSUPPORTED', file, 'multi-disk archives are not supported');
+  let count = end.getUint16(10, true);
+  let directorySize = end.getUint32(12, true);
+  let directoryStart = end.getUint32(16, true);
   // A zip64 archive puts a locator right before the classic record, pointing at the 64-bit one.
   const locator = eocd - ZIP64_LOCATOR_BYTES;
-  const isZip64 = locator >= 0 && view.getUint32(locator, true) === ZIP64_LOCATOR_SIGNATURE;
+  const locatorView = locator >= 0 ? viewOf(readAt(locator, ZIP64_LOCATOR_BYTES, 'the zip64 locator')) : null;
+  const isZip64 = locatorView !== null && locatorView.getUint32(0, true) === ZIP64_LOCATOR_SIGNATURE;
   if (isZip64) {
-    const record = u64(view, locator + 8, file);
-    if (record + ZIP64_EOCD_BYTES > locator || view.getUint32(record, true) !== ZIP64_EOCD_SIGNATURE)
-      throw corrupt(file, 'the zip64 end-of-central-directory record is missing');
-    count = u64(view, record + 32, file);
-    directorySize = u64(view, record + 40, file);
-    directoryStart = u64(view, record + 48, file);
+    const record = u64(locatorView, 8, file);
+    const missing = () => corrupt(file, 'the zip64 end-of-central-directory record is missing');
+    if (record + ZIP64_EOCD_BYTES > locator) throw missing();
+    const zip64 = viewOf(readAt(record, ZIP64_EOCD_BYTES, 'the zip64 end-of-central-directory record'));
+    if (zip64.getUint32(0, true) !== ZIP64_EOCD_SIGNATURE) throw missing();
+    count = u64(zip64, 32, file);
+    directorySize = u64(zip64, 40, file);
+    directoryStart = u64(zip64, 48, file);
   }
-  const directoryEnd = directoryStart + directorySize;
-  if (directoryEnd > (isZip64 ? locator : eocd)) throw corrupt(file, 'the central directory lies outside the file');
+  if (directoryStart + directorySize > (isZip64 ? locator : eocd)) throw corrupt(file, 'the central directory lies outside the file');
+  const directory = readAt(directoryStart, directorySize, 'the central directory');
+  const view = viewOf(directory);
   const entries: Entry[] = [];
   const seen = new Set<string>();
-  let at = directoryStart;
+  let at = 0;
   for (let i = 0; i < count; i++) {
-    if (at + CENTRAL_BYTES > directoryEnd || view.getUint32(at, true) !== CENTRAL_SIGNATURE) throw corrupt(file, `central directory entry ${i} is damaged`);
+    if (at + CENTRAL_BYTES > directorySize || view.getUint32(at, true) !== CENTRAL_SIGNATURE) throw corrupt(file, `central directory entry ${i} is damaged`);
     const length = CENTRAL_BYTES + view.getUint16(at + 28, true) + view.getUint16(at + 30, true) + view.getUint16(at + 32, true);
-    if (at + length > directoryEnd) throw corrupt(file, `central directory entry ${i} runs past the directory`);
-    const entry = readCentralEntry(bytes, view, at, directoryStart, file);
+    if (at + length > directorySize) throw corrupt(file, `central directory entry ${i} runs past the directory`);
+    const entry = readCentralEntry(directory.subarray(at, at + length), directoryStart, readAt, file);
     if (seen.has(entry.name)) throw corrupt(file, `the record "${entry.name}" appears twice`);
     seen.add(entry.name);
     entries.push(entry);
     at += length;
   }
-  if (at !== directoryEnd) throw corrupt(file, 'the central directory size does not match its entries');
+  if (at !== directorySize) throw corrupt(file, 'the central directory size does not match its entries');
   // Records may not share bytes: each must end before the next local header starts.
   const byStart = [...entries].sort((a, b) => a.dataStart - b.dataStart);
   for (let i = 1; i < byStart.length; i++) {
@@ -149,16 +190,18 @@ function readCentralDirectory(bytes: Uint8Array, file: string): Entry[] {
   return entries;
 }
 
-function readCentralEntry(bytes: Uint8Array, view: DataView, at: number, directoryStart: number, file: string): Entry {
-  const flags = view.getUint16(at + 8, true);
-  const method = view.getUint16(at + 10, true);
-  const crc = view.getUint32(at + 16, true);
-  let compressedSize = view.getUint32(at + 20, true);
-  let size = view.getUint32(at + 24, true);
-  const nameLength = view.getUint16(at + 28, true);
-  const extraLength = view.getUint16(at + 30, true);
-  let localStart = view.getUint32(at + 42, true);
-  const nameBytes = bytes.subarray(at + CENTRAL_BYTES, at + CENTRAL_BYTES + nameLength);
+/** One central directory entry (`central`, its own bytes), checked against its local header. */
+function readCentralEntry(central: Uint8Array, directoryStart: number, readAt: ReadAt, file: string): Entry {
+  const view = viewOf(central);
+  const flags = view.getUint16(8, true);
+  const method = view.getUint16(10, true);
+  const crc = view.getUint32(16, true);
+  let compressedSize = view.getUint32(20, true);
+  let size = view.getUint32(24, true);
+  const nameLength = view.getUint16(28, true);
+  const extraLength = view.getUint16(30, true);
+  let localStart = view.getUint32(42, true);
+  const nameBytes = central.subarray(CENTRAL_BYTES, CENTRAL_BYTES + nameLength);
   let name: string;
   try {
     name = new TextDecoder('utf-8', { fatal: true }).decode(nameBytes);
@@ -169,7 +212,7 @@ function readCentralEntry(bytes: Uint8Array, view: DataView, at: number, directo
   if (method !== STORED && method !== DEFLATE)
     throw new TorchSaveError('ZIP_UNSUPPORTED', file, `record "${name}" uses compression method ${method} (only stored and deflate are read)`);
   // The zip64 extra field holds, in this order, each 32-bit field that was set to 0xffffffff.
-  const extraStart = at + CENTRAL_BYTES + nameLength;
+  const extraStart = CENTRAL_BYTES + nameLength;
   for (let e = extraStart; e + 4 <= extraStart + extraLength; ) {
     const id = view.getUint16(e, true);
     const length = view.getUint16(e + 2, true);
@@ -189,20 +232,21 @@ function readCentralEntry(bytes: Uint8Array, view: DataView, at: number, directo
     e += 4 + length;
   }
   if (method === STORED && compressedSize !== size) throw corrupt(file, `stored record "${name}" has different compressed and uncompressed sizes`);
-  if (localStart + LOCAL_BYTES > directoryStart || view.getUint32(localStart, true) !== LOCAL_SIGNATURE)
-    throw corrupt(file, `record "${name}" has no local header`);
-  const localNameLength = view.getUint16(localStart + 26, true);
-  const localExtraLength = view.getUint16(localStart + 28, true);
-  const localName = bytes.subarray(localStart + LOCAL_BYTES, localStart + LOCAL_BYTES + localNameLength);
-  if (localNameLength !== nameLength || !localName.every((b, i) => b === nameBytes[i]))
+  if (localStart + LOCAL_BYTES + nameLength > directoryStart) throw corrupt(file, `record "${name}" has no local header`);
+  const local = readAt(localStart, LOCAL_BYTES + nameLength, `the local header of record "${name}"`);
+  const lv = viewOf(local);
+  if (lv.getUint32(0, true) !== LOCAL_SIGNATURE) throw corrupt(file, `record "${name}" has no local header`);
+  const localNameLength = lv.getUint16(26, true);
+  const localExtraLength = lv.getUint16(28, true);
+  if (localNameLength !== nameLength || !local.subarray(LOCAL_BYTES).every((b, i) => b === nameBytes[i]))
     throw corrupt(file, `record "${name}": the local header names another record`);
-  if (view.getUint16(localStart + 8, true) !== method) throw corrupt(file, `record "${name}": the local header disagrees on the compression method`);
+  if (lv.getUint16(8, true) !== method) throw corrupt(file, `record "${name}": the local header disagrees on the compression method`);
   // Without a data descriptor the local header repeats CRC and sizes (or defers to zip64); they must agree.
-  if (!(view.getUint16(localStart + 6, true) & FLAG_DATA_DESCRIPTOR)) {
-    const localCompressed = view.getUint32(localStart + 18, true);
-    const localSize = view.getUint32(localStart + 22, true);
+  if (!(lv.getUint16(6, true) & FLAG_DATA_DESCRIPTOR)) {
+    const localCompressed = lv.getUint32(18, true);
+    const localSize = lv.getUint32(22, true);
     if (
-      view.getUint32(localStart + 14, true) !== crc ||
+      lv.getUint32(14, true) !== crc ||
       (localCompressed !== ZIP64_MARK && localCompressed !== compressedSize) ||
       (localSize !== ZIP64_MARK && localSize !== size)
     )

@@ -43,7 +43,10 @@ async function logits(model: MistralForCausalLM): Promise<Float32Array> {
   );
 }
 
-const bits = (t: TorchTensor) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+const bits = (t: TorchTensor) => {
+  const data = t.read();
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+};
 
 describe('export', () => {
   const original = load(CHECKPOINT);

@@ -107,10 +107,11 @@ writeTorchSaveFile(
     [...tables].map(([key, t]) => {
       const [vocab, hidden] = t.shape as [number, number];
       const added = N_MEM + 3;
+      const values = t.read() as Uint16Array;
       const data = new Uint16Array(WIDE_VOCAB * hidden);
       for (let row = 0; row < WIDE_VOCAB; row++) {
         const from = row >= WIDE_VOCAB - added ? row - WIDE_VOCAB + vocab : row % (vocab - added);
-        data.set((t.data as Uint16Array).subarray(from * hidden, (from + 1) * hidden), row * hidden);
+        data.set(values.subarray(from * hidden, (from + 1) * hidden), row * hidden);
       }
       return [key, { dtype: t.dtype, shape: [WIDE_VOCAB, hidden], data }];
     }),
