@@ -42,11 +42,13 @@ export { compressCorpus, saveDocumentBank, loadDocumentBank, checkBankCompressor
 export { rankCandidatesBm25 } from './retrieval/bm25.ts';
 export { evaluateRows } from './eval/evaluate.ts';
 export { meanRecall, scoreAnswers, exactMatch, f1Score } from './eval/metrics.ts';
+export { readingProbe, type ProbeFact } from './eval/readingProbe.ts';
 
 // Inspection: every hidden state, the logits, the loss and the gradients of a checkpoint.
 export { traceModel, type TraceOptions } from './model/trace.ts';
 
 // The demo: the whole pipeline on a generated corpus, and its settings.
 export { runDemo, type DemoOptions } from './demo/runDemo.ts';
+export { demoCorpusOptions, demoModel, demoStage1Options } from './demo/demoModel.ts';
 export { FULL_DEMO, QUICK_DEMO, varyDemo, type DemoSettings, type DemoVariation } from './demo/demoSettings.ts';
 export { demoTable, type DemoResult } from './demo/demoReport.ts';

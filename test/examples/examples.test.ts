@@ -27,4 +27,11 @@ describe('examples/', () => {
     expect(traced.stdout).toMatch(/loss \d+\.\d{4}/);
     expect(traced.stdout).toContain('lora_B.weight');
   }, 300_000);
+
+  it('probes stage 1 for reading: trained and held-out facts, own and other document, at each probe step', async () => {
+    const { stdout } = await tsx(['examples/readingProbe.ts', '--tiny']);
+    const probes = stdout.split('\n').filter((line) => /^ +\d+ {2}\d\.\d\d \/ \d\.\d\d {18}\d\.\d\d \/ \d\.\d\d$/.test(line));
+    expect(probes.map((line) => Number(line.trim().split(' ')[0]))).toEqual([2, 4]);
+    expect(stdout).toContain('12 documents, 6 pretraining people');
+  }, 300_000);
 });

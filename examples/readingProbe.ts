@@ -1,0 +1,96 @@
+/**
+ * Does stage 1 teach the generator to read its memory tokens? Trains the demo's stage 1 (any of its
+ * settings changed by a flag) and, every --every steps, scores the stage-1 answers teacher-forced
+ * (clara/eval/readingProbe.ts) on trained and on held-out facts, each with the fact's own document
+ * and with the next person's. Reading shows as held-out answers right with the own document and
+ * wrong with the other; looking up memorised answers shows as trained answers right with the own
+ * document, wrong with the other, and held-out answers at chance either way.
+ *
+ *   npx tsx examples/readingProbe.ts [--steps 900] [--every 300] [--people 100] [--pretrain-people 0]
+ *        [--compression-rate 16] [--whole] [--frozen 300] [--seed 0] [--facts 150]
+ *
+ * (CLARA_BACKEND=cpu for the CPU backend.) What it measured on the full demo's settings is in
+ * clara/demo/demoSettings.ts (`corpus.pretrainPeople`) and the README's status.
+ */
+import { parseArgs } from 'node:util';
+import {
+  compressCorpus,
+  demoCorpusOptions,
+  demoModel,
+  demoStage1Options,
+  FULL_DEMO,
+  generateSyntheticCorpus,
+  readingProbe,
+  selectBackend,
+  trainCompressionStage,
+  type BackendChoice,
+  type DemoSettings,
+} from 'clara-ts/clara';
+
+const { values } = parseArgs({
+  options: {
+    steps: { type: 'string', default: '900' },
+    every: { type: 'string', default: '300' },
+    people: { type: 'string', default: String(FULL_DEMO.entities) },
+    'pretrain-people': { type: 'string', default: '0' },
+    'compression-rate': { type: 'string', default: String(FULL_DEMO.compressionRate) },
+    whole: { type: 'boolean', default: false },
+    frozen: { type: 'string', default: String(FULL_DEMO.stage1.compressorFrozenSteps) },
+    seed: { type: 'string', default: '0' },
+    facts: { type: 'string', default: '150' },
+    tiny: { type: 'boolean', default: false },
+  },
+});
+const int = (name: keyof typeof values) => {
+  const n = Number(values[name]);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got '${String(values[name])}'`);
+  return n;
+};
+const people = values.tiny ? 12 : int('people');
+const pretrainPeople = values.tiny ? 6 : int('pretrain-people');
+const steps = values.tiny ? 4 : int('steps');
+const settings: DemoSettings = {
+  ...FULL_DEMO,
+  entities: people,
+  candidates: Math.min(FULL_DEMO.candidates, people),
+  compressionRate: int('compression-rate'),
+  corpus: {
+    ...FULL_DEMO.corpus,
+    reconstructWhole: values.whole,
+    pretrainPeople,
+    // Pools wide enough for every full name to stay unique, the corpus's and the pretraining people's.
+    namePool: Math.max(FULL_DEMO.corpus.namePool, Math.ceil(Math.sqrt(people + pretrainPeople))),
+  },
+  stage1: { ...FULL_DEMO.stage1, steps, compressorFrozenSteps: values.tiny ? 1 : int('frozen') },
+};
+const seed = int('seed');
+const every = values.tiny ? 2 : int('every');
+const { backend, warning } = await selectBackend((process.env.CLARA_BACKEND as BackendChoice | undefined) || 'auto');
+if (warning) console.error(`warning: ${warning}`);
+
+const corpus = generateSyntheticCorpus(demoCorpusOptions(settings, seed));
+const clara = demoModel(settings, corpus, seed, backend);
+const factsOf = (heldOut: boolean) =>
+  corpus.questions
+    .filter((q) => q.heldOut === heldOut)
+    .slice(0, int('facts'))
+    .map((q) => ({ question: q.question, answer: q.answer, document: q.entityId }));
+const sets = { trained: factsOf(false), heldOut: factsOf(true) };
+const otherDocument = (facts: typeof sets.trained) => facts.map((f) => ({ ...f, document: (f.document + 1) % corpus.documents.length }));
+
+console.log(`${corpus.documents.length} documents, ${pretrainPeople} pretraining people, ${corpus.stage1.length} stage-1 rows, ${steps} steps`);
+console.log('step  trained: own doc / other doc   held-out: own doc / other doc');
+const probe = async (step: number) => {
+  const bank = compressCorpus(clara, corpus.documents);
+  const score = async (facts: typeof sets.trained) => (await readingProbe(clara, bank, facts)).accuracy.toFixed(2);
+  const line = `${String(step).padStart(4)}  ${await score(sets.trained)} / ${await score(otherDocument(sets.trained))}`;
+  console.log(`${line}                  ${await score(sets.heldOut)} / ${await score(otherDocument(sets.heldOut))}`);
+  bank.dispose();
+};
+await trainCompressionStage({
+  ...demoStage1Options(settings, clara, corpus, seed),
+  progress: !values.tiny,
+  onStep: async (m) => {
+    if (m.step % every === 0 || m.step === steps) await probe(m.step);
+  },
+});
