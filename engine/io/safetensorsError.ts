@@ -42,11 +42,12 @@ export class SafetensorsError extends Error {
     readonly code: SafetensorsErrorCode,
     /** The file the error is about (as given by the caller; '<memory>' for a bare buffer). */
     readonly file: string,
-    message: string,
+    /** What went wrong, without the file and code around it (for an error that wraps this one). */
+    readonly reason: string,
     /** The tensor the error is about, when there is one. */
     readonly tensor?: string,
   ) {
     const where = tensor === undefined ? file : `${file}, tensor "${tensor}"`;
-    super(`${where}: ${message} [${code}]`);
+    super(`${where}: ${reason} [${code}]`);
   }
 }

@@ -24,7 +24,7 @@ import { RAW_ARRAY, rawToHost, type HostTensor, type RawArray } from '../safeten
 import { type ByteSource, fileSource, memorySource } from './byteSource.ts';
 import { PickleTuple, unpickle } from './pickle.ts';
 import { TorchSaveError } from './torchSaveError.ts';
-import { ZipArchive } from './zipArchive.ts';
+import { reasonOf, ZipArchive } from './zipArchive.ts';
 
 /** A tensor of a torch.save file: its stored dtype (safetensors' names) and shape; its values stay in the file. */
 export interface TorchTensor {
@@ -192,7 +192,7 @@ export function readTorchSaveFile(file: string): unknown {
   try {
     source = fileSource(file);
   } catch (e) {
-    throw new TorchSaveError('IO_ERROR', file, (e as Error).message);
+    throw new TorchSaveError('IO_ERROR', file, reasonOf(e));
   }
   return readTorchSave(source, file);
 }

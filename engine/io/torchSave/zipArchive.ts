@@ -17,6 +17,7 @@
 import * as zlib from 'node:zlib';
 import type { ByteSource } from './byteSource.ts';
 import { TorchSaveError } from './torchSaveError.ts';
+import { SafetensorsError } from '../safetensorsError.ts';
 
 const EOCD_SIGNATURE = 0x06054b50;
 const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
@@ -110,10 +111,15 @@ export class ZipArchive {
     try {
       this.source.readInto(bytes, position);
     } catch (e) {
-      throw new TorchSaveError('IO_ERROR', this.file, `cannot read ${what}: ${(e as Error).message}`);
+      throw new TorchSaveError('IO_ERROR', this.file, `cannot read ${what}: ${reasonOf(e)}`);
     }
     return bytes;
   };
+}
+
+/** The file helpers (engine/io/files.ts) name the file and code themselves; the reason alone goes inside ours. */
+export function reasonOf(e: unknown): string {
+  return e instanceof SafetensorsError ? e.reason : (e as Error).message;
 }
 
 function corrupt(file: string, message: string): TorchSaveError {
