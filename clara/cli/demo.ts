@@ -20,9 +20,9 @@ Time: ${FULL_DEMO.stage1.steps} + ${FULL_DEMO.stage3.steps} steps, about 15 minu
 measured 881 s and 616 s); the time grows with the steps and the batch, and roughly with the
 people. --quick runs every step of the pipeline on a small corpus in about a minute: a smoke test
 that says so, whose numbers claim nothing. --long reconstructs whole documents in stage 1 for
-${LONG_DEMO.stage1.steps} + ${LONG_DEMO.stage3.steps} steps (about 36 minutes with two runs sharing 2 cores, about 20 alone): its generator
-answers held-out facts from the documents (EM 0.26 and 0.42 with the gold document on seeds 0 and
-1, against 0.04-0.08 without one; README, Status).
+${LONG_DEMO.stage1.steps} + ${LONG_DEMO.stage3.steps} steps (measured 1267 s alone, 36 minutes with two runs sharing 2 cores): its
+generator answers held-out facts from the documents (EM 0.26 to 0.42 with the gold document on seeds
+0 to 2, against 0.04 to 0.14 without one; README, Status).
 
   --json                 the last line of output is one JSON object with recall, answers, seed,
                          compressionRate, backend, seconds, ask
