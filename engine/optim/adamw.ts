@@ -45,6 +45,14 @@ export interface AdamWState {
   tensors: Record<string, Tensor>;
 }
 
+/** A step's scalars as one-element tensors of a parameter's backend and dtype, for the composite update. */
+interface StepConstants {
+  gradScale: Tensor;
+  decay: Tensor;
+  stepSize: Tensor;
+  bc2Sqrt: Tensor;
+}
+
 interface Slot {
   key: string;
   param: Parameter;
@@ -156,7 +164,7 @@ export class AdamW {
     // These change every step. As plain numbers they would each become a new entry of the
     // engine's cache of constant tensors; made here once per step (per backend, dtype and lr
     // scale) and freed at the end, they cost a few one-element fills per step.
-    const perStep = new Map<string, { gradScale: Tensor; decay: Tensor; stepSize: Tensor; bc2Sqrt: Tensor }>();
+    const perStep = new Map<string, StepConstants>();
     const constantsFor = (p: Parameter, scalars: AdamWScalars) => {
       const key = `${p.backend.name}:${p.dtype}:${scalars.stepSize}`;
       let c = perStep.get(key);
@@ -179,7 +187,7 @@ export class AdamW {
             continue;
           }
           const c = constantsFor(p, scalars);
-          tidy(() => this.update(slot, c, { noDecay: scalars.decay === 1, unscaled: gradScale === 1 }));
+          tidy(() => this.update(slot, scalars, c));
         }
       });
     } finally {
@@ -188,15 +196,15 @@ export class AdamW {
   }
 
   /** The AdamW update of one parameter (inside a tidy, gradients off). */
-  private update(slot: Slot, c: { gradScale: Tensor; decay: Tensor; stepSize: Tensor; bc2Sqrt: Tensor }, skip: { noDecay: boolean; unscaled: boolean }): void {
+  private update(slot: Slot, scalars: AdamWScalars, c: StepConstants): void {
     const p = slot.param;
     const [beta1, beta2] = this.betas;
     const { decay, stepSize, bc2Sqrt } = c;
-    const noDecay = skip.noDecay;
-    const g = skip.unscaled ? p.maskGrad()! : p.maskGrad()!.mul(c.gradScale);
+    // ·1 changes nothing, so those multiplies are skipped (as the fused kernels do).
+    const g = scalars.gradScale === 1 ? p.maskGrad()! : p.maskGrad()!.mul(c.gradScale);
     const m = slot.m ?? fullLike(g, 0);
     const v = slot.v ?? fullLike(g, 0);
-    const decayed = noDecay ? p : p.mul(decay);
+    const decayed = scalars.decay === 1 ? p : p.mul(decay);
     let m1 = m.mul(beta1).add(g.mul(1 - beta1));
     let v1 = v.mul(beta2).add(g.mul(g).mul(1 - beta2));
     const denom = v1.sqrt().div(bc2Sqrt).add(this.eps);
