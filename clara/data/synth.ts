@@ -207,13 +207,15 @@ export function generateSyntheticCorpus(options: SynthOptions = {}): SyntheticCo
   // People and their facts.
   const pools = opts.namePool > 0 ? pooledNames(rng, words, opts.namePool) : undefined;
   const entities: Entity[] = [];
-  for (let id = 0; id < opts.entities; id++) {
+  /** A new person: a name, then 2–4 distinct attributes and their values. */
+  const drawPerson = (id: number): Entity => {
     const [firstName, lastName] = pools === undefined ? [words.firstName(), words.uniqueName()] : pools.next();
     const factCount = opts.minFacts + rng.int(opts.maxFacts - opts.minFacts + 1);
     const attributes = rng.shuffle([...ATTRIBUTES]).slice(0, factCount);
     const facts = attributes.map((attribute) => ({ attribute, value: drawValue(rng, attribute, towns), heldOut: false }));
-    entities.push({ id, firstName, lastName, fullName: `${firstName} ${lastName}`, facts });
-  }
+    return { id, firstName, lastName, fullName: `${firstName} ${lastName}`, facts };
+  };
+  for (let id = 0; id < opts.entities; id++) entities.push(drawPerson(id));
 
   // Hold out one fact for a share of the people who have at least two.
   const eligible = rng.shuffle(entities.filter((e) => e.facts.length >= 2).map((e) => e.id));
@@ -298,7 +300,7 @@ export function generateSyntheticCorpus(options: SynthOptions = {}): SyntheticCo
   const stage3Train = trainedQuestions.map(stage3);
   const stage3HeldOut = questions.filter((q) => q.heldOut).map(stage3);
   if (opts.stage3Wordings === 'both') stage3Train.push(...reworded.filter((q) => !q.heldOut).map(stage3));
-  stage1.push(...pretrainRows(rng, words, pools, towns, opts));
+  stage1.push(...pretrainRows(rng, drawPerson, opts));
 
   return { options: opts, entities, documents, questions, stage1, stage2, stage3Train, stage3HeldOut };
 }
@@ -307,22 +309,11 @@ export function generateSyntheticCorpus(options: SynthOptions = {}): SyntheticCo
  * Stage-1 rows about `pretrainEntities` further people (see SynthOptions): for each, its `qa`
  * rows over all its facts, then its paraphrase row, person after person.
  */
-function pretrainRows(
-  rng: Generator,
-  words: InventedWords,
-  pools: { next(): [string, string] } | undefined,
-  towns: readonly string[],
-  opts: Required<SynthOptions>,
-): Stage1Row[] {
+function pretrainRows(rng: Generator, drawPerson: (id: number) => Entity, opts: Required<SynthOptions>): Stage1Row[] {
   const rows: Stage1Row[] = [];
   for (let i = 0; i < opts.pretrainEntities; i++) {
-    const [firstName, lastName] = pools === undefined ? [words.firstName(), words.uniqueName()] : pools.next();
-    const factCount = opts.minFacts + rng.int(opts.maxFacts - opts.minFacts + 1);
-    const facts = rng
-      .shuffle([...ATTRIBUTES])
-      .slice(0, factCount)
-      .map((attribute) => ({ attribute, value: drawValue(rng, attribute, towns), heldOut: false }));
-    const entity: Entity = { id: opts.entities + i, firstName, lastName, fullName: `${firstName} ${lastName}`, facts };
+    const entity = drawPerson(opts.entities + i);
+    const facts = entity.facts;
     const wordings = facts.map(() => rng.int(2));
     const docs = [describe(entity, facts, wordings)];
     const questions = facts.map((f) => QUESTION_WORDINGS[f.attribute][rng.int(2)]!.replace('{name}', entity.fullName));
