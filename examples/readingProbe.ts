@@ -25,6 +25,7 @@ import {
   trainCompressionStage,
   type BackendChoice,
   type DemoSettings,
+  varyDemo,
 } from 'clara-ts/clara';
 
 const { values } = parseArgs({
@@ -49,20 +50,12 @@ const int = (name: keyof typeof values) => {
 const people = values.tiny ? 12 : int('people');
 const pretrainPeople = values.tiny ? 6 : int('pretrain-people');
 const steps = values.tiny ? 4 : int('steps');
-const settings: DemoSettings = {
-  ...FULL_DEMO,
-  entities: people,
-  candidates: Math.min(FULL_DEMO.candidates, people),
-  compressionRate: int('compression-rate'),
-  corpus: {
-    ...FULL_DEMO.corpus,
-    reconstructWhole: values.whole,
-    pretrainPeople,
-    // Pools wide enough for every full name to stay unique, the corpus's and the pretraining people's.
-    namePool: Math.max(FULL_DEMO.corpus.namePool, Math.ceil(Math.sqrt(people + pretrainPeople))),
-  },
-  stage1: { ...FULL_DEMO.stage1, steps, compressorFrozenSteps: values.tiny ? 1 : int('frozen') },
-};
+// varyDemo widens the name pools for the corpus and the pretraining people together.
+const varied = varyDemo(
+  { ...FULL_DEMO, corpus: { ...FULL_DEMO.corpus, reconstructWhole: values.whole, pretrainPeople } },
+  { people, candidates: Math.min(FULL_DEMO.candidates, people), compressionRate: int('compression-rate'), stage1Steps: steps },
+);
+const settings: DemoSettings = { ...varied, stage1: { ...varied.stage1, compressorFrozenSteps: values.tiny ? 1 : int('frozen') } };
 const seed = int('seed');
 const every = values.tiny ? 2 : int('every');
 const { backend, warning } = await selectBackend((process.env.CLARA_BACKEND as BackendChoice | undefined) || 'auto');
