@@ -1,3 +1,5 @@
+import { SafetensorsError } from '../safetensorsError.ts';
+
 /**
  * The one error type of the torch.save reader and writer. Every way a `.pth` file can be wrong has
  * its own `code`, so callers and tests tell failures apart without matching message text; the
@@ -30,4 +32,12 @@ export class TorchSaveError extends Error {
   ) {
     super(`${file}: ${message} [${code}]`);
   }
+}
+
+/**
+ * What went wrong in an error from the file helpers (engine/io/files.ts), which name the file and
+ * their code themselves: the reason alone, to go inside a TorchSaveError that names them once.
+ */
+export function reasonOf(e: unknown): string {
+  return e instanceof SafetensorsError ? e.reason : (e as Error).message;
 }

@@ -23,8 +23,8 @@ import { DTYPE_SIZE } from '../safetensorsFormat.ts';
 import { RAW_ARRAY, rawToHost, type HostTensor, type RawArray } from '../safetensorsReader.ts';
 import { type ByteSource, fileSource, memorySource } from './byteSource.ts';
 import { PickleTuple, unpickle } from './pickle.ts';
-import { TorchSaveError } from './torchSaveError.ts';
-import { reasonOf, ZipArchive } from './zipArchive.ts';
+import { reasonOf, TorchSaveError } from './torchSaveError.ts';
+import { ZipArchive } from './zipArchive.ts';
 
 /** A tensor of a torch.save file: its stored dtype (safetensors' names) and shape; its values stay in the file. */
 export interface TorchTensor {

@@ -16,8 +16,7 @@
  */
 import * as zlib from 'node:zlib';
 import type { ByteSource } from './byteSource.ts';
-import { TorchSaveError } from './torchSaveError.ts';
-import { SafetensorsError } from '../safetensorsError.ts';
+import { reasonOf, TorchSaveError } from './torchSaveError.ts';
 
 const EOCD_SIGNATURE = 0x06054b50;
 const ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
@@ -115,11 +114,6 @@ export class ZipArchive {
     }
     return bytes;
   };
-}
-
-/** The file helpers (engine/io/files.ts) name the file and code themselves; the reason alone goes inside ours. */
-export function reasonOf(e: unknown): string {
-  return e instanceof SafetensorsError ? e.reason : (e as Error).message;
 }
 
 function corrupt(file: string, message: string): TorchSaveError {
