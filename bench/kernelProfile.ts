@@ -22,6 +22,7 @@ export type Family = (typeof FAMILIES)[number];
 const FAMILY_OF_SHADER: Record<string, Family> = {
   matmul_blocked: 'matmul',
   matmul_tiled: 'matmul',
+  matvec: 'matmul',
   unary: 'elementwise',
   binary: 'elementwise',
   where: 'elementwise',

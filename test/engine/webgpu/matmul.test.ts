@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import type { MatmulSpec } from '../../../engine/backend.ts';
+import type { MatmulSpec, Storage } from '../../../engine/backend.ts';
 import type { WebGPUBackend } from '../../../engine/backends/webgpu/backend.ts';
 import type { MatmulVariant } from '../../../engine/backends/webgpu/kernels/matmul.ts';
+import { type HalfDType, halfTable, roundToHalf } from '../../../engine/dtype.ts';
 import { acquireBackend, expectClose, randomArray } from './helpers.ts';
 
 let gpu: WebGPUBackend | null = null;
@@ -39,13 +40,21 @@ function matmulRef(a: number[], b: number[], s: MatmulSpec): { out: number[]; sc
   return { out, scale };
 }
 
-async function check(g: WebGPUBackend, s: MatmulSpec, seed: number): Promise<void> {
+/** Checks one product against matmulRef; with `bDtype` 16-bit, B is stored in it (the reference reads B widened). */
+async function check(g: WebGPUBackend, s: MatmulSpec, seed: number, bDtype: 'float32' | HalfDType = 'float32'): Promise<void> {
   const aBatches = s.aBatchStride === 0 ? 1 : s.batch;
   const bBatches = s.bBatchStride === 0 ? 1 : s.batch;
   const ad = randomArray(aBatches * s.m * s.k, seed);
-  const bd = randomArray(bBatches * s.k * s.n, seed + 1);
+  let bd = randomArray(bBatches * s.k * s.n, seed + 1);
   const a = g.upload('float32', Float32Array.from(ad));
-  const b = g.upload('float32', Float32Array.from(bd));
+  let b: Storage;
+  if (bDtype === 'float32') b = g.upload('float32', Float32Array.from(bd));
+  else {
+    const bits = roundToHalf(bDtype, Float32Array.from(bd));
+    const table = halfTable(bDtype);
+    bd = Array.from(bits, (h) => table[h]!);
+    b = g.upload(bDtype, bits);
+  }
   const out = g.matmul(a, b, s);
   const got = await g.read(out);
   const { out: want, scale } = matmulRef(ad, bd, s);
@@ -53,7 +62,7 @@ async function check(g: WebGPUBackend, s: MatmulSpec, seed: number): Promise<voi
   for (let i = 0; i < want.length; i++) {
     // f32 accumulation: error grows with Σ|a·b|, not with the result.
     if (Math.abs(got[i] - want[i]) > 1e-5 + 2e-6 * scale[i] * Math.sqrt(s.k)) {
-      throw new Error(`${JSON.stringify(s)}: element ${i}: got ${got[i]}, want ${want[i]}`);
+      throw new Error(`${JSON.stringify(s)} (B ${bDtype}): element ${i}: got ${got[i]}, want ${want[i]}`);
     }
   }
   for (const x of [a, b, out]) g.release(x);
@@ -143,13 +152,35 @@ for (const variant of ['blocked', 'tiled'] as MatmulVariant[]) {
       }
     });
 
-    it('the ADD_SCALED store (a LoRA tail: base + scale·x·wᵀ), wide and skinny, vec4 and scalar loads', async (t) => {
+    it('decode-shaped products (1 to 4 rows against B stored [n, k]): float32 and 16-bit B, 8-wide and scalar steps', async (t) => {
+      const g = need(t);
+      g.matmulVariant = variant;
+      for (const bDtype of ['float32', 'bfloat16', 'float16'] as const) {
+        for (const m of [1, 2, 3, 4]) {
+          for (const [n, k, batch] of [
+            [37, 64, 1], // 8-wide steps; n not a multiple of the workgroup
+            [16, 13, 1], // k odd: one element a step
+            [33, 24, 3], // batched (attention's q·kᵀ over heads)
+            [5, 12, 2], // k a multiple of 4, not of 8
+          ] as const) {
+            await check(g, { batch, m, n, k, transA: false, transB: true, aBatchStride: m * k, bBatchStride: n * k }, m * 100 + n + k, bDtype);
+          }
+          // One B for every batch (a weight), and A broadcast.
+          await check(g, { batch: 2, m, n: 20, k: 16, transA: false, transB: true, aBatchStride: m * 16, bBatchStride: 0 }, m, bDtype);
+          await check(g, { batch: 2, m, n: 20, k: 16, transA: false, transB: true, aBatchStride: 0, bBatchStride: 20 * 16 }, m + 1, bDtype);
+        }
+      }
+    });
+
+    it('the ADD_SCALED store (a LoRA tail: base + scale·x·wᵀ), wide, skinny and decode-shaped, vec4 and scalar loads', async (t) => {
       const g = need(t);
       g.matmulVariant = variant;
       for (const [rows, n, k, scale] of [
         [37, 36, 16, 2],
         [65, 8, 16, 0.7],
         [5, 17, 3, 1.3],
+        [1, 36, 16, 2], // decoding: matvec.wgsl, 8-wide steps
+        [3, 17, 3, 1.3], // matvec.wgsl, one element a step
       ]) {
         const [bd, xd, wd] = [rows * n, rows * k, n * k].map((size, i) => randomArray(size, rows + n + i));
         const [base, x, w] = [bd, xd, wd].map((d) => g.upload('float32', Float32Array.from(d)));

@@ -9,7 +9,8 @@ import { halfDefines } from './types.ts';
 /**
  * Two matmul kernels, one per world:
  * - `blocked` (shaders/matmul_blocked.wgsl): register blocking without shared memory, for CPU
- *   adapters such as llvmpipe, where shared memory and barriers are slow;
+ *   adapters such as llvmpipe, where shared memory and barriers are slow; with it, decode-shaped
+ *   products (at most 4 rows against a weight stored [n, k]) go to shaders/matvec.wgsl;
  * - `tiled` (shaders/matmul_tiled.wgsl): shared-memory tiles, for real GPUs.
  * matmulVariant.ts decides which one a device uses.
  */
@@ -58,6 +59,15 @@ export function matmul(ctx: GpuContext, a: GpuStorage, b: GpuStorage, spec: Matm
     ctx.run('matmul', kernel, withScale(params(spec, n, 1)), buffers(a, b), [Math.ceil(n / TILE), Math.ceil(m / TILE), batch]);
     return out;
   }
+  if (m <= MATVEC_ROWS && transB && !transA) {
+    // Decoding: a few rows against a weight stored [n, k] (shaders/matvec.wgsl).
+    const vec8 = k % 8 === 0 && spec.aBatchStride % 4 === 0 && spec.bBatchStride % 8 === 0;
+    const kernel = { file: 'matvec.wgsl', defines: { VEC8: vec8, ...bHalf, ...epilogue }, constants: { WGX: MATVEC_WGX, ROWS: m, COLS: MATVEC_COLS } };
+    const p = new Params(5).set(0, n).set(1, k).set(2, spec.aBatchStride).set(3, spec.bBatchStride);
+    if (add) p.setFloat(4, add.scale);
+    ctx.run('matmul', kernel, p, buffers(a, b), [Math.ceil(n / (MATVEC_WGX * MATVEC_COLS)), 1, batch]);
+    return out;
+  }
   // (Not with a 16-bit B: the swap would make it the A operand, which the kernel reads as f32.)
   if (n <= SKINNY && m >= 4 * BLOCKED_ROWS && !isHalf(b.dtype)) {
     // A skinny product (a LoRA rank of 16): with one invocation per 16 columns, n = 16 would keep
@@ -85,6 +95,17 @@ export function matmul(ctx: GpuContext, a: GpuStorage, b: GpuStorage, spec: Matm
   ctx.run('matmul', kernel, withScale(params(spec, n, 1)), buffers(a, b), grid);
   return out;
 }
+
+/** Products of at most this many rows with B stored [n, k] run on shaders/matvec.wgsl (decoding). */
+const MATVEC_ROWS = 4;
+/**
+ * matvec.wgsl's columns of out per invocation (each load of A serves all of them) and invocations
+ * per workgroup. Measured on llvmpipe, 2 cores, bf16 4096 → 14336 and 14336 → 4096: 1, 2, 4
+ * columns read 5.2, 6.0, 7.5 GB/s of weights at one row of A and 1.8, 2.7, 4.1 at four (the
+ * blocked kernel: 1.5 and 1.7); 8 to 64 invocations were within the noise.
+ */
+const MATVEC_COLS = 4;
+const MATVEC_WGX = 16;
 
 /** Products at most this many columns wide run transposed on the blocked kernel (see above). */
 const SKINNY = 16;
