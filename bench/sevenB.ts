@@ -32,6 +32,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { UsageError } from '../clara/cli/args.ts';
 import { ENCODER_ADAPTER, DECODER_ADAPTER, QUERY_REASONER_ADAPTER } from '../clara/adapters.ts';
 import { loadAdapter, loadModel } from '../clara/model/checkpoint.ts';
 import { PRESETS, type MistralConfig } from '../clara/model/config.ts';
@@ -70,18 +72,46 @@ interface Options {
   dir: string;
 }
 
-function parse(args: string[]): Options {
-  const value = (flag: string) => {
-    const i = args.indexOf(flag);
-    return i >= 0 ? args[i + 1] : undefined;
+const USAGE = `npm run bench -- 7b [--layers N] [--backend cpu|webgpu|all] [--no-torch] [--dir DIR]
+
+  --layers N     Mistral-7B's widths with N blocks (1 to 32; default 32, the whole model)
+  --backend B    cpu, webgpu or all (default all), each in a child process of its own
+  --no-torch     without PyTorch's run on the same files
+  --dir DIR      where the checkpoint is written, or reused when complete
+                 (default: <tmp>/clara-bench-7b-<N>layers; about 15 GB at 32 layers)
+  --help         this text`;
+
+/** The options; an unknown option or a bad value stops the run before anything is written. */
+function parse(args: string[]): Options | null {
+  const fail = (message: string): never => {
+    throw new UsageError(`bench 7b: ${message} (see \`npm run bench -- 7b --help\`)`);
   };
-  const layers = Number(value('--layers') ?? MISTRAL_7B.num_hidden_layers);
-  const backend = value('--backend') ?? 'all';
+  let values: { layers?: string; backend?: string; 'no-torch'?: boolean; dir?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      options: {
+        layers: { type: 'string' },
+        backend: { type: 'string' },
+        'no-torch': { type: 'boolean' },
+        dir: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    return fail((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+  }
+  if (values.help) return null;
+  const layers = Number(values.layers ?? MISTRAL_7B.num_hidden_layers);
+  if (!Number.isInteger(layers) || layers < 1 || layers > MISTRAL_7B.num_hidden_layers) fail(`--layers expects an integer in [1, 32], got '${values.layers}'`);
+  const backend = values.backend ?? 'all';
+  if (!['cpu', 'webgpu', 'all'].includes(backend)) fail(`--backend must be one of cpu, webgpu, all; got '${backend}'`);
   return {
     layers,
     backends: backend === 'all' ? ['cpu', 'webgpu'] : [backend],
-    torch: !args.includes('--no-torch'),
-    dir: value('--dir') ?? path.join(os.tmpdir(), `clara-bench-7b-${layers}layers`),
+    torch: !values['no-torch'],
+    dir: values.dir ?? path.join(os.tmpdir(), `clara-bench-7b-${layers}layers`),
   };
 }
 
@@ -425,6 +455,10 @@ export async function run(args: string[]): Promise<void> {
     process.exit(0);
   }
   const options = parse(args);
+  if (options === null) {
+    console.log(USAGE);
+    return;
+  }
   const config = { ...MISTRAL_7B, num_hidden_layers: options.layers };
   writeCheckpoint(config, options.dir);
   const results: Result[] = options.backends.map((b) => child(['--child', b, options.dir]));

@@ -13,6 +13,8 @@
  * family. Stage 1 also gives its phases (forward, backward, clip, optimiser; a sync after each, so
  * they add up to a little more than a step). --profile adds the 30 slowest kernels of each step.
  */
+import { parseArgs } from 'node:util';
+import { UsageError } from '../clara/cli/args.ts';
 import {
   AdamW,
   noGrad,
@@ -46,6 +48,7 @@ import {
   stage3Inputs,
   stage3Options,
   trainingStep,
+  PRESET_NAMES,
   type PresetName,
 } from './suites/model.ts';
 
@@ -61,20 +64,56 @@ interface StepCase {
   dispose(): void;
 }
 
-function flag(args: string[], name: string, fallback: string): string {
-  const i = args.indexOf(name);
-  return i >= 0 && i + 1 < args.length ? args[i + 1]! : fallback;
+const USAGE = `npm run bench -- step [--backend webgpu|cpu] [--preset small|tiny] [--steps N] [--only stage1,stage3,decode]
+                           [--fusion 0|1] [--optim-fusion 0|1] [--profile] [--json]`;
+
+/** The options, checked: an unknown option or value is a usage error, not a default. */
+function parse(args: string[]) {
+  const fail = (message: string): never => {
+    throw new UsageError(`bench step: ${message}\n${USAGE}`);
+  };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      options: Object.fromEntries([
+        ...['backend', 'preset', 'steps', 'only', 'fusion', 'optim-fusion'].map((n) => [n, { type: 'string' }]),
+        ...['json', 'profile', 'help'].map((n) => [n, { type: 'boolean' }]),
+      ] as const) as Record<string, { type: 'string' | 'boolean' }>,
+    }));
+  } catch (error) {
+    return fail((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+  }
+  const one = <T extends string>(name: string, choices: readonly T[], fallback: T): T => {
+    const v = (values[name] as string | undefined) ?? fallback;
+    return choices.includes(v as T) ? (v as T) : fail(`--${name} must be one of ${choices.join(', ')}; got '${v}'`);
+  };
+  const steps = Number(values.steps ?? 5);
+  if (!Number.isInteger(steps) || steps < 1) fail(`--steps expects an integer ≥ 1, got '${values.steps}'`);
+  const only = ((values.only as string | undefined) ?? CASES.join(',')).split(',');
+  for (const c of only) if (!CASES.includes(c as CaseName)) fail(`--only takes ${CASES.join(', ')}; got '${c}'`);
+  return {
+    help: Boolean(values.help),
+    which: one('backend', ['webgpu', 'cpu'], 'webgpu'),
+    preset: one('preset', PRESET_NAMES, 'small'),
+    steps,
+    only: only as CaseName[],
+    json: Boolean(values.json),
+    listKernels: Boolean(values.profile),
+    fusion: one('fusion', ['0', '1'], '1') === '1',
+    optimizerFusion: one('optim-fusion', ['0', '1'], '1') === '1',
+  };
 }
 
 export async function run(args: string[]): Promise<void> {
-  const which = flag(args, '--backend', 'webgpu');
-  const preset = flag(args, '--preset', 'small') as PresetName;
-  const steps = Number(flag(args, '--steps', '5'));
-  const only = flag(args, '--only', CASES.join(',')).split(',') as CaseName[];
-  const json = args.includes('--json');
-  const listKernels = args.includes('--profile');
-  setFusion(flag(args, '--fusion', '1') !== '0');
-  setOptimizerFusion(flag(args, '--optim-fusion', '1') !== '0');
+  const { help, which, preset, steps, only, json, listKernels, fusion, optimizerFusion } = parse(args);
+  if (help) {
+    console.log(USAGE);
+    return;
+  }
+  setFusion(fusion);
+  setOptimizerFusion(optimizerFusion);
   const backend: Backend = which === 'cpu' ? cpuBackend : await createWebGPUBackend();
   setDefaultBackend(backend);
   const gpu = backend instanceof WebGPUBackend ? backend : null;

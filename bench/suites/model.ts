@@ -27,7 +27,7 @@ import { collateGeneratorInputs } from '../../clara/tokenizer/generatorBatch.ts'
 import { claraTextsForVocabulary } from '../../clara/tokenizer/vocabularyTexts.ts';
 import { activate, measure, sync, type BenchBackend, type Suite, type SuiteContext, type Timing } from '../lib.ts';
 
-const PRESET_NAMES = ['tiny', 'small'] as const;
+export const PRESET_NAMES = ['tiny', 'small'] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
 
 /** CLaRa settings of every model-level case (those of bench/step.ts: n = 64 / 16 = 4 memory tokens). */
