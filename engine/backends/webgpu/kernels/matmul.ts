@@ -100,12 +100,13 @@ export function matmul(ctx: GpuContext, a: GpuStorage, b: GpuStorage, spec: Matm
 const MATVEC_ROWS = 4;
 /**
  * matvec.wgsl's columns of out per invocation (each load of A serves all of them) and invocations
- * per workgroup. Measured on llvmpipe, 2 cores, bf16 4096 → 14336 and 14336 → 4096: 1, 2, 4
- * columns read 5.2, 6.0, 7.5 GB/s of weights at one row of A and 1.8, 2.7, 4.1 at four (the
- * blocked kernel: 1.5 and 1.7); 8 to 64 invocations were within the noise.
+ * per workgroup. Measured on llvmpipe, 2 cores, bf16 4096 → 14336 and 14336 → 4096 (best of
+ * repeated runs): 1, 2, 4, 8 columns read 5.2, 6.2, 8.9, 10 GB/s of weights at one row of A, and
+ * 4 and 8 columns 4.2 and 5.5 at four rows (the blocked kernel: 1.5 and 1.7). 8 and 16 invocations
+ * were within the noise; 8 gives small products (n = 128) more than one workgroup, one per thread.
  */
-const MATVEC_COLS = 4;
-const MATVEC_WGX = 16;
+const MATVEC_COLS = 8;
+const MATVEC_WGX = 8;
 
 /** Products at most this many columns wide run transposed on the blocked kernel (see above). */
 const SKINNY = 16;
