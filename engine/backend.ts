@@ -129,6 +129,13 @@ export interface Backend {
    * reading (a strided copy's target). Optional: `alloc` serves when it is missing.
    */
   allocEmpty?(dtype: DType, size: number): Storage;
+  /**
+   * Submits the work recorded so far, without waiting for it (optional: a backend that runs each op
+   * when it is called has nothing to submit). Storage released after it is free for an upload at
+   * once; before it, an upload cannot take storage that recorded work still uses, and allocates
+   * more. loadModel calls it before it replaces every parameter's storage with the checkpoint's.
+   */
+  flush?(): void;
   /** Fused kernels (optional; see FusedKernels). */
   readonly fused?: FusedKernels;
   /** Fused optimiser kernels (optional; see OptimizerKernels). */

@@ -21,7 +21,7 @@ export type { DawnBackend } from './backends/webgpu/device.ts';
 export { HARMLESS_DAWN_WARNINGS } from './backends/webgpu/dawnWarnings.ts';
 export { selfCheck, type SelfCheckResult } from './backends/selfCheck.ts';
 export { ShapeError } from './shape.ts';
-export { tensor, zeros, ones, full, arange, uniform, normal, kaimingUniform, manualSeed } from './ops/creation.ts';
+export { tensor, empty, zeros, ones, full, arange, uniform, normal, kaimingUniform, manualSeed } from './ops/creation.ts';
 export type { CreateOptions, RandomOptions } from './ops/creation.ts';
 // Every op also in functional form, `sum(x, 0)` beside `x.sum(0)` (as torch.sum beside Tensor.sum);
 // the elementwise arithmetic is spelled as methods only (`a.add(b)`).

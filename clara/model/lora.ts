@@ -1,4 +1,16 @@
-import { dropout, isHalf, kaimingUniform, matmulAddScaled, noGrad, zeros, type Backend, type DType, type Generator, type Tensor } from '../../engine/index.ts';
+import {
+  dropout,
+  empty,
+  isHalf,
+  kaimingUniform,
+  matmulAddScaled,
+  noGrad,
+  zeros,
+  type Backend,
+  type DType,
+  type Generator,
+  type Tensor,
+} from '../../engine/index.ts';
 import { Module, Parameter } from '../../engine/nn/index.ts';
 
 /**
@@ -46,14 +58,14 @@ export class LoraLinear extends Module {
     readonly outFeatures: number,
     /**
      * `weightDtype` (default `dtype`) may be 16-bit: W stays 2 bytes per parameter and the adapters
-     * are float32. `initialize: false` zero-fills W instead of drawing it (it is about to be loaded).
+     * are float32. `initialize: false` leaves W undefined (engine `empty`) instead of drawing it (it is about to be loaded).
      */
     options: { rng?: Generator; backend?: Backend; dtype?: DType; weightDtype?: DType; initialize?: boolean } = {},
   ) {
     super();
     const init = { generator: options.rng, backend: options.backend, dtype: options.weightDtype ?? options.dtype };
     const shape = [outFeatures, inFeatures];
-    this.weight = new Parameter(options.initialize === false ? zeros(shape, init) : kaimingUniform(shape, init), { requiresGrad: false });
+    this.weight = Parameter.adopt(options.initialize === false ? empty(shape, init) : kaimingUniform(shape, init), { requiresGrad: false });
   }
 
   /** The dtype the adapters train in: W's, or float32 when W is stored 16-bit. */
@@ -66,8 +78,8 @@ export class LoraLinear extends Module {
     if (this.adapters.has(name)) throw new Error(`LoRA adapter '${name}' already exists on ${this.path || 'this layer'}`);
     const opts = { backend: this.weight.backend, dtype: this.adapterDtype };
     const adapter = new LoraAdapter(
-      new Parameter(kaimingUniform([config.r, this.inFeatures], { ...opts, generator: rng, a: Math.sqrt(5) })),
-      new Parameter(zeros([this.outFeatures, config.r], opts)),
+      Parameter.adopt(kaimingUniform([config.r, this.inFeatures], { ...opts, generator: rng, a: Math.sqrt(5) })),
+      Parameter.adopt(zeros([this.outFeatures, config.r], opts)),
       { ...config },
     );
     this.adapters.set(name, adapter);
@@ -103,7 +115,7 @@ export class LoraLinear extends Module {
     if (this.adapters.has(to)) throw new Error(`LoRA adapter '${to}' already exists on ${this.path || 'this layer'}`);
     // A copy must not share storage: the optimiser replaces storage, it never writes into it, but an
     // explicit copy keeps the two adapters independent whatever happens to either.
-    const copy = (p: Parameter) => new Parameter(noGrad(() => p.mul(1)));
+    const copy = (p: Parameter) => Parameter.adopt(noGrad(() => p.mul(1)));
     this.adapters.set(to, new LoraAdapter(copy(source.A), copy(source.B), { ...source.config }));
   }
 

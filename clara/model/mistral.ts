@@ -6,7 +6,7 @@ import {
   kaimingUniform,
   keep,
   siluMul,
-  zeros,
+  empty,
   type Backend,
   type DType,
   type Tensor,
@@ -69,7 +69,7 @@ interface InitOptions {
    * per parameter, read by the matmul and gather kernels; the norms and the LoRA adapters stay `dtype`.
    */
   weightDtype?: DType;
-  /** false: zero-filled weights instead of random draws, for a model about to be loaded (default true). */
+  /** false: weights with undefined contents (engine `empty`) instead of random draws, for a model about to be loaded in full (default true). */
   initialize?: boolean;
 }
 
@@ -360,12 +360,12 @@ class LmHead extends Module {
     const dtype = init.weightDtype ?? init.dtype;
     const { vocab_size: rows, hidden_size: cols } = config;
     const options = { generator: init.rng, backend: init.backend, dtype };
-    const make = (shape: number[]) => (init.initialize === false ? zeros(shape, options) : kaimingUniform(shape, options));
+    const make = (shape: number[]) => (init.initialize === false ? empty(shape, options) : kaimingUniform(shape, options));
     const frozen = dtype !== undefined && isHalf(dtype);
     const blockRows = frozen ? RowBlocks.blockRows(rows, cols, dtype, init.backend ?? getDefaultBackend()) : null;
     this.weight =
       blockRows === null
-        ? this.registerParameter('weight', new Parameter(make([rows, cols]), { requiresGrad: !frozen }))
+        ? this.registerParameter('weight', Parameter.adopt(make([rows, cols]), { requiresGrad: !frozen }))
         : this.registerModule('weight', new RowBlocks(rows, cols, blockRows, make));
   }
 }

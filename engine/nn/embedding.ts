@@ -3,14 +3,14 @@ import { getDefaultBackend } from '../defaultBackend.ts';
 import { isHalf, type DType } from '../dtype.ts';
 import type { Generator } from '../random.ts';
 import type { Tensor } from '../tensor.ts';
-import { normal, zeros } from '../ops/creation.ts';
+import { empty, normal } from '../ops/creation.ts';
 import { Module } from './module.ts';
 import { Parameter } from './parameter.ts';
 import { RowBlocks } from './rowBlocks.ts';
 
 export interface EmbeddingOptions {
   generator?: Generator;
-  /** false: a zero-filled table instead of N(0, 1) draws, for one about to be loaded (default true). */
+  /** false: a table with undefined contents instead of N(0, 1) draws, for one about to be loaded in full (default true). */
   initialize?: boolean;
   /** The table's dtype; a 16-bit one (bfloat16 / float16) makes a frozen table (see the class comment). */
   dtype?: DType;
@@ -43,10 +43,10 @@ export class Embedding extends Module {
   ) {
     super();
     const frozen = options.dtype !== undefined && isHalf(options.dtype);
-    const make = (shape: number[]) => (options.initialize === false ? zeros(shape, options) : normal(shape, options));
+    const make = (shape: number[]) => (options.initialize === false ? empty(shape, options) : normal(shape, options));
     const blockRows = frozen ? RowBlocks.blockRows(numEmbeddings, embeddingDim, options.dtype!, options.backend ?? getDefaultBackend()) : null;
     if (blockRows === null) {
-      this.table = this.registerParameter('weight', new Parameter(make([numEmbeddings, embeddingDim]), { requiresGrad: !frozen }));
+      this.table = this.registerParameter('weight', Parameter.adopt(make([numEmbeddings, embeddingDim]), { requiresGrad: !frozen }));
       this.blocks = null;
     } else {
       this.table = null;

@@ -42,10 +42,10 @@ export class Linear extends Module {
     super();
     const { generator, dtype, backend } = options;
     const frozen = dtype !== undefined && isHalf(dtype);
-    this.weight = new Parameter(kaimingUniform([outFeatures, inFeatures], { a: Math.sqrt(5), generator, dtype, backend }), { requiresGrad: !frozen });
+    this.weight = Parameter.adopt(kaimingUniform([outFeatures, inFeatures], { a: Math.sqrt(5), generator, dtype, backend }), { requiresGrad: !frozen });
     if (options.bias ?? true) {
       const bound = inFeatures > 0 ? 1 / Math.sqrt(inFeatures) : 0;
-      this.bias = new Parameter(uniform([outFeatures], { low: -bound, high: bound, generator, dtype: frozen ? 'float32' : dtype, backend }));
+      this.bias = Parameter.adopt(uniform([outFeatures], { low: -bound, high: bound, generator, dtype: frozen ? 'float32' : dtype, backend }));
     } else {
       this.bias = null;
     }

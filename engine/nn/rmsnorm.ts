@@ -33,7 +33,7 @@ export class RMSNorm extends Module {
   ) {
     super();
     this.eps = options.eps ?? 1e-6;
-    this.weight = new Parameter(ones([dim], { dtype: options.dtype, backend: options.backend }));
+    this.weight = Parameter.adopt(ones([dim], { dtype: options.dtype, backend: options.backend }));
   }
 
   /** x [..., dim] → [..., dim] */

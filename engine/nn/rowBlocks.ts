@@ -42,7 +42,7 @@ export class RowBlocks extends Module {
     const size = Math.ceil(rows / count);
     this.starts = Array.from({ length: count }, (_, i) => i * size);
     this.blocks = this.starts.map((start, i) =>
-      this.registerParameter(String(i), new Parameter(make([Math.min(size, rows - start), cols]), { requiresGrad: false })),
+      this.registerParameter(String(i), Parameter.adopt(make([Math.min(size, rows - start), cols]), { requiresGrad: false })),
     );
   }
 

@@ -73,6 +73,20 @@ export function full(shape: readonly number[], value: number, opts: CreateOption
   return finish(new Tensor(storage, shape), opts);
 }
 
+/**
+ * A tensor whose contents are undefined (no zero fill): for storage that is assigned in full before
+ * anything reads it, such as the parameters a checkpoint is about to fill. On WebGPU the fill of
+ * `zeros` writes every byte, so a 7B model's zeros would hold 14.5 GB of host memory on a software
+ * adapter before the first weight is read; an untouched buffer holds none.
+ */
+export function empty(shape: readonly number[], opts: CreateOptions = {}): Tensor {
+  checkShape('empty', shape);
+  const dtype = opts.dtype ?? 'float32';
+  const backend = backendFor(dtype, opts);
+  const n = numel(shape);
+  return finish(new Tensor(backend.allocEmpty ? backend.allocEmpty(dtype, n) : backend.alloc(dtype, n), shape), opts);
+}
+
 export function zeros(shape: readonly number[], opts: CreateOptions = {}): Tensor {
   return full(shape, 0, opts);
 }

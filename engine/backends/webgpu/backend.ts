@@ -154,6 +154,10 @@ export class WebGPUBackend implements Backend {
     return this.ctx.sync();
   }
 
+  flush(): void {
+    this.ctx.dispatcher.flush();
+  }
+
   /** Frees the device; the backend is unusable afterwards. */
   destroy(): void {
     this.ctx.destroy();
