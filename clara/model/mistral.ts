@@ -5,7 +5,9 @@ import {
   isHalf,
   kaimingUniform,
   keep,
+  isGradEnabled,
   siluMul,
+  tidy,
   empty,
   type Backend,
   type DType,
@@ -298,8 +300,12 @@ export class MistralForCausalLM extends Module {
     };
     const hiddenStates: Tensor[] | null = input.outputHiddenStates ? [embeds] : null;
     let h = embeds;
+    // Without a graph, each block's intermediates are freed as soon as the block is done, so a pass
+    // holds one block's activations, not all of them (a 7B prompt of 272 tokens held 5 GB). With a
+    // graph they must live until backward, which the caller's tidy ends.
+    const block = isGradEnabled() ? (fn: () => Tensor) => fn() : tidy;
     this.model.layers.forEach((layer, i) => {
-      h = layer.forward(h, ctx, input.cache, i);
+      h = block(() => layer.forward(h, ctx, input.cache, i));
       if (hiddenStates !== null && i < this.model.layers.length - 1) hiddenStates.push(h);
     });
     if (input.cache !== undefined) input.cache.length = total;
