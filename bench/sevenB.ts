@@ -32,8 +32,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { UsageError } from '../clara/cli/args.ts';
+import { parseStrict, UsageError } from '../clara/cli/args.ts';
 import { ENCODER_ADAPTER, DECODER_ADAPTER, QUERY_REASONER_ADAPTER } from '../clara/adapters.ts';
 import { loadAdapter, loadModel } from '../clara/model/checkpoint.ts';
 import { PRESETS, type MistralConfig } from '../clara/model/config.ts';
@@ -83,25 +82,18 @@ const USAGE = `npm run bench -- 7b [--layers N] [--backend cpu|webgpu|all] [--no
 
 /** The options; an unknown option or a bad value stops the run before anything is written. */
 function parse(args: string[]): Options | null {
+  const frame = (message: string) => `bench 7b: ${message} (see \`npm run bench -- 7b --help\`)`;
   const fail = (message: string): never => {
-    throw new UsageError(`bench 7b: ${message} (see \`npm run bench -- 7b --help\`)`);
+    throw new UsageError(frame(message));
   };
-  let values: { layers?: string; backend?: string; 'no-torch'?: boolean; dir?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      options: {
-        layers: { type: 'string' },
-        backend: { type: 'string' },
-        'no-torch': { type: 'boolean' },
-        dir: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    return fail((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
-  }
+  const options = {
+    layers: { type: 'string' },
+    backend: { type: 'string' },
+    'no-torch': { type: 'boolean' },
+    dir: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  } as const;
+  const values = parseStrict(args, options, frame).values as { layers?: string; backend?: string; 'no-torch'?: boolean; dir?: string; help?: boolean };
   if (values.help) return null;
   const layers = Number(values.layers ?? MISTRAL_7B.num_hidden_layers);
   if (!Number.isInteger(layers) || layers < 1 || layers > MISTRAL_7B.num_hidden_layers) fail(`--layers expects an integer in [1, 32], got '${values.layers}'`);

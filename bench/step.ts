@@ -13,8 +13,7 @@
  * family. Stage 1 also gives its phases (forward, backward, clip, optimiser; a sync after each, so
  * they add up to a little more than a step). --profile adds the 30 slowest kernels of each step.
  */
-import { parseArgs } from 'node:util';
-import { UsageError } from '../clara/cli/args.ts';
+import { parseStrict, UsageError } from '../clara/cli/args.ts';
 import {
   AdamW,
   noGrad,
@@ -69,22 +68,15 @@ const USAGE = `npm run bench -- step [--backend webgpu|cpu] [--preset small|tiny
 
 /** The options, checked: an unknown option or value is a usage error, not a default. */
 function parse(args: string[]) {
+  const frame = (message: string) => `bench step: ${message}\n${USAGE}`;
   const fail = (message: string): never => {
-    throw new UsageError(`bench step: ${message}\n${USAGE}`);
+    throw new UsageError(frame(message));
   };
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      options: Object.fromEntries([
-        ...['backend', 'preset', 'steps', 'only', 'fusion', 'optim-fusion'].map((n) => [n, { type: 'string' }]),
-        ...['json', 'profile', 'help'].map((n) => [n, { type: 'boolean' }]),
-      ] as const) as Record<string, { type: 'string' | 'boolean' }>,
-    }));
-  } catch (error) {
-    return fail((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
-  }
+  const spec = Object.fromEntries([
+    ...['backend', 'preset', 'steps', 'only', 'fusion', 'optim-fusion'].map((n) => [n, { type: 'string' }]),
+    ...['json', 'profile', 'help'].map((n) => [n, { type: 'boolean' }]),
+  ] as const) as Record<string, { type: 'string' | 'boolean' }>;
+  const values = parseStrict(args, spec, frame).values as Record<string, string | boolean | undefined>;
   const one = <T extends string>(name: string, choices: readonly T[], fallback: T): T => {
     const v = (values[name] as string | undefined) ?? fallback;
     return choices.includes(v as T) ? (v as T) : fail(`--${name} must be one of ${choices.join(', ')}; got '${v}'`);
