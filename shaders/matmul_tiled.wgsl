@@ -28,14 +28,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
-#if B_HALF
-#include "half.wgsl"
-@group(0) @binding(2) var<storage, read> b: array<u32>;
-fn b_elem(i: u32) -> f32 { return widen2(b[i >> 1u])[i & 1u]; }
-#else
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-fn b_elem(i: u32) -> f32 { return b[i]; }
-#endif
+#include "matmul_b_elem.wgsl"
 #include "matmul_store.wgsl"
 
 var<workgroup> a_tile: array<array<f32, TILE>, KT>;   // [k][row]

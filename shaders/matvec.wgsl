@@ -50,14 +50,7 @@ fn b_hi(i: u32) -> vec4<f32> { return b[2u * i + 1u]; }
 #endif
 #else
 @group(0) @binding(1) var<storage, read> a: array<f32>;
-#if B_HALF
-#include "half.wgsl"
-@group(0) @binding(2) var<storage, read> b: array<u32>;
-fn b_elem(i: u32) -> f32 { return widen2(b[i >> 1u])[i & 1u]; }
-#else
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-fn b_elem(i: u32) -> f32 { return b[i]; }
-#endif
+#include "matmul_b_elem.wgsl"
 #endif
 #include "matmul_store.wgsl"
 
