@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { concat, crossEntropy, dropout, kaimingUniform, oneHot, ones, stack, tensor, topk, where, zeros } from '../../engine/index.ts';
+import { concat, crossEntropy, dropout, empty, kaimingUniform, oneHot, ones, stack, tensor, topk, where, zeros } from '../../engine/index.ts';
 import { CpuBackend } from '../../engine/backends/cpu/index.ts';
 
 /**
@@ -100,6 +100,7 @@ const CASES: Array<[string, () => unknown, string | RegExp]> = [
   ['crossEntropy target dtype', () => crossEntropy(ones([2, 3]), ones([2])), 'crossEntropy: expected int32 targets, got float32'],
   ['tensor data length', () => tensor([1, 2, 3], [2, 2]), 'tensor: shape [2, 2] needs 4 values, got 3'],
   ['negative shape', () => zeros([2, -1]), 'full: invalid shape [2, -1]: sizes must be non-negative integers'],
+  ['empty: negative shape', () => empty([1.5, 2]), 'empty: invalid shape [1.5, 2]: sizes must be non-negative integers'],
   ['kaiming fan-in', () => kaimingUniform([3]), 'kaimingUniform: Fan in can not be computed for tensor with fewer than 2 dimensions (shape [3])'],
   ['grad on ints', () => tensor([1], [1], { dtype: 'int32', requiresGrad: true }), 'only floating point tensors can require gradients (got int32)'],
   ['dropout p', () => dropout(ones([2]), 1.5, { training: true }), 'dropout: dropout probability has to be between 0 and 1, but got 1.5'],
