@@ -72,10 +72,17 @@ function parse(args: string[]) {
   const fail = (message: string): never => {
     throw new UsageError(frame(message));
   };
-  const spec = Object.fromEntries([
-    ...['backend', 'preset', 'steps', 'only', 'fusion', 'optim-fusion'].map((n) => [n, { type: 'string' }]),
-    ...['json', 'profile', 'help'].map((n) => [n, { type: 'boolean' }]),
-  ] as const) as Record<string, { type: 'string' | 'boolean' }>;
+  const spec = {
+    backend: { type: 'string' },
+    preset: { type: 'string' },
+    steps: { type: 'string' },
+    only: { type: 'string' },
+    fusion: { type: 'string' },
+    'optim-fusion': { type: 'string' },
+    json: { type: 'boolean' },
+    profile: { type: 'boolean' },
+    help: { type: 'boolean' },
+  } as const;
   const values = parseStrict(args, spec, frame).values as Record<string, string | boolean | undefined>;
   const one = <T extends string>(name: string, choices: readonly T[], fallback: T): T => {
     const v = (values[name] as string | undefined) ?? fallback;
