@@ -7,7 +7,7 @@
  * document, wrong with the other, and held-out answers at chance either way.
  *
  *   npx tsx examples/readingProbe.ts [--steps 900] [--every 300] [--people 100] [--pretrain-people 0]
- *        [--compression-rate 16] [--whole] [--frozen 300] [--seed 0] [--facts 150]
+ *        [--compression-rate 16] [--whole] [--frozen 300] [--mse 0.1] [--lr 3e-3] [--seed 0] [--facts 150]
  *
  * (CLARA_BACKEND=cpu for the CPU backend.) What it measured on the full demo's settings is in
  * clara/demo/demoSettings.ts (`corpus.pretrainPeople`) and the README's status.
@@ -37,6 +37,8 @@ const { values } = parseArgs({
     'compression-rate': { type: 'string', default: String(FULL_DEMO.compressionRate) },
     whole: { type: 'boolean', default: false },
     frozen: { type: 'string', default: String(FULL_DEMO.stage1.compressorFrozenSteps) },
+    mse: { type: 'string', default: String(FULL_DEMO.stage1.mseWeight) },
+    lr: { type: 'string', default: String(FULL_DEMO.stage1.lr) },
     seed: { type: 'string', default: '0' },
     facts: { type: 'string', default: '150' },
     tiny: { type: 'boolean', default: false },
@@ -47,15 +49,20 @@ const int = (name: keyof typeof values) => {
   if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got '${String(values[name])}'`);
   return n;
 };
+const real = (name: 'mse' | 'lr') => {
+  const x = Number(values[name]);
+  if (!Number.isFinite(x) || x < 0) throw new Error(`--${name} must be a non-negative number, got '${values[name]}'`);
+  return x;
+};
 const people = values.tiny ? 12 : int('people');
 const pretrainPeople = values.tiny ? 6 : int('pretrain-people');
 const steps = values.tiny ? 4 : int('steps');
 // varyDemo widens the name pools for the corpus and the pretraining people together.
 const varied = varyDemo(
   { ...FULL_DEMO, corpus: { ...FULL_DEMO.corpus, reconstructWhole: values.whole, pretrainPeople } },
-  { people, candidates: Math.min(FULL_DEMO.candidates, people), compressionRate: int('compression-rate'), stage1Steps: steps },
+  { people, candidates: Math.min(FULL_DEMO.candidates, people), compressionRate: int('compression-rate'), stage1Steps: steps, mseWeight: real('mse') },
 );
-const settings: DemoSettings = { ...varied, stage1: { ...varied.stage1, compressorFrozenSteps: values.tiny ? 1 : int('frozen') } };
+const settings: DemoSettings = { ...varied, stage1: { ...varied.stage1, lr: real('lr'), compressorFrozenSteps: values.tiny ? 1 : int('frozen') } };
 const seed = int('seed');
 const every = values.tiny ? 2 : int('every');
 const { backend, warning } = await selectBackend((process.env.CLARA_BACKEND as BackendChoice | undefined) || 'auto');
