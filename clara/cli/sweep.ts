@@ -27,7 +27,7 @@ const SWEEP_HELP = `Usage: clara sweep --grid FILE|default [--out DIR] [--jobs N
 Runs the demo's pipeline over a grid of settings and seeds (the paper's ablations in miniature),
 then writes a summary. The grid file (JSON or YAML, data only):
 
-  base: full | quick                 the demo's settings every cell starts from (default full)
+  base: full | quick | long          the demo's settings every cell starts from (default full)
   seeds: [0, 1]                      each setting once per seed (default [0])
   set:  { stage1.steps: 300 }        changed in every cell
   grid: { stage1.mseWeight: [0, 0.1], compressionRate: [16, 64] }      every combination

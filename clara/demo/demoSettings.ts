@@ -157,6 +157,10 @@ export const QUICK_DEMO: DemoSettings = {
   answerQuestions: 20,
 };
 
+/** The demo's named settings: `clara demo`'s default, `--quick` and `--long`, and a sweep's `base`. */
+export const DEMO_BASES = { full: FULL_DEMO, quick: QUICK_DEMO, long: LONG_DEMO } as const satisfies Record<string, DemoSettings>;
+export type DemoBase = keyof typeof DEMO_BASES;
+
 /** What `clara demo` lets a user change from the command line; each absent one keeps its setting. */
 export interface DemoVariation {
   people?: number;

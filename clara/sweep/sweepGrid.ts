@@ -1,12 +1,12 @@
 import { parse as parseYaml } from 'yaml';
 import { memoryTokenCount } from '../claraModel.ts';
-import { FULL_DEMO, QUICK_DEMO, varyDemo, type DemoSettings, type DemoVariation } from '../demo/demoSettings.ts';
+import { DEMO_BASES, varyDemo, type DemoBase, type DemoSettings, type DemoVariation } from '../demo/demoSettings.ts';
 import { TOPK_ESTIMATORS } from '../differentiableTopK.ts';
 
 /**
  * A sweep's grid file (JSON or YAML, data only) and the cells it expands to.
  *
- *   base: full | quick         the demo's settings every cell starts from (default full)
+ *   base: full | quick | long  the demo's settings every cell starts from (default full)
  *   seeds: [0, 1, 2]           each setting runs once per seed (default [0])
  *   set:  { KEY: VALUE }       changed in every cell
  *   grid: { KEY: [VALUES] }    the cells: every combination of the values (a product)
@@ -29,7 +29,7 @@ export interface SweepCell {
 }
 
 export interface SweepPlan {
-  base: 'full' | 'quick';
+  base: DemoBase;
   seeds: number[];
   /** The swept keys, in the grid file's order. */
   swept: string[];
@@ -76,8 +76,8 @@ export function parseGrid(text: string, file: string): SweepPlan {
   for (const key of Object.keys(data)) if (!TOP_LEVEL.includes(key)) fail(key, `unknown key (known: ${TOP_LEVEL.join(', ')})`);
 
   const base = data.base ?? 'full';
-  if (base !== 'full' && base !== 'quick') fail('base', `must be full or quick; got ${JSON.stringify(base)}`);
-  const baseSettings = base === 'quick' ? QUICK_DEMO : FULL_DEMO;
+  if (typeof base !== 'string' || !Object.hasOwn(DEMO_BASES, base)) fail('base', `must be ${Object.keys(DEMO_BASES).join(', ')}; got ${JSON.stringify(base)}`);
+  const baseSettings = DEMO_BASES[base as DemoBase];
   const seeds = data.seeds ?? [0];
   if (!Array.isArray(seeds) || seeds.length === 0 || !seeds.every((s) => Number.isInteger(s) && s >= 0)) {
     fail('seeds', `must be a non-empty list of non-negative integers; got ${JSON.stringify(seeds)}`);
@@ -123,7 +123,7 @@ export function parseGrid(text: string, file: string): SweepPlan {
       if (!cells.has(id)) cells.set(id, { id, options, seed, settings });
     }
   }
-  return { base: base as SweepPlan['base'], seeds: seeds as number[], swept, cells: [...cells.values()] };
+  return { base: base as DemoBase, seeds: seeds as number[], swept, cells: [...cells.values()] };
 }
 
 /** `base` with `changes` applied: the variation names through varyDemo, then the dotted paths. */

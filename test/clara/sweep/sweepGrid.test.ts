@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FULL_DEMO, QUICK_DEMO } from '../../../clara/demo/demoSettings.ts';
+import { FULL_DEMO, LONG_DEMO, QUICK_DEMO } from '../../../clara/demo/demoSettings.ts';
 import { GridError, parseGrid } from '../../../clara/sweep/sweepGrid.ts';
 
 /** The grid file: every key and value checked before anything runs; cells expanded deterministically. */
@@ -40,6 +40,9 @@ describe('grid files', () => {
     expect(cell.options).toEqual({ 'stage1.mseWeight': 0, estimator: 'sparsemax' });
     expect(parseGrid(JSON.stringify({ grid: { compressionRate: [8] } }), 'g.json').cells[0]!.settings.compressionRate).toBe(8);
     expect(parseGrid('grid: { k: [1] }', 'g.yaml').cells[0]!.settings.stage1).toEqual(FULL_DEMO.stage1);
+    // `base: long` starts from `clara demo --long`'s settings (whole documents reconstructed).
+    const long = parseGrid('base: long\ngrid: { k: [1] }', 'g.yaml');
+    expect([long.base, long.cells[0]!.settings]).toEqual(['long', LONG_DEMO]);
   });
 
   it('runs a cell that two products share once, and records the base value of a key its product leaves alone', () => {
@@ -66,7 +69,7 @@ describe('grid files', () => {
     expect(error('grid: { k: [5] }\nset: { candidates: 4 }')).toContain('k = 5 exceeds the 4 candidates');
     expect(error('grid: { mseWeight: 0.1 }')).toContain('grid.mseWeight: must be a non-empty list of values; got 0.1');
     expect(error('grid: { k: [1] }\nseeds: [0, -1]')).toContain('seeds: must be a non-empty list of non-negative integers');
-    expect(error('grid: { k: [1] }\nbase: medium')).toContain('base: must be full or quick; got "medium"');
+    expect(error('grid: { k: [1] }\nbase: medium')).toContain('base: must be full, quick, long; got "medium"');
     expect(error('grid: { k: [1] }\nset: { k: 1 }')).toContain('grid.k: is also in `set`');
     expect(error('grd: { k: [1] }')).toContain('grd: unknown key (known: base, seeds, set, grid, grids, description)');
     expect(error('{}')).toContain('grid: missing');
