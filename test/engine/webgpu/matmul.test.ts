@@ -158,10 +158,11 @@ for (const variant of ['blocked', 'tiled'] as MatmulVariant[]) {
       for (const bDtype of ['float32', 'bfloat16', 'float16'] as const) {
         for (const m of [1, 2, 3, 4]) {
           for (const [n, k, batch] of [
-            [37, 64, 1], // 8-wide steps; n not a multiple of the workgroup
-            [16, 13, 1], // k odd: one element a step
+            [70, 64, 1], // 8 columns per invocation; n not a multiple of the workgroup's 64
+            [37, 64, 1], // 4 columns per invocation (n < 64), 8-wide steps
+            [16, 13, 1], // 2 columns per invocation; k odd: one element a step
             [33, 24, 3], // batched (attention's q·kᵀ over heads)
-            [5, 12, 2], // k a multiple of 4, not of 8
+            [5, 12, 2], // 1 column per invocation; k a multiple of 4, not of 8
           ] as const) {
             await check(g, { batch, m, n, k, transA: false, transB: true, aBatchStride: m * k, bBatchStride: n * k }, m * 100 + n + k, bDtype);
           }
