@@ -7,7 +7,8 @@
  * document, wrong with the other, and held-out answers at chance either way.
  *
  *   npx tsx examples/readingProbe.ts [--steps 900] [--every 300] [--people 100] [--pretrain-people 0]
- *        [--compression-rate 16] [--whole] [--frozen 300] [--mse 0.1] [--lr 3e-3] [--seed 0] [--facts 150]
+ *        [--compression-rate 16] [--whole] [--qa-rows per-question|per-document] [--frozen 300] [--mse 0.1]
+ *        [--lr 3e-3] [--seed 0] [--facts 150]
  *
  * (CLARA_BACKEND=cpu for the CPU backend.) What it measured on the full demo's settings is in
  * clara/demo/demoSettings.ts (`corpus.pretrainPeople`) and the README's status.
@@ -36,6 +37,7 @@ const { values } = parseArgs({
     'pretrain-people': { type: 'string', default: '0' },
     'compression-rate': { type: 'string', default: String(FULL_DEMO.compressionRate) },
     whole: { type: 'boolean', default: false },
+    'qa-rows': { type: 'string', default: FULL_DEMO.corpus.qaRows },
     frozen: { type: 'string', default: String(FULL_DEMO.stage1.compressorFrozenSteps) },
     mse: { type: 'string', default: String(FULL_DEMO.stage1.mseWeight) },
     lr: { type: 'string', default: String(FULL_DEMO.stage1.lr) },
@@ -54,12 +56,14 @@ const real = (name: 'mse' | 'lr') => {
   if (!Number.isFinite(x) || x < 0) throw new Error(`--${name} must be a non-negative number, got '${values[name]}'`);
   return x;
 };
+const qaRows = values['qa-rows'];
+if (qaRows !== 'per-question' && qaRows !== 'per-document') throw new Error(`--qa-rows must be per-question or per-document, got '${qaRows}'`);
 const people = values.tiny ? 12 : int('people');
 const pretrainPeople = values.tiny ? 6 : int('pretrain-people');
 const steps = values.tiny ? 4 : int('steps');
 // varyDemo widens the name pools for the corpus and the pretraining people together.
 const varied = varyDemo(
-  { ...FULL_DEMO, corpus: { ...FULL_DEMO.corpus, reconstructWhole: values.whole, pretrainPeople } },
+  { ...FULL_DEMO, corpus: { ...FULL_DEMO.corpus, reconstructWhole: values.whole, qaRows, pretrainPeople } },
   { people, candidates: Math.min(FULL_DEMO.candidates, people), compressionRate: int('compression-rate'), stage1Steps: steps, mseWeight: real('mse') },
 );
 const settings: DemoSettings = { ...varied, stage1: { ...varied.stage1, lr: real('lr'), compressorFrozenSteps: values.tiny ? 1 : int('frozen') } };
