@@ -32,7 +32,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseStrict, UsageError } from '../clara/cli/args.ts';
+import { Options } from '../clara/cli/args.ts';
 import { ENCODER_ADAPTER, DECODER_ADAPTER, QUERY_REASONER_ADAPTER } from '../clara/adapters.ts';
 import { loadAdapter, loadModel } from '../clara/model/checkpoint.ts';
 import { PRESETS, type MistralConfig } from '../clara/model/config.ts';
@@ -64,7 +64,8 @@ const LORA = { r: 16, alpha: 32, dropout: 0 };
 const ADAPTERS = [ENCODER_ADAPTER, QUERY_REASONER_ADAPTER, DECODER_ADAPTER];
 const SHARD_BYTES = 5e9;
 
-interface Options {
+/** What one `npm run bench -- 7b` runs. */
+interface SevenBRun {
   layers: number;
   backends: string[];
   torch: boolean;
@@ -81,29 +82,22 @@ const USAGE = `npm run bench -- 7b [--layers N] [--backend cpu|webgpu|all] [--no
   --help         this text`;
 
 /** The options; an unknown option or a bad value stops the run before anything is written. */
-function parse(args: string[]): Options | null {
-  const frame = (message: string) => `bench 7b: ${message} (see \`npm run bench -- 7b --help\`)`;
-  const fail = (message: string): never => {
-    throw new UsageError(frame(message));
-  };
-  const options = {
+function parse(args: string[]): SevenBRun | null {
+  const options = Options.parseFor('bench 7b', 'npm run bench -- 7b --help', args, {
     layers: { type: 'string' },
     backend: { type: 'string' },
     'no-torch': { type: 'boolean' },
     dir: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
-  } as const;
-  const values = parseStrict(args, options, frame).values as { layers?: string; backend?: string; 'no-torch'?: boolean; dir?: string; help?: boolean };
-  if (values.help) return null;
-  const layers = Number(values.layers ?? MISTRAL_7B.num_hidden_layers);
-  if (!Number.isInteger(layers) || layers < 1 || layers > MISTRAL_7B.num_hidden_layers) fail(`--layers expects an integer in [1, 32], got '${values.layers}'`);
-  const backend = values.backend ?? 'all';
-  if (!['cpu', 'webgpu', 'all'].includes(backend)) fail(`--backend must be one of cpu, webgpu, all; got '${backend}'`);
+  });
+  if (options.flag('help')) return null;
+  const layers = options.int('layers', 1, MISTRAL_7B.num_hidden_layers) ?? MISTRAL_7B.num_hidden_layers;
+  const backend = options.choice('backend', ['cpu', 'webgpu', 'all']) ?? 'all';
   return {
     layers,
     backends: backend === 'all' ? ['cpu', 'webgpu'] : [backend],
-    torch: !values['no-torch'],
-    dir: values.dir ?? path.join(os.tmpdir(), `clara-bench-7b-${layers}layers`),
+    torch: !options.flag('no-torch'),
+    dir: options.string('dir') ?? path.join(os.tmpdir(), `clara-bench-7b-${layers}layers`),
   };
 }
 

@@ -13,7 +13,7 @@
  * family. Stage 1 also gives its phases (forward, backward, clip, optimiser; a sync after each, so
  * they add up to a little more than a step). --profile adds the 30 slowest kernels of each step.
  */
-import { parseStrict, UsageError } from '../clara/cli/args.ts';
+import { Options, UsageError } from '../clara/cli/args.ts';
 import {
   AdamW,
   noGrad,
@@ -68,11 +68,7 @@ const USAGE = `npm run bench -- step [--backend webgpu|cpu] [--preset small|tiny
 
 /** The options, checked: an unknown option or value is a usage error, not a default. */
 function parse(args: string[]) {
-  const frame = (message: string) => `bench step: ${message}\n${USAGE}`;
-  const fail = (message: string): never => {
-    throw new UsageError(frame(message));
-  };
-  const spec = {
+  const options = Options.parseFor('bench step', 'npm run bench -- step --help', args, {
     backend: { type: 'string' },
     preset: { type: 'string' },
     steps: { type: 'string' },
@@ -82,26 +78,19 @@ function parse(args: string[]) {
     json: { type: 'boolean' },
     profile: { type: 'boolean' },
     help: { type: 'boolean' },
-  } as const;
-  const values = parseStrict(args, spec, frame).values as Record<string, string | boolean | undefined>;
-  const one = <T extends string>(name: string, choices: readonly T[], fallback: T): T => {
-    const v = (values[name] as string | undefined) ?? fallback;
-    return choices.includes(v as T) ? (v as T) : fail(`--${name} must be one of ${choices.join(', ')}; got '${v}'`);
-  };
-  const steps = Number(values.steps ?? 5);
-  if (!Number.isInteger(steps) || steps < 1) fail(`--steps expects an integer ≥ 1, got '${values.steps}'`);
-  const only = ((values.only as string | undefined) ?? CASES.join(',')).split(',');
-  for (const c of only) if (!CASES.includes(c as CaseName)) fail(`--only takes ${CASES.join(', ')}; got '${c}'`);
+  });
+  const only = (options.string('only') ?? CASES.join(',')).split(',');
+  for (const c of only) if (!CASES.includes(c as CaseName)) throw new UsageError(`bench step: --only takes ${CASES.join(', ')}; got '${c}'`);
   return {
-    help: Boolean(values.help),
-    which: one('backend', ['webgpu', 'cpu'], 'webgpu'),
-    preset: one('preset', PRESET_NAMES, 'small'),
-    steps,
+    help: options.flag('help'),
+    which: options.choice('backend', ['webgpu', 'cpu']) ?? 'webgpu',
+    preset: options.choice('preset', PRESET_NAMES) ?? 'small',
+    steps: options.int('steps', 1) ?? 5,
     only: only as CaseName[],
-    json: Boolean(values.json),
-    listKernels: Boolean(values.profile),
-    fusion: one('fusion', ['0', '1'], '1') === '1',
-    optimizerFusion: one('optim-fusion', ['0', '1'], '1') === '1',
+    json: options.flag('json'),
+    listKernels: options.flag('profile'),
+    fusion: (options.choice('fusion', ['0', '1']) ?? '1') === '1',
+    optimizerFusion: (options.choice('optim-fusion', ['0', '1']) ?? '1') === '1',
   };
 }
 

@@ -13,21 +13,29 @@ export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
 export class Options {
   private constructor(
-    readonly command: string,
+    /** Who is asking, as errors name it: `clara demo`, `bench 7b`. */
+    readonly program: string,
+    /** Where its help is, as errors point to it: `clara demo --help`. */
+    private readonly helpCommand: string,
     private readonly values: Readonly<Record<string, unknown>>,
     readonly positionals: readonly string[],
   ) {}
 
-  /** Parses `argv` against `spec` (a usage error names an unknown option or a missing value). */
+  /** Parses a `clara COMMAND`'s `argv` against `spec` (a usage error names an unknown option or a missing value). */
   static parse(command: string, argv: string[], spec: OptionSpec): Options {
-    const { values, positionals } = parseStrict(argv, spec, (message) => `clara ${command}: ${message} (see \`clara ${command} --help\`)`);
-    return new Options(command, values, positionals);
+    return Options.parseFor(`clara ${command}`, `clara ${command} --help`, argv, spec);
+  }
+
+  /** The same for any program (the benchmarks: `bench 7b`, whose help is `npm run bench -- 7b --help`). */
+  static parseFor(program: string, helpCommand: string, argv: string[], spec: OptionSpec): Options {
+    const { values, positionals } = parseStrict(argv, spec, (message) => `${program}: ${message} (see \`${helpCommand}\`)`);
+    return new Options(program, helpCommand, values, positionals);
   }
 
   /** The same options over `defaults` (e.g. a config file's values, keyed by flag name): flags win. */
   withDefaults(defaults: Readonly<Record<string, unknown>>): Options {
     const given = Object.fromEntries(Object.entries(this.values).filter(([, v]) => v !== undefined));
-    return new Options(this.command, { ...defaults, ...given }, this.positionals);
+    return new Options(this.program, this.helpCommand, { ...defaults, ...given }, this.positionals);
   }
 
   has(name: string): boolean {
@@ -52,7 +60,7 @@ export class Options {
 
   required(name: string): string {
     const v = this.values[name];
-    if (typeof v !== 'string' || v === '') throw new UsageError(`clara ${this.command}: --${name} is required (see \`clara ${this.command} --help\`)`);
+    if (typeof v !== 'string' || v === '') throw new UsageError(`${this.program}: --${name} is required (see \`${this.helpCommand}\`)`);
     return v;
   }
 
@@ -84,21 +92,20 @@ export class Options {
   /** One of `choices`. */
   choice<T extends string>(name: string, choices: readonly T[]): T | undefined {
     const v = this.values[name];
-    return v === undefined ? undefined : checkChoice(this.command, name, v, choices);
+    return v === undefined ? undefined : checkChoice(this.program, name, v, choices);
   }
 
   private bad(name: string, expectation: string): UsageError {
-    return new UsageError(`clara ${this.command}: --${name} ${expectation} got '${String(this.values[name])}'`);
+    return new UsageError(`${this.program}: --${name} ${expectation} got '${String(this.values[name])}'`);
   }
 }
 
 /**
  * node's parseArgs in strict mode, positionals allowed; its error (an unknown option, a missing
  * value) becomes a UsageError whose text `frame` wraps (with the command and where to find help),
- * without node's advice about positionals, which misleads here. Used by Options.parse and by the
- * benchmarks' own options.
+ * without node's advice about positionals, which misleads here.
  */
-export function parseStrict(argv: string[], spec: OptionSpec, frame: (message: string) => string): ReturnType<typeof parseArgs> {
+function parseStrict(argv: string[], spec: OptionSpec, frame: (message: string) => string): ReturnType<typeof parseArgs> {
   try {
     return parseArgs({ args: argv, options: spec, strict: true, allowPositionals: true });
   } catch (error) {
@@ -106,9 +113,9 @@ export function parseStrict(argv: string[], spec: OptionSpec, frame: (message: s
   }
 }
 
-function checkChoice<T extends string>(command: string, name: string, value: unknown, choices: readonly T[]): T {
+function checkChoice<T extends string>(program: string, name: string, value: unknown, choices: readonly T[]): T {
   if (typeof value !== 'string' || !choices.includes(value as T)) {
-    throw new UsageError(`clara ${command}: --${name} must be one of ${choices.join(', ')}; got '${String(value)}'`);
+    throw new UsageError(`${program}: --${name} must be one of ${choices.join(', ')}; got '${String(value)}'`);
   }
   return value as T;
 }
@@ -118,5 +125,5 @@ function checkChoice<T extends string>(command: string, name: string, value: unk
  * else `fallback`.
  */
 export function choiceOption<T extends string>(command: string, name: string, value: string | boolean | undefined, choices: readonly T[], fallback: T): T {
-  return value === undefined ? fallback : checkChoice(command, name, value, choices);
+  return value === undefined ? fallback : checkChoice(`clara ${command}`, name, value, choices);
 }
