@@ -1,11 +1,11 @@
 import {
   concat,
+  empty,
   Generator,
   getDefaultBackend,
+  isGradEnabled,
   isHalf,
   kaimingUniform,
-  empty,
-  isGradEnabled,
   keep,
   siluMul,
   tidy,
