@@ -8,6 +8,13 @@
 // gradients) is the same address for the whole workgroup: one load and a broadcast on llvmpipe.
 // No shared memory, no barriers. D is a multiple of 4; rows are held as DV = D/4 vec4 registers.
 //
+// Masked pairs add nothing, so the loops skip those at the ends: FORWARD and BWD_Q stop at their
+// query's last allowed key, BWD_KV walks its queries down to the first allowed to read its key.
+// A SIMD batch of invocations loops as long as its longest lane (the loop counter stays one
+// address for all), so under a causal mask about half the pairs are skipped: measured on
+// llvmpipe (B 8, H 4/2, S 96, D 32, left padding), forward + backward 21.5 → 12.4 ms. A row with
+// no allowed key (left padding) attends to every key uniformly and is handled apart.
+//
 // Host defines: DV, and one of
 //   FORWARD  grid [⌈S/QB⌉, H, B], one query per invocation: online softmax over the keys;
 //            writes out and lse = max + log Σ exp (per query row)
@@ -54,6 +61,16 @@ struct Params {
 @group(0) @binding(9) var<storage, read_write> dv: array<vec4<f32>>;
 #endif
 
+const NONE: u32 = 0xffffffffu;
+
+/** The last key t with allowed[mask0 + t] (mask0: a query's row of the mask), or NONE. */
+fn last_allowed(mask0: u32) -> u32 {
+  for (var t = P.keys; t > 0u; t--) {
+    if (allowed[mask0 + t - 1u] != 0u) { return t - 1u; }
+  }
+  return NONE;
+}
+
 #if FORWARD
 @compute @workgroup_size(QB)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -69,9 +86,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     qr[i] = q[row * DV + i];
     acc[i] = vec4<f32>();
   }
+  // Past the last allowed key, a masked score adds exp(MASKED − m) = 0 to l and acc and leaves m:
+  // stop there. A row with no allowed key has every score MASKED: it attends uniformly.
+  let last = last_allowed(mask0);
   var m = -3.0e38;
   var l = 0.0;
-  for (var t = 0u; t < P.keys; t++) {
+  if (last == NONE) {
+    for (var t = 0u; t < P.keys; t++) {
+      let kr = (kv0 + t) * DV;
+      for (var i = 0u; i < DV; i++) { acc[i] += v[kr + i]; }
+    }
+    m = MASKED;
+    l = f32(P.keys);
+  }
+  for (var t = 0u; t < last + 1u; t++) {
     let kr = (kv0 + t) * DV;
     var d = 0.0;
     for (var i = 0u; i < DV; i++) { d += dot(qr[i], k[kr + i]); }
@@ -109,8 +137,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     di += dot(gr[i], out[row * DV + i]);
   }
   let l = lse[row];
-  // A row with no allowed key has only masked pairs: no gradient reaches q.
-  for (var t = 0u; t < P.keys; t++) {
+  // Masked pairs give q no gradient: stop at the last allowed key (a row with none loops not at all).
+  let end = last_allowed(mask0) + 1u; // NONE + 1 wraps to 0
+  for (var t = 0u; t < end; t++) {
     if (allowed[mask0 + t] == 0u) { continue; }
     let kr = (kv0 + t) * DV;
     var d = 0.0;
@@ -147,12 +176,25 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     dva[i] = vec4<f32>();
   }
   let uniform_p = 1.0 / f32(P.keys);
+  // Queries before the first allowed to read this key add nothing, except rows with no allowed key
+  // (every score masked), which read every key with weight 1/T and give k no gradient. Add those
+  // while looking for the first reader; the loop below walks the queries down to it.
+  var first = 0u;
+  for (; first < P.seq; first++) {
+    if (allowed[(b * P.seq + first) * P.keys + tc] != 0u) { break; }
+    if (lse[(b * P.heads + kvh * P.group) * P.seq + first] < MASKED * 0.5) {
+      for (var gi = 0u; gi < P.group; gi++) {
+        let row = (b * P.heads + kvh * P.group + gi) * P.seq + first;
+        for (var i = 0u; i < DV; i++) { dva[i] += uniform_p * g[row * DV + i]; }
+      }
+    }
+  }
   for (var gi = 0u; gi < P.group; gi++) {
     let h = kvh * P.group + gi;
-    for (var s = 0u; s < P.seq; s++) {
-      let row = (b * P.heads + h) * P.seq + s;
+    for (var s = P.seq; s > first; s--) {
+      let row = (b * P.heads + h) * P.seq + s - 1u;
       let l = lse[row];
-      let ok = allowed[(b * P.seq + s) * P.keys + tc] != 0u;
+      let ok = allowed[(b * P.seq + s - 1u) * P.keys + tc] != 0u;
       var d = 0.0;
       var dp = 0.0;
       for (var i = 0u; i < DV; i++) {

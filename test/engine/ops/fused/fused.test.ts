@@ -95,9 +95,18 @@ async function agree(name: string, f: (...t: Tensor[]) => Tensor, inputs: Input[
 const floats = (shape: number[], seed: number, low = -2, high = 2): Input => ({ values: randomValues(numel(shape), new Generator(seed), low, high), shape });
 
 /** A causal mask with left padding per batch row; some rows have no allowed key at all. */
-function mask(batch: number, seq: number, keys: number, seed: number): Input {
+/**
+ * A causal mask with left padding (rows of padding attend to nothing), or, `scattered`, each pair
+ * allowed with probability ½ (gaps before, between and after a row's allowed keys, and some rows
+ * and some keys with none): the attention kernels skip the masked pairs at either end.
+ */
+function mask(batch: number, seq: number, keys: number, seed: number, scattered = false): Input {
   const g = new Generator(seed);
   const values = new Uint8Array(batch * seq * keys);
+  if (scattered) {
+    for (let i = 0; i < values.length; i++) values[i] = g.uniform(0, 1) < 0.5 ? 1 : 0;
+    return { values, shape: [batch, 1, 1, seq, keys], kind: 'bool' };
+  }
   const past = keys - seq;
   for (let b = 0; b < batch; b++) {
     const pad = Math.floor(g.uniform(0, Math.min(keys, 3)));
@@ -184,7 +193,7 @@ describe('fused ops equal their composites on every backend', () => {
     );
   });
 
-  it('scaledDotProductAttention (causal + padding mask, grouped-query heads)', async () => {
+  it('scaledDotProductAttention (causal + padding or scattered mask, grouped-query heads)', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(1, 2, 3),
@@ -193,8 +202,9 @@ describe('fused ops equal their composites on every backend', () => {
         size,
         fc.constantFrom(0, 2),
         fc.constantFrom(3, 4, 8, 32),
+        fc.boolean(),
         seedArb,
-        async (batch, kvHeads, group, seq, past, dim, seed) => {
+        async (batch, kvHeads, group, seq, past, dim, scattered, seed) => {
           const keys = seq + past;
           const heads = kvHeads * group;
           await agree(
@@ -204,7 +214,7 @@ describe('fused ops equal their composites on every backend', () => {
               floats([batch, heads, seq, dim], seed),
               floats([batch, kvHeads, keys, dim], seed + 1),
               floats([batch, kvHeads, keys, dim], seed + 2),
-              mask(batch, seq, keys, seed),
+              mask(batch, seq, keys, seed, scattered),
             ],
             seed,
           );
