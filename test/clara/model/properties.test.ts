@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cpuBackend, Generator, normal, setDefaultBackend, tidy, type Tensor } from '../../../engine/index.ts';
+import { cpuBackend, Generator, noGrad, normal, setDefaultBackend, tidy, type Tensor } from '../../../engine/index.ts';
 import { AdamW } from '../../../engine/optim/index.ts';
 import { generateGreedy } from '../../../clara/model/generate.ts';
 import { disposeCache, emptyCache } from '../../../clara/model/mistral.ts';
@@ -371,6 +371,48 @@ describe('named adapters', () => {
         model.dispose();
       }),
       RUNS,
+    );
+  });
+});
+
+describe('inference with a merged adapter weight', () => {
+  it('without gradients, each layer uses W + scale·B·A: the outputs of the three products, made again when the adapter is trained or replaced', async () => {
+    await fc.assert(
+      fc.asyncProperty(seedArb, fc.integer({ min: 1, max: 6 }), async (seed, len) => {
+        const model = randomModel(seed);
+        addRandomAdapter(model, 'x', seed + 1);
+        const x = ids(randomIds(new Generator(seed + 2), 2 * len, V), [2, len]);
+        const logits = (inference: boolean) => {
+          const run = () => model.forward({ inputIds: x, adapter: 'x' }).logits!;
+          return host(inference ? noGrad(run) : run());
+        };
+        const agree = async () => {
+          const merged = await logits(true);
+          expect(mismatch(merged, await logits(false), TIGHT)).toBeNull();
+          expect(maxAbsDiff(await logits(true), merged), 'the kept merged weight').toBe(0);
+          return merged;
+        };
+        const first = await agree();
+        // One AdamW step gives A and B new storage: the merged weights must follow.
+        const opt = new AdamW(model.adapterParameters('x'), { lr: 0.05 });
+        tidy(() => {
+          probe(model.forward({ inputIds: x, adapter: 'x' }).logits!, seed + 3).backward();
+          opt.step();
+        });
+        const trained = await agree();
+        expect(maxAbsDiff(trained, first)).toBeGreaterThan(1e-4);
+        // So must replacing B in one layer, and a changed base weight.
+        const L = model.config.num_hidden_layers;
+        const layer = model.loraLayers().find((l) => l.path === `model.layers.${L - 1}.mlp.down_proj`)!;
+        const a = layer.adapter('x');
+        layer.setAdapter('x', a.config, a.A, normal(a.B.shape, { generator: new Generator(seed + 4) }));
+        expect(maxAbsDiff(await agree(), trained)).toBeGreaterThan(1e-4);
+        layer.weight.assign(normal(layer.weight.shape, { generator: new Generator(seed + 5) }));
+        await agree();
+        opt.dispose();
+        model.dispose();
+      }),
+      { numRuns: 6 },
     );
   });
 });
