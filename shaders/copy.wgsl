@@ -1,7 +1,7 @@
 // dst[view d] = src[view s] for every idx of the shape: a strided copy in place.
 // Every dtype is 32 bits wide on the GPU, so one kernel moves raw words for all of them.
 // Host defines pick the walk as in binary.wgsl: FLAT4 (both contiguous, or S_SCALAR: a broadcast
-// source element), GRID, or neither. Operand 0 is src, operand 1 is dst.
+// source element), GRID (with VEC4: in units of vec4), or neither. Operand 0 is src, operand 1 is dst.
 #include "common.wgsl"
 #include "strided.wgsl"
 
@@ -25,8 +25,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 #endif
 }
 #else
+#if VEC4
+// GRID over whole vec4s: the innermost dimension is contiguous in both views, and the host gave
+// shape, strides and offsets in units of 4 words (a transpose of heads moves 16 bytes a load).
+@group(0) @binding(1) var<storage, read> src: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read_write> dst: array<vec4<u32>>;
+#else
 @group(0) @binding(1) var<storage, read> src: array<u32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<u32>;
+#endif
 
 #if GRID
 @compute @workgroup_size(GX)

@@ -41,8 +41,9 @@ fn view_offsets(i: u32) -> vec3<i32> {
 // the dispatch grid: x covers d3 in workgroups of GX invocations, y covers d2 in blocks of
 // P.rows rows (each invocation loops over them), z is d0·d1. Integer division is a per-lane loop
 // on CPU adapters and each workgroup has a fixed cost on them, so this mode avoids divisions and
-// gives every workgroup a few thousand elements.
-const GX: u32 = 64u;
+// gives every workgroup a few thousand elements. GX (an override the host sets, 8 to 64) is about
+// d3, so a narrow innermost dimension does not leave most SIMD lanes idle.
+override GX: u32 = 64u;
 
 // Element (i0, i1, r, i3) for the first row r of this workgroup's block: `i` is its row-major
 // index in the output, `o` where it lives in each operand; `di` and `do_` step one row further.

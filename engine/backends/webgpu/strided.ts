@@ -84,10 +84,22 @@ export interface Walk {
   scalar: boolean[];
   params: Params;
   grid: [number, number, number];
+  /** `grid` mode: shape, strides and offsets in units of 4 elements (see planWalk's `vec4Grid`). */
+  vec4: boolean;
+  /** `grid` mode: invocations per workgroup along x (the override GX of shaders/strided.wgsl). */
+  gx: number;
 }
 
-/** Invocations per workgroup along x in `grid` mode (GX in shaders/strided.wgsl). */
-const GRID_X = 64;
+/**
+ * Invocations per workgroup along x in `grid` mode: the innermost dimension rounded up to a power
+ * of two within [8, 64]. With 64 always, a transpose of heads (d3 = 32, or 8 vec4s) ran 32 or 8 of
+ * its 64 lanes; llvmpipe runs 8 lanes per SIMD vector, so 8 is the least worth having.
+ */
+function gridX(d3: number): number {
+  let gx = 8;
+  while (gx < 64 && gx < d3) gx *= 2;
+  return gx;
+}
 
 export function planWalk(
   op: string,
@@ -96,6 +108,12 @@ export function planWalk(
   maxPerDim: number,
   grid1D: (n: number, per?: number) => [number, number],
   allowFlat = true,
+  /**
+   * The kernel can walk the grid in vec4s (copy.wgsl's VEC4): taken when the innermost dimension
+   * is contiguous in every view, a multiple of 4 long, and every other stride and every offset a
+   * multiple of 4.
+   */
+  vec4Grid = false,
 ): Walk {
   const size = shape.reduce((a, b) => a * b, 1);
   const merged = mergeDims(
@@ -111,27 +129,35 @@ export function planWalk(
       p.set(2 + k, scalar[k] ? v.offset : v.offset / 4);
     });
     const g = grid1D(size / 4);
-    return { mode: 'flat4', scalar, params: p, grid: [g[0], g[1], 1] };
+    return { mode: 'flat4', scalar, params: p, grid: [g[0], g[1], 1], vec4: false, gx: 0 };
   }
-  if (rank <= 4) {
+  if (rank >= 1 && rank <= 4) {
     const pad = 4 - rank;
-    const d = [...new Array<number>(pad).fill(1), ...merged.shape];
-    const gx = Math.ceil(d[3] / GRID_X);
+    const last = rank - 1;
+    const vec4 =
+      vec4Grid &&
+      merged.shape[last]! % 4 === 0 &&
+      merged.strides.every((s) => s[last] === 1 && s.every((x, d) => d === last || x % 4 === 0)) &&
+      views.every((v) => v.offset % 4 === 0);
+    const unit = vec4 ? 4 : 1;
+    const d = [...new Array<number>(pad).fill(1), ...merged.shape.map((n, i) => (i === last ? n / unit : n))];
+    const gxSize = gridX(d[3]);
+    const gx = Math.ceil(d[3] / gxSize);
     // Rows per workgroup: about 2048 elements each (workgroups have a fixed cost on CPU adapters).
-    const rows = Math.max(1, Math.min(d[2], Math.floor(2048 / Math.min(d[3], GRID_X))));
+    const rows = Math.max(1, Math.min(d[2], Math.floor(2048 / (Math.min(d[3], gxSize) * unit))));
     const gy = Math.ceil(d[2] / rows);
     if (gx <= maxPerDim && gy <= maxPerDim && d[0] * d[1] <= maxPerDim) {
-      const p = new Params(40).set(0, size).set(1, 4).set(5, rows);
+      const p = new Params(40).set(0, size / unit).set(1, 4).set(5, rows);
       views.forEach((v, k) => {
-        p.set(2 + k, v.offset);
+        p.set(2 + k, v.offset / unit);
       });
       p.setArray(8, d);
       merged.strides.forEach((s, k) => {
-        p.setArray(16 + 8 * k, [...new Array<number>(pad).fill(0), ...s]);
+        p.setArray(16 + 8 * k, [...new Array<number>(pad).fill(0), ...s.map((x, i) => (i === last ? x : x / unit))]);
       });
-      return { mode: 'grid', scalar: views.map(() => false), params: p, grid: [gx, gy, d[0] * d[1]] };
+      return { mode: 'grid', scalar: views.map(() => false), params: p, grid: [gx, gy, d[0] * d[1]], vec4, gx: gxSize };
     }
   }
   const g = grid1D(size);
-  return { mode: 'strided', scalar: views.map(() => false), params: stridedParams(op, shape, views), grid: [g[0], g[1], 1] };
+  return { mode: 'strided', scalar: views.map(() => false), params: stridedParams(op, shape, views), grid: [g[0], g[1], 1], vec4: false, gx: 0 };
 }

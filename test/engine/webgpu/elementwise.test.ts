@@ -186,7 +186,7 @@ describe('copy and fill', () => {
   it('copies between arbitrary views in place', async (t) => {
     const g = need(t);
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.constantFrom(1, 2, 3, 5, 17), { maxLength: 5 }), fc.nat(1000), async (shape, seed) => {
+      fc.asyncProperty(fc.array(fc.constantFrom(1, 2, 3, 4, 5, 8, 17), { maxLength: 5 }), fc.nat(1000), async (shape, seed) => {
         const S = randomView(shape, seed);
         const D = randomView(shape, seed + 1, false);
         const sd = randomArray(S.size, seed, -10, 10, true);
@@ -202,6 +202,28 @@ describe('copy and fill', () => {
       }),
       { numRuns: 40 },
     );
+  });
+
+  it('copies whole vec4s when the innermost dimension is contiguous in both views (a transpose of heads)', async (t) => {
+    const g = need(t);
+    // [B, S, H, D] → [B, H, S, D] at word offsets 0 and 4 (vec4 walk), 2 (word walk), and D = 6 (word walk).
+    for (const [B, S, H, D, offset] of [
+      [2, 5, 3, 8, 0],
+      [3, 7, 2, 32, 4],
+      [2, 5, 3, 8, 2],
+      [2, 3, 2, 6, 0],
+    ] as const) {
+      const src = g.upload('float32', Float32Array.from({ length: offset + B * S * H * D }, (_, i) => i));
+      const dst = g.upload('float32', new Float32Array(offset + B * S * H * D).fill(-1));
+      const shape = [B, H, S, D];
+      const view = { offset, strides: [S * H * D, D, H * D, 1] };
+      g.copy(shape, src, view, dst, { offset, strides: [H * S * D, S * D, D, 1] });
+      const want = new Array<number>(offset).fill(-1);
+      forEachIndex(shape, (idx) => {
+        want.push(viewOffset(idx, view));
+      });
+      expectEqual(await g.read(dst), want, `[${B}, ${S}, ${H}, ${D}] at ${offset}`);
+    }
   });
 
   it('copies within one storage (through a temporary)', async (t) => {

@@ -38,19 +38,15 @@ export function binary(ctx: GpuContext, op: BinaryOp, shape: readonly number[], 
   const walk = plan(ctx, `binary ${op}`, shape, [av, bv]);
   const ct = computeType(a.dtype);
   const toOut = compare ? 'u32' : a.dtype === 'bool' ? 'to_bool' : ct;
-  const kernel = {
-    file: 'binary.wgsl',
-    defines: {
-      ELEM: wgslType(a.dtype),
-      CT: ct,
-      OUT: wgslType(outDtype),
-      TO_OUT: toOut,
-      IS_INT: ct === 'i32',
-      OP: wgslFunction(op),
-      COMPARISON: compare,
-      ...walkDefines(walk, ['A', 'B']),
-    },
-  };
+  const kernel = walkKernel('binary.wgsl', walk, ['A', 'B'], {
+    ELEM: wgslType(a.dtype),
+    CT: ct,
+    OUT: wgslType(outDtype),
+    TO_OUT: toOut,
+    IS_INT: ct === 'i32',
+    OP: wgslFunction(op),
+    COMPARISON: compare,
+  });
   ctx.run(`binary ${op}`, kernel, walk.params, [a, b, out], walk.grid);
   return out;
 }
@@ -61,10 +57,7 @@ export function where(ctx: GpuContext, shape: readonly number[], cond: GpuStorag
   const out = ctx.storage(a.dtype, size);
   if (size === 0) return out;
   const walk = plan(ctx, 'where', shape, [cv, av, bv]);
-  const kernel = {
-    file: 'where.wgsl',
-    defines: { COND: wgslType(cond.dtype), ELEM: wgslType(a.dtype), ...walkDefines(walk, ['C', 'A', 'B']) },
-  };
+  const kernel = walkKernel('where.wgsl', walk, ['C', 'A', 'B'], { COND: wgslType(cond.dtype), ELEM: wgslType(a.dtype) });
   ctx.run('where', kernel, walk.params, [cond, a, b, out], walk.grid);
   return out;
 }
@@ -80,9 +73,9 @@ export function copy(ctx: GpuContext, shape: readonly number[], src: GpuStorage,
     return;
   }
   // The destination is written, so it may not be a broadcast element (FLAT4 with D_SCALAR).
-  let walk = plan(ctx, 'copy', shape, [sv, dv]);
-  if (walk.mode === 'flat4' && walk.scalar[1]) walk = plan(ctx, 'copy', shape, [sv, dv], false);
-  ctx.run('copy', { file: 'copy.wgsl', defines: walkDefines(walk, ['S', 'D']) }, walk.params, [src, dst], walk.grid);
+  let walk = plan(ctx, 'copy', shape, [sv, dv], true, true);
+  if (walk.mode === 'flat4' && walk.scalar[1]) walk = plan(ctx, 'copy', shape, [sv, dv], false, true);
+  ctx.run('copy', walkKernel('copy.wgsl', walk, ['S', 'D']), walk.params, [src, dst], walk.grid);
 }
 
 export function fill(ctx: GpuContext, s: GpuStorage, value: number): void {
@@ -118,10 +111,10 @@ export function cast(ctx: GpuContext, x: GpuStorage, dtype: DType): GpuStorage {
 const CONTIGUOUS: View = { offset: 0, strides: [1] };
 
 /** How to walk `views` over `shape` (see planWalk); outputs of binary and where are contiguous. */
-function plan(ctx: GpuContext, op: string, shape: readonly number[], views: readonly View[], flat = true): Walk {
+function plan(ctx: GpuContext, op: string, shape: readonly number[], views: readonly View[], flat = true, vec4Grid = false): Walk {
   // A 1-D contiguous view stands for any rank: expand it to the shape's own strides.
   const full = views.map((v) => (v === CONTIGUOUS ? { offset: 0, strides: rowMajor(shape) } : v));
-  return planWalk(op, shape, full, ctx.device.limits.maxComputeWorkgroupsPerDimension, (n, per) => ctx.grid1D(n, per), flat);
+  return planWalk(op, shape, full, ctx.device.limits.maxComputeWorkgroupsPerDimension, (n, per) => ctx.grid1D(n, per), flat, vec4Grid);
 }
 
 function rowMajor(shape: readonly number[]): number[] {
@@ -134,12 +127,18 @@ function rowMajor(shape: readonly number[]): number[] {
   return strides;
 }
 
-/** The #defines of a walk: FLAT4 / GRID, and <NAME>_SCALAR for broadcast operands in FLAT4. */
+/** The #defines of a walk: FLAT4 / GRID (and VEC4), and <NAME>_SCALAR for broadcast operands in FLAT4. */
 function walkDefines(walk: Walk, names: readonly string[]): Record<string, boolean> {
   const d: Record<string, boolean> = { FLAT4: walk.mode === 'flat4', GRID: walk.mode === 'grid' };
+  if (walk.vec4) d.VEC4 = true;
   if (walk.mode === 'flat4')
     names.forEach((n, k) => {
       if (walk.scalar[k]) d[`${n}_SCALAR`] = true;
     });
   return d;
+}
+
+/** A kernel reading views through `walk`: its defines, and in grid mode the workgroup width GX. */
+function walkKernel(file: string, walk: Walk, names: readonly string[], defines: Record<string, string | boolean> = {}) {
+  return { file, defines: { ...defines, ...walkDefines(walk, names) }, ...(walk.mode === 'grid' ? { constants: { GX: walk.gx } } : {}) };
 }
