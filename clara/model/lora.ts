@@ -165,13 +165,20 @@ export class LoraLinear extends Module {
    */
   static readonly MERGE_MAX_ELEMENTS = 1 << 22;
 
-  /** x [..., in] → [..., out], with adapter `active` (or none). */
-  forward(x: Tensor, active: string | null, rng?: Generator): Tensor {
+  /**
+   * x [..., in] → [..., out], with adapter `active` (or none); plus `residual` [..., out] when given,
+   * added in the first product's store (a residual stream's add, one kernel fewer).
+   */
+  forward(x: Tensor, active: string | null, rng?: Generator, residual?: Tensor): Tensor {
+    const product = (w: Tensor) => {
+      if (residual === undefined) return x.matmul(w, { transB: true });
+      return w.dtype === x.dtype ? matmulAddScaled(residual, x, w, 1) : residual.add(x.matmul(w, { transB: true }));
+    };
     if (active !== null && !isGradEnabled()) {
       const merged = this.cachedMerge(active);
-      if (merged !== null) return x.matmul(merged, { transB: true });
+      if (merged !== null) return product(merged);
     }
-    const base = x.matmul(this.weight, { transB: true });
+    const base = product(this.weight);
     if (active === null) return base;
     const a = this.adapter(active);
     const dropped = dropout(x, a.config.dropout, { training: this.training, generator: rng });

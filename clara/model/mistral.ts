@@ -93,8 +93,8 @@ export class MistralAttention extends Module {
     this.oProj = this.registerModule('o_proj', new LoraLinear(h * hd, d, init));
   }
 
-  /** x [B, S, d] → [B, S, d]; appends this call's keys and values to `cache` when given. */
-  forward(x: Tensor, ctx: ForwardContext, cache?: KVCache, layer = 0): Tensor {
+  /** x [B, S, d] → [B, S, d] (plus `residual` [B, S, d], added by o_proj); appends this call's keys and values to `cache` when given. */
+  forward(x: Tensor, ctx: ForwardContext, cache?: KVCache, layer = 0, residual?: Tensor): Tensor {
     const [batch, seq] = x.shape as [number, number, number];
     const { num_attention_heads: heads, num_key_value_heads: kvHeads, head_dim: headDim } = this.config;
     const project = (proj: LoraLinear, n: number) => proj.forward(x, ctx.adapter, ctx.rng).reshape([batch, seq, n, headDim]).transpose(1, 2); // [B, n, S, Dh]
@@ -112,7 +112,7 @@ export class MistralAttention extends Module {
       cache.layers[layer] = { k: keep(k.detach()), v: keep(v.detach()) };
     }
     const out = groupedQueryAttention(q, k, v, ctx.allowed); // [B, H, S, Dh]
-    return this.oProj.forward(out.transpose(1, 2).reshape([batch, seq, heads * headDim]), ctx.adapter, ctx.rng);
+    return this.oProj.forward(out.transpose(1, 2).reshape([batch, seq, heads * headDim]), ctx.adapter, ctx.rng, residual);
   }
 }
 
@@ -129,11 +129,11 @@ export class MistralMLP extends Module {
     this.downProj = this.registerModule('down_proj', new LoraLinear(m, d, init));
   }
 
-  /** SwiGLU: x [B, S, d] → down(silu(gate(x)) · up(x)) [B, S, d]. */
-  forward(x: Tensor, ctx: ForwardContext): Tensor {
+  /** SwiGLU: x [B, S, d] → down(silu(gate(x)) · up(x)) [B, S, d] (plus `residual`, added by down_proj). */
+  forward(x: Tensor, ctx: ForwardContext, residual?: Tensor): Tensor {
     const gate = this.gateProj.forward(x, ctx.adapter, ctx.rng);
     const up = this.upProj.forward(x, ctx.adapter, ctx.rng);
-    return this.downProj.forward(siluMul(gate, up), ctx.adapter, ctx.rng);
+    return this.downProj.forward(siluMul(gate, up), ctx.adapter, ctx.rng, residual);
   }
 }
 
@@ -152,10 +152,13 @@ export class MistralDecoderLayer extends Module {
     this.postAttentionLayernorm = this.registerModule('post_attention_layernorm', new RMSNorm(config.hidden_size, norm));
   }
 
-  /** h [B, S, d] → [B, S, d] (pre-norm residual block). */
+  /**
+   * h [B, S, d] → [B, S, d] (pre-norm residual block): h + attn(norm(h)), then that + mlp(norm(that)).
+   * Each residual add happens in the store of the branch's last product (o_proj, down_proj).
+   */
   forward(h: Tensor, ctx: ForwardContext, cache: KVCache | undefined, layer: number): Tensor {
-    const afterAttention = h.add(this.selfAttn.forward(this.inputLayernorm.forward(h), ctx, cache, layer));
-    return afterAttention.add(this.mlp.forward(this.postAttentionLayernorm.forward(afterAttention), ctx));
+    const afterAttention = this.selfAttn.forward(this.inputLayernorm.forward(h), ctx, cache, layer, h);
+    return this.mlp.forward(this.postAttentionLayernorm.forward(afterAttention), ctx, afterAttention);
   }
 }
 

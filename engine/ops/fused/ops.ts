@@ -181,7 +181,8 @@ function siluMulRule(g: Tensor, { inputs: [a, b] }: GraphNode): Array<Tensor | n
 
 /**
  * base + scale·(x·wᵀ) for x [..., k], w [n, k] and base [..., n]: in a LoRA linear
- * (clara/model/lora.ts) base = x·Wᵀ, x = A's output [..., r], w = B [out, r]. Fused, it is one
+ * (clara/model/lora.ts) base = x·Wᵀ, x = A's output [..., r], w = B [out, r]; with scale 1 and
+ * base the residual stream, a block's output projection and its residual add. Fused, it is one
  * matmul kernel whose store adds the scaled product to base, instead of three kernels (matmul,
  * mul, add) and two more passes over [..., n]; rounded as the composite rounds.
  */
@@ -193,16 +194,19 @@ export function matmulAddScaled(base: Tensor, x: Tensor, w: Tensor, scale: numbe
   const kernels = kernelsFor(base, x, w);
   const [n, k] = w.shape as [number, number];
   const fits = w.rank === 2 && x.rank >= 1 && x.shape[x.rank - 1] === k && sameShape(base.shape, [...x.shape.slice(0, -1), n]);
-  if (kernels === null || !fits || base.size === 0 || k === 0) return base.add(x.matmul(w, { transB: true }).mul(scale));
+  if (kernels === null || !fits || base.size === 0 || k === 0) {
+    const product = x.matmul(w, { transB: true });
+    return base.add(scale === 1 ? product : product.mul(scale));
+  }
   const op = 'matmulAddScaled';
   const out = kernels.matmulAddScaled(base.storage(op), x.storage(op), w.storage(op), x.size / k, n, k, scale);
   return record('matmulAddScaled', [base, x, w], wrap(out, base.shape), { scale });
 }
 
-/** The composite's rules in a row: add passes g to base; mul scales it; matmul's rule on [rows, ·]. */
+/** The composite's rules in a row: add passes g to base; mul scales it (not by 1); matmul's rule on [rows, ·]. */
 function matmulAddScaledRule(g: Tensor, { inputs: [base, x, w], attrs: { scale } }: GraphNode): Array<Tensor | null> {
   const [n, k] = w!.shape as [number, number];
-  const scaled = g.mul(scale).reshape([-1, n]); // [rows, n]
+  const scaled = (scale === 1 ? g : g.mul(scale)).reshape([-1, n]); // [rows, n]; ·1 (a residual add) is skipped
   const dx = x!.requiresGrad ? scaled.matmul(w!).reshape(x!.shape) : null;
   const dw = w!.requiresGrad ? scaled.matmul(x!.reshape([-1, k]), { transA: true }) : null;
   return [base!.requiresGrad ? g : null, dx, dw];
