@@ -147,7 +147,10 @@ export function planWalk(
     const rows = Math.max(1, Math.min(d[2], Math.floor(2048 / (Math.min(d[3], gxSize) * unit))));
     const gy = Math.ceil(d[2] / rows);
     if (gx <= maxPerDim && gy <= maxPerDim && d[0] * d[1] <= maxPerDim) {
-      const p = new Params(40).set(0, size / unit).set(1, 4).set(5, rows);
+      const p = new Params(40)
+        .set(0, size / unit)
+        .set(1, 4)
+        .set(5, rows);
       views.forEach((v, k) => {
         p.set(2 + k, v.offset / unit);
       });

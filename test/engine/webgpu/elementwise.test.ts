@@ -213,7 +213,10 @@ describe('copy and fill', () => {
       [2, 5, 3, 8, 2],
       [2, 3, 2, 6, 0],
     ] as const) {
-      const src = g.upload('float32', Float32Array.from({ length: offset + B * S * H * D }, (_, i) => i));
+      const src = g.upload(
+        'float32',
+        Float32Array.from({ length: offset + B * S * H * D }, (_, i) => i),
+      );
       const dst = g.upload('float32', new Float32Array(offset + B * S * H * D).fill(-1));
       const shape = [B, H, S, D];
       const view = { offset, strides: [S * H * D, D, H * D, 1] };
