@@ -131,7 +131,7 @@ export function planWalk(
     const g = grid1D(size / 4);
     return { mode: 'flat4', scalar, params: p, grid: [g[0], g[1], 1], vec4: false, gx: 0 };
   }
-  if (rank >= 1 && rank <= 4) {
+  if (rank <= 4) {
     const pad = 4 - rank;
     const last = rank - 1;
     const vec4 =
