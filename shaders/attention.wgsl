@@ -99,7 +99,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     m = MASKED;
     l = f32(P.keys);
   }
-  for (var t = 0u; t < last + 1u; t++) {
+  let end = last + 1u; // NONE + 1 wraps to 0
+  for (var t = 0u; t < end; t++) {
     let kr = (kv0 + t) * DV;
     var d = 0.0;
     for (var i = 0u; i < DV; i++) { d += dot(qr[i], k[kr + i]); }

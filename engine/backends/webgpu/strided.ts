@@ -101,19 +101,25 @@ function gridX(d3: number): number {
   return gx;
 }
 
+/** Which walks the kernel has besides `grid` and `strided`. */
+export interface WalkOptions {
+  /** `flat4` (default true; false where an operand may not be a broadcast element). */
+  flat?: boolean;
+  /**
+   * `grid` in vec4s (copy.wgsl's VEC4; default false): taken when the innermost dimension is
+   * contiguous in every view, a multiple of 4 long, and every other stride and every offset a
+   * multiple of 4.
+   */
+  vec4Grid?: boolean;
+}
+
 export function planWalk(
   op: string,
   shape: readonly number[],
   views: readonly View[],
   maxPerDim: number,
   grid1D: (n: number, per?: number) => [number, number],
-  allowFlat = true,
-  /**
-   * The kernel can walk the grid in vec4s (copy.wgsl's VEC4): taken when the innermost dimension
-   * is contiguous in every view, a multiple of 4 long, and every other stride and every offset a
-   * multiple of 4.
-   */
-  vec4Grid = false,
+  { flat: allowFlat = true, vec4Grid = false }: WalkOptions = {},
 ): Walk {
   const size = shape.reduce((a, b) => a * b, 1);
   const merged = mergeDims(

@@ -4,7 +4,7 @@ import { isComparison } from '../../../ops/elementwise/ops.ts';
 import type { GpuContext } from '../context.ts';
 import { Params } from '../params.ts';
 import type { GpuStorage } from '../storage.ts';
-import { planWalk, type Walk } from '../strided.ts';
+import { planWalk, type Walk, type WalkOptions } from '../strided.ts';
 import { computeType, wgslType } from './types.ts';
 
 /**
@@ -73,8 +73,8 @@ export function copy(ctx: GpuContext, shape: readonly number[], src: GpuStorage,
     return;
   }
   // The destination is written, so it may not be a broadcast element (FLAT4 with D_SCALAR).
-  let walk = plan(ctx, 'copy', shape, [sv, dv], true, true);
-  if (walk.mode === 'flat4' && walk.scalar[1]) walk = plan(ctx, 'copy', shape, [sv, dv], false, true);
+  let walk = plan(ctx, 'copy', shape, [sv, dv], { vec4Grid: true });
+  if (walk.mode === 'flat4' && walk.scalar[1]) walk = plan(ctx, 'copy', shape, [sv, dv], { flat: false, vec4Grid: true });
   ctx.run('copy', walkKernel('copy.wgsl', walk, ['S', 'D']), walk.params, [src, dst], walk.grid);
 }
 
@@ -111,10 +111,10 @@ export function cast(ctx: GpuContext, x: GpuStorage, dtype: DType): GpuStorage {
 const CONTIGUOUS: View = { offset: 0, strides: [1] };
 
 /** How to walk `views` over `shape` (see planWalk); outputs of binary and where are contiguous. */
-function plan(ctx: GpuContext, op: string, shape: readonly number[], views: readonly View[], flat = true, vec4Grid = false): Walk {
+function plan(ctx: GpuContext, op: string, shape: readonly number[], views: readonly View[], options: WalkOptions = {}): Walk {
   // A 1-D contiguous view stands for any rank: expand it to the shape's own strides.
   const full = views.map((v) => (v === CONTIGUOUS ? { offset: 0, strides: rowMajor(shape) } : v));
-  return planWalk(op, shape, full, ctx.device.limits.maxComputeWorkgroupsPerDimension, (n, per) => ctx.grid1D(n, per), flat, vec4Grid);
+  return planWalk(op, shape, full, ctx.device.limits.maxComputeWorkgroupsPerDimension, (n, per) => ctx.grid1D(n, per), options);
 }
 
 function rowMajor(shape: readonly number[]): number[] {
@@ -127,18 +127,17 @@ function rowMajor(shape: readonly number[]): number[] {
   return strides;
 }
 
-/** The #defines of a walk: FLAT4 / GRID (and VEC4), and <NAME>_SCALAR for broadcast operands in FLAT4. */
-function walkDefines(walk: Walk, names: readonly string[]): Record<string, boolean> {
-  const d: Record<string, boolean> = { FLAT4: walk.mode === 'flat4', GRID: walk.mode === 'grid' };
+/**
+ * A kernel reading its operands (named `names` in its #defines) through `walk`: the walk's defines
+ * FLAT4 / GRID (and VEC4), <NAME>_SCALAR for broadcast operands in FLAT4, and in grid mode the
+ * workgroup width GX.
+ */
+function walkKernel(file: string, walk: Walk, names: readonly string[], defines: Record<string, string | boolean> = {}) {
+  const d: Record<string, string | boolean> = { ...defines, FLAT4: walk.mode === 'flat4', GRID: walk.mode === 'grid' };
   if (walk.vec4) d.VEC4 = true;
   if (walk.mode === 'flat4')
     names.forEach((n, k) => {
       if (walk.scalar[k]) d[`${n}_SCALAR`] = true;
     });
-  return d;
-}
-
-/** A kernel reading views through `walk`: its defines, and in grid mode the workgroup width GX. */
-function walkKernel(file: string, walk: Walk, names: readonly string[], defines: Record<string, string | boolean> = {}) {
-  return { file, defines: { ...defines, ...walkDefines(walk, names) }, ...(walk.mode === 'grid' ? { constants: { GX: walk.gx } } : {}) };
+  return { file, defines: d, ...(walk.mode === 'grid' ? { constants: { GX: walk.gx } } : {}) };
 }
