@@ -65,11 +65,6 @@ export async function rankCandidates(
   return out;
 }
 
-/** The bank rows of each question's k best candidates, best first: the documents to answer from. */
-export function topCandidates(rankings: readonly Ranking[], candidates: readonly (readonly number[])[], k: number): number[][] {
-  return rankings.map((ranking, i) => ranking.order.slice(0, k).map((j) => candidates[i]![j]!));
-}
-
 /**
  * Answers each question from the given rows of `bank` [docs, n, d] (k compressed documents per
  * question, best first; an empty list asks the generator with no documents at all). Returns the

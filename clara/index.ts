@@ -37,10 +37,10 @@ export {
 } from './differentiableTopK.ts';
 
 // Inference, retrieval and metrics.
-export { rankCandidates, answerQuestions, topCandidates } from './answering.ts';
+export { rankCandidates, answerQuestions } from './answering.ts';
 export { compressCorpus, saveDocumentBank, loadDocumentBank, checkBankCompressor, compressorFingerprint, type DocumentBank } from './retrieval/documentBank.ts';
 export { rankCandidatesBm25 } from './retrieval/bm25.ts';
-export { evaluateRows } from './eval/evaluate.ts';
+export { evaluateRows, queryEncoderOf, type AnswerDocuments } from './eval/evaluate.ts';
 export { meanRecall, scoreAnswers, exactMatch, f1Score } from './eval/metrics.ts';
 export { readingProbe, type ProbeFact } from './eval/readingProbe.ts';
 

@@ -1,16 +1,19 @@
 import { loadStage3File } from '../data/stage3Data.ts';
 import { evaluateRows } from '../eval/evaluate.ts';
-import { Options } from './args.ts';
+import { Options, UsageError } from './args.ts';
 import { useBackend } from './backendOption.ts';
 import { checkTopK } from './topK.ts';
 import { loadModelOption } from './modelOption.ts';
 
-const EVAL_HELP = `Usage: clara eval --model DIR [--base DIR] --data FILE [--k K] [--no-docs] [--limit N] [--json] [--skip-invalid] [--dtype D]
+const EVAL_HELP = `Usage: clara eval --model DIR [--base DIR] --data FILE [--k K] [--no-docs | --gold] [--limit N] [--json] [--skip-invalid] [--dtype D]
 
 Evaluates on stage-3 rows (question, N candidate docs, answer, pos_index): recall@1/3/5 of the
 query reasoner among each row's candidates, and EM, F1 and cover accuracy of the answers generated
-from the top-k compressed documents, with the official normalisation.
+from the top-k compressed documents, with the official normalisation. A model without a query
+reasoner (stage 1 or 2) ranks with its compressor, as stage 3 starts from.
   --no-docs   answer with no documents (the generator alone)
+  --gold      answer from each row's first relevant document (pos_index), the paper's "oracle"
+              setting: it scores reading apart from retrieval
   --json      print one JSON object: {count, em, f1, acc, recall: {1, 3, 5}}
   --dtype D   auto|float32|bfloat16|float16: how the base's frozen matrices are held (default auto:
               a 16-bit checkpoint stays 16-bit)`;
@@ -22,6 +25,7 @@ export async function runEval(argv: string[]): Promise<number> {
     data: { type: 'string' },
     k: { type: 'string' },
     'no-docs': { type: 'boolean' },
+    gold: { type: 'boolean' },
     limit: { type: 'string' },
     json: { type: 'boolean' },
     'skip-invalid': { type: 'boolean' },
@@ -34,6 +38,7 @@ export async function runEval(argv: string[]): Promise<number> {
     return 0;
   }
   options.required('model');
+  if (options.flag('no-docs') && options.flag('gold')) throw new UsageError('clara eval: --no-docs and --gold exclude each other');
   const data = options.required('data');
   const backend = await useBackend('eval', options.string('backend'));
   const { clara } = loadModelOption(options, backend, 'auto');
@@ -43,7 +48,7 @@ export async function runEval(argv: string[]): Promise<number> {
   const kFlag = options.int('k', 1);
   checkTopK('eval', kFlag, rows);
   const k = kFlag ?? clara.settings.generationTopK;
-  const result = await evaluateRows(clara, rows.slice(0, limit), { k, noDocs: options.flag('no-docs') });
+  const result = await evaluateRows(clara, rows.slice(0, limit), { k, docs: options.flag('no-docs') ? 'none' : options.flag('gold') ? 'gold' : 'retrieved' });
   const summary = { count: result.count, em: result.em, f1: result.f1, acc: result.acc, recall: result.recall };
   if (options.flag('json')) console.log(JSON.stringify(summary));
   else

@@ -3,12 +3,13 @@ import { join } from 'node:path';
 import type { Backend } from '../../engine/index.ts';
 import { atomicWriteFile } from '../../engine/io/index.ts';
 import { ENCODER_ADAPTER, QUERY_REASONER_ADAPTER } from '../adapters.ts';
-import { answerQuestions, rankCandidates, topCandidates } from '../answering.ts';
+import { rankCandidates } from '../answering.ts';
 import { estimatorName } from '../differentiableTopK.ts';
 import type { Stage3Row } from '../data/stage3Data.ts';
 import { writeSyntheticCorpus } from '../data/writeSynthCorpus.ts';
 import { documentSpecificShare } from '../eval/documentSpecificShare.ts';
-import { meanRecall, scoreAnswers } from '../eval/metrics.ts';
+import { evaluateRows, type AnswerDocuments } from '../eval/evaluate.ts';
+import { meanRecall } from '../eval/metrics.ts';
 import { rankCandidatesBm25 } from '../retrieval/bm25.ts';
 import { candidateBank, compressCorpus, compressorFingerprint, saveDocumentBank } from '../retrieval/documentBank.ts';
 import type { StepMetrics } from '../train/metricsLog.ts';
@@ -142,36 +143,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   say('answering questions');
   // Documents given to the generator: the query reasoner's top k, none, or the relevant one (the
   // paper's "oracle" setting, which tells reading apart from retrieval).
-  const answer = async (rows: Stage3Row[], cands: number[][], docsFrom: 'retrieved' | 'none' | 'gold'): Promise<AnswerQuality> => {
-    const pick = rows.slice(0, s.answerQuestions);
-    const pickCands = cands.slice(0, s.answerQuestions);
-    let docs: number[][] = pick.map(() => []);
-    if (docsFrom === 'retrieved') {
-      docs = topCandidates(
-        await rankCandidates(
-          clara,
-          bank,
-          pick.map((r) => r.question),
-          pickCands,
-        ),
-        pickCands,
-        s.stage3.k,
-      );
-    } else if (docsFrom === 'gold') {
-      docs = pick.map((r, i) => r.posIndex.slice(0, 1).map((j) => pickCands[i]![j]!));
-    }
-    const predictions = await answerQuestions(
-      clara,
-      bank,
-      pick.map((r) => r.question),
+  const answer = async (rows: Stage3Row[], cands: number[][], docs: AnswerDocuments): Promise<AnswerQuality> => {
+    const { em, f1 } = await evaluateRows(clara, rows.slice(0, s.answerQuestions), {
+      bank: { bank, candidates: cands.slice(0, s.answerQuestions) },
+      k: s.stage3.k,
       docs,
-      { maxNewTokens: 8 },
-    );
-    const scores = scoreAnswers(
-      predictions,
-      pick.map((r) => r.answer),
-    );
-    return { em: scores.em, f1: scores.f1 };
+      maxNewTokens: 8,
+    });
+    return { em, f1 };
   };
   const answerAllWays = async (rows: Stage3Row[], cands: number[][]) => ({
     withDocs: await answer(rows, cands, 'retrieved'),

@@ -41,6 +41,26 @@ describe('clara e2e / compress / ask / eval', () => {
       printed.stderr(),
     ).toBe(0);
 
+    // A stage-1 model evaluates too: it ranks with its compressor, and --gold scores reading alone.
+    printed.clear();
+    expect(
+      await main([
+        'eval',
+        '--model',
+        join(stage1, 'checkpoint'),
+        '--data',
+        join(data, 'stage3-heldout.jsonl'),
+        '--limit',
+        '2',
+        '--gold',
+        '--json',
+        '--backend',
+        'cpu',
+      ]),
+      printed.stderr(),
+    ).toBe(0);
+    expect(JSON.parse(printed.stdout().trim().split('\n').pop()!).count).toBe(2);
+
     const stage3 = join(dir, 'stage3');
     expect(
       await main([
@@ -143,6 +163,8 @@ describe('clara e2e / compress / ask / eval', () => {
     expect(await main(['ask', '--model', 'x', '--index', 'y'])).toBe(2);
     expect(await main(['compress', '--docs', 'y'])).toBe(2);
     expect(await main(['eval', '--model', 'x', '--data', 'y', '--k', 'two'])).toBe(1);
+    expect(await main(['eval', '--model', 'x', '--data', 'y', '--gold', '--no-docs'])).toBe(2);
+    expect(printed.stderr()).toContain('clara eval: --no-docs and --gold exclude each other');
     expect(await main(['demo', '--estimator', 'argmax'])).toBe(2);
     expect(printed.stderr()).toContain(`clara demo: --estimator must be one of ${estimators}; got 'argmax'`);
   });
