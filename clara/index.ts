@@ -43,6 +43,7 @@ export { rankCandidatesBm25 } from './retrieval/bm25.ts';
 export { evaluateRows, queryEncoderOf, type AnswerDocuments } from './eval/evaluate.ts';
 export { meanRecall, scoreAnswers, exactMatch, f1Score } from './eval/metrics.ts';
 export { readingProbe, type ProbeFact } from './eval/readingProbe.ts';
+export { counterfactualFacts } from './eval/counterfactualFacts.ts';
 
 // Inspection: every hidden state, the logits, the loss and the gradients of a checkpoint.
 export { traceModel, type TraceOptions } from './model/trace.ts';

@@ -1,14 +1,16 @@
 /**
  * Does stage 1 teach the generator to read its memory tokens? Trains the demo's stage 1 (any of its
  * settings changed by a flag) and, every --every steps, scores the stage-1 answers teacher-forced
- * (clara/eval/readingProbe.ts) on trained and on held-out facts, each with the fact's own document
- * and with the next person's. Reading shows as held-out answers right with the own document and
- * wrong with the other; looking up memorised answers shows as trained answers right with the own
- * document, wrong with the other, and held-out answers at chance either way.
+ * (clara/eval/readingProbe.ts) on trained and on held-out facts, three ways: with the fact's own
+ * document, with the next person's, and with a counterfactual copy of its own document whose value
+ * was replaced (clara/eval/counterfactualFacts.ts), asking for the new value and for the old.
+ * Reading shows as the new value; looking up a memorised answer for the person the memory names
+ * shows as the old one (and as right with the own document, wrong with another's, which reading
+ * also gives).
  *
  *   npx tsx examples/readingProbe.ts [--steps 900] [--every 300] [--people 100] [--pretrain-people 0]
- *        [--compression-rate 16] [--whole] [--qa-rows per-question|per-document] [--frozen 300] [--mse 0.1]
- *        [--lr 3e-3] [--seed 0] [--facts 150]
+ *        [--counterfactuals 0] [--compression-rate 16] [--whole] [--qa-rows per-question|per-document]
+ *        [--frozen 300] [--mse 0.1] [--lr 3e-3] [--seed 0] [--facts 150]
  *
  * (CLARA_BACKEND=cpu for the CPU backend.) What it measured on the full demo's settings is in
  * clara/demo/demoSettings.ts (`corpus.pretrainPeople`) and the README's status.
@@ -16,6 +18,7 @@
 import { parseArgs } from 'node:util';
 import {
   compressCorpus,
+  counterfactualFacts,
   demoCorpusOptions,
   demoModel,
   demoStage1Options,
@@ -26,6 +29,7 @@ import {
   trainCompressionStage,
   type BackendChoice,
   type DemoSettings,
+  type ProbeFact,
   varyDemo,
 } from 'clara-ts/clara';
 
@@ -35,6 +39,7 @@ const { values } = parseArgs({
     every: { type: 'string', default: '300' },
     people: { type: 'string', default: String(FULL_DEMO.entities) },
     'pretrain-people': { type: 'string', default: '0' },
+    counterfactuals: { type: 'string', default: '0' },
     'compression-rate': { type: 'string', default: String(FULL_DEMO.compressionRate) },
     whole: { type: 'boolean', default: false },
     'qa-rows': { type: 'string', default: FULL_DEMO.corpus.qaRows },
@@ -60,10 +65,11 @@ const qaRows = values['qa-rows'];
 if (qaRows !== 'per-question' && qaRows !== 'per-document') throw new Error(`--qa-rows must be per-question or per-document, got '${qaRows}'`);
 const people = values.tiny ? 12 : int('people');
 const pretrainPeople = values.tiny ? 6 : int('pretrain-people');
+const counterfactuals = values.tiny ? 1 : int('counterfactuals');
 const steps = values.tiny ? 4 : int('steps');
 // varyDemo widens the name pools for the corpus and the pretraining people together.
 const varied = varyDemo(
-  { ...FULL_DEMO, corpus: { ...FULL_DEMO.corpus, reconstructWhole: values.whole, qaRows, pretrainPeople } },
+  { ...FULL_DEMO, corpus: { ...FULL_DEMO.corpus, reconstructWhole: values.whole, qaRows, pretrainPeople, counterfactuals } },
   { people, candidates: Math.min(FULL_DEMO.candidates, people), compressionRate: int('compression-rate'), stage1Steps: steps, mseWeight: real('mse') },
 );
 const settings: DemoSettings = { ...varied, stage1: { ...varied.stage1, lr: real('lr'), compressorFrozenSteps: values.tiny ? 1 : int('frozen') } };
@@ -74,21 +80,30 @@ if (warning) console.error(`warning: ${warning}`);
 
 const corpus = generateSyntheticCorpus(demoCorpusOptions(settings, seed));
 const clara = demoModel(settings, corpus, seed, backend);
-const factsOf = (heldOut: boolean) =>
-  corpus.questions
-    .filter((q) => q.heldOut === heldOut)
-    .slice(0, int('facts'))
-    .map((q) => ({ question: q.question, answer: q.answer, document: q.entityId }));
-const sets = { trained: factsOf(false), heldOut: factsOf(true) };
-const otherDocument = (facts: typeof sets.trained) => facts.map((f) => ({ ...f, document: (f.document + 1) % corpus.documents.length }));
+const questionsOf = (heldOut: boolean) => corpus.questions.filter((q) => q.heldOut === heldOut).slice(0, int('facts'));
+const sets = { trained: questionsOf(false), heldOut: questionsOf(true) };
+const asked = (questions: typeof sets.trained, other = 0) =>
+  questions.map((q) => ({ question: q.question, answer: q.answer, document: (q.entityId + other) % corpus.documents.length }));
 
-console.log(`${corpus.documents.length} documents, ${pretrainPeople} pretraining people, ${corpus.stage1.length} stage-1 rows, ${steps} steps`);
-console.log('step  trained: own doc / other doc   held-out: own doc / other doc');
+console.log(
+  `${corpus.documents.length} documents, ${pretrainPeople} pretraining people, ${counterfactuals} counterfactual copies, ${corpus.stage1.length} stage-1 rows, ${steps} steps`,
+);
+console.log('step      own doc / other doc / counterfactual doc: new value / old value');
 const probe = async (step: number) => {
   const bank = compressCorpus(clara, corpus.documents);
-  const score = async (facts: typeof sets.trained) => (await readingProbe(clara, bank, facts)).accuracy.toFixed(2);
-  const line = `${String(step).padStart(4)}  ${await score(sets.trained)} / ${await score(otherDocument(sets.trained))}`;
-  console.log(`${line}                  ${await score(sets.heldOut)} / ${await score(otherDocument(sets.heldOut))}`);
+  const score = async (facts: ProbeFact[], memory = bank) => (await readingProbe(clara, memory, facts)).accuracy.toFixed(2);
+  for (const [name, questions] of Object.entries(sets)) {
+    const counterfactual = counterfactualFacts(corpus, questions, seed);
+    const changed = compressCorpus(clara, counterfactual.documents);
+    const cells = [
+      await score(asked(questions)),
+      await score(asked(questions, 1)),
+      await score(counterfactual.swapped, changed),
+      await score(counterfactual.original, changed),
+    ];
+    console.log(`${String(step).padStart(4)}  ${name.padEnd(9)}  ${cells[0]} / ${cells[1]} / ${cells[2]} / ${cells[3]}`);
+    changed.dispose();
+  }
   bank.dispose();
 };
 await trainCompressionStage({

@@ -32,6 +32,10 @@ The same options give the same files, byte for byte.
                           name unique (P² ≥ entities); default 0: a new surname per person
   --pretrain-people N     N further people for stage 1 only: their qa and paraphrase rows are
                           appended to stage1.jsonl; they are in no other file (default 0)
+  --counterfactuals C     C copies of every person with each value drawn anew, for stage 1
+                          only: their qa and paraphrase rows are appended to stage1.jsonl, so a
+                          name no longer tells its values and the generator has to read them
+                          (default 0)
   --stage3-wordings one|both
                           stage-3 training rows ask each trained fact in its drawn wording
                           (default) or in both question wordings
@@ -53,6 +57,7 @@ const OPTIONS: OptionSpec = {
   'name-pool': { type: 'string' },
   'stage3-wordings': { type: 'string' },
   'pretrain-people': { type: 'string' },
+  counterfactuals: { type: 'string' },
   backend: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -79,6 +84,7 @@ export async function runSynth(argv: string[]): Promise<number> {
     namePool: options.int('name-pool', 0),
     stage3Wordings: options.choice('stage3-wordings', ['one', 'both'] as const),
     pretrainEntities: options.int('pretrain-people', 0),
+    counterfactuals: options.int('counterfactuals', 0),
   };
   const out = options.required('out');
   let written: ReturnType<typeof writeSyntheticCorpus>;

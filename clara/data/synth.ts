@@ -84,6 +84,15 @@ export interface SynthOptions {
    * else, so the corpus itself is the same with or without them.
    */
   pretrainEntities?: number;
+  /**
+   * Counterfactual copies of the corpus for stage 1 (default 0): C > 0 adds, C times over, a copy of
+   * every person with each value drawn anew (same name, attributes and held-out fact), its document
+   * and its stage-1 rows as the corpus's own (no held-out question asked). A name then comes with
+   * C + 1 sets of values, so the generator cannot answer from the name it reads in the memory and a
+   * value it memorised: it has to read the value. They are in no other stage's rows. Drawn after
+   * everything else, so the corpus itself is the same with or without them.
+   */
+  counterfactuals?: number;
 }
 
 export type Attribute = 'birthplace' | 'birthYear' | 'job' | 'colour' | 'pet';
@@ -151,6 +160,7 @@ const DEFAULTS: Required<SynthOptions> = {
   namePool: 0,
   stage3Wordings: 'one',
   pretrainEntities: 0,
+  counterfactuals: 0,
 };
 
 const JOBS = [
@@ -300,36 +310,43 @@ export function generateSyntheticCorpus(options: SynthOptions = {}): SyntheticCo
   const stage3Train = trainedQuestions.map(stage3);
   const stage3HeldOut = questions.filter((q) => q.heldOut).map(stage3);
   if (opts.stage3Wordings === 'both') stage3Train.push(...reworded.filter((q) => !q.heldOut).map(stage3));
-  stage1.push(...pretrainRows(rng, drawPerson, opts));
+  for (let i = 0; i < opts.pretrainEntities; i++) stage1.push(...extraPersonRows(rng, drawPerson(opts.entities + i), opts));
+  for (let copy = 0; copy < opts.counterfactuals; copy++) {
+    for (const entity of entities) {
+      const facts = entity.facts.map((fact) => ({ ...fact, value: drawValue(rng, fact.attribute, towns) }));
+      stage1.push(...extraPersonRows(rng, { ...entity, facts }, opts));
+    }
+  }
 
   return { options: opts, entities, documents, questions, stage1, stage2, stage3Train, stage3HeldOut };
 }
 
 /**
- * Stage-1 rows about `pretrainEntities` further people (see SynthOptions): for each, its `qa`
- * rows over all its facts, then its paraphrase row, person after person.
+ * Stage-1 rows about one person outside the corpus's own rows (a pretraining person, or a
+ * counterfactual copy): its `qa` rows over the facts not held out, as `qaRows` says, then its
+ * paraphrase row, whose target follows `paraphraseTarget` (and `reconstructWhole`) as the corpus's
+ * rows do.
  */
-function pretrainRows(rng: Generator, drawPerson: (id: number) => Entity, opts: Required<SynthOptions>): Stage1Row[] {
+function extraPersonRows(rng: Generator, entity: Entity, opts: Required<SynthOptions>): Stage1Row[] {
   const rows: Stage1Row[] = [];
-  for (let i = 0; i < opts.pretrainEntities; i++) {
-    const entity = drawPerson(opts.entities + i);
-    const facts = entity.facts;
-    const wordings = facts.map(() => rng.int(2));
-    const docs = [describe(entity, facts, wordings)];
-    const questions = facts.map((f) => QUESTION_WORDINGS[f.attribute][rng.int(2)]!.replace('{name}', entity.fullName));
-    const answers = facts.map((f) => f.value);
-    if (opts.qaRows === 'per-document') rows.push({ dataType: 'qa', docs, questions, answers });
-    else for (const [j, q] of questions.entries()) rows.push({ dataType: 'qa', docs, questions: [q], answers: [answers[j]!] });
-    if (opts.paraphraseRows) {
-      // As the corpus's rows: the other wording of each fact in a shuffled order, or the document itself.
-      const order = opts.paraphraseTarget === 'reconstruction' ? facts.map((_, j) => j) : rng.shuffle(facts.map((_, j) => j));
-      const paraphrase = describe(
-        entity,
-        order.map((j) => facts[j]!),
-        order.map((j) => (opts.paraphraseTarget === 'reconstruction' ? wordings[j]! : 1 - wordings[j]!)),
-      );
-      rows.push({ dataType: 'paraphrase', docs, paraphrase });
-    }
+  const facts = entity.facts;
+  const wordings = facts.map(() => rng.int(2));
+  const docs = [describe(entity, facts, wordings)];
+  const asked = facts.map((_, j) => j).filter((j) => !facts[j]!.heldOut);
+  const questions = asked.map((j) => QUESTION_WORDINGS[facts[j]!.attribute][rng.int(2)]!.replace('{name}', entity.fullName));
+  const answers = asked.map((j) => facts[j]!.value);
+  if (opts.qaRows === 'per-document') rows.push({ dataType: 'qa', docs, questions, answers });
+  else for (const [i, q] of questions.entries()) rows.push({ dataType: 'qa', docs, questions: [q], answers: [answers[i]!] });
+  if (opts.paraphraseRows) {
+    // As the corpus's rows: the other wording of each trained fact in a shuffled order, or the document's own sentences.
+    const reconstruct = opts.paraphraseTarget === 'reconstruction';
+    const order = reconstruct ? (opts.reconstructWhole ? facts.map((_, j) => j) : asked) : rng.shuffle(asked);
+    const paraphrase = describe(
+      entity,
+      order.map((j) => facts[j]!),
+      order.map((j) => (reconstruct ? wordings[j]! : 1 - wordings[j]!)),
+    );
+    rows.push({ dataType: 'paraphrase', docs, paraphrase });
   }
   return rows;
 }
@@ -355,6 +372,9 @@ function checkOptions(opts: Required<SynthOptions>): void {
   if (!Number.isInteger(opts.namePool) || opts.namePool < 0) throw new Error(`synth: namePool must be a non-negative integer, got ${opts.namePool}`);
   if (!Number.isInteger(opts.pretrainEntities) || opts.pretrainEntities < 0) {
     throw new Error(`synth: pretrainEntities must be a non-negative integer, got ${opts.pretrainEntities}`);
+  }
+  if (!Number.isInteger(opts.counterfactuals) || opts.counterfactuals < 0) {
+    throw new Error(`synth: counterfactuals must be a non-negative integer, got ${opts.counterfactuals}`);
   }
   const people = opts.entities + opts.pretrainEntities;
   if (opts.namePool > 0 && opts.namePool ** 2 < people) {

@@ -27,6 +27,7 @@ export function demoCorpusOptions(s: DemoSettings, seed: number): SynthOptions {
     namePool: s.corpus.namePool,
     stage3Wordings: s.corpus.stage3Wordings,
     pretrainEntities: s.corpus.pretrainPeople,
+    counterfactuals: s.corpus.counterfactuals,
   };
 }
 

@@ -54,6 +54,7 @@ export interface DemoSettings {
     namePool: number;
     stage3Wordings: 'one' | 'both';
     pretrainPeople: number;
+    counterfactuals: number;
   };
   /** The vocabulary: `'word'` (one token per word, as the toy-scale trial had) or `'compact'` (Mistral's pieces). */
   tokenizer: ScratchTokenizerKind;
@@ -111,7 +112,16 @@ export const FULL_DEMO: DemoSettings = {
   entities: 100,
   candidates: 20,
   heldOutShare: 0.5,
-  corpus: { qaRows: 'per-question', paraphraseRows: true, reconstruct: true, reconstructWhole: false, namePool: 12, stage3Wordings: 'both', pretrainPeople: 0 },
+  corpus: {
+    qaRows: 'per-question',
+    paraphraseRows: true,
+    reconstruct: true,
+    reconstructWhole: false,
+    namePool: 12,
+    stage3Wordings: 'both',
+    pretrainPeople: 0,
+    counterfactuals: 0,
+  },
   tokenizer: 'word',
   backbone,
   docMaxLength: 64,

@@ -187,6 +187,38 @@ describe('synthetic corpus', () => {
     expect(() => generateSyntheticCorpus({ ...options, pretrainEntities: -1 })).toThrow(/pretrainEntities must be a non-negative integer/);
   });
 
+  it('counterfactual copies: each person again with new values, their held-out questions never asked; the corpus is unchanged', () => {
+    const options = { seed: 6, entities: 40, candidates: 10, paraphraseTarget: 'reconstruction' as const, reconstructWhole: true, namePool: 8 };
+    const plain = generateSyntheticCorpus(options);
+    const copies = generateSyntheticCorpus({ ...options, counterfactuals: 2 });
+    for (const key of ['entities', 'documents', 'questions', 'stage2', 'stage3Train', 'stage3HeldOut'] as const) expect(copies[key]).toEqual(plain[key]);
+    expect(copies.stage1.slice(0, plain.stage1.length)).toEqual(plain.stage1);
+    const added = copies.stage1.slice(plain.stage1.length);
+    // Per copy, as many rows as the corpus's own: a QA row per trained question and a reconstruction per person.
+    expect(added).toHaveLength(2 * plain.stage1.length);
+    const documents = new Set(copies.documents);
+    let changedValues = 0;
+    for (const row of added) {
+      const doc = row.docs[0]!;
+      const person = copies.entities.filter((e) => doc.startsWith(e.fullName) || mentions(doc, e.fullName));
+      expect(person).toHaveLength(1); // the same names as the corpus
+      if (row.dataType === 'paraphrase') expect(row.paraphrase).toBe(doc);
+      if (row.dataType !== 'qa') continue;
+      const [question] = row.questions;
+      const [answer] = row.answers;
+      expect(mentions(doc, answer!)).toBe(true); // each answer is the copy's own value
+      const original = copies.questions.find(
+        (q) => q.entityId === person[0]!.id && QUESTION_WORDINGS[q.attribute].some((w) => w.replace('{name}', person[0]!.fullName) === question),
+      )!;
+      expect(original.heldOut).toBe(false);
+      if (original.answer !== answer) changedValues++;
+    }
+    expect(added.some((row) => documents.has(row.docs[0]!))).toBe(false);
+    // Values are drawn anew: most differ from the person's own (a town among 24, a year among 100, …).
+    expect(changedValues).toBeGreaterThan(0.7 * added.filter((row) => row.dataType === 'qa').length);
+    expect(() => generateSyntheticCorpus({ ...options, counterfactuals: 1.5 })).toThrow(/counterfactuals must be a non-negative integer/);
+  });
+
   it('writes files that the loaders read back, and the split side file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'clara-synth-'));
     const { files } = writeSyntheticCorpus(dir, { seed: 3, entities: 40, candidates: 10, qaRows: 'per-document' });

@@ -31,10 +31,14 @@ describe('clara pretrain / synth', () => {
         '4',
         '--stage3-wordings',
         'both',
+        '--counterfactuals',
+        '1',
       ]),
     ).toBe(0);
     expect(existsSync(join(dir, 'data', 'stage1.jsonl'))).toBe(true);
-    const split = JSON.parse(readFileSync(join(dir, 'data', 'split.json'), 'utf8')) as { counts: { trained: number } };
+    const split = JSON.parse(readFileSync(join(dir, 'data', 'split.json'), 'utf8')) as { counts: { trained: number; stage1Rows: number } };
+    // One counterfactual copy doubles stage 1: each person's rows again, with new values.
+    expect(split.counts.stage1Rows).toBe(2 * (split.counts.trained + 10));
     expect(
       readFileSync(join(dir, 'data', 'stage3-train.jsonl'), 'utf8')
         .trim()
