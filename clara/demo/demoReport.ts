@@ -8,12 +8,23 @@ export interface AnswerQuality {
   f1: number;
 }
 
+export interface AnswerSources {
+  withDocs: AnswerQuality;
+  noDocs: AnswerQuality;
+  goldDoc: AnswerQuality;
+  changedDocNew: AnswerQuality;
+  changedDocOld: AnswerQuality;
+}
+
 export interface DemoResult {
   recall: { before: Recall; after: Recall; random: Recall; bm25: Recall };
-  answers: {
-    trained: { withDocs: AnswerQuality; noDocs: AnswerQuality; goldDoc: AnswerQuality };
-    heldOut: { withDocs: AnswerQuality; noDocs: AnswerQuality; goldDoc: AnswerQuality };
-  };
+  /**
+   * Per split, answers from the retrieved documents, from none, from the relevant one ("gold"), and
+   * from the relevant one with the asked value changed (eval/counterfactualFacts.ts), scored
+   * against the new value (`changedDocNew`: read from the memory tokens) and against the old one
+   * (`changedDocOld`: recalled from the generator's weights).
+   */
+  answers: { trained: AnswerSources; heldOut: AnswerSources };
   /**
    * The compressed corpus after stage 1: the share of its energy that differs between documents
    * (eval/documentSpecificShare.ts; near 0 means the compressor has collapsed).
@@ -71,7 +82,13 @@ export function demoTable(r: DemoResult): string {
     ans('held-out facts, no docs', r.answers.heldOut.noDocs),
     ans('trained questions, gold doc', r.answers.trained.goldDoc),
     ans('held-out facts, gold doc', r.answers.heldOut.goldDoc),
-    '  (gold doc: the relevant document given, as the paper\'s "oracle" setting)',
+    ans('trained questions, changed doc', r.answers.trained.changedDocNew),
+    ans('  the same, scored on the old value', r.answers.trained.changedDocOld),
+    ans('held-out facts, changed doc', r.answers.heldOut.changedDocNew),
+    ans('  the same, scored on the old value', r.answers.heldOut.changedDocOld),
+    '  (gold doc: the relevant document given, as the paper\'s "oracle" setting; changed doc: the',
+    '  relevant document with the asked value replaced, so the new value is read from the memory',
+    '  tokens and the old one recalled from what the generator memorised)',
     '',
     `compressed documents: ${r.memory.documentSpecificShare.toFixed(4)} of their energy differs between documents (0: collapsed)`,
     `stage 1 loss ${r.stage1.firstLoss.toFixed(3)} → ${r.stage1.lastLoss.toFixed(3)} in ${r.stage1.steps} steps; stage 3 loss ${r.stage3.firstLoss.toFixed(3)} → ${r.stage3.lastLoss.toFixed(3)} in ${r.stage3.steps} steps`,

@@ -8,6 +8,7 @@ import { estimatorName } from '../differentiableTopK.ts';
 import type { Stage3Row } from '../data/stage3Data.ts';
 import { writeSyntheticCorpus } from '../data/writeSynthCorpus.ts';
 import { documentSpecificShare } from '../eval/documentSpecificShare.ts';
+import { counterfactualAnswers } from '../eval/counterfactualFacts.ts';
 import { evaluateRows, type AnswerDocuments } from '../eval/evaluate.ts';
 import { meanRecall } from '../eval/metrics.ts';
 import { rankCandidatesBm25 } from '../retrieval/bm25.ts';
@@ -152,12 +153,22 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     });
     return { em, f1 };
   };
-  const answerAllWays = async (rows: Stage3Row[], cands: number[][]) => ({
+  // And from the relevant document with the asked value changed: the new value is read, the old recalled.
+  const changed = async (heldOut: boolean) => {
+    const questions = corpus.questions.filter((q) => q.heldOut === heldOut).slice(0, s.answerQuestions);
+    const { newValue, oldValue } = await counterfactualAnswers(clara, corpus, questions, { seed: options.seed, maxNewTokens: 8 });
+    return { changedDocNew: { em: newValue.em, f1: newValue.f1 }, changedDocOld: { em: oldValue.em, f1: oldValue.f1 } };
+  };
+  const answerAllWays = async (rows: Stage3Row[], cands: number[][], heldOut: boolean) => ({
     withDocs: await answer(rows, cands, 'retrieved'),
     noDocs: await answer(rows, cands, 'none'),
     goldDoc: await answer(rows, cands, 'gold'),
+    ...(await changed(heldOut)),
   });
-  const answers = { trained: await answerAllWays(trainRows, trainBank.candidates), heldOut: await answerAllWays(heldOutRows, heldOutCandidates) };
+  const answers = {
+    trained: await answerAllWays(trainRows, trainBank.candidates, false),
+    heldOut: await answerAllWays(heldOutRows, heldOutCandidates, true),
+  };
 
   // 6. The corpus as a document bank, and the command that asks the trained model about it.
   say('compressing the corpus into a document bank for `clara ask`');

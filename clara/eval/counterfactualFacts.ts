@@ -1,5 +1,9 @@
 import { Generator } from '../../engine/index.ts';
+import { answerQuestions } from '../answering.ts';
+import type { ClaraModel } from '../claraModel.ts';
 import type { SyntheticCorpus } from '../data/synth.ts';
+import { compressCorpus } from '../retrieval/documentBank.ts';
+import { scoreAnswers, type AnswerScores } from './metrics.ts';
 import type { ProbeFact } from './readingProbe.ts';
 
 /**
@@ -43,4 +47,40 @@ export function counterfactualFacts(
     original.push({ question: q.question, answer: q.answer, document: i });
   });
   return { documents, swapped, original };
+}
+
+/**
+ * The same test on generated answers (the demo's "changed doc" rows): each question asked with its
+ * counterfactual document as the only document, the answers scored against the new value (read
+ * from the memory tokens) and against the old one (recalled from the generator's weights).
+ */
+export async function counterfactualAnswers(
+  clara: ClaraModel,
+  corpus: SyntheticCorpus,
+  questions: readonly SyntheticCorpus['questions'][number][],
+  options: { seed?: number; maxNewTokens?: number } = {},
+): Promise<{ newValue: AnswerScores; oldValue: AnswerScores }> {
+  const { documents, swapped, original } = counterfactualFacts(corpus, questions, options.seed);
+  const bank = compressCorpus(clara, documents);
+  try {
+    const answers = await answerQuestions(
+      clara,
+      bank,
+      swapped.map((f) => f.question),
+      swapped.map((f) => [f.document]),
+      { maxNewTokens: options.maxNewTokens },
+    );
+    return {
+      newValue: scoreAnswers(
+        answers,
+        swapped.map((f) => f.answer),
+      ),
+      oldValue: scoreAnswers(
+        answers,
+        original.map((f) => f.answer),
+      ),
+    };
+  } finally {
+    bank.dispose();
+  }
 }

@@ -21,21 +21,34 @@ export interface SweepMetric {
   value: (r: DemoResult) => number;
 }
 
-const answerMetrics = (measure: 'em' | 'f1'): SweepMetric[] =>
+type AnswerSource = keyof DemoResult['answers']['trained'];
+const SOURCE_LABELS: Record<AnswerSource, string> = {
+  withDocs: 'retrieved',
+  goldDoc: 'gold',
+  noDocs: 'no doc',
+  changedDocNew: 'changed doc, new value',
+  changedDocOld: 'changed doc, old value',
+};
+
+/** `sources` on both splits; a cell written before a source existed reads NaN, shown as "–". */
+const answerMetrics = (measure: 'em' | 'f1', sources: readonly AnswerSource[]): SweepMetric[] =>
   (['trained', 'heldOut'] as const).flatMap((split) =>
-    (['withDocs', 'goldDoc', 'noDocs'] as const).map((docs) => ({
+    sources.map((docs) => ({
       key: `${measure}.${split}.${docs}`,
-      label: `${measure.toUpperCase()} ${split === 'trained' ? 'trained' : 'held-out'}, ${{ withDocs: 'retrieved', goldDoc: 'gold', noDocs: 'no doc' }[docs]}`,
+      label: `${measure.toUpperCase()} ${split === 'trained' ? 'trained' : 'held-out'}, ${SOURCE_LABELS[docs]}`,
       group: measure === 'em' ? ('EM' as const) : ('F1' as const),
-      value: (r: DemoResult) => r.answers[split][docs][measure],
+      value: (r: DemoResult) => r.answers[split][docs]?.[measure] ?? NaN,
     })),
   );
 
-/** The table's columns: recall after stage 3, answers on both splits from each document source, memory, time. */
+/**
+ * The table's columns: recall after stage 3, answers on both splits from each document source (EM
+ * only for the changed document, whose one-word answers make F1 repeat it), memory, time.
+ */
 export const SWEEP_METRICS: readonly SweepMetric[] = [
   ...([1, 3, 5] as const).map((k) => ({ key: `recall@${k}`, label: `R@${k}`, group: 'recall' as const, value: (r: DemoResult) => r.recall.after[k] })),
-  ...answerMetrics('em'),
-  ...answerMetrics('f1'),
+  ...answerMetrics('em', ['withDocs', 'goldDoc', 'noDocs', 'changedDocNew', 'changedDocOld']),
+  ...answerMetrics('f1', ['withDocs', 'goldDoc', 'noDocs']),
   { key: 'documentSpecificShare', label: 'doc-specific share', group: 'memory and time', value: (r) => r.memory.documentSpecificShare },
   { key: 'seconds', label: 'seconds', group: 'memory and time', value: (r) => r.seconds },
 ];
@@ -91,7 +104,7 @@ export function summarize(swept: string[], cells: readonly FinishedCell[], plann
 /** The table in Markdown: one row per setting, "mean ± spread" per metric. */
 export function summaryMarkdown(s: SweepSummary): string {
   const digits = (key: string) => (key === 'seconds' ? 0 : key === 'documentSpecificShare' ? 4 : 2);
-  const cell = (key: string, x: Spread) => `${x.mean.toFixed(digits(key))} ± ${x.spread.toFixed(digits(key))}`;
+  const cell = (key: string, x: Spread) => (Number.isNaN(x.mean) ? '–' : `${x.mean.toFixed(digits(key))} ± ${x.spread.toFixed(digits(key))}`);
   const header = [...s.swept, 'seeds', ...SWEEP_METRICS.map((m) => m.label)];
   return [
     `${s.finished} of ${s.cells} cells finished; each entry: mean ± sample standard deviation over the seeds. Recall: held-out questions after stage 3.`,

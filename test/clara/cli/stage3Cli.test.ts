@@ -179,7 +179,8 @@ describe('clara demo --quick', () => {
       const last = JSON.parse(printed.stdout().trim().split('\n').pop()!);
       for (const which of ['before', 'after', 'random', 'bm25']) expect(Object.keys(last.recall[which]).sort()).toEqual(['1', '3', '5']);
       for (const split of ['trained', 'heldOut']) {
-        for (const docs of ['withDocs', 'noDocs', 'goldDoc']) expect(Object.keys(last.answers[split][docs]).sort()).toEqual(['em', 'f1']);
+        for (const docs of ['withDocs', 'noDocs', 'goldDoc', 'changedDocNew', 'changedDocOld'])
+          expect(Object.keys(last.answers[split][docs]).sort()).toEqual(['em', 'f1']);
       }
       expect(last.recall.random[1]).toBeCloseTo(1 / 20, 12);
       expect(typeof last.compressionRate).toBe('number');

@@ -5,7 +5,7 @@ import { cpuBackend } from '../../../engine/index.ts';
 import type { DemoResult } from '../../../clara/demo/demoReport.ts';
 import { cellDir, runCellHere, runSweep, type CellRunner } from '../../../clara/sweep/runSweep.ts';
 import { parseGrid } from '../../../clara/sweep/sweepGrid.ts';
-import { meanAndSpread, summarize, SWEEP_METRICS, writeSweepSummary } from '../../../clara/sweep/sweepSummary.ts';
+import { meanAndSpread, summarize, summaryMarkdown, SWEEP_METRICS, writeSweepSummary } from '../../../clara/sweep/sweepSummary.ts';
 import { tempDir } from '../train/helpers.ts';
 
 /** Running a sweep: resumed after a kill without redoing a finished cell; its summary and plots. */
@@ -100,6 +100,12 @@ describe('clara sweep', () => {
     expect(s.rows[0]!.metrics['f1.heldOut.withDocs']).toEqual(meanAndSpread([0.5, 0.7]));
     expect(s.rows[1]!.metrics['recall@1']).toEqual({ mean: 0.4, spread: 0 });
     expect(Object.keys(s.rows[0]!.metrics)).toEqual(SWEEP_METRICS.map((m) => m.key));
+    // These cells predate the changed-document answers: their columns read "–", not NaN.
+    expect(s.rows[0]!.metrics['em.heldOut.changedDocNew']!.mean).toBeNaN();
+    const markdown = summaryMarkdown(s);
+    expect(markdown).toContain('EM held-out, changed doc, new value');
+    expect(markdown).not.toContain('NaN');
+    expect(markdown.split('\n')[4]!.split(' | ')).toContain('–');
   });
 });
 
