@@ -37,7 +37,9 @@ Pipeline (default: the full demo's, or --quick's or --long's):
   --estimator NAME       stage 3's top-k estimator: ${Object.keys(TOPK_ESTIMATORS).join(', ')} (default ${FULL_DEMO.stage3.estimator},
                          measured best here; straight-through is the official one)
   --temperature T        τ of the top-k (default ${FULL_DEMO.stage3.temperature})
-  --k K                  documents the generator reads (default ${FULL_DEMO.stage3.k})`;
+  --k K                  documents the generator reads (default ${FULL_DEMO.stage3.k})
+  --counterfactuals C    stage 1 also trains on C copies of every person with each value drawn
+                         anew, so a name does not tell its values (default ${FULL_DEMO.corpus.counterfactuals})`;
 
 export async function runDemoCommand(argv: string[]): Promise<number> {
   const options = Options.parse('demo', argv, {
@@ -55,6 +57,7 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
     estimator: { type: 'string' },
     temperature: { type: 'string' },
     k: { type: 'string' },
+    counterfactuals: { type: 'string' },
     backend: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -74,6 +77,7 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
     estimator: options.choice('estimator', Object.keys(TOPK_ESTIMATORS)),
     temperature: options.number('temperature', (x) => x > 0, 'a positive number'),
     k: options.int('k', 1),
+    counterfactuals: options.int('counterfactuals', 0),
   });
   if (settings.candidates > settings.entities) throw new UsageError(`clara demo: --candidates ${settings.candidates} exceeds the ${settings.entities} people`);
   if (settings.stage3.k > settings.candidates) throw new UsageError(`clara demo: --k ${settings.stage3.k} exceeds the ${settings.candidates} candidates`);

@@ -186,6 +186,8 @@ export interface DemoVariation {
   estimator?: string | TopKEstimator;
   temperature?: number;
   k?: number;
+  /** Counterfactual copies of the corpus for stage 1 (synth's `counterfactuals`). */
+  counterfactuals?: number;
 }
 
 /**
@@ -202,7 +204,11 @@ export function varyDemo(base: DemoSettings, variation: DemoVariation): DemoSett
     entities,
     candidates: v.candidates ?? base.candidates,
     compressionRate: v.compressionRate ?? base.compressionRate,
-    corpus: { ...base.corpus, namePool: Math.max(base.corpus.namePool, Math.ceil(Math.sqrt(entities + base.corpus.pretrainPeople))) },
+    corpus: {
+      ...base.corpus,
+      namePool: Math.max(base.corpus.namePool, Math.ceil(Math.sqrt(entities + base.corpus.pretrainPeople))),
+      counterfactuals: v.counterfactuals ?? base.corpus.counterfactuals,
+    },
     stage1: {
       ...base.stage1,
       steps: v.stage1Steps ?? base.stage1.steps,

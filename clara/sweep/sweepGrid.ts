@@ -49,6 +49,7 @@ const VARIATIONS: Readonly<Record<keyof DemoVariation, string>> = {
   estimator: 'stage3.estimator',
   temperature: 'stage3.temperature',
   k: 'stage3.k',
+  counterfactuals: 'corpus.counterfactuals',
 };
 
 /** The setting a key changes: a variation's, else the key itself as a dotted path. */

@@ -114,7 +114,22 @@ describe('clara demo: every pipeline option from the command line', () => {
     const printed = captureConsole({ stderrWrites: true });
     const out = join(tempDir('demo-options'), 'run');
     try {
-      const flags = ['--people', '12', '--candidates', '6', '--compression-rate', '8', '--mse-weight', '0.5', '--stage1-steps', '3', '--stage3-steps', '3'];
+      const flags = [
+        '--people',
+        '12',
+        '--candidates',
+        '6',
+        '--compression-rate',
+        '8',
+        '--mse-weight',
+        '0.5',
+        '--stage1-steps',
+        '3',
+        '--stage3-steps',
+        '3',
+        '--counterfactuals',
+        '2',
+      ];
       const stage3 = ['--estimator', 'gumbel', '--temperature', '0.1', '--k', '2', '--seed', '4'];
       expect(await main(['demo', '--quick', '--out', out, '--backend', 'cpu', ...flags, ...stage3])).toBe(0);
       const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
@@ -124,10 +139,20 @@ describe('clara demo: every pipeline option from the command line', () => {
         entities: 12,
         candidates: 6,
         compressionRate: 8,
+        corpus: { counterfactuals: 2 },
         stage1: { steps: 3, mseWeight: 0.5 },
         stage3: { steps: 3, estimator: 'gumbel', temperature: 0.1, k: 2 },
       });
       expect(printed.stdout()).toContain('SMOKE TEST');
+      // The counterfactual copies triple stage 1's rows and change nothing else.
+      const split = JSON.parse(readFileSync(join(out, 'data', 'split.json'), 'utf8'));
+      expect(split.options.counterfactuals).toBe(2);
+      expect(
+        readFileSync(join(out, 'data', 'stage1.jsonl'), 'utf8')
+          .trim()
+          .split('\n'),
+      ).toHaveLength(split.counts.stage1Rows);
+      expect(split.counts.stage1Rows % 3).toBe(0);
       expect(printed.stdout()).toContain(`npx clara ask --model ${join(out, 'stage3')} --index ${join(out, 'bank.safetensors')} "`);
       const bank = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')).ask.bank;
       expect(bank).toBe(join(out, 'bank.safetensors'));
