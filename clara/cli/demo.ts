@@ -11,18 +11,20 @@ const DEMO_HELP = `Usage: clara demo [--quick | --long] [--json] [--out DIR] [--
 CLaRa end to end on a generated corpus: stage 1 (compressor pretraining), stage 3 (query reasoner
 and generator trained through the answer loss, no relevance labels), then retrieval recall@1/3/5
 among N candidates on held-out questions (before and after stage 3, against chance and BM25) and
-EM/F1 of answers from retrieved compressed documents against no documents and the relevant one.
+EM/F1 of answers from retrieved compressed documents against no documents, the relevant one, and
+the relevant one with the asked value changed (the new value is read, the old one recalled).
 Writes a run folder (metrics.json with every setting and the seed, curves.svg, per-stage
 metrics.jsonl and checkpoint, bank.safetensors: the corpus compressed) and prints the \`clara ask\`
 command that questions the trained model about it.
 
 Time: ${FULL_DEMO.stage1.steps} + ${FULL_DEMO.stage3.steps} steps, about 15 minutes on 2 CPU cores (WebGPU on llvmpipe;
-measured 881 s and 616 s); the time grows with the steps and the batch, and roughly with the
+measured 519 s to 881 s); the time grows with the steps and the batch, and roughly with the
 people. --quick runs every step of the pipeline on a small corpus in about a minute: a smoke test
 that says so, whose numbers claim nothing. --long reconstructs whole documents in stage 1 for
 ${LONG_DEMO.stage1.steps} + ${LONG_DEMO.stage3.steps} steps (measured 1267 s alone, 36 minutes with two runs sharing 2 cores): its
-generator answers held-out facts from the documents (EM 0.26 to 0.42 with the gold document on seeds
-0 to 2, against 0.04 to 0.14 without one; README, Status).
+generator answers held-out facts with the gold document (EM 0.26 to 0.42 on seeds 0 to 2, against
+0.04 to 0.14 without one), mostly by recalling the documents it reconstructed rather than reading
+the memory: the "changed doc" rows tell which (README, Status).
 
   --json                 the last line of output is one JSON object with recall, answers, seed,
                          compressionRate, backend, seconds, ask

@@ -45,6 +45,13 @@ export interface DemoSettings {
    * the wrong one, trained questions 0.05 (without them: 0.99 with the gold document, 0.07 with the
    * wrong one, held-out 0.06). At this size and step count the generator learns to look people up,
    * not to read; the full demo keeps it at 0.
+   * `counterfactuals`: copies of every person with new values, for stage 1 only (synth's
+   * `counterfactuals`), so a name tells nothing about its values. Measured with the reading probe
+   * (--long's stage 1, 2400 steps, seed 0, 2026-12-07; answers to a changed document scored on the
+   * new value / the old): none, trained 0.01 / 0.98, held-out 0.14 / 0.28; one copy, 0.09 / 0.77
+   * and 0.22 / 0.12; three copies, nothing learned (trained answers 0.17 with their own document).
+   * Run to the end with one copy (`clara demo --long --counterfactuals 1`), held-out EM with the
+   * gold document was 0.42 on seed 0 and 0.18 on seed 1 (README); every setting keeps 0.
    */
   corpus: {
     qaRows: 'per-question' | 'per-document';
@@ -143,9 +150,12 @@ export const FULL_DEMO: DemoSettings = {
  * Measured to the end (2026-12-07; seeds 0 / 1 side by side on the 2 cores, 2188 / 2116 s; seed 2
  * alone, 1267 s): recall@1 0.54 → 0.96 / 0.52 → 0.96 / 0.42 → 1.00; EM on trained questions
  * 1.00 / 0.11 / 1.00, 1.00 / 0.10 / 1.00 and 1.00 / 0.05 / 1.00 (retrieved / no doc / gold); on
- * held-out facts 0.24 / 0.08 / 0.26, 0.42 / 0.04 / 0.42 and 0.38 / 0.14 / 0.38: the generator
- * reads values it was never asked about, though short of the issue's 0.5. (The earlier --long, 300 people and 1600
- * steps, gave held-out EM 0.03 / 0.15 with the gold document and lost retrieval on seed 0.)
+ * held-out facts 0.24 / 0.08 / 0.26, 0.42 / 0.04 / 0.42 and 0.38 / 0.14 / 0.38. Those held-out
+ * answers are mostly recalled, not read: given its own document with the value changed
+ * (eval/counterfactualFacts.ts), seed 0's model answers the old value 0.22 of the time and the new
+ * one 0.10 (trained questions: 0.96 and 0.01). Stage 1 reconstructed the whole text, held-out
+ * sentence included, and the generator memorised it by name. (The earlier --long, 300 people and
+ * 1600 steps, gave held-out EM 0.03 / 0.15 with the gold document and lost retrieval on seed 0.)
  * Without the MSE term (`--mse-weight 0`; seeds 0 / 1 side by side, 2579 / 2586 s): recall@1
  * 0.66 → 1.00 / 0.58 → 0.94, held-out EM with the gold document 0.38 / 0.36: it reads sooner
  * (the probe at step 1000: 0.32 against 0.22) but ends no better, so λ stays the paper's 0.1.
