@@ -8,7 +8,7 @@ export interface AnswerQuality {
   f1: number;
 }
 
-export interface AnswerSources {
+interface AnswerSources {
   withDocs: AnswerQuality;
   noDocs: AnswerQuality;
   goldDoc: AnswerQuality;
