@@ -86,7 +86,7 @@ const asked = (questions: typeof sets.trained, other = 0) =>
   questions.map((q) => ({ question: q.question, answer: q.answer, document: (q.entityId + other) % corpus.documents.length }));
 
 console.log(
-  `${corpus.documents.length} documents, ${pretrainPeople} pretraining people, ${counterfactuals} counterfactual copies, ${corpus.stage1.length} stage-1 rows, ${steps} steps`,
+  `${corpus.documents.length} documents, ${pretrainPeople} pretraining people, ${counterfactuals} counterfactual ${counterfactuals === 1 ? 'copy' : 'copies'}, ${corpus.stage1.length} stage-1 rows, ${steps} steps`,
 );
 console.log('step      own doc / other doc / counterfactual doc: new value / old value');
 const probe = async (step: number) => {
