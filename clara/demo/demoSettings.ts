@@ -49,7 +49,10 @@ export interface DemoSettings {
    * `counterfactuals`), so a name tells nothing about its values. Measured with the reading probe
    * (--long's stage 1, 2400 steps, seed 0, 2026-12-07; answers to a changed document scored on the
    * new value / the old): none, trained 0.01 / 0.98, held-out 0.14 / 0.28; one copy, 0.09 / 0.77
-   * and 0.22 / 0.12; three copies, nothing learned (trained answers 0.17 with their own document).
+   * and 0.22 / 0.12; three copies, nothing learned (trained answers 0.17 with their own document);
+   * three copies with 16 memory tokens, learned by step 1600 and recalled (0.12 / 0.52): the
+   * person's other values tell the generator which copy it reads, so a finite set of copies is
+   * memorised too.
    * Run to the end with one copy (`clara demo --long --counterfactuals 1`), held-out EM with the
    * gold document was 0.42 on seed 0 and 0.18 on seed 1 (README); every setting keeps 0.
    */
