@@ -82,6 +82,8 @@ const corpus = generateSyntheticCorpus(demoCorpusOptions(settings, seed));
 const clara = demoModel(settings, corpus, seed, backend);
 const questionsOf = (heldOut: boolean) => corpus.questions.filter((q) => q.heldOut === heldOut).slice(0, int('facts'));
 const sets = { trained: questionsOf(false), heldOut: questionsOf(true) };
+// The changed documents are text, the same at every probe; only their compression changes.
+const changedDocuments = { trained: counterfactualFacts(corpus, sets.trained, seed), heldOut: counterfactualFacts(corpus, sets.heldOut, seed) };
 const asked = (questions: typeof sets.trained, other = 0) =>
   questions.map((q) => ({ question: q.question, answer: q.answer, document: (q.entityId + other) % corpus.documents.length }));
 
@@ -93,7 +95,7 @@ const probe = async (step: number) => {
   const bank = compressCorpus(clara, corpus.documents);
   const score = async (facts: ProbeFact[], memory = bank) => (await readingProbe(clara, memory, facts)).accuracy.toFixed(2);
   for (const [name, questions] of Object.entries(sets)) {
-    const counterfactual = counterfactualFacts(corpus, questions, seed);
+    const counterfactual = changedDocuments[name as keyof typeof sets];
     const changed = compressCorpus(clara, counterfactual.documents);
     const cells = [
       await score(asked(questions)),
