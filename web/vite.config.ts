@@ -18,6 +18,8 @@ export default defineConfig({
     alias: [
       // The WebGPU backend's host: navigator.gpu and bundled shaders instead of Dawn and shaders/ on disk.
       { find: /^\.\/host\.ts$/, replacement: here('../engine/backends/webgpu/host.browser.ts') },
+      // The CPU backend's decode threads: none in a page (no node:worker_threads).
+      { find: /^\.\/rowThreads\.ts$/, replacement: here('../engine/backends/cpu/rowThreads.browser.ts') },
       // What clara/ and engine/io read and write files with: an in-memory file system (a run
       // folder the user opens is mounted there).
       { find: 'node:fs', replacement: here('platform/memoryFs.ts') },

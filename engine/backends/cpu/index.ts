@@ -4,13 +4,16 @@ import { binaryKernel, unaryKernel, whereKernel } from '../../ops/elementwise/cp
 import { isComparison } from '../../ops/elementwise/ops.ts';
 import { cpuFusedKernels } from '../../ops/fused/cpu.ts';
 import { gatherKernel, scatterAddKernel, topkKernel } from '../../ops/indexing/cpu.ts';
-import { matmulKernel } from '../../ops/matmul/cpu.ts';
+import { isDecodeProduct, matmulKernel } from '../../ops/matmul/cpu.ts';
 import { copyKernel } from '../../ops/movement/cpu.ts';
 import { argmaxKernel, reduceKernel } from '../../ops/reduce/cpu.ts';
 import { cpuOptimizerKernels } from '../../optim/cpu.ts';
+import { coreCount, RowThreads, sharedHalfArray } from './rowThreads.ts';
 
 /**
- * The CPU backend: plain TypeScript loops over typed arrays, one thread. It is the oracle the
+ * The CPU backend: plain TypeScript loops over typed arrays, on one thread except for the decode
+ * products against 16-bit weights, whose columns are split between worker threads (rowThreads.ts;
+ * the weights then live in shared memory). It is the oracle the
  * WebGPU backend is tested against, and the only backend with float64 (for gradient checks). The
  * loops live with their op families (engine/ops/<family>/cpu.ts); this class holds the storage.
  * bfloat16 / float16 storage is a Uint16Array of bit patterns (2 bytes per element), widened to
@@ -33,6 +36,13 @@ export interface CpuBackendOptions {
    * code that a GPU's binding limit calls for (row-blocked weights, chunked logits).
    */
   maxTensorBytes?: number;
+  /**
+   * Threads for the decode products against 16-bit weights, this one included (default: the
+   * machine's cores; 1: none). Their results are the one-thread results, bit for bit.
+   */
+  threads?: number;
+  /** Multiply-adds from which such a product is split between the threads (default 2^20; tests set 0). */
+  minThreadedWork?: number;
 }
 
 export class CpuBackend implements Backend {
@@ -42,8 +52,15 @@ export class CpuBackend implements Backend {
   readonly fused: FusedKernels = cpuFusedKernels((dtype, size) => this.make(dtype, size));
   readonly optim: OptimizerKernels = cpuOptimizerKernels((dtype, size) => this.make(dtype, size));
 
+  /** The decode products' worker threads. */
+  readonly rowThreads: RowThreads;
+
   constructor(options: CpuBackendOptions = {}) {
     this.maxTensorBytes = options.maxTensorBytes ?? Number.POSITIVE_INFINITY;
+    this.rowThreads = new RowThreads(
+      { threads: options.threads ?? coreCount(), minWork: options.minThreadedWork },
+      { bfloat16: halfTable('bfloat16'), float16: halfTable('float16') },
+    );
   }
 
   supports(_dtype: DType): boolean {
@@ -59,7 +76,9 @@ export class CpuBackend implements Backend {
     if (bytes > this.maxTensorBytes) {
       throw new Error(`cpu: tensor of ${bytes} bytes exceeds this backend's maxTensorBytes (${this.maxTensorBytes} bytes) (${size} elements of ${dtype})`);
     }
-    return new CpuStorage(this, dtype, allocHost(dtype, size));
+    // 16-bit weights in shared memory, where the decode threads read them in place.
+    const data = isHalf(dtype) && this.rowThreads.threads > 1 ? sharedHalfArray(size) : allocHost(dtype, size);
+    return new CpuStorage(this, dtype, data);
   }
 
   alloc(dtype: DType, size: number): Storage {
@@ -126,6 +145,10 @@ export class CpuBackend implements Backend {
 
   matmul(a: Storage, b: Storage, spec: MatmulSpec): Storage {
     const out = this.make(a.dtype, spec.batch * spec.m * spec.n);
+    const { m, n, k } = spec;
+    if (isHalf(b.dtype) && spec.batch === 1 && isDecodeProduct(spec, true)) {
+      if (this.rowThreads.run(this.data(a), 0, this.data(b) as Uint16Array, 0, b.dtype, out.data, 0, m, n, k)) return out;
+    }
     matmulKernel(this.data(a), this.data(b), spec, out.data, isHalf(b.dtype) ? halfTable(b.dtype) : null);
     return out;
   }

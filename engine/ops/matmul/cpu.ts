@@ -25,6 +25,8 @@ import type { TypedArray } from '../../dtype.ts';
  *     (x [1, in] · W[out, in]ᵀ, one new token against a frozen weight) goes to `halfRowsKernel`,
  *     which reads W where it lies, eight rows of W at a time. Packing would widen every element of W into a float64 panel
  *     only to use it once, and the 4×4 micro-kernel would spend 3/4 of its work on padding rows.
+ *     The CPU backend splits such a product's columns between worker threads when it is large
+ *     (engine/backends/cpu/rowThreads.ts).
  */
 
 /** Columns of C per block; the packed B block is KC·NC doubles (512 KiB, about half an L2). */
@@ -34,10 +36,15 @@ const KC = 256;
 /** The micro-kernel's block of C: 4 rows × 4 columns. */
 const R = 4;
 
+/** A product the decode path takes (6. above): fewer than 4 rows of A against a 16-bit B read transposed. */
+export function isDecodeProduct(spec: MatmulSpec, halfB: boolean): boolean {
+  return halfB && spec.transB && !spec.transA && spec.m < R;
+}
+
 export function matmulKernel(a: TypedArray, b: TypedArray, spec: MatmulSpec, out: TypedArray, bTable: Float32Array | null = null): void {
   const { batch, m, n, k, transA, transB } = spec;
-  if (bTable !== null && transB && !transA && m < R) {
-    halfRowsKernel(a, b, spec, out, bTable);
+  if (bTable !== null && isDecodeProduct(spec, true)) {
+    for (let t = 0; t < batch; t++) halfRowsKernel(a, t * spec.aBatchStride, b as Uint16Array, t * spec.bBatchStride, bTable, out, t * m * n, m, n, k, 0, n);
     return;
   }
   // Strides of op(A) [m, k] and op(B) [k, n] in their storage.
@@ -73,89 +80,103 @@ export function matmulKernel(a: TypedArray, b: TypedArray, spec: MatmulSpec, out
 }
 
 /**
- * C = A · Bᵀ for a few rows of A [m, k] and a 16-bit B stored [n, k] (see 6. above), widening each
- * element of B through `table` as it is read. Eight rows of B at a time share each load of A, with
- * eight independent sums (measured on a 4096 → 8192 bf16 product: 14% faster than four; the sums
- * stay in registers either way). The sums are the blocked kernel's, in its order (float64, KC steps
- * at a time from 0, each block's sum then added to the running total), so the results are bit for
- * bit those of the packed path.
+ * out[c0 + i·n + j] = Σ_p a[a0 + i·k + p] · B[j, p] for the m rows of A [m, k] and the columns
+ * j0 ≤ j < j1 of a 16-bit B stored [n, k] from b0 (see 6. above), widening each element of B
+ * through `table` as it is read. Eight rows of B at a time share each load of A, with eight
+ * independent sums (measured on a 4096 → 8192 bf16 product: 14% faster than four; the sums stay in
+ * registers either way). The sums are the blocked kernel's, in its order (float64, KC steps at a
+ * time from 0, each block's sum then added to the running total), so the results are bit for bit
+ * those of the packed path, whichever columns a call is given.
+ *
+ * Self-contained on purpose (no imports, no module constants, no inner functions): the CPU
+ * backend's worker threads run its source text (engine/backends/cpu/rowThreads.ts), since a worker
+ * cannot import a TypeScript module.
  */
-function halfRowsKernel(a: TypedArray, b: TypedArray, spec: MatmulSpec, out: TypedArray, table: Float32Array): void {
-  const { batch, m, n, k } = spec;
-  const EIGHT = 2 * R;
-  for (let t = 0; t < batch; t++) {
-    const bBase = t * spec.bBatchStride;
-    for (let i = 0; i < m; i++) {
-      const x = t * spec.aBatchStride + i * k;
-      const c = (t * m + i) * n;
-      let j = 0;
-      for (; j + EIGHT <= n; j += EIGHT) {
-        const w0 = bBase + j * k;
-        const w1 = w0 + k,
-          w2 = w1 + k,
-          w3 = w2 + k,
-          w4 = w3 + k,
-          w5 = w4 + k,
-          w6 = w5 + k,
-          w7 = w6 + k;
-        let t0 = 0,
-          t1 = 0,
-          t2 = 0,
-          t3 = 0,
-          t4 = 0,
-          t5 = 0,
-          t6 = 0,
-          t7 = 0;
-        for (let pc = 0; pc < k; pc += KC) {
-          const end = Math.min(k, pc + KC);
-          let s0 = 0,
-            s1 = 0,
-            s2 = 0,
-            s3 = 0,
-            s4 = 0,
-            s5 = 0,
-            s6 = 0,
-            s7 = 0;
-          for (let p = pc; p < end; p++) {
-            const v = a[x + p]!;
-            s0 += v * table[b[w0 + p]!]!;
-            s1 += v * table[b[w1 + p]!]!;
-            s2 += v * table[b[w2 + p]!]!;
-            s3 += v * table[b[w3 + p]!]!;
-            s4 += v * table[b[w4 + p]!]!;
-            s5 += v * table[b[w5 + p]!]!;
-            s6 += v * table[b[w6 + p]!]!;
-            s7 += v * table[b[w7 + p]!]!;
-          }
-          t0 += s0;
-          t1 += s1;
-          t2 += s2;
-          t3 += s3;
-          t4 += s4;
-          t5 += s5;
-          t6 += s6;
-          t7 += s7;
+export function halfRowsKernel(
+  a: TypedArray,
+  a0: number,
+  b: Uint16Array,
+  b0: number,
+  table: Float32Array,
+  out: TypedArray,
+  c0: number,
+  m: number,
+  n: number,
+  k: number,
+  j0: number,
+  j1: number,
+): void {
+  const KC = 256; // the packed path's block of the shared dimension (KC above)
+  for (let i = 0; i < m; i++) {
+    const x = a0 + i * k;
+    const c = c0 + i * n;
+    let j = j0;
+    for (; j + 8 <= j1; j += 8) {
+      const w0 = b0 + j * k;
+      const w1 = w0 + k,
+        w2 = w1 + k,
+        w3 = w2 + k,
+        w4 = w3 + k,
+        w5 = w4 + k,
+        w6 = w5 + k,
+        w7 = w6 + k;
+      let t0 = 0,
+        t1 = 0,
+        t2 = 0,
+        t3 = 0,
+        t4 = 0,
+        t5 = 0,
+        t6 = 0,
+        t7 = 0;
+      for (let pc = 0; pc < k; pc += KC) {
+        const end = Math.min(k, pc + KC);
+        let s0 = 0,
+          s1 = 0,
+          s2 = 0,
+          s3 = 0,
+          s4 = 0,
+          s5 = 0,
+          s6 = 0,
+          s7 = 0;
+        for (let p = pc; p < end; p++) {
+          const v = a[x + p]!;
+          s0 += v * table[b[w0 + p]!]!;
+          s1 += v * table[b[w1 + p]!]!;
+          s2 += v * table[b[w2 + p]!]!;
+          s3 += v * table[b[w3 + p]!]!;
+          s4 += v * table[b[w4 + p]!]!;
+          s5 += v * table[b[w5 + p]!]!;
+          s6 += v * table[b[w6 + p]!]!;
+          s7 += v * table[b[w7 + p]!]!;
         }
-        out[c + j] = t0;
-        out[c + j + 1] = t1;
-        out[c + j + 2] = t2;
-        out[c + j + 3] = t3;
-        out[c + j + 4] = t4;
-        out[c + j + 5] = t5;
-        out[c + j + 6] = t6;
-        out[c + j + 7] = t7;
+        t0 += s0;
+        t1 += s1;
+        t2 += s2;
+        t3 += s3;
+        t4 += s4;
+        t5 += s5;
+        t6 += s6;
+        t7 += s7;
       }
-      for (; j < n; j++) {
-        const w = bBase + j * k;
-        let total = 0;
-        for (let pc = 0; pc < k; pc += KC) {
-          const end = Math.min(k, pc + KC);
-          let sum = 0;
-          for (let p = pc; p < end; p++) sum += a[x + p]! * table[b[w + p]!]!;
-          total += sum;
-        }
-        out[c + j] = total;
+      out[c + j] = t0;
+      out[c + j + 1] = t1;
+      out[c + j + 2] = t2;
+      out[c + j + 3] = t3;
+      out[c + j + 4] = t4;
+      out[c + j + 5] = t5;
+      out[c + j + 6] = t6;
+      out[c + j + 7] = t7;
+    }
+    for (; j < j1; j++) {
+      const w = b0 + j * k;
+      let total = 0;
+      for (let pc = 0; pc < k; pc += KC) {
+        const end = Math.min(k, pc + KC);
+        let sum = 0;
+        for (let p = pc; p < end; p++) sum += a[x + p]! * table[b[w + p]!]!;
+        total += sum;
       }
+      out[c + j] = total;
     }
   }
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { halfTable, type HalfDType } from '../../../../engine/dtype.ts';
 import { matmulKernel } from '../../../../engine/ops/matmul/cpu.ts';
+import { CpuBackend, type CpuStorage } from '../../../../engine/backends/cpu/index.ts';
+import { tensor } from '../../../../engine/index.ts';
 
 /**
  * The CPU kernel's decode path (a few rows of A against a 16-bit B read transposed: one token
@@ -34,5 +36,41 @@ describe.each(['bfloat16', 'float16'] as HalfDType[])('the %s decode path of the
     matmulKernel(a, wide, spec, packed);
     expect(fast).toEqual(packed);
     expect(fast.some((v) => v !== 0)).toBe(true);
+  });
+});
+
+describe('the CPU backend splits a decode product between threads', () => {
+  it.each([
+    [2, 1, 40, 300],
+    [3, 2, 77, 513],
+    [4, 3, 130, 256],
+  ])('%i threads, m %i, n %i, k %i: bit for bit the one-thread product', async (threads, m, n, k) => {
+    const split = new CpuBackend({ threads, minThreadedWork: 0 });
+    await split.rowThreads.whenReady();
+    const alone = new CpuBackend({ threads: 1 });
+    const bits = Uint16Array.from(pseudoRandom(n * k, 5), (v) => 0x3c00 + Math.floor((v + 1) * 2000));
+    const x = pseudoRandom(m * k, 6);
+    const product = async (backend: CpuBackend) =>
+      tensor(x, [m, k], { backend })
+        .matmul(tensor(bits, [n, k], { dtype: 'bfloat16', backend }), { transB: true })
+        .toArray();
+    const want = await product(alone);
+    const got = await product(split);
+    expect(split.rowThreads.splitProducts).toBe(1);
+    expect(alone.rowThreads.splitProducts).toBe(0);
+    expect(got).toEqual(want);
+    await split.rowThreads.close();
+  });
+
+  it('keeps a small product on one thread, and 16-bit weights in shared memory only when it has workers', () => {
+    const split = new CpuBackend({ threads: 2 });
+    const bits = new Uint16Array(64 * 64).fill(0x3c00);
+    const w = tensor(bits, [64, 64], { dtype: 'bfloat16', backend: split });
+    tensor(new Float32Array(64).fill(1), [1, 64], { backend: split }).matmul(w, { transB: true });
+    expect(split.rowThreads.splitProducts).toBe(0);
+    expect((w.storage('test') as CpuStorage).data.buffer).toBeInstanceOf(SharedArrayBuffer);
+    const alone = new CpuBackend({ threads: 1 });
+    expect((tensor(bits, [64, 64], { dtype: 'bfloat16', backend: alone }).storage('test') as CpuStorage).data.buffer).toBeInstanceOf(ArrayBuffer);
+    expect(() => new CpuBackend({ threads: 0 })).toThrow(/threads must be a positive integer, got 0/);
   });
 });
