@@ -6,6 +6,7 @@ export default defineConfig({
   test: {
     pool: 'forks',
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/helpers/tempRoot.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },

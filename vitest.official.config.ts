@@ -13,6 +13,7 @@ export default defineConfig({
   test: {
     pool: 'forks',
     include: ['test-official/**/*.test.ts'],
+    globalSetup: ['test/helpers/tempRoot.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
   },
