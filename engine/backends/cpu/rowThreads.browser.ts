@@ -10,7 +10,7 @@ export function sharedHalfArray(size: number): Uint16Array {
   return new Uint16Array(size);
 }
 
-export function coreCount(): number {
+export function defaultThreadCount(): number {
   return 1;
 }
 

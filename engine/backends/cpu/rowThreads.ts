@@ -52,9 +52,16 @@ export function sharedHalfArray(size: number): Uint16Array {
   return new Uint16Array(new SharedArrayBuffer(size * 2));
 }
 
-/** The cores this machine offers (the default thread count). */
-export function coreCount(): number {
-  return availableParallelism();
+/**
+ * The default thread count: CLARA_CPU_THREADS when set (1 keeps the CPU backend on one thread, as
+ * OMP_NUM_THREADS does for PyTorch's), otherwise the cores this machine offers.
+ */
+export function defaultThreadCount(): number {
+  const set = process.env.CLARA_CPU_THREADS;
+  if (set === undefined || set === '') return availableParallelism();
+  const n = Number(set);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`CLARA_CPU_THREADS must be a positive integer, got '${set}'`);
+  return n;
 }
 
 export interface RowThreadsOptions {

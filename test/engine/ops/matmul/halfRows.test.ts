@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { halfTable, type HalfDType } from '../../../../engine/dtype.ts';
 import { matmulKernel } from '../../../../engine/ops/matmul/cpu.ts';
 import { CpuBackend, type CpuStorage } from '../../../../engine/backends/cpu/index.ts';
@@ -72,5 +72,19 @@ describe('the CPU backend splits a decode product between threads', () => {
     const alone = new CpuBackend({ threads: 1 });
     expect((tensor(bits, [64, 64], { dtype: 'bfloat16', backend: alone }).storage('test') as CpuStorage).data.buffer).toBeInstanceOf(ArrayBuffer);
     expect(() => new CpuBackend({ threads: 0 })).toThrow(/threads must be a positive integer, got 0/);
+  });
+});
+
+describe('CLARA_CPU_THREADS', () => {
+  afterEach(() => {
+    delete process.env.CLARA_CPU_THREADS;
+  });
+  it('sets the default thread count, and a bad value is refused by name', () => {
+    process.env.CLARA_CPU_THREADS = '1';
+    expect(new CpuBackend().rowThreads.threads).toBe(1);
+    process.env.CLARA_CPU_THREADS = '3';
+    expect(new CpuBackend().rowThreads.threads).toBe(3);
+    process.env.CLARA_CPU_THREADS = 'two';
+    expect(() => new CpuBackend()).toThrow(/CLARA_CPU_THREADS must be a positive integer, got 'two'/);
   });
 });
