@@ -33,6 +33,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Options } from '../clara/cli/args.ts';
+import { selectBackendFromEnv } from '../clara/cli/backendOption.ts';
 import { ENCODER_ADAPTER, DECODER_ADAPTER, QUERY_REASONER_ADAPTER } from '../clara/adapters.ts';
 import { loadAdapter, loadModel } from '../clara/model/checkpoint.ts';
 import { PRESETS, type MistralConfig } from '../clara/model/config.ts';
@@ -41,7 +42,6 @@ import type { MistralForCausalLM } from '../clara/model/mistral.ts';
 import { cosineScores } from '../clara/queryReasoner.ts';
 import { concat, noGrad, normal, tensor, tidy, type Tensor } from '../engine/index.ts';
 import { float32ToBf16Array, INDEX_FILE, writeSafetensorsFile, type TensorToWrite } from '../engine/io/index.ts';
-import { selectBackend } from '../engine/backends/select.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -329,7 +329,7 @@ function memoryStates(model: MistralForCausalLM, ids: number[], n: number, adapt
 }
 
 async function runBackend(name: string, dir: string): Promise<Result> {
-  const { backend } = await selectBackend(name as 'cpu' | 'webgpu');
+  const { backend } = await selectBackendFromEnv(name as 'cpu' | 'webgpu'); // CLARA_CPU_THREADS=1: one thread
   const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as MistralConfig;
   const seconds: Record<string, number> = {};
   const time = async <T>(step: string, fn: () => T | Promise<T>): Promise<T> => {

@@ -1,5 +1,5 @@
 import type { Backend, BackendChoice, DawnBackend, SelectedBackend } from '../../engine/index.ts';
-import { BACKEND_CHOICES, selectBackend, setDefaultBackend, setFusion, setOptimizerFusion } from '../../engine/index.ts';
+import { BACKEND_CHOICES, cpuBackend, selectBackend, setDefaultBackend, setFusion, setOptimizerFusion } from '../../engine/index.ts';
 import { choiceOption } from './args.ts';
 
 /**
@@ -11,6 +11,8 @@ import { choiceOption } from './args.ts';
  *   CLARA_OPTIM_FUSION=0 the composite optimiser instead of its fused kernels (setOptimizerFusion)
  *   CLARA_DAWN_BACKEND   the Dawn backend WebGPU asks for (vulkan, opengl, …; default auto)
  *   CLARA_CACHE_DIR      where the WebGPU matmul autotune result is cached (default ~/.cache/clara)
+ *   CLARA_CPU_THREADS    threads of the CPU backend's decode products (default: the machine's cores;
+ *                        1 keeps it on one thread, as OMP_NUM_THREADS does for PyTorch's)
  */
 function backendChoiceFromEnv(): BackendChoice {
   const value = process.env.CLARA_BACKEND;
@@ -26,8 +28,14 @@ export function backendOption(command: string, value: string | boolean | undefin
   return choiceOption(command, 'backend', value, BACKEND_CHOICES, backendChoiceFromEnv());
 }
 
-/** Applies the fusion settings of the environment, then selects the backend with its options. */
+/** Applies the fusion and thread settings of the environment, then selects the backend with its options. */
 export async function selectBackendFromEnv(choice: BackendChoice): Promise<SelectedBackend> {
+  const threads = process.env.CLARA_CPU_THREADS;
+  if (threads !== undefined && threads !== '') {
+    const n = Number(threads);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`CLARA_CPU_THREADS must be a positive integer, got '${threads}'`);
+    cpuBackend.setThreads(n);
+  }
   setFusion(process.env.CLARA_FUSION !== '0');
   setOptimizerFusion(process.env.CLARA_OPTIM_FUSION !== '0');
   const dawnBackend = process.env.CLARA_DAWN_BACKEND as DawnBackend | undefined;

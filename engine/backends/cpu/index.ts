@@ -8,7 +8,7 @@ import { isDecodeProduct, matmulKernel } from '../../ops/matmul/cpu.ts';
 import { copyKernel } from '../../ops/movement/cpu.ts';
 import { argmaxKernel, reduceKernel } from '../../ops/reduce/cpu.ts';
 import { cpuOptimizerKernels } from '../../optim/cpu.ts';
-import { defaultThreadCount, RowThreads, sharedHalfArray } from './rowThreads.ts';
+import { coreCount, RowThreads, sharedHalfArray } from './rowThreads.ts';
 
 /**
  * The CPU backend: plain TypeScript loops over typed arrays, on one thread except for the decode
@@ -37,9 +37,9 @@ export interface CpuBackendOptions {
    */
   maxTensorBytes?: number;
   /**
-   * Threads for the decode products against 16-bit weights, this one included (default:
-   * CLARA_CPU_THREADS, else the machine's cores; 1: none). Their results are the one-thread
-   * results, bit for bit.
+   * Threads for the decode products against 16-bit weights, this one included (default: the
+   * machine's cores; 1: none; `setThreads` changes it, as the CLI does from CLARA_CPU_THREADS).
+   * Their results are the one-thread results, bit for bit.
    */
   threads?: number;
   /** Multiply-adds from which such a product is split between the threads (default 2^20; tests set 0). */
@@ -59,9 +59,14 @@ export class CpuBackend implements Backend {
   constructor(options: CpuBackendOptions = {}) {
     this.maxTensorBytes = options.maxTensorBytes ?? Number.POSITIVE_INFINITY;
     this.rowThreads = new RowThreads(
-      { threads: options.threads ?? defaultThreadCount(), minWork: options.minThreadedWork },
+      { threads: options.threads ?? coreCount(), minWork: options.minThreadedWork },
       { bfloat16: halfTable('bfloat16'), float16: halfTable('float16') },
     );
+  }
+
+  /** The thread count of the decode products (see CpuBackendOptions.threads). */
+  setThreads(threads: number): void {
+    this.rowThreads.setThreads(threads);
   }
 
   supports(_dtype: DType): boolean {

@@ -10,7 +10,7 @@ export function sharedHalfArray(size: number): Uint16Array {
   return new Uint16Array(size);
 }
 
-export function defaultThreadCount(): number {
+export function coreCount(): number {
   return 1;
 }
 
@@ -18,7 +18,10 @@ export class RowThreads {
   readonly threads = 1;
   splitProducts = 0;
   constructor(options: RowThreadsOptions) {
-    if (options.threads !== 1) throw new Error(`cpu: a browser page has no worker threads (asked for ${options.threads} threads)`);
+    this.setThreads(options.threads);
+  }
+  setThreads(threads: number): void {
+    if (threads !== 1) throw new Error(`cpu: a browser page has no worker threads (asked for ${threads})`);
   }
   async whenReady(): Promise<void> {}
   run(

@@ -52,16 +52,9 @@ export function sharedHalfArray(size: number): Uint16Array {
   return new Uint16Array(new SharedArrayBuffer(size * 2));
 }
 
-/**
- * The default thread count: CLARA_CPU_THREADS when set (1 keeps the CPU backend on one thread, as
- * OMP_NUM_THREADS does for PyTorch's), otherwise the cores this machine offers.
- */
-export function defaultThreadCount(): number {
-  const set = process.env.CLARA_CPU_THREADS;
-  if (set === undefined || set === '') return availableParallelism();
-  const n = Number(set);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`CLARA_CPU_THREADS must be a positive integer, got '${set}'`);
-  return n;
+/** The cores this machine offers (the default thread count). */
+export function coreCount(): number {
+  return availableParallelism();
 }
 
 export interface RowThreadsOptions {
@@ -72,7 +65,7 @@ export interface RowThreadsOptions {
 }
 
 export class RowThreads {
-  readonly threads: number;
+  private count = 1;
   private readonly minWork: number;
   private workers: Worker[] | null = null;
   private readonly ready: Int32Array[] = [];
@@ -83,9 +76,25 @@ export class RowThreads {
     options: RowThreadsOptions,
     private readonly tables: Record<HalfDType, Float32Array>,
   ) {
-    if (!Number.isInteger(options.threads) || options.threads < 1) throw new Error(`cpu: threads must be a positive integer, got ${options.threads}`);
-    this.threads = options.threads;
+    this.setThreads(options.threads);
     this.minWork = options.minWork ?? DEFAULT_MIN_WORK;
+  }
+
+  /** Threads in all, this one included. */
+  get threads(): number {
+    return this.count;
+  }
+
+  /**
+   * Changes the thread count (running workers are stopped; new ones start on the next large
+   * product). 16-bit weights allocated while there was one thread are not in shared memory, and
+   * their products stay on this thread.
+   */
+  setThreads(threads: number): void {
+    if (!Number.isInteger(threads) || threads < 1) throw new Error(`cpu: threads must be a positive integer, got ${threads}`);
+    if (threads === this.count) return;
+    void this.close();
+    this.count = threads;
   }
 
   /** Starts the workers now (they otherwise start on the first large product) and resolves once all can take work. */

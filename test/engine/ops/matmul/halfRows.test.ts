@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { halfTable, type HalfDType } from '../../../../engine/dtype.ts';
 import { matmulKernel } from '../../../../engine/ops/matmul/cpu.ts';
 import { CpuBackend, type CpuStorage } from '../../../../engine/backends/cpu/index.ts';
@@ -75,16 +75,16 @@ describe('the CPU backend splits a decode product between threads', () => {
   });
 });
 
-describe('CLARA_CPU_THREADS', () => {
-  afterEach(() => {
-    delete process.env.CLARA_CPU_THREADS;
-  });
-  it('sets the default thread count, and a bad value is refused by name', () => {
-    process.env.CLARA_CPU_THREADS = '1';
-    expect(new CpuBackend().rowThreads.threads).toBe(1);
-    process.env.CLARA_CPU_THREADS = '3';
-    expect(new CpuBackend().rowThreads.threads).toBe(3);
-    process.env.CLARA_CPU_THREADS = 'two';
-    expect(() => new CpuBackend()).toThrow(/CLARA_CPU_THREADS must be a positive integer, got 'two'/);
+describe('CpuBackend.setThreads', () => {
+  it('changes the thread count before the next product, and refuses a bad one by name', async () => {
+    const backend = new CpuBackend({ threads: 1, minThreadedWork: 0 });
+    backend.setThreads(2);
+    expect(backend.rowThreads.threads).toBe(2);
+    await backend.rowThreads.whenReady();
+    const bits = new Uint16Array(16 * 8).fill(0x3f80);
+    tensor(new Float32Array(8).fill(1), [1, 8], { backend }).matmul(tensor(bits, [16, 8], { dtype: 'bfloat16', backend }), { transB: true });
+    expect(backend.rowThreads.splitProducts).toBe(1);
+    expect(() => backend.setThreads(1.5)).toThrow(/threads must be a positive integer, got 1.5/);
+    await backend.rowThreads.close();
   });
 });
