@@ -37,7 +37,7 @@ A key is a dotted path into the demo's settings (DemoSettings in clara/demo/demo
 field, e.g. compressionRate, stage1.mseWeight, stage3.estimator, stage3.temperature, corpus.namePool)
 or a \`clara demo\` variation (people, candidates, mseWeight, stage1Steps, stage3Steps, estimator,
 temperature, k: these keep each hold's share of its stage). Every key and value is checked before
-anything runs. \`--grid default\` is examples/sweeps/default.yaml (about an hour on 2 CPU cores).
+anything runs. \`--grid default\` is examples/sweeps/default.yaml (18 cells, 50 minutes on 2 CPU cores).
 
 Each cell is a demo run folder, DIR/cells/<option-value_…_seed-S>/ (config.json, metrics.json,
 curves.svg, results.txt, log.txt). Run the same command again after a kill: finished cells (those
