@@ -152,7 +152,7 @@ export class CpuBackend implements Backend {
   matmul(a: Storage, b: Storage, spec: MatmulSpec): Storage {
     const out = this.make(a.dtype, spec.batch * spec.m * spec.n);
     const { m, n, k } = spec;
-    if (isHalf(b.dtype) && spec.batch === 1 && isDecodeProduct(spec, true)) {
+    if (isHalf(b.dtype) && spec.batch === 1 && isDecodeProduct(spec)) {
       if (this.rowThreads.run(this.data(a), 0, this.data(b) as Uint16Array, 0, b.dtype, out.data, 0, m, n, k)) return out;
     }
     matmulKernel(this.data(a), this.data(b), spec, out.data, isHalf(b.dtype) ? halfTable(b.dtype) : null);

@@ -69,6 +69,10 @@ export class RowThreads {
   private readonly minWork: number;
   private workers: Worker[] | null = null;
   private readonly ready: Int32Array[] = [];
+  /** Why the workers stopped (an error while starting or a worker that exited); null while they are fine. */
+  private failure: string | null = null;
+  /** Buffers the hand-offs reuse (`run` blocks until every worker is done with them): x's rows, and per worker its results and its done flag. */
+  private scratch: { x: Float64Array; results: Float64Array[]; done: Int32Array[] } | null = null;
   /** Products split so far (tests check that the threaded path ran). */
   splitProducts = 0;
 
@@ -99,37 +103,50 @@ export class RowThreads {
 
   /** Starts the workers now (they otherwise start on the first large product) and resolves once all can take work. */
   async whenReady(): Promise<void> {
-    this.start();
-    while (!this.allReady()) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (;;) {
+      this.start();
+      if (this.failure !== null) throw new Error(`cpu: decode workers failed: ${this.failure}`);
+      if (this.allReady()) return;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 
   /**
    * Computes `halfRowsKernel` over all n columns of one product, split between this thread and the
    * workers; false (nothing done) when it is too small, W is not in shared memory, or the workers
-   * are not ready yet: the caller then computes it alone.
+   * are not ready (or have failed): the caller then computes it alone.
    */
   run(a: TypedArray, a0: number, b: Uint16Array, b0: number, dtype: HalfDType, out: TypedArray, c0: number, m: number, n: number, k: number): boolean {
     if (this.threads < 2 || m * n * k < this.minWork || !(b.buffer instanceof SharedArrayBuffer) || n < 8 * this.threads) return false;
     this.start();
-    if (!this.allReady()) return false;
+    if (this.failure !== null || !this.allReady()) return false;
     const workers = this.workers!;
+    const { x, results, done } = this.buffers(m * k, m * n);
     // x's rows, as float64 (exact for float32 values), where the workers can read them.
-    const x = new Float64Array(new SharedArrayBuffer(m * k * 8));
     for (let i = 0; i < m * k; i++) x[i] = a[a0 + i]!;
     // Column ranges in multiples of 8 (the kernel's unrolled width), this thread's first.
     const share = Math.ceil(n / this.threads / 8) * 8;
-    const jobs = workers.map((worker, w) => {
+    const ranges = workers.map((worker, w) => {
       const j0 = Math.min(n, (w + 1) * share);
       const j1 = w === workers.length - 1 ? n : Math.min(n, (w + 2) * share);
-      const result = new Float64Array(new SharedArrayBuffer(m * n * 8));
-      const done = new Int32Array(new SharedArrayBuffer(4));
-      worker.postMessage({ x, b, b0, dtype, out: result, m, n, k, j0, j1, done });
-      return { j0, j1, result, done };
+      Atomics.store(done[w]!, 0, 0);
+      worker.postMessage({ x, b, b0, dtype, out: results[w], m, n, k, j0, j1, done: done[w] });
+      return [j0, j1] as const;
     });
     halfRowsKernel(x, 0, b, b0, this.tables[dtype], out, c0, m, n, k, 0, Math.min(n, share));
-    jobs.forEach(({ j0, j1, result, done }, w) => {
-      if (Atomics.wait(done, 0, 0, TIMEOUT_MS) === 'timed-out') throw new Error(`cpu: decode worker ${w + 1} did not answer within ${TIMEOUT_MS / 1000} s`);
-      if (Atomics.load(done, 0) !== 1) throw new Error(`cpu: decode worker ${w + 1} failed on a [${m}, ${k}] · [${n}, ${k}]ᵀ product (its error is on stderr)`);
+    ranges.forEach(([j0, j1], w) => {
+      const flag = done[w]!;
+      const problem =
+        Atomics.wait(flag, 0, 0, TIMEOUT_MS) === 'timed-out'
+          ? `did not answer within ${TIMEOUT_MS / 1000} s`
+          : Atomics.load(flag, 0) !== 1
+            ? `failed on a [${m}, ${k}] · [${n}, ${k}]ᵀ product (its error is on stderr)`
+            : null;
+      if (problem !== null) {
+        void this.close(); // the next large product starts fresh workers
+        throw new Error(`cpu: decode worker ${w + 1} ${problem}`);
+      }
+      const result = results[w]!;
       for (let i = 0; i < m; i++) for (let j = j0; j < j1; j++) out[c0 + i * n + j] = result[i * n + j]!;
     });
     this.splitProducts++;
@@ -141,21 +158,47 @@ export class RowThreads {
     const workers = this.workers ?? [];
     this.workers = null;
     this.ready.length = 0;
+    this.failure = null;
+    this.scratch = null;
     await Promise.all(workers.map((w) => w.terminate()));
   }
 
   private start(): void {
     if (this.workers !== null) return;
-    this.workers = Array.from({ length: this.threads - 1 }, () => {
+    const workers = Array.from({ length: this.threads - 1 }, () => {
       const ready = new Int32Array(new SharedArrayBuffer(4));
       this.ready.push(ready);
       const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { tables: this.tables, ready } });
       worker.unref();
+      // Without a listener a worker's error would be thrown in this process; with one, products
+      // return to this thread and whenReady says why.
+      worker.on('error', (error) => {
+        if (this.workers === workers) this.failure = String(error);
+      });
+      worker.on('exit', (code) => {
+        if (this.workers === workers) this.failure ??= `a worker exited (code ${code})`;
+      });
       return worker;
     });
+    this.workers = workers;
   }
 
   private allReady(): boolean {
-    return this.ready.every((r) => Atomics.load(r, 0) === 1);
+    return this.workers !== null && this.ready.every((r) => Atomics.load(r, 0) === 1);
+  }
+
+  /** The hand-off buffers, grown to hold `xSize` and `outSize` elements. */
+  private buffers(xSize: number, outSize: number): { x: Float64Array; results: Float64Array[]; done: Int32Array[] } {
+    const shared = (size: number) => new Float64Array(new SharedArrayBuffer(size * 8));
+    const s = this.scratch;
+    const workers = this.threads - 1;
+    if (s === null || s.x.length < xSize || s.results[0]!.length < outSize || s.results.length !== workers) {
+      this.scratch = {
+        x: shared(Math.max(xSize, s?.x.length ?? 0)),
+        results: Array.from({ length: workers }, () => shared(Math.max(outSize, s?.results[0]?.length ?? 0))),
+        done: Array.from({ length: workers }, () => new Int32Array(new SharedArrayBuffer(4))),
+      };
+    }
+    return this.scratch!;
   }
 }

@@ -36,14 +36,14 @@ const KC = 256;
 /** The micro-kernel's block of C: 4 rows × 4 columns. */
 const R = 4;
 
-/** A product the decode path takes (6. above): fewer than 4 rows of A against a 16-bit B read transposed. */
-export function isDecodeProduct(spec: MatmulSpec, halfB: boolean): boolean {
-  return halfB && spec.transB && !spec.transA && spec.m < R;
+/** The shape the decode path takes when B is 16-bit (6. above): fewer than 4 rows of A against B read transposed. */
+export function isDecodeProduct(spec: MatmulSpec): boolean {
+  return spec.transB && !spec.transA && spec.m < R;
 }
 
 export function matmulKernel(a: TypedArray, b: TypedArray, spec: MatmulSpec, out: TypedArray, bTable: Float32Array | null = null): void {
   const { batch, m, n, k, transA, transB } = spec;
-  if (bTable !== null && isDecodeProduct(spec, true)) {
+  if (bTable !== null && isDecodeProduct(spec)) {
     for (let t = 0; t < batch; t++) halfRowsKernel(a, t * spec.aBatchStride, b as Uint16Array, t * spec.bBatchStride, bTable, out, t * m * n, m, n, k, 0, n);
     return;
   }

@@ -59,11 +59,20 @@ describe('the CPU backend splits a decode product between threads', () => {
     expect(split.rowThreads.splitProducts).toBe(1);
     expect(alone.rowThreads.splitProducts).toBe(0);
     expect(got).toEqual(want);
+    // A second product, wider: the hand-off buffers grow and are reused.
+    const wide = Uint16Array.from(pseudoRandom(3 * n * k, 7), (v) => 0x3c00 + Math.floor((v + 1) * 2000));
+    const wider = async (backend: CpuBackend) =>
+      tensor(x, [m, k], { backend })
+        .matmul(tensor(wide, [3 * n, k], { dtype: 'bfloat16', backend }), { transB: true })
+        .toArray();
+    expect(await wider(split)).toEqual(await wider(alone));
+    expect(split.rowThreads.splitProducts).toBe(2);
     await split.rowThreads.close();
   });
 
-  it('keeps a small product on one thread, and 16-bit weights in shared memory only when it has workers', () => {
+  it('keeps a small product on one thread, and 16-bit weights in shared memory only when it has workers', async () => {
     const split = new CpuBackend({ threads: 2 });
+    await split.rowThreads.whenReady();
     const bits = new Uint16Array(64 * 64).fill(0x3c00);
     const w = tensor(bits, [64, 64], { dtype: 'bfloat16', backend: split });
     tensor(new Float32Array(64).fill(1), [1, 64], { backend: split }).matmul(w, { transB: true });
@@ -72,6 +81,7 @@ describe('the CPU backend splits a decode product between threads', () => {
     const alone = new CpuBackend({ threads: 1 });
     expect((tensor(bits, [64, 64], { dtype: 'bfloat16', backend: alone }).storage('test') as CpuStorage).data.buffer).toBeInstanceOf(ArrayBuffer);
     expect(() => new CpuBackend({ threads: 0 })).toThrow(/threads must be a positive integer, got 0/);
+    await split.rowThreads.close();
   });
 });
 
