@@ -58,10 +58,7 @@ export class CpuBackend implements Backend {
 
   constructor(options: CpuBackendOptions = {}) {
     this.maxTensorBytes = options.maxTensorBytes ?? Number.POSITIVE_INFINITY;
-    this.rowThreads = new RowThreads(
-      { threads: options.threads ?? coreCount(), minWork: options.minThreadedWork },
-      { bfloat16: halfTable('bfloat16'), float16: halfTable('float16') },
-    );
+    this.rowThreads = new RowThreads({ threads: options.threads ?? coreCount(), minWork: options.minThreadedWork });
   }
 
   /** The thread count of the decode products (see CpuBackendOptions.threads). */

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { HalfDType, TypedArray } from '../../dtype.ts';
+import { halfTable, type HalfDType, type TypedArray } from '../../dtype.ts';
 import { halfRowsKernel } from '../../ops/matmul/cpu.ts';
 
 /**
@@ -76,10 +76,7 @@ export class RowThreads {
   /** Products split so far (tests check that the threaded path ran). */
   splitProducts = 0;
 
-  constructor(
-    options: RowThreadsOptions,
-    private readonly tables: Record<HalfDType, Float32Array>,
-  ) {
+  constructor(options: RowThreadsOptions) {
     this.setThreads(options.threads);
     this.minWork = options.minWork ?? DEFAULT_MIN_WORK;
   }
@@ -133,7 +130,7 @@ export class RowThreads {
       worker.postMessage({ x, b, b0, dtype, out: results[w], m, n, k, j0, j1, done: done[w] });
       return [j0, j1] as const;
     });
-    halfRowsKernel(x, 0, b, b0, this.tables[dtype], out, c0, m, n, k, 0, Math.min(n, share));
+    halfRowsKernel(x, 0, b, b0, halfTable(dtype), out, c0, m, n, k, 0, Math.min(n, share));
     ranges.forEach(([j0, j1], w) => {
       const flag = done[w]!;
       const problem =
@@ -165,10 +162,12 @@ export class RowThreads {
 
   private start(): void {
     if (this.workers !== null) return;
+    // Each worker gets its own copy of the widening tables (they are built once per process).
+    const tables = { bfloat16: halfTable('bfloat16'), float16: halfTable('float16') };
     const workers = Array.from({ length: this.threads - 1 }, () => {
       const ready = new Int32Array(new SharedArrayBuffer(4));
       this.ready.push(ready);
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { tables: this.tables, ready } });
+      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { tables, ready } });
       worker.unref();
       // Without a listener a worker's error would be thrown in this process; with one, products
       // return to this thread and whenReady says why.
