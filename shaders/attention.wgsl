@@ -18,6 +18,10 @@
 // Host defines: DV, and one of
 //   FORWARD  grid [⌈S/QB⌉, H, B], one query per invocation: online softmax over the keys;
 //            writes out and lse = max + log Σ exp (per query row)
+//   FORWARD and DECODE   the same outputs for few queries (a decode step has S = 1, which would leave 15 of
+//            FORWARD's 16 invocations idle): grid [S, H, B], one query per workgroup, its
+//            invocations taking every QB-th key each with an online softmax of their own, then
+//            merged through workgroup memory (max of the maxima, sums rescaled to it)
 //   BWD_Q    same grid: delta = Σ g·out (written for BWD_KV) and dq = Σ_t ds_t·k_t·scale
 //   BWD_KV   grid [⌈T/QB⌉, Hkv, B], one key per invocation, looping over the G·S queries that
 //            read it: dv = Σ p·g, dk = Σ ds·q·scale
@@ -72,6 +76,69 @@ fn last_allowed(mask0: u32) -> u32 {
 }
 
 #if FORWARD
+#if DECODE
+var<workgroup> part_m: array<f32, QB>;
+var<workgroup> part_l: array<f32, QB>;
+var<workgroup> part_acc: array<array<vec4<f32>, DV>, QB>;
+
+@compute @workgroup_size(QB)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let s = wid.x;
+  let j = lid.x;
+  let b = wid.z;
+  let row = (b * P.heads + wid.y) * P.seq + s;
+  let kv0 = (b * P.kv_heads + wid.y / P.group) * P.keys;
+  let mask0 = (b * P.seq + s) * P.keys;
+  var qr: array<vec4<f32>, DV>;
+  var acc: array<vec4<f32>, DV>;
+  for (var i = 0u; i < DV; i++) {
+    qr[i] = q[row * DV + i];
+    acc[i] = vec4<f32>();
+  }
+  // This invocation's keys are j, j + QB, j + 2·QB, ... up to the query's last allowed key; an
+  // invocation with none keeps l = 0 and adds nothing to the merge. A row with no allowed key
+  // attends uniformly (as in FORWARD below): each invocation sums its share of the values.
+  let last = last_allowed(mask0);
+  var m = -3.0e38;
+  var l = 0.0;
+  if (last == NONE) {
+    for (var t = j; t < P.keys; t += QB) {
+      let kr = (kv0 + t) * DV;
+      for (var i = 0u; i < DV; i++) { acc[i] += v[kr + i]; }
+      l += 1.0;
+    }
+    m = MASKED;
+  }
+  let end = last + 1u; // NONE + 1 wraps to 0
+  for (var t = j; t < end; t += QB) {
+    let kr = (kv0 + t) * DV;
+    var d = 0.0;
+    for (var i = 0u; i < DV; i++) { d += dot(qr[i], k[kr + i]); }
+    let score = select(MASKED, d * P.scale, allowed[mask0 + t] != 0u);
+    let mn = max(m, score);
+    let corr = exp(m - mn);
+    let p = exp(score - mn);
+    l = l * corr + p;
+    for (var i = 0u; i < DV; i++) { acc[i] = acc[i] * corr + p * v[kr + i]; }
+    m = mn;
+  }
+  part_m[j] = m;
+  part_l[j] = l;
+  for (var i = 0u; i < DV; i++) { part_acc[j][i] = acc[i]; }
+  workgroupBarrier();
+  // Merge: every invocation finds the overall max and sum; each writes every QB-th vec4 of out.
+  var mx = -3.0e38;
+  for (var r = 0u; r < QB; r++) { mx = max(mx, part_m[r]); }
+  var lt = 0.0;
+  for (var r = 0u; r < QB; r++) { lt += part_l[r] * exp(part_m[r] - mx); }
+  for (var i = j; i < DV; i += QB) {
+    var o = vec4<f32>();
+    for (var r = 0u; r < QB; r++) { o += part_acc[r][i] * exp(part_m[r] - mx); }
+    out[row * DV + i] = o / lt;
+  }
+  if (j == 0u) { lse[row] = mx + log(lt); }
+}
+#else
 @compute @workgroup_size(QB)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let s = wid.x * QB + lid.x;
@@ -116,6 +183,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   for (var i = 0u; i < DV; i++) { out[row * DV + i] = acc[i] / l; }
   lse[row] = m + log(l);
 }
+#endif
 #endif
 
 #if BWD_Q

@@ -11,6 +11,12 @@ import { reduce } from './reduce.ts';
  */
 const ROWS_PER_GROUP = 64; // RW in shaders/rows.wgsl
 const ATTENTION_QB = 16; // QB in shaders/attention.wgsl
+/**
+ * Up to this many queries, the forward splits each query's keys between a workgroup's invocations
+ * (DECODE in shaders/attention.wgsl) instead of giving each invocation a query: with S = 1, as in
+ * a decode step, FORWARD would run one invocation of 16.
+ */
+const ATTENTION_DECODE_MAX_SEQ = 4;
 /** Registers per row of the attention kernels: D/4 vec4s, at most this many. */
 const MAX_DV = 32;
 
@@ -159,12 +165,13 @@ export function webgpuFusedKernels(ctx: GpuContext, own: (s: Storage) => GpuStor
       const [gm] = f32('mask', allowed);
       const out = ctx.storage('float32', gq!.size);
       const lse = ctx.storage('float32', spec.batch * spec.heads * spec.seq);
+      const decode = spec.seq <= ATTENTION_DECODE_MAX_SEQ;
       ctx.run(
-        'attention',
-        { file: 'attention.wgsl', defines: { DV: spec.dim / 4, FORWARD: true } },
+        decode ? 'attention (decode)' : 'attention',
+        { file: 'attention.wgsl', defines: { DV: spec.dim / 4, FORWARD: true, DECODE: decode } },
         attentionParams(spec),
         [gq!, gk!, gv!, gm!, out, lse],
-        [Math.ceil(spec.seq / ATTENTION_QB), spec.heads, spec.batch],
+        [decode ? spec.seq : Math.ceil(spec.seq / ATTENTION_QB), spec.heads, spec.batch],
       );
       return { out, lse };
     },

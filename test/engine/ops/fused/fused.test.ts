@@ -223,6 +223,34 @@ describe('fused ops equal their composites on every backend', () => {
       { numRuns: 20 },
     );
   });
+
+  it('scaledDotProductAttention with few queries over a long cache (a decode step: the keys are split between invocations)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(1, 2),
+        fc.constantFrom(1, 2, 3, 4),
+        fc.constantFrom(15, 16, 40, 130),
+        fc.constantFrom(4, 32, 128),
+        fc.boolean(),
+        seedArb,
+        async (batch, seq, past, dim, scattered, seed) => {
+          const keys = seq + past;
+          await agree(
+            'attention',
+            (q, k, v, m) => scaledDotProductAttention(q!, k!, v!, m!),
+            [
+              floats([batch, 4, seq, dim], seed),
+              floats([batch, 2, keys, dim], seed + 1),
+              floats([batch, 2, keys, dim], seed + 2),
+              mask(batch, seq, keys, seed, scattered),
+            ],
+            seed,
+          );
+        },
+      ),
+      { numRuns: 12 },
+    );
+  });
 });
 
 describe('fused gradients pass float64 finite-difference checks (CPU)', () => {
