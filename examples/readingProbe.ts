@@ -10,7 +10,7 @@
  *
  *   npx tsx examples/readingProbe.ts [--steps 900] [--every 300] [--people 100] [--pretrain-people 0]
  *        [--counterfactuals 0] [--compression-rate 16] [--whole] [--qa-rows per-question|per-document]
- *        [--frozen 300] [--mse 0.1] [--lr 3e-3] [--seed 0] [--facts 150]
+ *        [--qa-only] [--frozen 300] [--mse 0.1] [--lr 3e-3] [--seed 0] [--facts 150]
  *
  * (CLARA_BACKEND=cpu for the CPU backend.) What it measured on the full demo's settings is in
  * clara/demo/demoSettings.ts (`corpus.pretrainPeople`) and the README's status.
@@ -42,6 +42,7 @@ const { values } = parseArgs({
     counterfactuals: { type: 'string', default: '0' },
     'compression-rate': { type: 'string', default: String(FULL_DEMO.compressionRate) },
     whole: { type: 'boolean', default: false },
+    'qa-only': { type: 'boolean', default: false },
     'qa-rows': { type: 'string', default: FULL_DEMO.corpus.qaRows },
     frozen: { type: 'string', default: String(FULL_DEMO.stage1.compressorFrozenSteps) },
     mse: { type: 'string', default: String(FULL_DEMO.stage1.mseWeight) },
@@ -69,7 +70,10 @@ const counterfactuals = values.tiny ? 1 : int('counterfactuals');
 const steps = values.tiny ? 4 : int('steps');
 // varyDemo widens the name pools for the corpus and the pretraining people together.
 const varied = varyDemo(
-  { ...FULL_DEMO, corpus: { ...FULL_DEMO.corpus, reconstructWhole: values.whole, qaRows, pretrainPeople, counterfactuals } },
+  {
+    ...FULL_DEMO,
+    corpus: { ...FULL_DEMO.corpus, reconstructWhole: values.whole, paraphraseRows: !values['qa-only'], qaRows, pretrainPeople, counterfactuals },
+  },
   { people, candidates: Math.min(FULL_DEMO.candidates, people), compressionRate: int('compression-rate'), stage1Steps: steps, mseWeight: real('mse') },
 );
 const settings: DemoSettings = { ...varied, stage1: { ...varied.stage1, lr: real('lr'), compressorFrozenSteps: values.tiny ? 1 : int('frozen') } };

@@ -3,7 +3,7 @@ import { DECODER_ADAPTER } from '../adapters.ts';
 import type { ClaraModel } from '../claraModel.ts';
 import { generatorInput } from '../generatorRead.ts';
 import { gatherCandidates } from '../retrieval/documentBank.ts';
-import { stage1QaPrompt, tokenizeChatPrompt } from '../tokenizer/chatPrompt.ts';
+import { answerPrompt, stage1QaPrompt, tokenizeChatPrompt } from '../tokenizer/chatPrompt.ts';
 import { collateGeneratorInputs } from '../tokenizer/generatorBatch.ts';
 
 /**
@@ -21,7 +21,9 @@ import { collateGeneratorInputs } from '../tokenizer/generatorBatch.ts';
  *     from the wrong memory answers from the question (memorised), not from the document.
  *
  * bank [docs, n, d]; `facts[i].document` is a row of the bank. Returns the share of facts answered
- * and, per fact, the argmax tokens at the answer's positions, decoded.
+ * and, per fact, the argmax tokens at the answer's positions, decoded. `format: 'answer'` asks in
+ * the answer prompt of stages 2 and 3 (the question in the prompt, the answer the whole target)
+ * instead of stage 1's `Question: q\nAnswer: a` target, for a generator trained that way.
  */
 export interface ProbeFact {
   question: string;
@@ -34,7 +36,7 @@ export async function readingProbe(
   clara: ClaraModel,
   bank: Tensor,
   facts: readonly ProbeFact[],
-  options: { batchSize?: number } = {},
+  options: { batchSize?: number; format?: 'stage1' | 'answer' } = {},
 ): Promise<{ accuracy: number; predictions: string[] }> {
   const batchSize = options.batchSize ?? 16;
   const { tokenizer, backbone } = clara;
@@ -45,7 +47,11 @@ export async function readingProbe(
   try {
     for (let start = 0; start < facts.length; start += batchSize) {
       const part = facts.slice(start, start + batchSize);
-      const rows = part.map((f) => tokenizeChatPrompt(tokenizer, stage1QaPrompt([f.question], [f.answer], { nMem: clara.nMem }), { k: 1 }));
+      const prompt = (f: ProbeFact) =>
+        options.format === 'answer'
+          ? answerPrompt(f.question, f.answer, { nMem: clara.nMem, k: 1 })
+          : stage1QaPrompt([f.question], [f.answer], { nMem: clara.nMem });
+      const rows = part.map((f) => tokenizeChatPrompt(tokenizer, prompt(f), { k: 1 }));
       const batch = collateGeneratorInputs(rows, tokenizer.padId);
       const length = batch.inputIds[0]!.length;
       const argmax = tidy(() =>

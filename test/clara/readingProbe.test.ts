@@ -13,7 +13,7 @@ import { trainCompressionStage } from '../../clara/trainCompressionStage.ts';
  * An off-by-one in the left padding or the shift between logits and labels breaks both.
  */
 describe('readingProbe', () => {
-  it("scores the generator's own argmax answer 1 and another answer 0, and the generator's mode is kept", async () => {
+  it("scores the generator's own argmax answer 1 and another answer 0, in either prompt format, and the generator's mode is kept", async () => {
     const corpus = generateSyntheticCorpus(demoCorpusOptions(QUICK_DEMO, 0));
     const clara = demoModel(QUICK_DEMO, corpus, 0, cpuBackend);
     await trainCompressionStage({ ...demoStage1Options(QUICK_DEMO, clara, corpus, 0), steps: 2, compressorFrozenSteps: 0 });
@@ -33,6 +33,14 @@ describe('readingProbe', () => {
     expect((await readingProbe(clara, bank, own, { batchSize: 5 })).accuracy).toBe(1);
     const other = own.map((f) => ({ ...f, answer: f.answer === 'red' ? 'blue' : 'red' }));
     expect((await readingProbe(clara, bank, other, { batchSize: 5 })).accuracy).toBe(0);
+    // The same in the answer prompt of stages 2 and 3: another prompt, so other predictions.
+    const inAnswerFormat = await readingProbe(clara, bank, facts, { batchSize: 5, format: 'answer' });
+    expect(inAnswerFormat.predictions).not.toEqual(first.predictions);
+    const ownAnswers = facts.map((f, i) => ({ ...f, answer: inAnswerFormat.predictions[i]! })).filter((f) => f.answer !== '' && single(f.answer));
+    expect(ownAnswers.length).toBeGreaterThan(3);
+    expect((await readingProbe(clara, bank, ownAnswers, { batchSize: 5, format: 'answer' })).accuracy).toBe(1);
+    const otherAnswers = ownAnswers.map((f) => ({ ...f, answer: f.answer === 'red' ? 'blue' : 'red' }));
+    expect((await readingProbe(clara, bank, otherAnswers, { batchSize: 5, format: 'answer' })).accuracy).toBe(0);
     expect(clara.backbone.training).toBe(true);
     bank.dispose();
   });
