@@ -22,6 +22,7 @@ export { loadStage3File, limitCandidates, type Stage3Row } from './data/stage3Da
 
 // Training: stages 1 and 2, then stage 3 with a pluggable differentiable top-k.
 export { trainCompressionStage, loadCompressionRows, type CompressionStageOptions } from './trainCompressionStage.ts';
+export { prepareCompressionStage } from './compressionObjective.ts';
 export { trainEndToEnd, type EndToEndOptions } from './trainEndToEnd.ts';
 export {
   TOPK_ESTIMATORS,

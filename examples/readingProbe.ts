@@ -10,7 +10,13 @@
  *
  *   npx tsx examples/readingProbe.ts [--steps 900] [--every 300] [--people 100] [--pretrain-people 0]
  *        [--counterfactuals 0] [--compression-rate 16] [--whole] [--qa-rows per-question|per-document]
- *        [--qa-only] [--frozen 300] [--mse 0.1] [--lr 3e-3] [--seed 0] [--facts 150]
+ *        [--qa-only] [--facts-per-doc MIN-MAX] [--stage 1|2] [--frozen 300] [--mse 0.1] [--lr 3e-3]
+ *        [--seed 0] [--facts 150]
+ *
+ * `--stage 2` trains stage 2 instead (docs/clara.md §5: the question in the answer prompt, the
+ * answer the whole target) on the stage-1 `qa` rows, from a fresh compressor, and asks in that
+ * prompt. `--facts-per-doc 1` gives every person one fact (so nobody has a held-out one);
+ * `1-4` mixes one-fact documents into the corpus's 2-4.
  *
  * (CLARA_BACKEND=cpu for the CPU backend.) What it measured on the full demo's settings is in
  * clara/demo/demoSettings.ts (`corpus.pretrainPeople`) and the README's status.
@@ -24,6 +30,7 @@ import {
   demoStage1Options,
   FULL_DEMO,
   generateSyntheticCorpus,
+  prepareCompressionStage,
   readingProbe,
   selectBackend,
   trainCompressionStage,
@@ -32,6 +39,7 @@ import {
   type ProbeFact,
   varyDemo,
 } from 'clara-ts/clara';
+import { Generator } from 'clara-ts/engine';
 
 const { values } = parseArgs({
   options: {
@@ -43,6 +51,8 @@ const { values } = parseArgs({
     'compression-rate': { type: 'string', default: String(FULL_DEMO.compressionRate) },
     whole: { type: 'boolean', default: false },
     'qa-only': { type: 'boolean', default: false },
+    'facts-per-doc': { type: 'string', default: '' },
+    stage: { type: 'string', default: '1' },
     'qa-rows': { type: 'string', default: FULL_DEMO.corpus.qaRows },
     frozen: { type: 'string', default: String(FULL_DEMO.stage1.compressorFrozenSteps) },
     mse: { type: 'string', default: String(FULL_DEMO.stage1.mseWeight) },
@@ -78,11 +88,17 @@ const varied = varyDemo(
 );
 const settings: DemoSettings = { ...varied, stage1: { ...varied.stage1, lr: real('lr'), compressorFrozenSteps: values.tiny ? 1 : int('frozen') } };
 const seed = int('seed');
+const stage = values.stage === '1' ? 1 : values.stage === '2' ? 2 : null;
+if (stage === null) throw new Error(`--stage must be 1 or 2, got '${values.stage}'`);
+const factsPerDoc = /^(\d+)(?:-(\d+))?$/.exec(values['facts-per-doc']);
+if (values['facts-per-doc'] !== '' && factsPerDoc === null) throw new Error(`--facts-per-doc must be N or MIN-MAX, got '${values['facts-per-doc']}'`);
+const factRange = factsPerDoc ? { minFacts: Number(factsPerDoc[1]), maxFacts: Number(factsPerDoc[2] ?? factsPerDoc[1]) } : {};
 const every = values.tiny ? 2 : int('every');
 const { backend, warning } = await selectBackend((process.env.CLARA_BACKEND as BackendChoice | undefined) || 'auto');
 if (warning) console.error(`warning: ${warning}`);
 
-const corpus = generateSyntheticCorpus(demoCorpusOptions(settings, seed));
+// One-fact people cannot have a fact held out: with none of two or more, nobody has.
+const corpus = generateSyntheticCorpus({ ...demoCorpusOptions(settings, seed), ...factRange, ...(factRange.maxFacts === 1 ? { heldOutShare: 0 } : {}) });
 const clara = demoModel(settings, corpus, seed, backend);
 const questionsOf = (heldOut: boolean) => corpus.questions.filter((q) => q.heldOut === heldOut).slice(0, int('facts'));
 const sets = { trained: questionsOf(false), heldOut: questionsOf(true) };
@@ -92,13 +108,15 @@ const asked = (questions: typeof sets.trained, other = 0) =>
   questions.map((q) => ({ question: q.question, answer: q.answer, document: (q.entityId + other) % corpus.documents.length }));
 
 console.log(
-  `${corpus.documents.length} documents, ${pretrainPeople} pretraining people, ${counterfactuals} counterfactual ${counterfactuals === 1 ? 'copy' : 'copies'}, ${corpus.stage1.length} stage-1 rows, ${steps} steps`,
+  `${corpus.documents.length} documents, ${pretrainPeople} pretraining people, ${counterfactuals} counterfactual ${counterfactuals === 1 ? 'copy' : 'copies'}, ${corpus.stage1.length} stage-1 rows, ${steps} steps of stage ${stage}`,
 );
 console.log('step      own doc / other doc / counterfactual doc: new value / old value');
+const format = stage === 1 ? 'stage1' : 'answer';
 const probe = async (step: number) => {
   const bank = compressCorpus(clara, corpus.documents);
-  const score = async (facts: ProbeFact[], memory = bank) => (await readingProbe(clara, memory, facts)).accuracy.toFixed(2);
+  const score = async (facts: ProbeFact[], memory = bank) => (await readingProbe(clara, memory, facts, { format })).accuracy.toFixed(2);
   for (const [name, questions] of Object.entries(sets)) {
+    if (questions.length === 0) continue;
     const counterfactual = changedDocuments[name as keyof typeof sets];
     const changed = compressCorpus(clara, counterfactual.documents);
     const cells = [
@@ -112,10 +130,17 @@ const probe = async (step: number) => {
   }
   bank.dispose();
 };
-await trainCompressionStage({
-  ...demoStage1Options(settings, clara, corpus, seed),
-  progress: !values.tiny,
-  onStep: async (m) => {
-    if (m.step % every === 0 || m.step === steps) await probe(m.step);
-  },
-});
+const onStep = async (m: { step: number }) => {
+  if (m.step % every === 0 || m.step === steps) await probe(m.step);
+};
+const stage1 = demoStage1Options(settings, clara, corpus, seed);
+if (stage === 1) {
+  await trainCompressionStage({ ...stage1, progress: !values.tiny, onStep });
+} else {
+  // Stage 2 continues a compressor: here a fresh one (stage 1's adapters, untrained).
+  prepareCompressionStage(clara, 1, new Generator(seed));
+  const rows = corpus.stage1.flatMap((row) =>
+    row.dataType === 'qa' ? row.questions!.map((question, i) => ({ question, docs: [row.docs[0]!], answer: row.answers![i]! })) : [],
+  );
+  await trainCompressionStage({ ...stage1, stage: 2, rows, progress: !values.tiny, onStep });
+}
