@@ -38,9 +38,11 @@ import { nonPaddingTokens, type MicroBatch, type TrainingObjective } from './tra
  *
  * - stage 1: encoder_adapter and decoder_adapter (fresh if absent), and the `<MEMi>` rows of the
  *   embedding table only;
- * - stage 2: encoder_adapter continued, decoder_adapter re-created fresh, memory rows frozen.
+ * - stage 2: encoder_adapter continued, decoder_adapter re-created fresh (as the official code
+ *   does; `keepGenerator` continues the one the model has, for a stage 2 in phases), memory rows
+ *   frozen.
  */
-export function prepareCompressionStage(clara: ClaraModel, stage: 1 | 2, rng: Generator): Parameter[] {
+export function prepareCompressionStage(clara: ClaraModel, stage: 1 | 2, rng: Generator, options: { keepGenerator?: boolean } = {}): Parameter[] {
   const model = clara.backbone;
   const names = model.adapterNames();
   if (!names.includes(ENCODER_ADAPTER)) {
@@ -48,7 +50,7 @@ export function prepareCompressionStage(clara: ClaraModel, stage: 1 | 2, rng: Ge
       throw new Error('stage 2 continues the compressor of stage 1, but this model has no encoder_adapter (train stage 1 first, or pass a stage-1 model)');
     model.addAdapter(ENCODER_ADAPTER, clara.settings.lora, rng);
   }
-  if (stage === 2 && names.includes(DECODER_ADAPTER)) model.deleteAdapter(DECODER_ADAPTER);
+  if (stage === 2 && names.includes(DECODER_ADAPTER) && !options.keepGenerator) model.deleteAdapter(DECODER_ADAPTER);
   if (!model.adapterNames().includes(DECODER_ADAPTER)) model.addAdapter(DECODER_ADAPTER, clara.settings.lora, rng);
 
   const embedding = model.model.embedTokens.weight;
@@ -68,11 +70,15 @@ export function prepareCompressionStage(clara: ClaraModel, stage: 1 | 2, rng: Ge
  * must not go through `prepareCompressionStage`, which re-creates the generator adapter and would
  * throw away the steps already taken: it only collects what is there.
  */
-export function compressionStageParameters(clara: ClaraModel, stage: 1 | 2, options: { resume: boolean; rng: Generator }): Array<[string, Parameter]> {
+export function compressionStageParameters(
+  clara: ClaraModel,
+  stage: 1 | 2,
+  options: { resume: boolean; rng: Generator; keepGenerator?: boolean },
+): Array<[string, Parameter]> {
   let params: Parameter[];
   if (!options.resume || stage === 1) {
     // Stage 1 on a model that has both adapters creates nothing: resuming it is the same call.
-    params = prepareCompressionStage(clara, stage, options.rng);
+    params = prepareCompressionStage(clara, stage, options.rng, { keepGenerator: options.keepGenerator });
   } else {
     const model = clara.backbone;
     for (const name of [ENCODER_ADAPTER, DECODER_ADAPTER]) {

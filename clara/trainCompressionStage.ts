@@ -36,6 +36,12 @@ export interface CompressionStageOptions extends Partial<TrainingConfig> {
    * steps, so the generator first learns to read its initial vectors: adds to `frozenSteps`.
    */
   compressorFrozenSteps?: number;
+  /**
+   * Stage 2 only: continue the model's generator (decoder_adapter) instead of starting a fresh one,
+   * as the official code does. For a stage 2 run in phases, such as a curriculum of one-fact
+   * documents first (README, *Reading, or looking up?*).
+   */
+  keepGenerator?: boolean;
   /** Run directory: metrics.jsonl and checkpoint/ (see train/checkpoint.ts). */
   out?: string;
   /** Continue the run in `out`; `clara` must be loaded from its checkpoint (resumeCompressionStage does this). */
@@ -69,7 +75,12 @@ export async function trainCompressionStage(options: CompressionStageOptions): P
   const resume = options.resume ?? false;
   if (resume && clara.settings.stage !== stage) throw new Error(`resume: the checkpoint is a stage-${clara.settings.stage} model, not stage ${stage}`);
 
-  const parameters = compressionStageParameters(clara, stage, { resume, rng: new Generator(mix32(config.seed, ADAPTER_INIT_STREAM)) });
+  if (options.keepGenerator && stage !== 2) throw new Error('keepGenerator is for stage 2 (stage 1 always continues the generator the model has)');
+  const parameters = compressionStageParameters(clara, stage, {
+    resume,
+    rng: new Generator(mix32(config.seed, ADAPTER_INIT_STREAM)),
+    keepGenerator: options.keepGenerator,
+  });
   clara.settings.stage = stage;
   const dropout = clara.backbone.rng;
   if (!resume) dropout.setState(new Generator(mix32(config.seed, DROPOUT_STREAM)).state());

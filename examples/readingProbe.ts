@@ -10,13 +10,15 @@
  *
  *   npx tsx examples/readingProbe.ts [--steps 900] [--every 300] [--people 100] [--pretrain-people 0]
  *        [--counterfactuals 0] [--compression-rate 16] [--whole] [--qa-rows per-question|per-document]
- *        [--qa-only] [--facts-per-doc MIN-MAX] [--stage 1|2] [--frozen 300] [--mse 0.1] [--lr 3e-3]
- *        [--seed 0] [--facts 150]
+ *        [--qa-only] [--facts-per-doc MIN-MAX] [--stage 1|2] [--one-fact-steps 0] [--frozen 300]
+ *        [--mse 0.1] [--lr 3e-3] [--seed 0] [--facts 150]
  *
  * `--stage 2` trains stage 2 instead (docs/clara.md §5: the question in the answer prompt, the
  * answer the whole target) on the stage-1 `qa` rows, from a fresh compressor, and asks in that
  * prompt. `--facts-per-doc 1` gives every person one fact (so nobody has a held-out one);
- * `1-4` mixes one-fact documents into the corpus's 2-4.
+ * `1-4` mixes one-fact documents into the corpus's 2-4. `--one-fact-steps N` (stage 2) is a
+ * curriculum: N steps on as many new one-fact people as --pretrain-people, then --steps on the
+ * corpus's rows with the same generator (`keepGenerator`); the probe runs in the second phase.
  *
  * (CLARA_BACKEND=cpu for the CPU backend.) What it measured on the full demo's settings is in
  * clara/demo/demoSettings.ts (`corpus.pretrainPeople`) and the README's status.
@@ -53,6 +55,7 @@ const { values } = parseArgs({
     'qa-only': { type: 'boolean', default: false },
     'facts-per-doc': { type: 'string', default: '' },
     stage: { type: 'string', default: '1' },
+    'one-fact-steps': { type: 'string', default: '0' },
     'qa-rows': { type: 'string', default: FULL_DEMO.corpus.qaRows },
     frozen: { type: 'string', default: String(FULL_DEMO.stage1.compressorFrozenSteps) },
     mse: { type: 'string', default: String(FULL_DEMO.stage1.mseWeight) },
@@ -99,7 +102,17 @@ if (warning) console.error(`warning: ${warning}`);
 
 // One-fact people cannot have a fact held out: with none of two or more, nobody has.
 const corpus = generateSyntheticCorpus({ ...demoCorpusOptions(settings, seed), ...factRange, ...(factRange.maxFacts === 1 ? { heldOutShare: 0 } : {}) });
-const clara = demoModel(settings, corpus, seed, backend);
+const oneFactSteps = values.tiny && stage === 2 ? 2 : int('one-fact-steps');
+if (oneFactSteps > 0 && stage !== 2) throw new Error('--one-fact-steps is a stage-2 curriculum: give --stage 2');
+// The curriculum's first phase: other people, one fact each (none held out), drawn from another seed.
+const oneFact = oneFactSteps > 0 ? generateSyntheticCorpus({ ...demoCorpusOptions(settings, seed + 100), minFacts: 1, maxFacts: 1, heldOutShare: 0 }) : null;
+// The vocabulary covers both phases' texts.
+const clara = demoModel(
+  settings,
+  oneFact ? { ...corpus, stage1: [...corpus.stage1, ...oneFact.stage1], questions: [...corpus.questions, ...oneFact.questions] } : corpus,
+  seed,
+  backend,
+);
 const questionsOf = (heldOut: boolean) => corpus.questions.filter((q) => q.heldOut === heldOut).slice(0, int('facts'));
 const sets = { trained: questionsOf(false), heldOut: questionsOf(true) };
 // The changed documents are text, the same at every probe; only their compression changes.
@@ -139,8 +152,20 @@ if (stage === 1) {
 } else {
   // Stage 2 continues a compressor: here a fresh one (stage 1's adapters, untrained).
   prepareCompressionStage(clara, 1, new Generator(seed));
-  const rows = corpus.stage1.flatMap((row) =>
-    row.dataType === 'qa' ? row.questions!.map((question, i) => ({ question, docs: [row.docs[0]!], answer: row.answers![i]! })) : [],
-  );
-  await trainCompressionStage({ ...stage1, stage: 2, rows, progress: !values.tiny, onStep });
+  // Stage 2 rows: each stage-1 `qa` row's questions asked in the answer prompt, one row each.
+  const asked2 = (rows: typeof corpus.stage1) =>
+    rows.flatMap((row) => (row.dataType === 'qa' ? row.questions!.map((question, i) => ({ question, docs: [row.docs[0]!], answer: row.answers![i]! })) : []));
+  if (oneFact) {
+    await trainCompressionStage({ ...stage1, stage: 2, rows: asked2(oneFact.stage1), steps: oneFactSteps, progress: !values.tiny });
+    console.log(`(${oneFactSteps} steps on ${oneFact.documents.length + pretrainPeople} one-fact people first)`);
+  }
+  await trainCompressionStage({
+    ...stage1,
+    stage: 2,
+    rows: asked2(corpus.stage1),
+    // After a first phase the compressor has been held once already.
+    ...(oneFact ? { keepGenerator: true, compressorFrozenSteps: 0 } : {}),
+    progress: !values.tiny,
+    onStep,
+  });
 }

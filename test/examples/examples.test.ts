@@ -35,10 +35,11 @@ describe('examples/', () => {
     expect(stdout).toContain('12 documents, 6 pretraining people, 1 counterfactual copy');
   }, 300_000);
 
-  it('probes stage 2 (answer prompts) with one-fact documents mixed in', async () => {
+  it('probes stage 2 (answer prompts) after a phase of one-fact people, with one-fact documents mixed in', async () => {
     const { stdout } = await tsx(['examples/readingProbe.ts', '--tiny', '--stage', '2', '--facts-per-doc', '1-4']);
     const probes = stdout.split('\n').filter((line) => /^ +\d+ {2}(trained|heldOut) +\d\.\d\d( \/ \d\.\d\d){3}$/.test(line));
     expect(probes.map((line) => line.trim().split(/ +/).slice(0, 2).join(' '))).toEqual(['2 trained', '2 heldOut', '4 trained', '4 heldOut']);
-    expect(stdout).toMatch(/stage 2/);
+    expect(stdout).toMatch(/steps of stage 2/);
+    expect(stdout).toMatch(/\(2 steps on \d+ one-fact people first\)/);
   }, 300_000);
 });

@@ -110,3 +110,35 @@ describe('resume', () => {
     await expect(trainCompressionStage({ clara: tinyModel(rows), stage: 1, rows, ...settings, out })).rejects.toThrow(/already holds a training checkpoint/);
   });
 });
+
+describe('stage 2 in phases', () => {
+  it('keepGenerator continues the generator the model has; a plain stage 2 starts a fresh one', async () => {
+    const rows = synthRows();
+    const stage2Rows = generateSyntheticCorpus({ seed: 3, entities: 12, candidates: 4, generationTopK: 1 }).stage2;
+    const clara = tinyModel(rows);
+    await trainCompressionStage({ clara, stage: 1, rows, steps: 2, batchSize: 2, lr: 1e-2, progress: false });
+    const phase = { stage: 2, rows: stage2Rows, steps: 1, batchSize: 2, lr: 1e-2, progress: false } as const;
+    const generator = async () => [...(await trainableBits(clara))].filter(([name]) => name.startsWith('decoder_adapter.'));
+    // A fresh adapter's B factors are zero; a trained one's are not.
+    const bIsZero = (entries: Array<[string, Uint32Array]>) => entries.filter(([n]) => n.includes('lora_B')).every(([, v]) => v.every((x) => x === 0));
+    let atFirstStep: Array<[string, Uint32Array]> = [];
+    const capture = async (m: { step: number }) => {
+      if (m.step === 1) atFirstStep = await generator();
+    };
+    expect(bIsZero(await generator())).toBe(false);
+    const trained = await generator();
+    await trainCompressionStage({ clara, ...phase, keepGenerator: true });
+    const continued = await generator();
+    // One step of lr 1e-2 moves every factor a little from the trained one, not back to a fresh adapter.
+    expect(bIsZero(continued)).toBe(false);
+    expect(continued.map(([n]) => n)).toEqual(trained.map(([n]) => n));
+    await trainCompressionStage({ clara, ...phase, onStep: capture });
+    // A fresh generator took one step from B = 0: its B factors are tiny, the continued ones are not.
+    const size = (entries: Array<[string, Uint32Array]>) =>
+      entries.filter(([n]) => n.includes('lora_B')).reduce((sum, [, v]) => sum + new Float32Array(v.buffer).reduce((a, x) => a + Math.abs(x), 0), 0);
+    expect(size(atFirstStep)).toBeLessThan(size(continued) / 2);
+    await expect(trainCompressionStage({ clara, stage: 1, rows, steps: 1, batchSize: 2, keepGenerator: true, progress: false })).rejects.toThrow(
+      /keepGenerator is for stage 2/,
+    );
+  });
+});
