@@ -1,6 +1,6 @@
 /**
- * Does stage 1 teach the generator to read its memory tokens? Trains the demo's stage 1 (any of its
- * settings changed by a flag) and, every --every steps, scores the stage-1 answers teacher-forced
+ * Does stage 1 (or 2) teach the generator to read its memory tokens? Trains the demo's stage 1 (any
+ * of its settings changed by a flag) and, every --every steps, scores the stage's answers teacher-forced
  * (clara/eval/readingProbe.ts) on trained and on held-out facts, three ways: with the fact's own
  * document, with the next person's, and with a counterfactual copy of its own document whose value
  * was replaced (clara/eval/counterfactualFacts.ts), asking for the new value and for the old.
