@@ -46,8 +46,9 @@ export interface DemoSettings {
    * wrong one, held-out 0.06). At this size and step count the generator learns to look people up,
    * not to read; the full demo keeps it at 0. They are read in stage 2 at lr 1e-3 with one-fact
    * documents first (examples/readingProbe.ts --stage 2 --one-fact-steps 400, 2026-12-08: held-out
-   * facts 0.26 to 0.42 with their own document, a changed document's new value 0.30 to 0.36 and its
-   * old one 0.04 to 0.06); the demo does not run that recipe yet (README, *Reading, or looking up?*).
+   * facts 0.26 to 0.42 with their own document after 1500 steps and 0.50 after 2800, a changed
+   * document's new value 0.30 to 0.50 and its old one 0.02 to 0.06); the demo does not run that
+   * recipe yet (README, *Reading, or looking up?*).
    * `counterfactuals`: copies of every person with new values, for stage 1 only (synth's
    * `counterfactuals`), so a name tells nothing about its values. Measured with the reading probe
    * (--long's stage 1, 2400 steps, seed 0, 2026-12-07; answers to a changed document scored on the
