@@ -76,41 +76,32 @@ fn last_allowed(mask0: u32) -> u32 {
 }
 
 #if FORWARD
-#if DECODE
-var<workgroup> part_m: array<f32, QB>;
-var<workgroup> part_l: array<f32, QB>;
-var<workgroup> part_acc: array<array<vec4<f32>, DV>, QB>;
-
-@compute @workgroup_size(QB)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let s = wid.x;
-  let j = lid.x;
-  let b = wid.z;
-  let row = (b * P.heads + wid.y) * P.seq + s;
-  let kv0 = (b * P.kv_heads + wid.y / P.group) * P.keys;
-  let mask0 = (b * P.seq + s) * P.keys;
+/**
+ * One query row's online softmax over the keys first, first + stride, … (all of them, or one
+ * invocation's share in DECODE): returns the running max m and sum l, and leaves Σ exp(score − m)·v
+ * in acc. Past the last allowed key, a masked score adds exp(MASKED − m) = 0 to l and acc and
+ * leaves m: stop there. A row with no allowed key has every score MASKED: it attends uniformly
+ * (m = MASKED, l = the number of keys summed). Keys taken by none leave m = −3e38, l = 0.
+ */
+fn online_softmax(row: u32, kv0: u32, mask0: u32, first: u32, stride: u32, acc: ptr<function, array<vec4<f32>, DV>>) -> vec2<f32> {
   var qr: array<vec4<f32>, DV>;
-  var acc: array<vec4<f32>, DV>;
   for (var i = 0u; i < DV; i++) {
     qr[i] = q[row * DV + i];
-    acc[i] = vec4<f32>();
+    (*acc)[i] = vec4<f32>();
   }
-  // This invocation's keys are j, j + QB, j + 2·QB, ... up to the query's last allowed key; an
-  // invocation with none keeps l = 0 and adds nothing to the merge. A row with no allowed key
-  // attends uniformly (as in FORWARD below): each invocation sums its share of the values.
   let last = last_allowed(mask0);
   var m = -3.0e38;
   var l = 0.0;
   if (last == NONE) {
-    for (var t = j; t < P.keys; t += QB) {
+    for (var t = first; t < P.keys; t += stride) {
       let kr = (kv0 + t) * DV;
-      for (var i = 0u; i < DV; i++) { acc[i] += v[kr + i]; }
+      for (var i = 0u; i < DV; i++) { (*acc)[i] += v[kr + i]; }
       l += 1.0;
     }
     m = MASKED;
   }
   let end = last + 1u; // NONE + 1 wraps to 0
-  for (var t = j; t < end; t += QB) {
+  for (var t = first; t < end; t += stride) {
     let kr = (kv0 + t) * DV;
     var d = 0.0;
     for (var i = 0u; i < DV; i++) { d += dot(qr[i], k[kr + i]); }
@@ -119,11 +110,27 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     let corr = exp(m - mn);
     let p = exp(score - mn);
     l = l * corr + p;
-    for (var i = 0u; i < DV; i++) { acc[i] = acc[i] * corr + p * v[kr + i]; }
+    for (var i = 0u; i < DV; i++) { (*acc)[i] = (*acc)[i] * corr + p * v[kr + i]; }
     m = mn;
   }
-  part_m[j] = m;
-  part_l[j] = l;
+  return vec2<f32>(m, l);
+}
+
+#if DECODE
+var<workgroup> part_m: array<f32, QB>;
+var<workgroup> part_l: array<f32, QB>;
+var<workgroup> part_acc: array<array<vec4<f32>, DV>, QB>;
+
+@compute @workgroup_size(QB)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let j = lid.x;
+  let b = wid.z;
+  let row = (b * P.heads + wid.y) * P.seq + wid.x;
+  // Invocation j takes keys j, j + QB, j + 2·QB, …; one with none adds nothing to the merge (l = 0).
+  var acc: array<vec4<f32>, DV>;
+  let ml = online_softmax(row, (b * P.kv_heads + wid.y / P.group) * P.keys, (b * P.seq + wid.x) * P.keys, j, QB, &acc);
+  part_m[j] = ml.x;
+  part_l[j] = ml.y;
   for (var i = 0u; i < DV; i++) { part_acc[j][i] = acc[i]; }
   workgroupBarrier();
   // Merge: every invocation finds the overall max and sum; each writes every QB-th vec4 of out.
@@ -145,43 +152,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let sc = min(s, P.seq - 1u);
   let b = wid.z;
   let row = (b * P.heads + wid.y) * P.seq + sc;
-  let kv0 = (b * P.kv_heads + wid.y / P.group) * P.keys;
-  let mask0 = (b * P.seq + sc) * P.keys;
-  var qr: array<vec4<f32>, DV>;
+  // Every invocation walks all the keys, so each load of k and v is one address for the workgroup.
   var acc: array<vec4<f32>, DV>;
-  for (var i = 0u; i < DV; i++) {
-    qr[i] = q[row * DV + i];
-    acc[i] = vec4<f32>();
-  }
-  // Past the last allowed key, a masked score adds exp(MASKED − m) = 0 to l and acc and leaves m:
-  // stop there. A row with no allowed key has every score MASKED: it attends uniformly.
-  let last = last_allowed(mask0);
-  var m = -3.0e38;
-  var l = 0.0;
-  if (last == NONE) {
-    for (var t = 0u; t < P.keys; t++) {
-      let kr = (kv0 + t) * DV;
-      for (var i = 0u; i < DV; i++) { acc[i] += v[kr + i]; }
-    }
-    m = MASKED;
-    l = f32(P.keys);
-  }
-  let end = last + 1u; // NONE + 1 wraps to 0
-  for (var t = 0u; t < end; t++) {
-    let kr = (kv0 + t) * DV;
-    var d = 0.0;
-    for (var i = 0u; i < DV; i++) { d += dot(qr[i], k[kr + i]); }
-    let score = select(MASKED, d * P.scale, allowed[mask0 + t] != 0u);
-    let mn = max(m, score);
-    let corr = exp(m - mn);
-    let p = exp(score - mn);
-    l = l * corr + p;
-    for (var i = 0u; i < DV; i++) { acc[i] = acc[i] * corr + p * v[kr + i]; }
-    m = mn;
-  }
+  let ml = online_softmax(row, (b * P.kv_heads + wid.y / P.group) * P.keys, (b * P.seq + sc) * P.keys, 0u, 1u, &acc);
   if (s >= P.seq) { return; }
-  for (var i = 0u; i < DV; i++) { out[row * DV + i] = acc[i] / l; }
-  lse[row] = m + log(l);
+  for (var i = 0u; i < DV; i++) { out[row * DV + i] = acc[i] / ml.y; }
+  lse[row] = ml.x + log(ml.y);
 }
 #endif
 #endif
