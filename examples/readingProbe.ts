@@ -153,16 +153,16 @@ if (stage === 1) {
   // Stage 2 continues a compressor: here a fresh one (stage 1's adapters, untrained).
   prepareCompressionStage(clara, 1, new Generator(seed));
   // Stage 2 rows: each stage-1 `qa` row's questions asked in the answer prompt, one row each.
-  const asked2 = (rows: typeof corpus.stage1) =>
+  const asAnswerRows = (rows: typeof corpus.stage1) =>
     rows.flatMap((row) => (row.dataType === 'qa' ? row.questions!.map((question, i) => ({ question, docs: [row.docs[0]!], answer: row.answers![i]! })) : []));
   if (oneFact) {
-    await trainCompressionStage({ ...stage1, stage: 2, rows: asked2(oneFact.stage1), steps: oneFactSteps, progress: !values.tiny });
+    await trainCompressionStage({ ...stage1, stage: 2, rows: asAnswerRows(oneFact.stage1), steps: oneFactSteps, progress: !values.tiny });
     console.log(`(${oneFactSteps} steps on ${oneFact.documents.length + pretrainPeople} one-fact people first)`);
   }
   await trainCompressionStage({
     ...stage1,
     stage: 2,
-    rows: asked2(corpus.stage1),
+    rows: asAnswerRows(corpus.stage1),
     // After a first phase the compressor has been held once already.
     ...(oneFact ? { keepGenerator: true, compressorFrozenSteps: 0 } : {}),
     progress: !values.tiny,

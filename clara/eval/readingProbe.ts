@@ -44,13 +44,13 @@ export async function readingProbe(
   backbone.eval();
   const predictions: string[] = [];
   let right = 0;
+  const prompt = (f: ProbeFact) =>
+    options.format === 'answer'
+      ? answerPrompt(f.question, f.answer, { nMem: clara.nMem, k: 1 })
+      : stage1QaPrompt([f.question], [f.answer], { nMem: clara.nMem });
   try {
     for (let start = 0; start < facts.length; start += batchSize) {
       const part = facts.slice(start, start + batchSize);
-      const prompt = (f: ProbeFact) =>
-        options.format === 'answer'
-          ? answerPrompt(f.question, f.answer, { nMem: clara.nMem, k: 1 })
-          : stage1QaPrompt([f.question], [f.answer], { nMem: clara.nMem });
       const rows = part.map((f) => tokenizeChatPrompt(tokenizer, prompt(f), { k: 1 }));
       const batch = collateGeneratorInputs(rows, tokenizer.padId);
       const length = batch.inputIds[0]!.length;
