@@ -18,11 +18,11 @@
 // Host defines: DV, and one of
 //   FORWARD  grid [⌈S/QB⌉, H, B], one query per invocation: online softmax over the keys;
 //            writes out and lse = max + log Σ exp (per query row)
-//   FORWARD and DECODE   the same outputs for few queries (a decode step has S = 1, which would leave 15 of
+//     + DECODE  the same outputs for few queries (a decode step has S = 1, which would leave 15 of
 //            FORWARD's 16 invocations idle): grid [S, H, B], one query per workgroup, its
 //            invocations taking every QB-th key each with an online softmax of their own, then
 //            merged through workgroup memory (max of the maxima, sums rescaled to it)
-//   BWD_Q    same grid: delta = Σ g·out (written for BWD_KV) and dq = Σ_t ds_t·k_t·scale
+//   BWD_Q    FORWARD's grid: delta = Σ g·out (written for BWD_KV) and dq = Σ_t ds_t·k_t·scale
 //   BWD_KV   grid [⌈T/QB⌉, Hkv, B], one key per invocation, looping over the G·S queries that
 //            read it: dv = Σ p·g, dk = Σ ds·q·scale
 // where p = exp(score − lse) (1/T on a row with no allowed key) and ds = p·(g·v − delta) on
