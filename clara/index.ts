@@ -18,6 +18,7 @@ export { resolveModelDir } from './train/checkpoint.ts';
 // Data: the synthetic corpus and the three JSON Lines formats.
 export { generateSyntheticCorpus, type SynthOptions, type SyntheticCorpus } from './data/synth.ts';
 export { writeSyntheticCorpus } from './data/writeSynthCorpus.ts';
+export { answerRowsFromQa, type Stage2Row } from './data/stage2Data.ts';
 export { loadStage3File, limitCandidates, type Stage3Row } from './data/stage3Data.ts';
 
 // Training: stages 1 and 2, then stage 3 with a pluggable differentiable top-k.
@@ -51,6 +52,6 @@ export { traceModel, type TraceOptions } from './model/trace.ts';
 
 // The demo: the whole pipeline on a generated corpus, and its settings.
 export { runDemo, type DemoOptions } from './demo/runDemo.ts';
-export { demoCorpusOptions, demoModel, demoStage1Options } from './demo/demoModel.ts';
-export { FULL_DEMO, QUICK_DEMO, varyDemo, type DemoSettings, type DemoVariation } from './demo/demoSettings.ts';
+export { demoCorpusOptions, demoModel, demoOneFactCorpusOptions, demoStage1Options, demoStage2Phases, demoStage3Options } from './demo/demoModel.ts';
+export { FULL_DEMO, LONG_DEMO, QUICK_DEMO, varyDemo, type DemoSettings, type DemoVariation } from './demo/demoSettings.ts';
 export { demoTable, type DemoResult } from './demo/demoReport.ts';

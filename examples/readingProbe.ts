@@ -25,10 +25,12 @@
  */
 import { parseArgs } from 'node:util';
 import {
+  answerRowsFromQa,
   compressCorpus,
   counterfactualFacts,
   demoCorpusOptions,
   demoModel,
+  demoOneFactCorpusOptions,
   demoStage1Options,
   FULL_DEMO,
   generateSyntheticCorpus,
@@ -105,7 +107,7 @@ const corpus = generateSyntheticCorpus({ ...demoCorpusOptions(settings, seed), .
 const oneFactSteps = values.tiny && stage === 2 ? 2 : int('one-fact-steps');
 if (oneFactSteps > 0 && stage !== 2) throw new Error('--one-fact-steps is a stage-2 curriculum: give --stage 2');
 // The curriculum's first phase: other people, one fact each (none held out), drawn from another seed.
-const oneFact = oneFactSteps > 0 ? generateSyntheticCorpus({ ...demoCorpusOptions(settings, seed + 100), minFacts: 1, maxFacts: 1, heldOutShare: 0 }) : null;
+const oneFact = oneFactSteps > 0 ? generateSyntheticCorpus(demoOneFactCorpusOptions(settings, seed)) : null;
 // The vocabulary covers both phases' texts.
 const clara = demoModel(
   settings,
@@ -152,17 +154,14 @@ if (stage === 1) {
 } else {
   // Stage 2 continues a compressor: here a fresh one (stage 1's adapters, untrained).
   prepareCompressionStage(clara, 1, new Generator(seed));
-  // Stage 2 rows: each stage-1 `qa` row's questions asked in the answer prompt, one row each.
-  const asAnswerRows = (rows: typeof corpus.stage1) =>
-    rows.flatMap((row) => (row.dataType === 'qa' ? row.questions!.map((question, i) => ({ question, docs: [row.docs[0]!], answer: row.answers![i]! })) : []));
   if (oneFact) {
-    await trainCompressionStage({ ...stage1, stage: 2, rows: asAnswerRows(oneFact.stage1), steps: oneFactSteps, progress: !values.tiny });
+    await trainCompressionStage({ ...stage1, stage: 2, rows: answerRowsFromQa(oneFact.stage1), steps: oneFactSteps, progress: !values.tiny });
     console.log(`(${oneFactSteps} steps on ${oneFact.documents.length + pretrainPeople} one-fact people first)`);
   }
   await trainCompressionStage({
     ...stage1,
     stage: 2,
-    rows: asAnswerRows(corpus.stage1),
+    rows: answerRowsFromQa(corpus.stage1),
     // After a first phase the compressor has been held once already.
     ...(oneFact ? { keepGenerator: true, compressorFrozenSteps: 0 } : {}),
     progress: !values.tiny,

@@ -55,11 +55,14 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
     'compression-rate': { type: 'string' },
     'mse-weight': { type: 'string' },
     'stage1-steps': { type: 'string' },
+    'stage2-steps': { type: 'string' },
+    'one-fact-steps': { type: 'string' },
     'stage3-steps': { type: 'string' },
     estimator: { type: 'string' },
     temperature: { type: 'string' },
     k: { type: 'string' },
     counterfactuals: { type: 'string' },
+    'pretrain-people': { type: 'string' },
     backend: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -74,13 +77,17 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
     candidates: options.int('candidates', 2),
     compressionRate: options.int('compression-rate', 1),
     mseWeight: options.number('mse-weight', (x) => x >= 0, 'a non-negative number'),
-    stage1Steps: options.int('stage1-steps', 1),
+    stage1Steps: options.int('stage1-steps', 0),
+    stage2Steps: options.int('stage2-steps', 0),
+    oneFactSteps: options.int('one-fact-steps', 0),
     stage3Steps: options.int('stage3-steps', 1),
     estimator: options.choice('estimator', Object.keys(TOPK_ESTIMATORS)),
     temperature: options.number('temperature', (x) => x > 0, 'a positive number'),
     k: options.int('k', 1),
     counterfactuals: options.int('counterfactuals', 0),
+    pretrainPeople: options.int('pretrain-people', 0),
   });
+  if (settings.stage1.steps + settings.stage2.steps === 0) throw new UsageError('clara demo: no stage 1 and no stage 2: give --stage1-steps or --stage2-steps');
   if (settings.candidates > settings.entities) throw new UsageError(`clara demo: --candidates ${settings.candidates} exceeds the ${settings.entities} people`);
   if (settings.stage3.k > settings.candidates) throw new UsageError(`clara demo: --k ${settings.stage3.k} exceeds the ${settings.candidates} candidates`);
   const backend = await useBackend('demo', options.string('backend'));

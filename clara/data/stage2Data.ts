@@ -8,6 +8,7 @@
 import { FieldError } from './dataError.ts';
 import { checkText, isStringList, requireDocs, requireNonEmptyString, type JsonObject } from './fields.ts';
 import { loadJsonLinesFile, parseJsonLines, type LoadOptions, type LoadResult } from './jsonLines.ts';
+import type { Stage1Row } from './stage1Data.ts';
 
 export interface Stage2Row {
   question: string;
@@ -29,6 +30,17 @@ export interface Stage2Json {
 /** The JSON of a row, as `loadStage2File` reads it back (the synthetic corpus writes these). */
 export function stage2Json(row: Stage2Row): Stage2Json {
   return { question: row.question, docs: row.docs, answer: row.answer, ...(row.goldAnswer === undefined ? {} : { gold_answer: row.goldAnswer }) };
+}
+
+/**
+ * Stage-1 `qa` rows as stage-2 rows: each question asked in the answer prompt with its row's
+ * document, the answer the whole target (`paraphrase` rows have no question and are left out). This
+ * is how the demo's stage 2 trains on its pretraining people (clara/demo/demoModel.ts).
+ */
+export function answerRowsFromQa(rows: readonly Stage1Row[]): Stage2Row[] {
+  return rows.flatMap((row) =>
+    row.dataType === 'qa' ? row.questions!.map((question, i) => ({ question, docs: [row.docs[0]!], answer: row.answers![i]! })) : [],
+  );
 }
 
 /** The target answer of a stage-2 or stage-3 row, by the official precedence. */

@@ -1,5 +1,6 @@
 import type { Backend } from '../../engine/index.ts';
 import { ClaraModel, memoryTokenCount } from '../claraModel.ts';
+import { answerRowsFromQa } from '../data/stage2Data.ts';
 import type { Stage3Row } from '../data/stage3Data.ts';
 import type { SynthOptions, SyntheticCorpus } from '../data/synth.ts';
 import { vocabularyTexts } from '../freshModel.ts';
@@ -32,10 +33,19 @@ export function demoCorpusOptions(s: DemoSettings, seed: number): SynthOptions {
 }
 
 /**
- * The untrained model. The vocabulary covers every text the run will tokenize, held-out questions
- * included (they are never trained on, but must not become <unk>).
+ * Stage 2's first phase: other invented people, one fact each (so none is held out), as many as the
+ * corpus and its pretraining people, drawn from another seed so that no value repeats a corpus's.
  */
-export function demoModel(s: DemoSettings, corpus: SyntheticCorpus, seed: number, backend: Backend): ClaraModel {
+export function demoOneFactCorpusOptions(s: DemoSettings, seed: number): SynthOptions {
+  return { ...demoCorpusOptions(s, seed + 100), minFacts: 1, maxFacts: 1, heldOutShare: 0 };
+}
+
+/**
+ * The untrained model. The vocabulary covers every text the run will tokenize (of each corpus:
+ * the demo's and stage 2's one-fact people), held-out questions included (they are never trained
+ * on, but must not become <unk>).
+ */
+export function demoModel(s: DemoSettings, corpora: SyntheticCorpus | readonly SyntheticCorpus[], seed: number, backend: Backend): ClaraModel {
   const settings = {
     docMaxLength: s.docMaxLength,
     compressionRate: s.compressionRate,
@@ -45,10 +55,12 @@ export function demoModel(s: DemoSettings, corpus: SyntheticCorpus, seed: number
     stage: 0,
   };
   const n = memoryTokenCount(settings);
-  const texts = [
-    ...vocabularyTexts(1, corpus.stage1, n),
-    ...claraTextsForVocabulary({ documents: [], qa: corpus.questions.map((q) => ({ question: q.question, answer: q.answer })) }, n),
-  ];
+  const texts = [corpora]
+    .flat()
+    .flatMap((corpus) => [
+      ...vocabularyTexts(1, corpus.stage1, n),
+      ...claraTextsForVocabulary({ documents: [], qa: corpus.questions.map((q) => ({ question: q.question, answer: q.answer })) }, n),
+    ]);
   return ClaraModel.fromScratch({ texts, base: s.backbone, settings, seed, backend, tokenizer: s.tokenizer });
 }
 
@@ -65,6 +77,35 @@ export function demoStage1Options(s: DemoSettings, clara: ClaraModel, corpus: Sy
     mseWeight: s.stage1.mseWeight,
     seed,
   };
+}
+
+/**
+ * Stage 2 as the demo runs it, phase by phase (`settings.stage2`): the one-fact people (when
+ * `oneFact` is given), then the corpus's rows with the same generator.
+ */
+export function demoStage2Phases(
+  s: DemoSettings,
+  clara: ClaraModel,
+  corpus: SyntheticCorpus,
+  oneFact: SyntheticCorpus | null,
+  seed: number,
+): CompressionStageOptions[] {
+  const { oneFactSteps, steps, corpusRepeats, compressorFrozenSteps, ...run } = s.stage2;
+  const own = new Set(corpus.documents);
+  const rows = answerRowsFromQa(corpus.stage1);
+  // The corpus's own people, repeated, among the pretraining people (seen once or twice each).
+  const corpusRows = rows.filter((r) => own.has(r.docs[0]!));
+  const phase = { ...run, clara, stage: 2 as const, seed };
+  return [
+    ...(oneFact && oneFactSteps > 0 ? [{ ...phase, rows: answerRowsFromQa(oneFact.stage1), steps: oneFactSteps, compressorFrozenSteps }] : []),
+    {
+      ...phase,
+      rows: [...rows, ...Array.from({ length: corpusRepeats - 1 }, () => corpusRows).flat()],
+      steps,
+      // After a first phase the compressor has been held once already, and the generator continues.
+      ...(oneFact && oneFactSteps > 0 ? { keepGenerator: true, compressorFrozenSteps: 0 } : { compressorFrozenSteps }),
+    },
+  ];
 }
 
 /** Stage 3 as the demo runs it, on the trained questions' candidates already compressed into `bank`. */

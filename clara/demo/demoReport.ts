@@ -45,7 +45,9 @@ export interface DemoResult {
   seconds: number;
   /** `stage3TrainingRows`: trained questions, each in one or both wordings (settings' `stage3Wordings`). */
   counts: { documents: number; trainedQuestions: number; heldOutQuestions: number; stage3TrainingRows: number; vocabulary: number };
+  /** Losses of each stage run (`steps` 0: not run; stage 2's steps count both its phases). */
   stage1: { steps: number; firstLoss: number; lastLoss: number };
+  stage2: { steps: number; firstLoss: number; lastLoss: number };
   stage3: { steps: number; firstLoss: number; lastLoss: number };
   runDir: string;
   /** The document bank of the corpus (`clara compress` format) and a `clara ask` command that uses it. */
@@ -91,7 +93,10 @@ export function demoTable(r: DemoResult): string {
     '  tokens and the old one recalled from what the generator memorised)',
     '',
     `compressed documents: ${r.memory.documentSpecificShare.toFixed(4)} of their energy differs between documents (0: collapsed)`,
-    `stage 1 loss ${r.stage1.firstLoss.toFixed(3)} → ${r.stage1.lastLoss.toFixed(3)} in ${r.stage1.steps} steps; stage 3 loss ${r.stage3.firstLoss.toFixed(3)} → ${r.stage3.lastLoss.toFixed(3)} in ${r.stage3.steps} steps`,
+    (['stage1', 'stage2', 'stage3'] as const)
+      .filter((stage) => r[stage].steps > 0)
+      .map((stage) => `stage ${stage.slice(-1)} loss ${r[stage].firstLoss.toFixed(3)} → ${r[stage].lastLoss.toFixed(3)} in ${r[stage].steps} steps`)
+      .join('; '),
     `run folder: ${r.runDir} (metrics.json, curves.svg, per-stage metrics.jsonl, bank.safetensors)`,
     '',
     `Ask the trained model about its corpus (${r.ask.bank} holds every document, compressed):`,
@@ -100,12 +105,25 @@ export function demoTable(r: DemoResult): string {
   ].join('\n');
 }
 
+/** Stage 2's phases as one history, each phase's steps continuing the one before. */
+export function joinPhases(phases: ReadonlyArray<readonly StepMetrics[]>): StepMetrics[] {
+  const joined: StepMetrics[] = [];
+  for (const phase of phases) {
+    const offset = joined.length;
+    joined.push(...phase.map((m) => ({ ...m, step: m.step + offset })));
+  }
+  return joined;
+}
+
 /**
  * The run's curves: `holds` are the steps the compressor (stage 1) and the query reasoner (stage 3)
  * are held still; `baselines` the recall@1 of chance and BM25 on the curve's questions.
  */
 export interface ChartInput {
+  /** Each stage's history; a stage with none gets no panel. Stage 2 counts both its phases, the first `oneFactSteps` long. */
   stage1: readonly StepMetrics[];
+  stage2?: readonly StepMetrics[];
+  oneFactSteps?: number;
   stage3: readonly StepMetrics[];
   recallCurve: ReadonlyArray<readonly [number, number]>;
   mseWeight: number;
@@ -116,17 +134,32 @@ export interface ChartInput {
 
 export function demoChart(c: ChartInput): string {
   const queryReasonerHold = { name: `query reasoner held still (steps 0-${c.holds.queryReasoner})`, from: 0, to: c.holds.queryReasoner };
+  const compressorHold = c.holds.compressor > 0 ? [{ name: `compressor held still (steps 0-${c.holds.compressor})`, from: 0, to: c.holds.compressor }] : [];
+  const losses = (history: readonly StepMetrics[]) => [
+    { name: `L = CE + ${c.mseWeight}·MSE`, points: history.map((m) => [m.step, m.loss] as const) },
+    { name: 'MSE', points: history.map((m) => [m.step, Number(m.mse)] as const) },
+  ];
+  const stage2 = c.stage2 ?? [];
+  const oneFact = c.oneFactSteps ?? 0;
   return chartSvg([
-    {
-      title: 'Stage 1: salient compressor pretraining',
-      xLabel: 'step',
-      yLabel: 'loss',
-      series: [
-        { name: `L = CE + ${c.mseWeight}·MSE`, points: c.stage1.map((m) => [m.step, m.loss] as const) },
-        { name: 'MSE', points: c.stage1.map((m) => [m.step, Number(m.mse)] as const) },
-      ],
-      phases: c.holds.compressor > 0 ? [{ name: `compressor held still (steps 0-${c.holds.compressor})`, from: 0, to: c.holds.compressor }] : [],
-    },
+    ...(c.stage1.length > 0
+      ? [{ title: 'Stage 1: salient compressor pretraining', xLabel: 'step', yLabel: 'loss', series: losses(c.stage1), phases: compressorHold }]
+      : []),
+    ...(stage2.length > 0
+      ? [
+          {
+            title: 'Stage 2: instruction tuning (question in the prompt)',
+            xLabel: 'step',
+            yLabel: 'loss',
+            series: losses(stage2),
+            // Stage 1 holds the compressor when it runs; else stage 2's first phase does.
+            phases: [
+              ...(c.stage1.length > 0 ? [] : compressorHold),
+              ...(oneFact > 0 ? [{ name: `one-fact documents (steps 0-${oneFact})`, from: 0, to: oneFact }] : []),
+            ],
+          },
+        ]
+      : []),
     {
       title: 'Stage 3: end to end',
       xLabel: 'step',

@@ -47,8 +47,8 @@ export interface DemoSettings {
    * not to read; the full demo keeps it at 0. They are read in stage 2 at lr 1e-3 with one-fact
    * documents first (examples/readingProbe.ts --stage 2 --one-fact-steps 400, 2026-12-08: held-out
    * facts 0.26 to 0.42 with their own document after 1500 steps and 0.50 after 2800, a changed
-   * document's new value 0.30 to 0.50 and its old one 0.02 to 0.06); the demo does not run that
-   * recipe yet (README, *Reading, or looking up?*).
+   * document's new value 0.30 to 0.50 and its old one 0.02 to 0.06): `clara demo --long` runs
+   * that recipe (`stage2`; README, *Reading, or looking up?*).
    * `counterfactuals`: copies of every person with new values, for stage 1 only (synth's
    * `counterfactuals`), so a name tells nothing about its values. Measured with the reading probe
    * (--long's stage 1, 2400 steps, seed 0, 2026-12-07; answers to a changed document scored on the
@@ -83,6 +83,20 @@ export interface DemoSettings {
    * read it. `mseWeight`: λ of L = CE + λ·MSE (the paper's 0.1).
    */
   stage1: { steps: number; batchSize: number; lr: number; compressorFrozenSteps: number; mseWeight: number };
+  /**
+   * Stage 2 (compression instruction tuning, docs/clara.md §5: the question in the prompt, the
+   * answer the whole target) on the stage-1 `qa` rows, each question with its own document, the
+   * pretraining people's included (clara/data/stage2Data.ts `answerRowsFromQa`). `steps` 0: no
+   * stage 2 (the default demo goes from stage 1 to stage 3). It runs in two phases, one generator:
+   * `oneFactSteps` on other invented people with one fact each (as many as `pretrainPeople`, drawn
+   * from seed + 100; demoModel.ts `demoOneFactCorpusOptions`), the compressor held still for the
+   * first `compressorFrozenSteps` of them, then `steps` on the corpus's rows, the corpus's own
+   * people repeated `corpusRepeats` times among the pretraining people. Why this shape: the reading
+   * probe (examples/readingProbe.ts, README *Reading, or looking up?*) found a generator that reads
+   * only with values drawn anew (pretraining people), this prompt at lr 1e-3, and one-fact
+   * documents first.
+   */
+  stage2: { oneFactSteps: number; steps: number; batchSize: number; lr: number; compressorFrozenSteps: number; mseWeight: number; corpusRepeats: number };
   /**
    * `generatorLrScale`: the generator's lr as a multiple of `lr` (the query reasoner's);
    * `queryReasonerFrozenSteps`: the query reasoner is held still that long while the generator
@@ -144,36 +158,28 @@ export const FULL_DEMO: DemoSettings = {
   compressionRate: 16,
   lora: { r: 32, alpha: 64, dropout: 0 },
   stage1: { steps: 900, batchSize: 16, lr: 3e-3, compressorFrozenSteps: 300, mseWeight: 0.1 },
+  stage2: { oneFactSteps: 0, steps: 0, batchSize: 16, lr: 1e-3, compressorFrozenSteps: 0, mseWeight: 0.1, corpusRepeats: 1 },
   stage3: { steps: 400, batchSize: 16, lr: 3e-3, generatorLrScale: 0.2, queryReasonerFrozenSteps: 60, k: 1, temperature: 0.02, estimator: 'soft' },
   curve: { questions: 60, every: 25 },
   answerQuestions: 150,
 };
 
 /**
- * `clara demo --long`: the full demo's corpus and design with whole documents reconstructed in
- * stage 1 (`reconstructWhole`, so every value passes through the memory vectors) for 2400 steps
- * instead of 900, and the generator at a smaller share of stage 3's lr (the toy trial: training the
- * generator in stage 3 lowered held-out EM from 0.64 to 0.53). The reading probe
- * (eval/readingProbe.ts) found this the one variation of stage 1 where held-out answers depend on
- * the document: twice as often right from their own document as from another's by step 1000.
- * Measured to the end (2026-12-07; seeds 0 / 1 side by side on the 2 cores, 2188 / 2116 s; seed 2
- * alone, 1267 s): recall@1 0.54 → 0.96 / 0.52 → 0.96 / 0.42 → 1.00; EM on trained questions
- * 1.00 / 0.11 / 1.00, 1.00 / 0.10 / 1.00 and 1.00 / 0.05 / 1.00 (retrieved / no doc / gold); on
- * held-out facts 0.24 / 0.08 / 0.26, 0.42 / 0.04 / 0.42 and 0.38 / 0.14 / 0.38. Those held-out
- * answers are mostly recalled, not read: given its own document with the value changed
- * (eval/counterfactualFacts.ts), seed 0's model answers the old value 0.22 of the time and the new
- * one 0.10 (trained questions: 0.96 and 0.01). Stage 1 reconstructed the whole text, held-out
- * sentence included, and the generator memorised it by name. (The earlier --long, 300 people and
- * 1600 steps, gave held-out EM 0.03 / 0.15 with the gold document and lost retrieval on seed 0.)
- * Without the MSE term (`--mse-weight 0`; seeds 0 / 1 side by side, 2579 / 2586 s): recall@1
- * 0.66 → 1.00 / 0.58 → 0.94, held-out EM with the gold document 0.38 / 0.36: it reads sooner
- * (the probe at step 1000: 0.32 against 0.22) but ends no better, so λ stays the paper's 0.1.
+ * `clara demo --long`: the generator learns to read. No stage 1 (its reconstruction rows teach this
+ * small generator to recall documents by name, not to read them: see `corpus.reconstructWhole` and
+ * `corpus.counterfactuals`); stage 2 on 3000 pretraining people, one-fact documents first
+ * (`stage2`); then the full demo's stage 3. The compressor starts from the backbone with fresh
+ * adapters and learns in stage 2. Measured: README, Status.
+ *
+ * (Until 2026-12-08 --long was the full demo with whole documents reconstructed for 2400 stage-1
+ * steps: held-out EM with the gold document 0.24 to 0.42 on seeds 0 to 2, mostly recalled: a
+ * changed document's old value 0.22, its new one 0.10.)
  */
 export const LONG_DEMO: DemoSettings = {
   ...FULL_DEMO,
-  corpus: { ...FULL_DEMO.corpus, reconstructWhole: true },
-  stage1: { ...FULL_DEMO.stage1, steps: 2400 },
-  stage3: { ...FULL_DEMO.stage3, generatorLrScale: 0.1 },
+  corpus: { ...FULL_DEMO.corpus, paraphraseRows: false, pretrainPeople: 3000, namePool: 56 },
+  stage1: { ...FULL_DEMO.stage1, steps: 0, compressorFrozenSteps: 0 },
+  stage2: { ...FULL_DEMO.stage2, oneFactSteps: 400, steps: 2400, compressorFrozenSteps: 300 },
 };
 
 export const QUICK_DEMO: DemoSettings = {
@@ -201,23 +207,31 @@ export interface DemoVariation {
   compressionRate?: number;
   mseWeight?: number;
   stage1Steps?: number;
+  /** Stage 2's second phase (the corpus's rows); `oneFactSteps` its first. */
+  stage2Steps?: number;
+  oneFactSteps?: number;
   stage3Steps?: number;
   estimator?: string | TopKEstimator;
   temperature?: number;
   k?: number;
   /** Counterfactual copies of the corpus for stage 1 (synth's `counterfactuals`). */
   counterfactuals?: number;
+  /** Invented people only stages 1 and 2 train on (synth's `pretrainEntities`). */
+  pretrainPeople?: number;
 }
 
 /**
  * `base` with `variation` applied. A changed number of steps keeps each hold's share of its stage
- * (the compressor a third of stage 1, the query reasoner 15% of stage 3 in the full demo), and more
- * people than the name pools can tell apart widen the pools.
+ * (the compressor a third of stage 1, the query reasoner 15% of stage 3 in the full demo; the
+ * compressor three quarters of --long's one-fact phase), and more people than the name pools can
+ * tell apart widen the pools.
  */
 export function varyDemo(base: DemoSettings, variation: DemoVariation): DemoSettings {
   const v = variation;
   const entities = v.people ?? base.entities;
-  const hold = (held: number, steps: number, newSteps: number | undefined) => (newSteps === undefined ? held : Math.round((held * newSteps) / steps));
+  const pretrainPeople = v.pretrainPeople ?? base.corpus.pretrainPeople;
+  const hold = (held: number, steps: number, newSteps: number | undefined) =>
+    newSteps === undefined || steps === 0 ? held : Math.round((held * newSteps) / steps);
   return {
     ...base,
     entities,
@@ -225,14 +239,21 @@ export function varyDemo(base: DemoSettings, variation: DemoVariation): DemoSett
     compressionRate: v.compressionRate ?? base.compressionRate,
     corpus: {
       ...base.corpus,
-      namePool: Math.max(base.corpus.namePool, Math.ceil(Math.sqrt(entities + base.corpus.pretrainPeople))),
+      namePool: Math.max(base.corpus.namePool, Math.ceil(Math.sqrt(entities + pretrainPeople))),
       counterfactuals: v.counterfactuals ?? base.corpus.counterfactuals,
+      pretrainPeople,
     },
     stage1: {
       ...base.stage1,
       steps: v.stage1Steps ?? base.stage1.steps,
       compressorFrozenSteps: hold(base.stage1.compressorFrozenSteps, base.stage1.steps, v.stage1Steps),
       mseWeight: v.mseWeight ?? base.stage1.mseWeight,
+    },
+    stage2: {
+      ...base.stage2,
+      steps: v.stage2Steps ?? base.stage2.steps,
+      oneFactSteps: v.oneFactSteps ?? base.stage2.oneFactSteps,
+      compressorFrozenSteps: hold(base.stage2.compressorFrozenSteps, base.stage2.oneFactSteps, v.oneFactSteps),
     },
     stage3: {
       ...base.stage3,

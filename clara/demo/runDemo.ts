@@ -1,11 +1,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Backend } from '../../engine/index.ts';
+import { Generator, type Backend } from '../../engine/index.ts';
 import { atomicWriteFile } from '../../engine/io/index.ts';
 import { ENCODER_ADAPTER, QUERY_REASONER_ADAPTER } from '../adapters.ts';
 import { rankCandidates } from '../answering.ts';
 import { estimatorName } from '../differentiableTopK.ts';
 import type { Stage3Row } from '../data/stage3Data.ts';
+import { generateSyntheticCorpus } from '../data/synth.ts';
 import { writeSyntheticCorpus } from '../data/writeSynthCorpus.ts';
 import { documentSpecificShare } from '../eval/documentSpecificShare.ts';
 import { counterfactualAnswers } from '../eval/counterfactualFacts.ts';
@@ -14,10 +15,11 @@ import { meanRecall } from '../eval/metrics.ts';
 import { rankCandidatesBm25 } from '../retrieval/bm25.ts';
 import { candidateBank, compressCorpus, compressorFingerprint, saveDocumentBank } from '../retrieval/documentBank.ts';
 import type { StepMetrics } from '../train/metricsLog.ts';
+import { prepareCompressionStage } from '../compressionObjective.ts';
 import { trainCompressionStage } from '../trainCompressionStage.ts';
 import { trainEndToEnd } from '../trainEndToEnd.ts';
-import { demoChart, demoTable, SMOKE_TEST_NOTE, type AnswerQuality, type DemoResult, type Recall } from './demoReport.ts';
-import { demoCorpusOptions, demoModel, demoStage1Options, demoStage3Options } from './demoModel.ts';
+import { demoChart, demoTable, joinPhases, SMOKE_TEST_NOTE, type AnswerQuality, type DemoResult, type Recall } from './demoReport.ts';
+import { demoCorpusOptions, demoModel, demoOneFactCorpusOptions, demoStage1Options, demoStage2Phases, demoStage3Options } from './demoModel.ts';
 import type { DemoSettings } from './demoSettings.ts';
 
 /**
@@ -26,6 +28,7 @@ import type { DemoSettings } from './demoSettings.ts';
  *  1. generate the corpus: invented people, one document each, questions with one-word answers;
  *     some facts are held out of every training target (their documents still state them);
  *  2. stage 1 (salient compressor pretraining) on a random frozen backbone: CE + λ·MSE (λ = 0.1 unless varied);
+ *     and, where the settings ask (--long), stage 2 (instruction tuning) in two phases;
  *  3. compress every document once; score the held-out questions' candidates with the compressor
  *     as query encoder (recall "before"), with BM25, and by chance;
  *  4. stage 3: the query reasoner (a copy of the compressor) and the generator trained through the
@@ -64,18 +67,43 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     `${corpus.documents.length} documents, ${trainedQuestions} trained and ${heldOutRows.length} held-out questions (${trainRows.length} stage-3 training rows), ${s.candidates} candidates each`,
   );
 
-  // 2. The model, and stage 1.
-  const clara = demoModel(s, corpus, options.seed, options.backend);
+  // 2. The model, stage 1 and stage 2.
+  const oneFact = s.stage2.steps > 0 && s.stage2.oneFactSteps > 0 ? generateSyntheticCorpus(demoOneFactCorpusOptions(s, options.seed)) : null;
+  const clara = demoModel(s, oneFact ? [corpus, oneFact] : corpus, options.seed, options.backend);
   const n = clara.nMem;
-  say(
-    `stage 1: ${s.stage1.steps} steps (the compressor held still for the first ${s.stage1.compressorFrozenSteps}), batch ${s.stage1.batchSize}, ${s.tokenizer} vocabulary of ${clara.tokenizer.vocabSize}, n = ${n} memory tokens`,
-  );
-  const stage1 = await trainCompressionStage({
-    ...demoStage1Options(s, clara, corpus, options.seed),
-    out: join(out, 'stage1'),
-    saveEvery: 0,
-    progress: options.progress,
-  });
+  const model = `${s.tokenizer} vocabulary of ${clara.tokenizer.vocabSize}, n = ${n} memory tokens`;
+  let stage1: StepMetrics[] = [];
+  if (s.stage1.steps > 0) {
+    say(`stage 1: ${s.stage1.steps} steps (the compressor held still for the first ${s.stage1.compressorFrozenSteps}), batch ${s.stage1.batchSize}, ${model}`);
+    const run = await trainCompressionStage({
+      ...demoStage1Options(s, clara, corpus, options.seed),
+      out: join(out, 'stage1'),
+      saveEvery: 0,
+      progress: options.progress,
+    });
+    stage1 = run.history;
+  } else {
+    say(`no stage 1: the compressor starts from the backbone with fresh adapters; ${model}`);
+    prepareCompressionStage(clara, 1, new Generator(options.seed));
+  }
+  const stage2Phases: StepMetrics[][] = [];
+  for (const [i, phase] of demoStage2Phases(s, clara, corpus, oneFact, options.seed).entries()) {
+    if (phase.steps === 0) continue;
+    const last = i === 0 && oneFact ? 'one-fact' : 'corpus';
+    say(
+      last === 'one-fact'
+        ? `stage 2, first phase: ${phase.steps} steps on ${oneFact!.entities.length + s.corpus.pretrainPeople} other people with one fact each (the compressor held still for the first ${phase.compressorFrozenSteps}), lr ${phase.lr}`
+        : `stage 2${oneFact ? ', second phase' : ''}: ${phase.steps} steps on the corpus and ${s.corpus.pretrainPeople} pretraining people, the question in the prompt, lr ${phase.lr}`,
+    );
+    const run = await trainCompressionStage({
+      ...phase,
+      out: join(out, last === 'one-fact' ? 'stage2-one-fact' : 'stage2'),
+      saveEvery: 0,
+      progress: options.progress,
+    });
+    stage2Phases.push(run.history);
+  }
+  const stage2 = joinPhases(stage2Phases);
 
   // 3. Compress every candidate once; retrieval before stage 3 and the baselines.
   say('compressing the corpus');
@@ -205,7 +233,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       stage3TrainingRows: trainRows.length,
       vocabulary: clara.tokenizer.vocabSize,
     },
-    stage1: summary(stage1.history),
+    stage1: summary(stage1),
+    stage2: summary(stage2),
     stage3: summary(stage3.history),
     runDir: out,
     ask,
@@ -214,11 +243,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   writeFileSync(
     join(out, 'curves.svg'),
     demoChart({
-      stage1: stage1.history,
+      stage1,
+      stage2,
+      oneFactSteps: oneFact ? s.stage2.oneFactSteps : 0,
       stage3: stage3.history,
       recallCurve: curve,
-      mseWeight: s.stage1.mseWeight,
-      holds: { compressor: s.stage1.compressorFrozenSteps, queryReasoner: s.stage3.queryReasonerFrozenSteps },
+      mseWeight: stage1.length > 0 ? s.stage1.mseWeight : s.stage2.mseWeight,
+      holds: {
+        compressor: stage1.length > 0 ? s.stage1.compressorFrozenSteps : s.stage2.compressorFrozenSteps,
+        queryReasoner: s.stage3.queryReasonerFrozenSteps,
+      },
       baselines: { chance: 1 / s.candidates, bm25: meanRecall(bm25Orders.slice(0, curveRows.length), curveGold, [1])[1]! },
     }),
   );

@@ -45,11 +45,14 @@ const VARIATIONS: Readonly<Record<keyof DemoVariation, string>> = {
   compressionRate: 'compressionRate',
   mseWeight: 'stage1.mseWeight',
   stage1Steps: 'stage1.steps',
+  stage2Steps: 'stage2.steps',
+  oneFactSteps: 'stage2.oneFactSteps',
   stage3Steps: 'stage3.steps',
   estimator: 'stage3.estimator',
   temperature: 'stage3.temperature',
   k: 'stage3.k',
   counterfactuals: 'corpus.counterfactuals',
+  pretrainPeople: 'corpus.pretrainPeople',
 };
 
 /** The setting a key changes: a variation's, else the key itself as a dotted path. */
@@ -180,12 +183,17 @@ function checkCombination(s: DemoSettings, fail: (message: string) => never): vo
   }
   if (s.candidates > s.entities) fail(`${s.candidates} candidates exceed the ${s.entities} people`);
   if (s.stage3.k > s.candidates) fail(`k = ${s.stage3.k} exceeds the ${s.candidates} candidates`);
-  for (const [name, steps] of [
-    ['stage1.steps', s.stage1.steps],
-    ['stage3.steps', s.stage3.steps],
+  for (const [name, steps, least] of [
+    ['stage1.steps', s.stage1.steps, 0],
+    ['stage2.steps', s.stage2.steps, 0],
+    ['stage2.oneFactSteps', s.stage2.oneFactSteps, 0],
+    ['stage3.steps', s.stage3.steps, 1],
   ] as const) {
-    if (!Number.isInteger(steps) || steps < 1) fail(`${name} must be a positive integer; got ${steps}`);
+    if (!Number.isInteger(steps) || steps < least) fail(`${name} must be ${least === 0 ? 'a non-negative' : 'a positive'} integer; got ${steps}`);
   }
+  if (s.stage1.steps + s.stage2.steps === 0) fail('stage1.steps and stage2.steps are both 0: the compressor would never train');
+  if (!Number.isInteger(s.stage2.corpusRepeats) || s.stage2.corpusRepeats < 1)
+    fail(`stage2.corpusRepeats must be a positive integer; got ${s.stage2.corpusRepeats}`);
 }
 
 function* cartesian(axes: Array<[string, SettingValue[]]>): Generator<Record<string, SettingValue>> {

@@ -1,7 +1,7 @@
 import type { Backend } from '../../engine/index.ts';
 import { ClaraModel } from '../../clara/claraModel.ts';
 import { parseStage3Jsonl, type Stage3Row } from '../../clara/data/stage3Data.ts';
-import { demoChart } from '../../clara/demo/demoReport.ts';
+import { demoChart, joinPhases } from '../../clara/demo/demoReport.ts';
 import { latestCheckpoint } from '../../clara/train/checkpoint.ts';
 import { readMetrics } from '../../clara/train/metricsLog.ts';
 import { existsSync, mountFiles, readFileSync } from '../platform/memoryFs.ts';
@@ -40,18 +40,28 @@ export function openRunFolder(files: readonly FolderFile[], backend: Backend): O
   const metrics = JSON.parse(readFileSync(at('metrics.json'), 'utf8') as string) as {
     recallCurve?: Array<[number, number]>;
     recall?: { before: Record<string, number>; after: Record<string, number>; random?: Record<string, number>; bm25?: Record<string, number> };
-    settings?: { stage1?: { mseWeight?: number; compressorFrozenSteps?: number }; stage3?: { queryReasonerFrozenSteps?: number } };
+    settings?: {
+      stage1?: { steps?: number; mseWeight?: number; compressorFrozenSteps?: number };
+      stage2?: { oneFactSteps?: number; mseWeight?: number; compressorFrozenSteps?: number };
+      stage3?: { queryReasonerFrozenSteps?: number };
+    };
     backend?: string;
     seconds?: number;
   };
   const history = (stage: string) => (existsSync(at(`${stage}/metrics.jsonl`)) ? readMetrics(at(`${stage}/metrics.jsonl`)) : []);
+  const stage1 = history('stage1');
+  // A run without stage 1 (--long) holds its compressor, and has its λ, in stage 2.
+  const compressionStage = stage1.length > 0 ? metrics.settings?.stage1 : metrics.settings?.stage2;
+  const oneFact = history('stage2-one-fact');
   const chart = demoChart({
-    stage1: history('stage1'),
+    stage1,
+    stage2: joinPhases([oneFact, history('stage2')]),
+    oneFactSteps: oneFact.length,
     stage3: history('stage3'),
     recallCurve: metrics.recallCurve ?? [],
     // Run folders written before these settings were recorded: the demo's λ, and no holds drawn.
-    mseWeight: metrics.settings?.stage1?.mseWeight ?? 0.1,
-    holds: { compressor: metrics.settings?.stage1?.compressorFrozenSteps ?? 0, queryReasoner: metrics.settings?.stage3?.queryReasonerFrozenSteps ?? 0 },
+    mseWeight: compressionStage?.mseWeight ?? 0.1,
+    holds: { compressor: compressionStage?.compressorFrozenSteps ?? 0, queryReasoner: metrics.settings?.stage3?.queryReasonerFrozenSteps ?? 0 },
     baselines: { chance: metrics.recall?.random?.['1'], bm25: metrics.recall?.bm25?.['1'] },
   });
   const recall = metrics.recall ? `recall@1 before / after stage 3: ${metrics.recall.before['1']} / ${metrics.recall.after['1']}` : '';

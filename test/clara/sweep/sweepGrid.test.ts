@@ -67,6 +67,11 @@ describe('grid files', () => {
     );
     expect(error('grid: { compressionRate: [16, 7] }')).toMatch(/grid cell \{"compressionRate":7\}: compression rate 7 must divide the document length 64/);
     expect(error('grid: { k: [5] }\nset: { candidates: 4 }')).toContain('k = 5 exceeds the 4 candidates');
+    // A run may skip stage 1 (as --long does) or stage 2 (as the full demo does), not both.
+    expect(error('grid: { stage1Steps: [0] }')).toContain('stage1.steps and stage2.steps are both 0: the compressor would never train');
+    expect(parseGrid('base: long\ngrid: { stage1Steps: [0, 5] }', 'g.yaml').cells.map((c) => c.settings.stage1.steps)).toEqual([0, 5]);
+    expect(error('base: long\ngrid: { stage2.corpusRepeats: [0] }')).toContain('stage2.corpusRepeats must be a positive integer; got 0');
+    expect(error('base: long\ngrid: { oneFactSteps: [-1] }')).toContain('stage2.oneFactSteps must be a non-negative integer; got -1');
     expect(error('grid: { mseWeight: 0.1 }')).toContain('grid.mseWeight: must be a non-empty list of values; got 0.1');
     expect(error('grid: { k: [1] }\nseeds: [0, -1]')).toContain('seeds: must be a non-empty list of non-negative integers');
     expect(error('grid: { k: [1] }\nbase: medium')).toContain('base: must be full, quick, long; got "medium"');

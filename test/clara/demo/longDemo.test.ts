@@ -1,0 +1,102 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cpuBackend } from '../../../engine/index.ts';
+import { main } from '../../../clara/cli/main.ts';
+import { answerRowsFromQa } from '../../../clara/data/stage2Data.ts';
+import { generateSyntheticCorpus } from '../../../clara/data/synth.ts';
+import { demoCorpusOptions, demoModel, demoOneFactCorpusOptions, demoStage2Phases } from '../../../clara/demo/demoModel.ts';
+import { LONG_DEMO, QUICK_DEMO, varyDemo } from '../../../clara/demo/demoSettings.ts';
+import { captureConsole } from '../../helpers/captureConsole.ts';
+import { tempDir } from '../train/helpers.ts';
+
+/** `clara demo --long`: no stage 1, stage 2 in two phases (one-fact people, then the corpus), stage 3. */
+
+// The long demo's design on the quick demo's model and a tiny corpus.
+const tiny = varyDemo(
+  {
+    ...QUICK_DEMO,
+    corpus: { ...LONG_DEMO.corpus, namePool: 7 },
+    stage1: { ...QUICK_DEMO.stage1, steps: 0 },
+    stage2: { ...LONG_DEMO.stage2, corpusRepeats: 3 },
+  },
+  { people: 12, candidates: 6, pretrainPeople: 10, oneFactSteps: 4, stage2Steps: 3, stage3Steps: 3 },
+);
+
+describe('stage 2 of the demo', () => {
+  it('asks every question of a stage-1 qa row in the answer prompt with its document, and drops paraphrase rows', () => {
+    const rows = answerRowsFromQa([
+      { dataType: 'qa', docs: ['Ann lives in Rome. She is a cook.'], questions: ['Where does Ann live?', 'What is Ann?'], answers: ['Rome', 'a cook'] },
+      { dataType: 'paraphrase', docs: ['Bob is tall.'], paraphrase: 'Bob has height.' },
+    ]);
+    expect(rows).toEqual([
+      { question: 'Where does Ann live?', docs: ['Ann lives in Rome. She is a cook.'], answer: 'Rome' },
+      { question: 'What is Ann?', docs: ['Ann lives in Rome. She is a cook.'], answer: 'a cook' },
+    ]);
+  });
+
+  it('runs one-fact people first, then the corpus with its own people repeated, one generator throughout', () => {
+    expect(tiny.stage2).toMatchObject({ oneFactSteps: 4, steps: 3, compressorFrozenSteps: 3 });
+    const corpus = generateSyntheticCorpus(demoCorpusOptions(tiny, 0));
+    const oneFact = generateSyntheticCorpus(demoOneFactCorpusOptions(tiny, 0));
+    const clara = demoModel(tiny, [corpus, oneFact], 0, cpuBackend);
+    const [first, second, ...rest] = demoStage2Phases(tiny, clara, corpus, oneFact, 0);
+    expect(rest).toEqual([]);
+    // One fact per person: one question per document, none held out, every person a new one.
+    expect(first!.rows.length).toBe(12 + 10);
+    expect(new Set(first!.rows.map((r) => ('docs' in r ? r.docs[0] : ''))).size).toBe(22);
+    expect(first!.rows.every((r) => !corpus.documents.includes((r as { docs: string[] }).docs[0]!))).toBe(true);
+    expect(first).toMatchObject({ stage: 2, steps: 4, compressorFrozenSteps: 3, lr: LONG_DEMO.stage2.lr });
+    expect(first).not.toHaveProperty('keepGenerator');
+    expect(second).toMatchObject({ stage: 2, steps: 3, compressorFrozenSteps: 0, keepGenerator: true });
+    // The corpus's own trained questions three times, the pretraining people's once.
+    const all = answerRowsFromQa(corpus.stage1);
+    const own = all.filter((r) => corpus.documents.includes(r.docs[0]!));
+    expect(own.length).toBeGreaterThan(0);
+    expect(own.length).toBeLessThan(all.length);
+    expect(second!.rows.length).toBe(all.length + 2 * own.length);
+    // Held-out facts are in no target.
+    const heldOut = new Set(corpus.questions.filter((q) => q.heldOut).map((q) => q.question));
+    expect(second!.rows.some((r) => heldOut.has((r as { question: string }).question))).toBe(false);
+  });
+
+  it('clara demo --long runs no stage 1, both phases of stage 2 and stage 3, and charts them', async () => {
+    const printed = captureConsole({ stderrWrites: true });
+    const out = join(tempDir('demo-long'), 'run');
+    try {
+      const flags = ['--people', '12', '--candidates', '6', '--pretrain-people', '10', '--one-fact-steps', '4', '--stage2-steps', '3', '--stage3-steps', '3'];
+      expect(await main(['demo', '--long', '--out', out, '--backend', 'cpu', ...flags])).toBe(0);
+      const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+      expect(metrics.settings).toMatchObject({
+        stage1: { steps: 0 },
+        stage2: { oneFactSteps: 4, steps: 3 },
+        corpus: { pretrainPeople: 10, paraphraseRows: false },
+      });
+      expect([metrics.stage1.steps, metrics.stage2.steps, metrics.stage3.steps]).toEqual([0, 7, 3]);
+      const lines = (file: string) =>
+        readFileSync(join(out, file, 'metrics.jsonl'), 'utf8')
+          .trim()
+          .split('\n');
+      expect([lines('stage2-one-fact').length, lines('stage2').length]).toEqual([4, 3]);
+      expect(existsSync(join(out, 'stage1'))).toBe(false);
+      expect(printed.stdout()).toMatch(/stage 2 loss [\d.]+ → [\d.]+ in 7 steps; stage 3 loss/);
+      expect(printed.stdout()).not.toContain('stage 1 loss');
+      const svg = readFileSync(join(out, 'curves.svg'), 'utf8');
+      expect(svg).toContain('Stage 2: instruction tuning');
+      expect(svg).toContain('one-fact documents (steps 0-4)');
+      expect(svg).not.toContain('Stage 1');
+    } finally {
+      printed.stop();
+    }
+  }, 180_000);
+
+  it('refuses a demo with neither stage 1 nor stage 2', async () => {
+    const printed = captureConsole({ stderrWrites: true });
+    try {
+      expect(await main(['demo', '--stage1-steps', '0'])).toBe(2);
+      expect(printed.stderr()).toContain('clara demo: no stage 1 and no stage 2: give --stage1-steps or --stage2-steps');
+    } finally {
+      printed.stop();
+    }
+  });
+});
