@@ -39,9 +39,14 @@ export interface CompressionStageOptions extends Partial<TrainingConfig> {
   /**
    * Stage 2 only: continue the model's generator (decoder_adapter) instead of starting a fresh one,
    * as the official code does. For a stage 2 run in phases, such as a curriculum of one-fact
-   * documents first (README, *Reading, or looking up?*).
+   * documents first (docs/reading.md).
    */
   keepGenerator?: boolean;
+  /**
+   * Train lm_head as well (`prepareCompressionStage`), for a from-scratch model whose head is
+   * random; its lr is `lr` times `lrScales['lm_head.weight']` (1 unless given).
+   */
+  trainHead?: boolean;
   /** Run directory: metrics.jsonl and checkpoint/ (see train/checkpoint.ts). */
   out?: string;
   /** Continue the run in `out`; `clara` must be loaded from its checkpoint (resumeCompressionStage does this). */
@@ -80,6 +85,7 @@ export async function trainCompressionStage(options: CompressionStageOptions): P
     resume,
     rng: new Generator(mix32(config.seed, ADAPTER_INIT_STREAM)),
     keepGenerator: options.keepGenerator,
+    trainHead: options.trainHead,
   });
   clara.settings.stage = stage;
   const dropout = clara.backbone.rng;
@@ -87,7 +93,7 @@ export async function trainCompressionStage(options: CompressionStageOptions): P
   clara.backbone.train();
 
   return train({
-    objective: compressionObjective(clara, stage, { mseWeight: options.mseWeight ?? 0.1 }),
+    objective: compressionObjective(clara, stage, { mseWeight: options.mseWeight ?? 0.1, trainHead: options.trainHead ?? false }),
     rows: rows as readonly (Stage1Row | Stage2Row)[],
     parameters,
     frozenParameters: otherParameters(clara, parameters),
@@ -123,6 +129,8 @@ export async function resumeCompressionStage(options: {
     clara,
     stage: state.objective.stage as 1 | 2,
     mseWeight: state.objective.mseWeight as number,
+    // Runs recorded before the head could train kept it frozen.
+    trainHead: state.objective.trainHead === true,
     rows: options.rows,
     out: options.out,
     resume: true,

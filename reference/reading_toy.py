@@ -5,7 +5,7 @@ random frozen base, a compressor and a generator LoRA, 4 memory vectors per docu
 documents whose people and values are drawn anew for every example, so that answering from a name
 the memory names (looking up) is impossible and only reading the value scores. It is the quick way
 (about 50 ms a step on one thread) to ask which settings make reading learnable before spending a
-demo run on them; README.md, *Reading, or looking up?*, has what it found.
+demo run on them; docs/reading.md has what it found.
 
     /usr/bin/python3 reference/reading_toy.py --lr 1e-3 --facts 1:300,2-4 --steps 1500
     /usr/bin/python3 reference/reading_toy.py --help

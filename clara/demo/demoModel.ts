@@ -64,12 +64,18 @@ export function demoModel(s: DemoSettings, corpora: SyntheticCorpus | readonly S
   return ClaraModel.fromScratch({ texts, base: s.backbone, settings, seed, backend, tokenizer: s.tokenizer });
 }
 
+/** The stage-1 rows about the corpus's own people (not the pretraining people, not counterfactual copies). */
+function ownRows(corpus: SyntheticCorpus): SyntheticCorpus['stage1'] {
+  const own = new Set(corpus.documents);
+  return corpus.stage1.filter((r) => own.has(r.docs[0]!));
+}
+
 /** Stage 1 as the demo runs it (the caller adds where to write and what to show). */
 export function demoStage1Options(s: DemoSettings, clara: ClaraModel, corpus: SyntheticCorpus, seed: number): CompressionStageOptions {
   return {
     clara,
     stage: 1,
-    rows: corpus.stage1,
+    rows: s.corpus.pretrainIn === 'stage2' ? ownRows(corpus) : corpus.stage1,
     steps: s.stage1.steps,
     batchSize: s.stage1.batchSize,
     lr: s.stage1.lr,
@@ -90,17 +96,18 @@ export function demoStage2Phases(
   oneFact: SyntheticCorpus | null,
   seed: number,
 ): CompressionStageOptions[] {
-  const { oneFactSteps, steps, corpusRepeats, compressorFrozenSteps, ...run } = s.stage2;
-  const own = new Set(corpus.documents);
-  const rows = answerRowsFromQa(corpus.stage1);
+  const { oneFactSteps, steps, corpusRepeats, compressorFrozenSteps, headLrScale, ...run } = s.stage2;
+  const corpusRows = answerRowsFromQa(ownRows(corpus));
   // The corpus's own people, repeated, among the pretraining people (seen once or twice each).
-  const corpusRows = rows.filter((r) => own.has(r.docs[0]!));
-  const phase = { ...run, clara, stage: 2 as const, seed };
+  const rows =
+    s.corpus.pretrainIn === 'stage2' ? [...answerRowsFromQa(corpus.stage1), ...Array.from({ length: corpusRepeats - 1 }, () => corpusRows).flat()] : corpusRows;
+  const head = headLrScale > 0 ? { trainHead: true, lrScales: { 'lm_head.weight': headLrScale } } : {};
+  const phase = { ...run, ...head, clara, stage: 2 as const, seed };
   return [
     ...(oneFact && oneFactSteps > 0 ? [{ ...phase, rows: answerRowsFromQa(oneFact.stage1), steps: oneFactSteps, compressorFrozenSteps }] : []),
     {
       ...phase,
-      rows: [...rows, ...Array.from({ length: corpusRepeats - 1 }, () => corpusRows).flat()],
+      rows,
       steps,
       // After a first phase the compressor has been held once already, and the generator continues.
       ...(oneFact && oneFactSteps > 0 ? { keepGenerator: true, compressorFrozenSteps: 0 } : { compressorFrozenSteps }),

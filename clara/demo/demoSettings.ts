@@ -48,7 +48,7 @@ export interface DemoSettings {
    * documents first (examples/readingProbe.ts --stage 2 --one-fact-steps 400, 2026-12-08: held-out
    * facts 0.26 to 0.42 with their own document after 1500 steps and 0.50 after 2800, a changed
    * document's new value 0.30 to 0.50 and its old one 0.02 to 0.06): `clara demo --long` runs
-   * that recipe (`stage2`; README, *Reading, or looking up?*).
+   * that recipe (`stage2`; docs/reading.md).
    * `counterfactuals`: copies of every person with new values, for stage 1 only (synth's
    * `counterfactuals`), so a name tells nothing about its values. Measured with the reading probe
    * (--long's stage 1, 2400 steps, seed 0, 2026-12-07; answers to a changed document scored on the
@@ -70,6 +70,8 @@ export interface DemoSettings {
     namePool: number;
     stage3Wordings: 'one' | 'both';
     pretrainPeople: number;
+    /** The stage that trains on the pretraining people: stage 1 (the other stages see the corpus's own), or stage 2 (then stage 1 sees only the corpus's). */
+    pretrainIn: 'stage1' | 'stage2';
     counterfactuals: number;
   };
   /** The vocabulary: `'word'` (one token per word, as the toy-scale trial had) or `'compact'` (Mistral's pieces). */
@@ -91,12 +93,23 @@ export interface DemoSettings {
    * `oneFactSteps` on other invented people with one fact each (as many as `pretrainPeople`, drawn
    * from seed + 100; demoModel.ts `demoOneFactCorpusOptions`), the compressor held still for the
    * first `compressorFrozenSteps` of them, then `steps` on the corpus's rows, the corpus's own
-   * people repeated `corpusRepeats` times among the pretraining people. Why this shape: the reading
-   * probe (examples/readingProbe.ts, README *Reading, or looking up?*) found a generator that reads
+   * people repeated `corpusRepeats` times among the pretraining people (when `corpus.pretrainIn`
+   * is stage 2; else the corpus's rows alone). `headLrScale` > 0 trains lm_head too, at that
+   * multiple of `lr` (trainCompressionStage's `trainHead`). Why this shape: the reading
+   * probe (examples/readingProbe.ts, docs/reading.md) found a generator that reads
    * only with values drawn anew (pretraining people), this prompt at lr 1e-3, and one-fact
    * documents first.
    */
-  stage2: { oneFactSteps: number; steps: number; batchSize: number; lr: number; compressorFrozenSteps: number; mseWeight: number; corpusRepeats: number };
+  stage2: {
+    oneFactSteps: number;
+    steps: number;
+    batchSize: number;
+    lr: number;
+    compressorFrozenSteps: number;
+    mseWeight: number;
+    corpusRepeats: number;
+    headLrScale: number;
+  };
   /**
    * `generatorLrScale`: the generator's lr as a multiple of `lr` (the query reasoner's);
    * `queryReasonerFrozenSteps`: the query reasoner is held still that long while the generator
@@ -150,6 +163,7 @@ export const FULL_DEMO: DemoSettings = {
     namePool: 12,
     stage3Wordings: 'both',
     pretrainPeople: 0,
+    pretrainIn: 'stage1',
     counterfactuals: 0,
   },
   tokenizer: 'word',
@@ -158,7 +172,7 @@ export const FULL_DEMO: DemoSettings = {
   compressionRate: 16,
   lora: { r: 32, alpha: 64, dropout: 0 },
   stage1: { steps: 900, batchSize: 16, lr: 3e-3, compressorFrozenSteps: 300, mseWeight: 0.1 },
-  stage2: { oneFactSteps: 0, steps: 0, batchSize: 16, lr: 1e-3, compressorFrozenSteps: 0, mseWeight: 0.1, corpusRepeats: 1 },
+  stage2: { oneFactSteps: 0, steps: 0, batchSize: 16, lr: 1e-3, compressorFrozenSteps: 0, mseWeight: 0.1, corpusRepeats: 1, headLrScale: 0 },
   stage3: { steps: 400, batchSize: 16, lr: 3e-3, generatorLrScale: 0.2, queryReasonerFrozenSteps: 60, k: 1, temperature: 0.02, estimator: 'soft' },
   curve: { questions: 60, every: 25 },
   answerQuestions: 150,
@@ -177,8 +191,7 @@ export const FULL_DEMO: DemoSettings = {
  */
 export const LONG_DEMO: DemoSettings = {
   ...FULL_DEMO,
-  corpus: { ...FULL_DEMO.corpus, paraphraseRows: false, pretrainPeople: 3000, namePool: 56 },
-  stage1: { ...FULL_DEMO.stage1, steps: 0, compressorFrozenSteps: 0 },
+  corpus: { ...FULL_DEMO.corpus, pretrainPeople: 3000, pretrainIn: 'stage2', namePool: 56 },
   stage2: { ...FULL_DEMO.stage2, oneFactSteps: 400, steps: 2400, compressorFrozenSteps: 300 },
 };
 

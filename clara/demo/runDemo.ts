@@ -92,8 +92,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     const last = i === 0 && oneFact ? 'one-fact' : 'corpus';
     say(
       last === 'one-fact'
-        ? `stage 2, first phase: ${phase.steps} steps on ${oneFact!.entities.length + s.corpus.pretrainPeople} other people with one fact each (the compressor held still for the first ${phase.compressorFrozenSteps}), lr ${phase.lr}`
-        : `stage 2${oneFact ? ', second phase' : ''}: ${phase.steps} steps on the corpus and ${s.corpus.pretrainPeople} pretraining people, the question in the prompt, lr ${phase.lr}`,
+        ? `stage 2, first phase: ${phase.steps} steps on ${oneFact!.entities.length + s.corpus.pretrainPeople} other people with one fact each (the compressor held still for the first ${phase.compressorFrozenSteps}), lr ${phase.lr}${phase.trainHead ? `, lm_head trained at ${s.stage2.headLrScale}× that` : ''}`
+        : `stage 2${oneFact ? ', second phase' : ''}: ${phase.steps} steps on the corpus${s.corpus.pretrainIn === 'stage2' ? ` and ${s.corpus.pretrainPeople} pretraining people` : ''}, the question in the prompt, lr ${phase.lr}`,
     );
     const run = await trainCompressionStage({
       ...phase,

@@ -5,12 +5,12 @@ import { cpuBackend } from '../../../engine/index.ts';
 import { main } from '../../../clara/cli/main.ts';
 import { answerRowsFromQa } from '../../../clara/data/stage2Data.ts';
 import { generateSyntheticCorpus } from '../../../clara/data/synth.ts';
-import { demoCorpusOptions, demoModel, demoOneFactCorpusOptions, demoStage2Phases } from '../../../clara/demo/demoModel.ts';
+import { demoCorpusOptions, demoModel, demoOneFactCorpusOptions, demoStage1Options, demoStage2Phases } from '../../../clara/demo/demoModel.ts';
 import { LONG_DEMO, QUICK_DEMO, varyDemo } from '../../../clara/demo/demoSettings.ts';
 import { captureConsole } from '../../helpers/captureConsole.ts';
 import { tempDir } from '../train/helpers.ts';
 
-/** `clara demo --long`: no stage 1, stage 2 in two phases (one-fact people, then the corpus), stage 3. */
+/** `clara demo --long`: stage 1 on the corpus, stage 2 in two phases (one-fact people, then the corpus among pretraining people), stage 3. */
 
 // The long demo's design on the quick demo's model and a tiny corpus.
 const tiny = varyDemo(
@@ -18,7 +18,7 @@ const tiny = varyDemo(
     ...QUICK_DEMO,
     corpus: { ...LONG_DEMO.corpus, namePool: 7 },
     stage1: { ...QUICK_DEMO.stage1, steps: 0 },
-    stage2: { ...LONG_DEMO.stage2, corpusRepeats: 3 },
+    stage2: { ...LONG_DEMO.stage2, corpusRepeats: 3, headLrScale: 3 },
   },
   { people: 12, candidates: 6, pretrainPeople: 10, oneFactSteps: 4, stage2Steps: 3, stage3Steps: 3 },
 );
@@ -46,9 +46,9 @@ describe('stage 2 of the demo', () => {
     expect(first!.rows.length).toBe(12 + 10);
     expect(new Set(first!.rows.map((r) => ('docs' in r ? r.docs[0] : ''))).size).toBe(22);
     expect(first!.rows.every((r) => !corpus.documents.includes((r as { docs: string[] }).docs[0]!))).toBe(true);
-    expect(first).toMatchObject({ stage: 2, steps: 4, compressorFrozenSteps: 3, lr: LONG_DEMO.stage2.lr });
+    expect(first).toMatchObject({ stage: 2, steps: 4, compressorFrozenSteps: 3, lr: LONG_DEMO.stage2.lr, trainHead: true, lrScales: { 'lm_head.weight': 3 } });
     expect(first).not.toHaveProperty('keepGenerator');
-    expect(second).toMatchObject({ stage: 2, steps: 3, compressorFrozenSteps: 0, keepGenerator: true });
+    expect(second).toMatchObject({ stage: 2, steps: 3, compressorFrozenSteps: 0, keepGenerator: true, trainHead: true });
     // The corpus's own trained questions three times, the pretraining people's once.
     const all = answerRowsFromQa(corpus.stage1);
     const own = all.filter((r) => corpus.documents.includes(r.docs[0]!));
@@ -58,19 +58,43 @@ describe('stage 2 of the demo', () => {
     // Held-out facts are in no target.
     const heldOut = new Set(corpus.questions.filter((q) => q.heldOut).map((q) => q.question));
     expect(second!.rows.some((r) => heldOut.has((r as { question: string }).question))).toBe(false);
+    // With the pretraining people in stage 2, stage 1 trains on the corpus's own rows only.
+    const stage1 = demoStage1Options(tiny, clara, corpus, 0).rows;
+    expect(stage1.length).toBeGreaterThan(0);
+    expect(stage1.every((r) => corpus.documents.includes(r.docs[0]!))).toBe(true);
+    expect(corpus.stage1.length).toBeGreaterThan(stage1.length);
+    // Left in stage 1, they are all of stage 1's rows and none of stage 2's.
+    const inStage1 = { ...tiny, corpus: { ...tiny.corpus, pretrainIn: 'stage1' as const } };
+    expect(demoStage1Options(inStage1, clara, corpus, 0).rows).toEqual(corpus.stage1);
+    expect(demoStage2Phases(inStage1, clara, corpus, oneFact, 0)[1]!.rows).toEqual(own);
   });
 
-  it('clara demo --long runs no stage 1, both phases of stage 2 and stage 3, and charts them', async () => {
+  it('clara demo --long --stage1-steps 0 runs no stage 1, both phases of stage 2 and stage 3, and charts them', async () => {
     const printed = captureConsole({ stderrWrites: true });
     const out = join(tempDir('demo-long'), 'run');
     try {
-      const flags = ['--people', '12', '--candidates', '6', '--pretrain-people', '10', '--one-fact-steps', '4', '--stage2-steps', '3', '--stage3-steps', '3'];
+      const flags = [
+        '--stage1-steps',
+        '0',
+        '--people',
+        '12',
+        '--candidates',
+        '6',
+        '--pretrain-people',
+        '10',
+        '--one-fact-steps',
+        '4',
+        '--stage2-steps',
+        '3',
+        '--stage3-steps',
+        '3',
+      ];
       expect(await main(['demo', '--long', '--out', out, '--backend', 'cpu', ...flags])).toBe(0);
       const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
       expect(metrics.settings).toMatchObject({
         stage1: { steps: 0 },
         stage2: { oneFactSteps: 4, steps: 3 },
-        corpus: { pretrainPeople: 10, paraphraseRows: false },
+        corpus: { pretrainPeople: 10, pretrainIn: 'stage2' },
       });
       expect([metrics.stage1.steps, metrics.stage2.steps, metrics.stage3.steps]).toEqual([0, 7, 3]);
       const lines = (file: string) =>

@@ -47,6 +47,8 @@ export async function trainableBits(clara: ClaraModel): Promise<Map<string, Uint
   }
   const embedding = (await clara.backbone.model.embedTokens.weight.toArray()) as Float32Array;
   out.set('embed', new Uint32Array(embedding.buffer.slice(embedding.byteOffset, embedding.byteOffset + embedding.byteLength)));
+  const head = (await clara.backbone.lmHead.toArray()) as Float32Array;
+  out.set('head', new Uint32Array(head.buffer.slice(head.byteOffset, head.byteOffset + head.byteLength)));
   return out;
 }
 

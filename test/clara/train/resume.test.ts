@@ -111,6 +111,58 @@ describe('resume', () => {
   });
 });
 
+describe('a trained lm_head', () => {
+  it('trains only when asked, at its own lr scale, and a resumed run continues it bit for bit', async () => {
+    const rows = synthRows();
+    const stage2Rows = generateSyntheticCorpus({ seed: 3, entities: 12, candidates: 4, generationTopK: 1 }).stage2;
+    const run = {
+      stage: 2,
+      rows: stage2Rows,
+      steps: 4,
+      batchSize: 2,
+      lr: 1e-2,
+      seed: 5,
+      progress: false,
+      trainHead: true,
+      lrScales: { 'lm_head.weight': 3 },
+    } as const;
+    const stage1 = async () => {
+      const clara = tinyModel(rows);
+      await trainCompressionStage({ clara, stage: 1, rows, steps: 1, batchSize: 2, lr: 1e-2, progress: false });
+      return clara;
+    };
+    const head = async (clara: ClaraModel) => (await trainableBits(clara)).get('head')!;
+
+    const frozen = await stage1();
+    const before = await head(frozen);
+    // A scale for a head that does not train is a mistake, named as such.
+    await expect(trainCompressionStage({ clara: frozen, ...run, trainHead: false })).rejects.toThrow(/lrScales: 'lm_head.weight' matches no trained parameter/);
+    await trainCompressionStage({ clara: frozen, ...run, trainHead: false, lrScales: {} });
+    expect(await head(frozen)).toEqual(before);
+
+    const straight = await stage1();
+    await trainCompressionStage({ clara: straight, ...run, out: tempDir('head-straight') });
+    expect(await head(straight)).not.toEqual(before);
+
+    const out = tempDir('head-interrupted');
+    const first = await stage1();
+    await expect(
+      trainCompressionStage({
+        clara: first,
+        ...run,
+        out,
+        saveEvery: 2,
+        onStep: (m) => {
+          if (m.step === 2) throw new Error('interrupted');
+        },
+      }),
+    ).rejects.toThrow('interrupted');
+    expect(readTrainerState(latestCheckpoint(out)!).objective).toMatchObject({ trainHead: true });
+    const resumed = await resumeCompressionStage({ out, rows: stage2Rows, progress: false });
+    expect(await trainableBits(resumed.clara)).toEqual(await trainableBits(straight));
+  });
+});
+
 describe('stage 2 in phases', () => {
   it('keepGenerator continues the generator the model has; a plain stage 2 starts a fresh one', async () => {
     const rows = synthRows();
