@@ -3,7 +3,7 @@ import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCellHere, runSweep, type CellRunner } from '../sweep/runSweep.ts';
-import { GridError, parseGrid } from '../sweep/sweepGrid.ts';
+import { GridError, parseGrid, VARIATION_NAMES } from '../sweep/sweepGrid.ts';
 import { summaryMarkdown, writeSweepSummary } from '../sweep/sweepSummary.ts';
 import { Options, UsageError } from './args.ts';
 import { backendOption, useBackend } from './backendOption.ts';
@@ -35,9 +35,10 @@ then writes a summary. The grid file (JSON or YAML, data only):
 
 A key is a dotted path into the demo's settings (DemoSettings in clara/demo/demoSettings.ts: any
 field, e.g. compressionRate, stage1.mseWeight, stage3.estimator, stage3.temperature, corpus.namePool)
-or a \`clara demo\` variation (people, candidates, mseWeight, stage1Steps, stage3Steps, estimator,
-temperature, k: these keep each hold's share of its stage). Every key and value is checked before
-anything runs. \`--grid default\` is examples/sweeps/default.yaml (18 cells, 50 minutes on 2 CPU cores).
+or a \`clara demo\` variation, which keeps each hold's share of its stage:
+  ${VARIATION_NAMES.join(', ')}.
+Every key and value is checked before anything runs.
+\`--grid default\` is examples/sweeps/default.yaml (18 cells, 50 minutes on 2 CPU cores).
 
 Each cell is a demo run folder, DIR/cells/<option-value_…_seed-S>/ (config.json, metrics.json,
 curves.svg, results.txt, log.txt). Run the same command again after a kill: finished cells (those

@@ -55,6 +55,9 @@ const VARIATIONS: Readonly<Record<keyof DemoVariation, string>> = {
   pretrainPeople: 'corpus.pretrainPeople',
 };
 
+/** The variation names a grid may use as keys (`clara sweep --help` lists them). */
+export const VARIATION_NAMES: readonly string[] = Object.keys(VARIATIONS);
+
 /** The setting a key changes: a variation's, else the key itself as a dotted path. */
 const pathOf = (key: string) => (Object.hasOwn(VARIATIONS, key) ? VARIATIONS[key as keyof DemoVariation] : key);
 
@@ -160,9 +163,7 @@ function checkSetting(base: DemoSettings, key: string, value: unknown, fail: (me
     if (!isRecord(node) || !Object.hasOwn(node, part)) {
       const known = isRecord(node) ? Object.keys(node).join(', ') : '';
       const prefix = parts.slice(0, i).join('.');
-      fail(
-        `names no setting of the demo (${prefix ? `${prefix} has` : 'known'}: ${known}${prefix ? '' : `; or a variation: ${Object.keys(VARIATIONS).join(', ')}`})`,
-      );
+      fail(`names no setting of the demo (${prefix ? `${prefix} has` : 'known'}: ${known}${prefix ? '' : `; or a variation: ${VARIATION_NAMES.join(', ')}`})`);
     }
     node = node[part];
   }
