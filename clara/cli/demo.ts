@@ -19,12 +19,12 @@ command that questions the trained model about it.
 
 Time: ${FULL_DEMO.stage1.steps} + ${FULL_DEMO.stage3.steps} steps, about 15 minutes on 2 CPU cores (WebGPU on llvmpipe;
 measured 519 s to 881 s); the time grows with the steps and the batch, and roughly with the
-people. --quick runs every step of the pipeline on a small corpus in about a minute: a smoke test
-that says so, whose numbers claim nothing. --long reconstructs whole documents in stage 1 for
-${LONG_DEMO.stage1.steps} + ${LONG_DEMO.stage3.steps} steps (measured 1267 s alone, 36 minutes with two runs sharing 2 cores): its
-generator answers held-out facts with the gold document (EM 0.26 to 0.42 on seeds 0 to 2, against
-0.04 to 0.14 without one), mostly by recalling the documents it reconstructed rather than reading
-the memory: the "changed doc" rows tell which (README, Status).
+people. Its generator looks answers up: it answers trained questions, and a changed document with
+the old value. --quick runs every step of the pipeline on a small corpus in about a minute: a smoke
+test that says so, whose numbers claim nothing. --long adds stage 2 (instruction tuning, the
+question in the prompt) on ${LONG_DEMO.corpus.pretrainPeople} further invented people seen a few times each, one-fact
+documents first: ${LONG_DEMO.stage1.steps} + ${LONG_DEMO.stage2.oneFactSteps} + ${LONG_DEMO.stage2.steps} + ${LONG_DEMO.stage3.steps} steps, @@TIME@@. Its generator reads
+the memory: @@FIGURES@@ (README, Status; docs/reading.md).
 
   --json                 the last line of output is one JSON object with recall, answers, seed,
                          compressionRate, backend, seconds, ask
@@ -34,7 +34,13 @@ Pipeline (default: the full demo's, or --quick's or --long's):
   --candidates N         N, candidates per question (default ${FULL_DEMO.candidates})
   --compression-rate R   document tokens per memory token (default ${FULL_DEMO.compressionRate})
   --mse-weight W         λ of stage 1's L = CE + λ·MSE (default ${FULL_DEMO.stage1.mseWeight})
-  --stage1-steps N       stage-1 steps (default ${FULL_DEMO.stage1.steps}; the compressor is held still for the first third)
+  --stage1-steps N       stage-1 steps (default ${FULL_DEMO.stage1.steps}; the compressor is held still for the first third;
+                         0: no stage 1, the compressor starts from the backbone)
+  --stage2-steps N       stage 2's steps on the corpus (default ${FULL_DEMO.stage2.steps}: no stage 2; --long ${LONG_DEMO.stage2.steps})
+  --one-fact-steps N     stage 2's first phase, on other people with one fact each (--long ${LONG_DEMO.stage2.oneFactSteps};
+                         the compressor is held still for its first three quarters)
+  --pretrain-people N    invented people whom only stage 1 (the default) or stage 2 (--long) trains on,
+                         seen a few times each, so that their values cannot be memorised (--long ${LONG_DEMO.corpus.pretrainPeople})
   --stage3-steps N       stage-3 steps (default ${FULL_DEMO.stage3.steps}; the query reasoner is held still for the first 15%)
   --estimator NAME       stage 3's top-k estimator: ${Object.keys(TOPK_ESTIMATORS).join(', ')} (default ${FULL_DEMO.stage3.estimator},
                          measured best here; straight-through is the official one)

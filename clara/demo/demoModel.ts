@@ -1,4 +1,5 @@
 import type { Backend } from '../../engine/index.ts';
+import { ENCODER_ADAPTER } from '../adapters.ts';
 import { ClaraModel, memoryTokenCount } from '../claraModel.ts';
 import { answerRowsFromQa } from '../data/stage2Data.ts';
 import type { Stage3Row } from '../data/stage3Data.ts';
@@ -96,13 +97,16 @@ export function demoStage2Phases(
   oneFact: SyntheticCorpus | null,
   seed: number,
 ): CompressionStageOptions[] {
-  const { oneFactSteps, steps, corpusRepeats, compressorFrozenSteps, headLrScale, ...run } = s.stage2;
+  const { oneFactSteps, steps, corpusRepeats, compressorFrozenSteps, headLrScale, compressorLrScale, ...run } = s.stage2;
   const corpusRows = answerRowsFromQa(ownRows(corpus));
   // The corpus's own people, repeated, among the pretraining people (seen once or twice each).
   const rows =
     s.corpus.pretrainIn === 'stage2' ? [...answerRowsFromQa(corpus.stage1), ...Array.from({ length: corpusRepeats - 1 }, () => corpusRows).flat()] : corpusRows;
-  const head = headLrScale > 0 ? { trainHead: true, lrScales: { 'lm_head.weight': headLrScale } } : {};
-  const phase = { ...run, ...head, clara, stage: 2 as const, seed };
+  const lrScales = {
+    ...(headLrScale > 0 ? { 'lm_head.weight': headLrScale } : {}),
+    ...(compressorLrScale !== 1 ? { [ENCODER_ADAPTER]: compressorLrScale } : {}),
+  };
+  const phase = { ...run, ...(headLrScale > 0 ? { trainHead: true } : {}), lrScales, clara, stage: 2 as const, seed };
   return [
     ...(oneFact && oneFactSteps > 0 ? [{ ...phase, rows: answerRowsFromQa(oneFact.stage1), steps: oneFactSteps, compressorFrozenSteps }] : []),
     {

@@ -109,6 +109,8 @@ export interface DemoSettings {
     mseWeight: number;
     corpusRepeats: number;
     headLrScale: number;
+    /** The compressor's lr as a multiple of `lr` (1: the same): lower keeps more of what stage 1 taught it. */
+    compressorLrScale: number;
   };
   /**
    * `generatorLrScale`: the generator's lr as a multiple of `lr` (the query reasoner's);
@@ -172,7 +174,17 @@ export const FULL_DEMO: DemoSettings = {
   compressionRate: 16,
   lora: { r: 32, alpha: 64, dropout: 0 },
   stage1: { steps: 900, batchSize: 16, lr: 3e-3, compressorFrozenSteps: 300, mseWeight: 0.1 },
-  stage2: { oneFactSteps: 0, steps: 0, batchSize: 16, lr: 1e-3, compressorFrozenSteps: 0, mseWeight: 0.1, corpusRepeats: 1, headLrScale: 0 },
+  stage2: {
+    oneFactSteps: 0,
+    steps: 0,
+    batchSize: 16,
+    lr: 1e-3,
+    compressorFrozenSteps: 0,
+    mseWeight: 0.1,
+    corpusRepeats: 1,
+    headLrScale: 0,
+    compressorLrScale: 1,
+  },
   stage3: { steps: 400, batchSize: 16, lr: 3e-3, generatorLrScale: 0.2, queryReasonerFrozenSteps: 60, k: 1, temperature: 0.02, estimator: 'soft' },
   curve: { questions: 60, every: 25 },
   answerQuestions: 150,
@@ -192,7 +204,7 @@ export const FULL_DEMO: DemoSettings = {
 export const LONG_DEMO: DemoSettings = {
   ...FULL_DEMO,
   corpus: { ...FULL_DEMO.corpus, pretrainPeople: 3000, pretrainIn: 'stage2', namePool: 56 },
-  stage2: { ...FULL_DEMO.stage2, oneFactSteps: 400, steps: 2400, compressorFrozenSteps: 300 },
+  stage2: { ...FULL_DEMO.stage2, oneFactSteps: 400, steps: 2400, compressorFrozenSteps: 300, headLrScale: 3 },
 };
 
 export const QUICK_DEMO: DemoSettings = {

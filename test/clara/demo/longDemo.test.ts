@@ -18,7 +18,7 @@ const tiny = varyDemo(
     ...QUICK_DEMO,
     corpus: { ...LONG_DEMO.corpus, namePool: 7 },
     stage1: { ...QUICK_DEMO.stage1, steps: 0 },
-    stage2: { ...LONG_DEMO.stage2, corpusRepeats: 3, headLrScale: 3 },
+    stage2: { ...LONG_DEMO.stage2, corpusRepeats: 3, headLrScale: 3, compressorLrScale: 0.5 },
   },
   { people: 12, candidates: 6, pretrainPeople: 10, oneFactSteps: 4, stage2Steps: 3, stage3Steps: 3 },
 );
@@ -46,7 +46,14 @@ describe('stage 2 of the demo', () => {
     expect(first!.rows.length).toBe(12 + 10);
     expect(new Set(first!.rows.map((r) => ('docs' in r ? r.docs[0] : ''))).size).toBe(22);
     expect(first!.rows.every((r) => !corpus.documents.includes((r as { docs: string[] }).docs[0]!))).toBe(true);
-    expect(first).toMatchObject({ stage: 2, steps: 4, compressorFrozenSteps: 3, lr: LONG_DEMO.stage2.lr, trainHead: true, lrScales: { 'lm_head.weight': 3 } });
+    expect(first).toMatchObject({
+      stage: 2,
+      steps: 4,
+      compressorFrozenSteps: 3,
+      lr: LONG_DEMO.stage2.lr,
+      trainHead: true,
+      lrScales: { 'lm_head.weight': 3, encoder_adapter: 0.5 },
+    });
     expect(first).not.toHaveProperty('keepGenerator');
     expect(second).toMatchObject({ stage: 2, steps: 3, compressorFrozenSteps: 0, keepGenerator: true, trainHead: true });
     // The corpus's own trained questions three times, the pretraining people's once.
