@@ -6,6 +6,7 @@ import type { TopKEstimator, TopKOptions, TopKSelection } from './differentiable
 import { slotPromptBatch } from './examples.ts';
 import { generatorRead } from './generatorRead.ts';
 import { cosineScores, encodeQueries } from './queryReasoner.ts';
+import { trainedHead } from './compressionObjective.ts';
 import { gatherCandidates } from './retrieval/documentBank.ts';
 import type { GeneratorBatch } from './tokenizer/generatorBatch.ts';
 import type { Tokenizer } from './tokenizer/tokenizer.ts';
@@ -33,7 +34,7 @@ import { nonPaddingTokens, type MicroBatch, type TrainingObjective, type Trainin
 
 /**
  * The query reasoner (created as a copy of the compressor when absent) and the generator. The
- * compressor and the embedding table stay frozen.
+ * compressor, the embedding table and lm_head (which stage 2 may have trained) stay frozen.
  */
 export function prepareStage3(clara: ClaraModel, options: { trainGenerator?: boolean } = {}): { queryReasoner: Parameter[]; generator: Parameter[] } {
   const model = clara.backbone;
@@ -44,6 +45,7 @@ export function prepareStage3(clara: ClaraModel, options: { trainGenerator?: boo
   if (!names.includes(QUERY_REASONER_ADAPTER)) model.copyAdapter(ENCODER_ADAPTER, QUERY_REASONER_ADAPTER);
   model.model.embedTokens.weight.setTrainableRows(null).requiresGrad_(false);
   for (const [, p] of model.adapterParameters(ENCODER_ADAPTER)) p.requiresGrad_(false);
+  trainedHead(clara, false);
   const generator = model.adapterParameters(DECODER_ADAPTER).map(([, p]) => p.requiresGrad_(options.trainGenerator ?? true));
   return {
     queryReasoner: model.adapterParameters(QUERY_REASONER_ADAPTER).map(([, p]) => p.requiresGrad_(true)),

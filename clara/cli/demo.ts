@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { demoTable } from '../demo/demoReport.ts';
-import { FULL_DEMO, LONG_DEMO, QUICK_DEMO, varyDemo } from '../demo/demoSettings.ts';
+import { demoSettingsProblem, FULL_DEMO, LONG_DEMO, QUICK_DEMO, varyDemo } from '../demo/demoSettings.ts';
 import { runDemo } from '../demo/runDemo.ts';
 import { TOPK_ESTIMATORS } from '../differentiableTopK.ts';
 import { Options, UsageError } from './args.ts';
@@ -8,8 +8,9 @@ import { useBackend } from './backendOption.ts';
 
 const DEMO_HELP = `Usage: clara demo [--quick | --long] [--json] [--out DIR] [--seed S] [options] [--backend auto|webgpu|cpu]
 
-CLaRa end to end on a generated corpus: stage 1 (compressor pretraining), stage 3 (query reasoner
-and generator trained through the answer loss, no relevance labels), then retrieval recall@1/3/5
+CLaRa end to end on a generated corpus: stage 1 (compressor pretraining), with --long stage 2
+(instruction tuning), stage 3 (query reasoner and generator trained through the answer loss, no
+relevance labels), then retrieval recall@1/3/5
 among N candidates on held-out questions (before and after stage 3, against chance and BM25) and
 EM/F1 of answers from retrieved compressed documents against no documents, the relevant one, and
 the relevant one with the asked value changed (the new value is read, the old one recalled).
@@ -96,9 +97,8 @@ export async function runDemoCommand(argv: string[]): Promise<number> {
     counterfactuals: options.int('counterfactuals', 0),
     pretrainPeople: options.int('pretrain-people', 0),
   });
-  if (settings.stage1.steps + settings.stage2.steps === 0) throw new UsageError('clara demo: no stage 1 and no stage 2: give --stage1-steps or --stage2-steps');
-  if (settings.candidates > settings.entities) throw new UsageError(`clara demo: --candidates ${settings.candidates} exceeds the ${settings.entities} people`);
-  if (settings.stage3.k > settings.candidates) throw new UsageError(`clara demo: --k ${settings.stage3.k} exceeds the ${settings.candidates} candidates`);
+  const problem = demoSettingsProblem(settings);
+  if (problem !== null) throw new UsageError(`clara demo: ${problem}`);
   const backend = await useBackend('demo', options.string('backend'));
   const out = options.string('out') ?? join('runs', `demo-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   const result = await runDemo({ settings, out, seed, backend, progress: true });

@@ -186,6 +186,8 @@ export async function runPretrain(argv: string[]): Promise<number> {
     saveEvery,
     compressorFrozenSteps,
     mseWeight: mseWeight ?? (saved?.state.objective.mseWeight as number | undefined),
+    // A run that trained lm_head (the demo's --long stage 2) trains it again when resumed.
+    trainHead: saved?.state.objective.trainHead === true,
   });
   const last = result.history.at(-1);
   const summary = last ? `loss ${last.loss.toFixed(4)} (ce ${fmt(last.ce)}, mse ${fmt(last.mse)})` : 'nothing left to do';

@@ -11,7 +11,7 @@ import type { EndToEndOptions } from '../trainEndToEnd.ts';
 import type { DemoSettings } from './demoSettings.ts';
 
 /**
- * The demo's corpus, model, stage-1 and stage-3 runs, as settings: runDemo.ts runs them in Node, and the
+ * The demo's corpus, model, stage-1, stage-2 and stage-3 runs, as settings: runDemo.ts runs them in Node, and the
  * browser page (web/) runs the same ones, so a seed gives the same model and losses in both.
  */
 

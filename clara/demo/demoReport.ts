@@ -26,8 +26,8 @@ export interface DemoResult {
    */
   answers: { trained: AnswerSources; heldOut: AnswerSources };
   /**
-   * The compressed corpus after stage 1: the share of its energy that differs between documents
-   * (eval/documentSpecificShare.ts; near 0 means the compressor has collapsed).
+   * The compressed corpus after the compressor's last stage (1 or 2): the share of its energy that
+   * differs between documents (eval/documentSpecificShare.ts; near 0 means the compressor has collapsed).
    */
   memory: { documentSpecificShare: number };
   /** The seed of the corpus, the initialisation and the data order. */
@@ -117,13 +117,13 @@ export function joinPhases(phases: ReadonlyArray<readonly StepMetrics[]>): StepM
 
 /**
  * The run's curves: `holds` are the steps the compressor (stage 1) and the query reasoner (stage 3)
- * are held still; `baselines` the recall@1 of chance and BM25 on the curve's questions.
+ * are held still; `baselines` the recall@1 of chance and BM25 on the curve's questions. Each stage
+ * with no history gets no panel; stage 2's history counts both its phases, the first
+ * `oneFactSteps` long, with its own λ and compressor hold.
  */
 export interface ChartInput {
-  /** Each stage's history; a stage with none gets no panel. Stage 2 counts both its phases, the first `oneFactSteps` long. */
   stage1: readonly StepMetrics[];
-  stage2?: readonly StepMetrics[];
-  oneFactSteps?: number;
+  stage2?: { history: readonly StepMetrics[]; mseWeight: number; compressorHold: number; oneFactSteps: number };
   stage3: readonly StepMetrics[];
   recallCurve: ReadonlyArray<readonly [number, number]>;
   mseWeight: number;
@@ -134,29 +134,32 @@ export interface ChartInput {
 
 export function demoChart(c: ChartInput): string {
   const queryReasonerHold = { name: `query reasoner held still (steps 0-${c.holds.queryReasoner})`, from: 0, to: c.holds.queryReasoner };
-  const compressorHold = c.holds.compressor > 0 ? [{ name: `compressor held still (steps 0-${c.holds.compressor})`, from: 0, to: c.holds.compressor }] : [];
-  const losses = (history: readonly StepMetrics[]) => [
-    { name: `L = CE + ${c.mseWeight}·MSE`, points: history.map((m) => [m.step, m.loss] as const) },
+  const band = (name: string, to: number) => (to > 0 ? [{ name: `${name} (steps 0-${to})`, from: 0, to }] : []);
+  const losses = (history: readonly StepMetrics[], mseWeight: number) => [
+    { name: `L = CE + ${mseWeight}·MSE`, points: history.map((m) => [m.step, m.loss] as const) },
     { name: 'MSE', points: history.map((m) => [m.step, Number(m.mse)] as const) },
   ];
-  const stage2 = c.stage2 ?? [];
-  const oneFact = c.oneFactSteps ?? 0;
+  const stage2 = c.stage2;
   return chartSvg([
     ...(c.stage1.length > 0
-      ? [{ title: 'Stage 1: salient compressor pretraining', xLabel: 'step', yLabel: 'loss', series: losses(c.stage1), phases: compressorHold }]
+      ? [
+          {
+            title: 'Stage 1: salient compressor pretraining',
+            xLabel: 'step',
+            yLabel: 'loss',
+            series: losses(c.stage1, c.mseWeight),
+            phases: band('compressor held still', c.holds.compressor),
+          },
+        ]
       : []),
-    ...(stage2.length > 0
+    ...(stage2 && stage2.history.length > 0
       ? [
           {
             title: 'Stage 2: instruction tuning (question in the prompt)',
             xLabel: 'step',
             yLabel: 'loss',
-            series: losses(stage2),
-            // Stage 1 holds the compressor when it runs; else stage 2's first phase does.
-            phases: [
-              ...(c.stage1.length > 0 ? [] : compressorHold),
-              ...(oneFact > 0 ? [{ name: `one-fact documents (steps 0-${oneFact})`, from: 0, to: oneFact }] : []),
-            ],
+            series: losses(stage2.history, stage2.mseWeight),
+            phases: [...band('compressor held still', stage2.compressorHold), ...band('one-fact documents', stage2.oneFactSteps)],
           },
         ]
       : []),

@@ -32,12 +32,12 @@ export interface DemoSettings {
    * reconstructs whole documents: without it the held-out value never has to pass through the
    * memory vectors, and the generator learns to look up the values it is trained to answer.
    * Measured on the full demo (seed 0, 2026-12-07, 1959 s with five jobs on the 2 cores), with
-   * whole documents against without (the runs in the README): EM on held-out facts 0.16 / 0.14 /
+   * whole documents against without (docs/reading.md): EM on held-out facts 0.16 / 0.14 /
    * 0.14 with the gold, the retrieved and no document (0.06 / 0.06 / 0.02), on trained questions
    * 0.99 / 1.00 / 0.15 (1.00 / 1.00 / 0.07), recall@1 after stage 3 0.94 (0.96). The held-out gain
    * is not reading (with no document it answers as well), so the full demo keeps it off.
-   * `pretrainPeople`: further invented people whose rows only stage 1 sees (synth's
-   * `pretrainEntities`), the paper's setting of a pretraining corpus nobody is asked about: seen
+   * `pretrainPeople`: further invented people whom no question of the demo asks about, trained on
+   * in stage 1 or in stage 2 (`pretrainIn`; synth's `pretrainEntities`), the paper's setting of a pretraining corpus nobody is asked about: seen
    * once or twice each, they cannot be memorised, so a generator that answers them reads. Measured
    * (stage 1 alone, 900 steps, seed 0, 2026-12-07; answers scored teacher-forced in the stage-1 QA
    * format, with the gold document and with another person's): with 3000 such people, with or
@@ -51,7 +51,7 @@ export interface DemoSettings {
    * that recipe (`stage2`; docs/reading.md).
    * `counterfactuals`: copies of every person with new values, for stage 1 only (synth's
    * `counterfactuals`), so a name tells nothing about its values. Measured with the reading probe
-   * (--long's stage 1, 2400 steps, seed 0, 2026-12-07; answers to a changed document scored on the
+   * (the earlier --long's stage 1, 2400 steps, seed 0, 2026-12-07; answers to a changed document scored on the
    * new value / the old): none, trained 0.01 / 0.98, held-out 0.14 / 0.28; one copy, 0.09 / 0.77
    * and 0.22 / 0.12; three copies, nothing learned (trained answers 0.17 with their own document);
    * three copies with 16 memory tokens, learned by step 1600 and recalled (0.12 / 0.52): the
@@ -59,8 +59,9 @@ export interface DemoSettings {
    * memorised too. Twenty copies (each set of values seen about five times: close to values drawn
    * anew for every example) learned nothing, with 16 memory tokens by step 1600 as with 8 by step
    * 800 (every column 0.02–0.08): with nothing to recall, reading is not learned in this budget.
-   * Run to the end with one copy (`clara demo --long --counterfactuals 1`), held-out EM with the
-   * gold document was 0.42 on seed 0 and 0.18 on seed 1 (README); every setting keeps 0.
+   * Run to the end with one copy (the earlier `clara demo --long --counterfactuals 1`), held-out EM
+   * with the gold document was 0.42 on seed 0 and 0.18 on seed 1 (docs/reading.md); every setting
+   * keeps 0, and with `pretrainIn: 'stage2'` copies are refused (they are stage 1's rows).
    */
   corpus: {
     qaRows: 'per-question' | 'per-document';
@@ -90,8 +91,8 @@ export interface DemoSettings {
    * answer the whole target) on the stage-1 `qa` rows, each question with its own document, the
    * pretraining people's included (clara/data/stage2Data.ts `answerRowsFromQa`). `steps` 0: no
    * stage 2 (the default demo goes from stage 1 to stage 3). It runs in two phases, one generator:
-   * `oneFactSteps` on other invented people with one fact each (as many as `pretrainPeople`, drawn
-   * from seed + 100; demoModel.ts `demoOneFactCorpusOptions`), the compressor held still for the
+   * `oneFactSteps` on other invented people with one fact each (as many as the corpus's people and
+   * its pretraining people together, drawn from seed + 100; demoModel.ts `demoOneFactCorpusOptions`), the compressor held still for the
    * first `compressorFrozenSteps` of them, then `steps` on the corpus's rows, the corpus's own
    * people repeated `corpusRepeats` times among the pretraining people (when `corpus.pretrainIn`
    * is stage 2; else the corpus's rows alone). `headLrScale` > 0 trains lm_head too, at that
@@ -244,6 +245,42 @@ export interface DemoVariation {
   counterfactuals?: number;
   /** Invented people only stages 1 and 2 train on (synth's `pretrainEntities`). */
   pretrainPeople?: number;
+}
+
+/**
+ * What no single setting shows wrong: the first combination that cannot run as asked, or null.
+ * `clara demo`, `clara sweep` (before any cell runs) and `runDemo` all ask it, so a run never
+ * drops a phase or a set of people without a word.
+ */
+export function demoSettingsProblem(s: DemoSettings): string | null {
+  if (s.candidates > s.entities) return `${s.candidates} candidates exceed the ${s.entities} people`;
+  if (s.stage3.k > s.candidates) return `k = ${s.stage3.k} exceeds the ${s.candidates} candidates`;
+  for (const [name, steps, least] of [
+    ['stage1.steps', s.stage1.steps, 0],
+    ['stage2.steps', s.stage2.steps, 0],
+    ['stage2.oneFactSteps', s.stage2.oneFactSteps, 0],
+    ['stage3.steps', s.stage3.steps, 1],
+    ['stage2.corpusRepeats', s.stage2.corpusRepeats, 1],
+  ] as const) {
+    if (!Number.isInteger(steps) || steps < least) return `${name} must be ${least === 0 ? 'a non-negative' : 'a positive'} integer; got ${steps}`;
+  }
+  for (const [name, scale] of [
+    ['stage2.headLrScale', s.stage2.headLrScale],
+    ['stage2.compressorLrScale', s.stage2.compressorLrScale],
+  ] as const) {
+    if (!(Number.isFinite(scale) && scale >= 0)) return `${name} must be a non-negative number; got ${scale}`;
+  }
+  if (s.corpus.pretrainIn !== 'stage1' && s.corpus.pretrainIn !== 'stage2')
+    return `corpus.pretrainIn must be 'stage1' or 'stage2'; got ${JSON.stringify(s.corpus.pretrainIn)}`;
+  if (s.stage1.steps + s.stage2.steps === 0) return 'stage1.steps and stage2.steps are both 0: the compressor would never train';
+  if (s.stage2.oneFactSteps > 0 && s.stage2.steps === 0)
+    return `stage2.oneFactSteps is ${s.stage2.oneFactSteps} but stage2.steps is 0: the one-fact phase is stage 2's first, give stage 2 its steps`;
+  if (s.corpus.pretrainIn === 'stage2' && s.corpus.pretrainPeople > 0 && s.stage2.steps === 0)
+    return `the ${s.corpus.pretrainPeople} pretraining people are for stage 2 (corpus.pretrainIn), which has 0 steps: nothing would train on them`;
+  // Counterfactual copies are stage 1's; with the pretraining people in stage 2 they would go there too.
+  if (s.corpus.pretrainIn === 'stage2' && s.corpus.counterfactuals > 0)
+    return "corpus.counterfactuals are stage 1's rows, and corpus.pretrainIn 'stage2' would move them to stage 2";
+  return null;
 }
 
 /**

@@ -17,10 +17,11 @@ import { candidateBank, compressCorpus, compressorFingerprint, saveDocumentBank 
 import type { StepMetrics } from '../train/metricsLog.ts';
 import { prepareCompressionStage } from '../compressionObjective.ts';
 import { trainCompressionStage } from '../trainCompressionStage.ts';
+import { mix32 } from '../train/dataOrder.ts';
 import { trainEndToEnd } from '../trainEndToEnd.ts';
 import { demoChart, demoTable, joinPhases, SMOKE_TEST_NOTE, type AnswerQuality, type DemoResult, type Recall } from './demoReport.ts';
 import { demoCorpusOptions, demoModel, demoOneFactCorpusOptions, demoStage1Options, demoStage2Phases, demoStage3Options } from './demoModel.ts';
-import type { DemoSettings } from './demoSettings.ts';
+import { demoSettingsProblem, type DemoSettings } from './demoSettings.ts';
 
 /**
  * The demo: CLaRa end to end on a synthetic corpus, from nothing to a table of results.
@@ -55,6 +56,8 @@ function asRecall(r: Record<number, number>): Recall {
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const started = performance.now();
   const { settings: s, out } = options;
+  const problem = demoSettingsProblem(s);
+  if (problem !== null) throw new Error(`runDemo: ${problem}`);
   const say = (line: string) => options.progress && process.stderr.write(`demo: ${line}\n`);
   mkdirSync(out, { recursive: true });
   if (s.smokeTest) say(SMOKE_TEST_NOTE);
@@ -68,7 +71,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   );
 
   // 2. The model, stage 1 and stage 2.
-  const oneFact = s.stage2.steps > 0 && s.stage2.oneFactSteps > 0 ? generateSyntheticCorpus(demoOneFactCorpusOptions(s, options.seed)) : null;
+  const oneFact = s.stage2.oneFactSteps > 0 ? generateSyntheticCorpus(demoOneFactCorpusOptions(s, options.seed)) : null;
   const clara = demoModel(s, oneFact ? [corpus, oneFact] : corpus, options.seed, options.backend);
   const n = clara.nMem;
   const model = `${s.tokenizer} vocabulary of ${clara.tokenizer.vocabSize}, n = ${n} memory tokens`;
@@ -84,20 +87,21 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     stage1 = run.history;
   } else {
     say(`no stage 1: the compressor starts from the backbone with fresh adapters; ${model}`);
-    prepareCompressionStage(clara, 1, new Generator(options.seed));
+    // The stream trainCompressionStage would draw stage 1's adapters from, not the backbone's own.
+    prepareCompressionStage(clara, 1, new Generator(mix32(options.seed, 1)));
   }
   const stage2Phases: StepMetrics[][] = [];
   for (const [i, phase] of demoStage2Phases(s, clara, corpus, oneFact, options.seed).entries()) {
     if (phase.steps === 0) continue;
-    const last = i === 0 && oneFact ? 'one-fact' : 'corpus';
+    const kind = i === 0 && oneFact ? 'one-fact' : 'corpus';
     say(
-      last === 'one-fact'
+      kind === 'one-fact'
         ? `stage 2, first phase: ${phase.steps} steps on ${oneFact!.entities.length + s.corpus.pretrainPeople} other people with one fact each (the compressor held still for the first ${phase.compressorFrozenSteps}), lr ${phase.lr}${phase.trainHead ? `, lm_head trained at ${s.stage2.headLrScale}× that` : ''}`
         : `stage 2${oneFact ? ', second phase' : ''}: ${phase.steps} steps on the corpus${s.corpus.pretrainIn === 'stage2' ? ` and ${s.corpus.pretrainPeople} pretraining people` : ''}, the question in the prompt, lr ${phase.lr}`,
     );
     const run = await trainCompressionStage({
       ...phase,
-      out: join(out, last === 'one-fact' ? 'stage2-one-fact' : 'stage2'),
+      out: join(out, kind === 'one-fact' ? 'stage2-one-fact' : 'stage2'),
       saveEvery: 0,
       progress: options.progress,
     });
@@ -244,15 +248,16 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     join(out, 'curves.svg'),
     demoChart({
       stage1,
-      stage2,
-      oneFactSteps: oneFact ? s.stage2.oneFactSteps : 0,
+      stage2: {
+        history: stage2,
+        mseWeight: s.stage2.mseWeight,
+        compressorHold: s.stage2.compressorFrozenSteps,
+        oneFactSteps: oneFact ? s.stage2.oneFactSteps : 0,
+      },
       stage3: stage3.history,
       recallCurve: curve,
-      mseWeight: stage1.length > 0 ? s.stage1.mseWeight : s.stage2.mseWeight,
-      holds: {
-        compressor: stage1.length > 0 ? s.stage1.compressorFrozenSteps : s.stage2.compressorFrozenSteps,
-        queryReasoner: s.stage3.queryReasonerFrozenSteps,
-      },
+      mseWeight: s.stage1.mseWeight,
+      holds: { compressor: s.stage1.compressorFrozenSteps, queryReasoner: s.stage3.queryReasonerFrozenSteps },
       baselines: { chance: 1 / s.candidates, bm25: meanRecall(bm25Orders.slice(0, curveRows.length), curveGold, [1])[1]! },
     }),
   );

@@ -1,6 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import { memoryTokenCount } from '../claraModel.ts';
-import { DEMO_BASES, varyDemo, type DemoBase, type DemoSettings, type DemoVariation } from '../demo/demoSettings.ts';
+import { DEMO_BASES, demoSettingsProblem, varyDemo, type DemoBase, type DemoSettings, type DemoVariation } from '../demo/demoSettings.ts';
 import { TOPK_ESTIMATORS } from '../differentiableTopK.ts';
 
 /**
@@ -175,26 +175,15 @@ function checkSetting(base: DemoSettings, key: string, value: unknown, fail: (me
   }
 }
 
-/** What no single value shows wrong: the compression rate and the document length, k and N, N and the people. */
+/** What no single value shows wrong: the compression rate and the document length, and demoSettingsProblem's combinations. */
 function checkCombination(s: DemoSettings, fail: (message: string) => never): void {
   try {
     memoryTokenCount(s);
   } catch (error) {
     fail((error as Error).message);
   }
-  if (s.candidates > s.entities) fail(`${s.candidates} candidates exceed the ${s.entities} people`);
-  if (s.stage3.k > s.candidates) fail(`k = ${s.stage3.k} exceeds the ${s.candidates} candidates`);
-  for (const [name, steps, least] of [
-    ['stage1.steps', s.stage1.steps, 0],
-    ['stage2.steps', s.stage2.steps, 0],
-    ['stage2.oneFactSteps', s.stage2.oneFactSteps, 0],
-    ['stage3.steps', s.stage3.steps, 1],
-  ] as const) {
-    if (!Number.isInteger(steps) || steps < least) fail(`${name} must be ${least === 0 ? 'a non-negative' : 'a positive'} integer; got ${steps}`);
-  }
-  if (s.stage1.steps + s.stage2.steps === 0) fail('stage1.steps and stage2.steps are both 0: the compressor would never train');
-  if (!Number.isInteger(s.stage2.corpusRepeats) || s.stage2.corpusRepeats < 1)
-    fail(`stage2.corpusRepeats must be a positive integer; got ${s.stage2.corpusRepeats}`);
+  const problem = demoSettingsProblem(s);
+  if (problem !== null) fail(problem);
 }
 
 function* cartesian(axes: Array<[string, SettingValue[]]>): Generator<Record<string, SettingValue>> {

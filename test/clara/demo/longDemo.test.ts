@@ -7,8 +7,11 @@ import { answerRowsFromQa } from '../../../clara/data/stage2Data.ts';
 import { generateSyntheticCorpus } from '../../../clara/data/synth.ts';
 import { demoCorpusOptions, demoModel, demoOneFactCorpusOptions, demoStage1Options, demoStage2Phases } from '../../../clara/demo/demoModel.ts';
 import { LONG_DEMO, QUICK_DEMO, varyDemo } from '../../../clara/demo/demoSettings.ts';
+import { prepareStage3 } from '../../../clara/endToEndObjective.ts';
+import { runDemo } from '../../../clara/demo/runDemo.ts';
+import { trainCompressionStage } from '../../../clara/trainCompressionStage.ts';
 import { captureConsole } from '../../helpers/captureConsole.ts';
-import { tempDir } from '../train/helpers.ts';
+import { synthRows, tempDir, tinyModel } from '../train/helpers.ts';
 
 /** `clara demo --long`: stage 1 on the corpus, stage 2 in two phases (one-fact people, then the corpus among pretraining people), stage 3. */
 
@@ -76,58 +79,80 @@ describe('stage 2 of the demo', () => {
     expect(demoStage2Phases(inStage1, clara, corpus, oneFact, 0)[1]!.rows).toEqual(own);
   });
 
-  it('clara demo --long --stage1-steps 0 runs no stage 1, both phases of stage 2 and stage 3, and charts them', async () => {
-    const printed = captureConsole({ stderrWrites: true });
-    const out = join(tempDir('demo-long'), 'run');
-    try {
-      const flags = [
-        '--stage1-steps',
-        '0',
-        '--people',
-        '12',
-        '--candidates',
-        '6',
-        '--pretrain-people',
-        '10',
-        '--one-fact-steps',
-        '4',
-        '--stage2-steps',
-        '3',
-        '--stage3-steps',
-        '3',
-      ];
-      expect(await main(['demo', '--long', '--out', out, '--backend', 'cpu', ...flags])).toBe(0);
-      const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
-      expect(metrics.settings).toMatchObject({
-        stage1: { steps: 0 },
-        stage2: { oneFactSteps: 4, steps: 3 },
-        corpus: { pretrainPeople: 10, pretrainIn: 'stage2' },
-      });
-      expect([metrics.stage1.steps, metrics.stage2.steps, metrics.stage3.steps]).toEqual([0, 7, 3]);
-      const lines = (file: string) =>
-        readFileSync(join(out, file, 'metrics.jsonl'), 'utf8')
-          .trim()
-          .split('\n');
-      expect([lines('stage2-one-fact').length, lines('stage2').length]).toEqual([4, 3]);
-      expect(existsSync(join(out, 'stage1'))).toBe(false);
-      expect(printed.stdout()).toMatch(/stage 2 loss [\d.]+ → [\d.]+ in 7 steps; stage 3 loss/);
-      expect(printed.stdout()).not.toContain('stage 1 loss');
-      const svg = readFileSync(join(out, 'curves.svg'), 'utf8');
-      expect(svg).toContain('Stage 2: instruction tuning');
-      expect(svg).toContain('one-fact documents (steps 0-4)');
-      expect(svg).not.toContain('Stage 1');
-    } finally {
-      printed.stop();
-    }
-  }, 180_000);
+  // As --long runs it (stage 1 first), and with no stage 1 at all (the compressor starts from the backbone).
+  it.each([2, 0])(
+    'clara demo --long with %i stage-1 steps runs both phases of stage 2 and stage 3, and charts them',
+    async (stage1Steps) => {
+      const printed = captureConsole({ stderrWrites: true });
+      const out = join(tempDir('demo-long'), 'run');
+      try {
+        const flags = ['--stage1-steps', String(stage1Steps), '--people', '12', '--candidates', '6', '--pretrain-people', '10'];
+        const steps = ['--one-fact-steps', '4', '--stage2-steps', '3', '--stage3-steps', '3'];
+        expect(await main(['demo', '--long', '--out', out, '--backend', 'cpu', ...flags, ...steps])).toBe(0);
+        const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8'));
+        expect(metrics.settings).toMatchObject({
+          stage1: { steps: stage1Steps },
+          stage2: { oneFactSteps: 4, steps: 3, headLrScale: LONG_DEMO.stage2.headLrScale },
+          corpus: { pretrainPeople: 10, pretrainIn: 'stage2' },
+        });
+        expect([metrics.stage1.steps, metrics.stage2.steps, metrics.stage3.steps]).toEqual([stage1Steps, 7, 3]);
+        const lines = (file: string) =>
+          readFileSync(join(out, file, 'metrics.jsonl'), 'utf8')
+            .trim()
+            .split('\n');
+        expect([lines('stage2-one-fact').length, lines('stage2').length]).toEqual([4, 3]);
+        expect(existsSync(join(out, 'stage1'))).toBe(stage1Steps > 0);
+        expect(printed.stdout()).toMatch(/stage 2 loss [\d.]+ → [\d.]+ in 7 steps; stage 3 loss/);
+        expect(printed.stdout().includes(`stage 1 loss`)).toBe(stage1Steps > 0);
+        const svg = readFileSync(join(out, 'curves.svg'), 'utf8');
+        expect(svg).toContain('Stage 2: instruction tuning');
+        expect(svg).toContain('one-fact documents (steps 0-4)');
+        // Stage 2's own hold (three quarters of the one-fact phase), whether or not stage 1 ran.
+        expect(svg).toContain('compressor held still (steps 0-3)');
+        expect(svg.includes('Stage 1: salient')).toBe(stage1Steps > 0);
+      } finally {
+        printed.stop();
+      }
+    },
+    180_000,
+  );
 
-  it('refuses a demo with neither stage 1 nor stage 2', async () => {
+  it('refuses, before anything runs, a demo that would drop a phase or a set of people', async () => {
     const printed = captureConsole({ stderrWrites: true });
     try {
-      expect(await main(['demo', '--stage1-steps', '0'])).toBe(2);
-      expect(printed.stderr()).toContain('clara demo: no stage 1 and no stage 2: give --stage1-steps or --stage2-steps');
+      const refused: Array<[string[], string]> = [
+        [['--stage1-steps', '0'], 'stage1.steps and stage2.steps are both 0: the compressor would never train'],
+        [['--one-fact-steps', '100'], "stage2.oneFactSteps is 100 but stage2.steps is 0: the one-fact phase is stage 2's first"],
+        [['--long', '--stage2-steps', '0', '--one-fact-steps', '0'], 'the 3000 pretraining people are for stage 2 (corpus.pretrainIn), which has 0 steps'],
+        [['--long', '--counterfactuals', '1'], "corpus.counterfactuals are stage 1's rows"],
+      ];
+      for (const [flags, message] of refused) {
+        printed.clear();
+        expect(await main(['demo', ...flags])).toBe(2);
+        expect(printed.stderr()).toContain(`clara demo: ${message}`);
+      }
     } finally {
       printed.stop();
     }
+    await expect(
+      runDemo({
+        settings: { ...tiny, stage1: { ...tiny.stage1, steps: 1 }, stage2: { ...tiny.stage2, steps: 0 } },
+        out: tempDir('refused'),
+        seed: 0,
+        backend: cpuBackend,
+        progress: false,
+      }),
+    ).rejects.toThrow(/runDemo: stage2\.oneFactSteps is 4 but stage2\.steps is 0/);
+  });
+
+  it('stage 3 freezes the lm_head that stage 2 trained', async () => {
+    const rows = synthRows();
+    const clara = tinyModel(rows);
+    await trainCompressionStage({ clara, stage: 1, rows, steps: 1, batchSize: 2, progress: false });
+    await trainCompressionStage({ clara, stage: 2, rows: answerRowsFromQa(rows), steps: 1, batchSize: 2, trainHead: true, progress: false });
+    expect(clara.backbone.lmHead.requiresGrad).toBe(true);
+    prepareStage3(clara);
+    expect(clara.backbone.lmHead.requiresGrad).toBe(false);
+    expect(clara.backbone.lmHead.grad).toBeNull();
   });
 });

@@ -1,4 +1,9 @@
+import { cpSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { main } from '../../../clara/cli/main.ts';
+import { stage2Json } from '../../../clara/data/stage2Data.ts';
+import { captureConsole } from '../../helpers/captureConsole.ts';
 import { ClaraModel } from '../../../clara/claraModel.ts';
 import { generateSyntheticCorpus } from '../../../clara/data/synth.ts';
 import { latestCheckpoint, readTrainerState } from '../../../clara/train/checkpoint.ts';
@@ -158,8 +163,20 @@ describe('a trained lm_head', () => {
       }),
     ).rejects.toThrow('interrupted');
     expect(readTrainerState(latestCheckpoint(out)!).objective).toMatchObject({ trainHead: true });
+    // The same interrupted run, resumed by the library and by `clara pretrain --resume`.
+    const copy = tempDir('head-interrupted-cli');
+    cpSync(out, copy, { recursive: true });
     const resumed = await resumeCompressionStage({ out, rows: stage2Rows, progress: false });
     expect(await trainableBits(resumed.clara)).toEqual(await trainableBits(straight));
+    const data = join(tempDir('head-data'), 'stage2.jsonl');
+    writeFileSync(data, stage2Rows.map((r) => JSON.stringify(stage2Json(r))).join('\n'));
+    const printed = captureConsole();
+    try {
+      expect(await main(['pretrain', '--data', data, '--out', copy, '--resume', '--backend', 'cpu'])).toBe(0);
+    } finally {
+      printed.stop();
+    }
+    expect(await trainableBits(ClaraModel.load(latestCheckpoint(copy)!))).toEqual(await trainableBits(straight));
   });
 });
 
