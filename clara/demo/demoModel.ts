@@ -107,15 +107,11 @@ export function demoStage2Phases(
     ...(compressorLrScale !== 1 ? { [ENCODER_ADAPTER]: compressorLrScale } : {}),
   };
   const phase = { ...run, ...(headLrScale > 0 ? { trainHead: true } : {}), lrScales, clara, stage: 2 as const, seed };
+  if (oneFact === null || oneFactSteps === 0) return [{ ...phase, rows, steps, compressorFrozenSteps }];
   return [
-    ...(oneFact && oneFactSteps > 0 ? [{ ...phase, rows: answerRowsFromQa(oneFact.stage1), steps: oneFactSteps, compressorFrozenSteps }] : []),
-    {
-      ...phase,
-      rows,
-      steps,
-      // After a first phase the compressor has been held once already, and the generator continues.
-      ...(oneFact && oneFactSteps > 0 ? { keepGenerator: true, compressorFrozenSteps: 0 } : { compressorFrozenSteps }),
-    },
+    { ...phase, rows: answerRowsFromQa(oneFact.stage1), steps: oneFactSteps, compressorFrozenSteps },
+    // The compressor has been held once already, and the generator continues.
+    { ...phase, rows, steps, keepGenerator: true, compressorFrozenSteps: 0 },
   ];
 }
 
